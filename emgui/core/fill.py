@@ -1,0 +1,289 @@
+"""Where the sheet and the mixture meet: fit input, fill plan, contract output.
+
+The flow is the same for the window and for ``emgui-cli``::
+
+    fit_input = prepare_fit(sheet)                  # snapshot of the numbers
+    result = mixture.fit(fit_input.X, fit_input.labels, fit_input.n_components)
+    plan = plan_fill(fit_input, result, min_confidence)
+    apply_plan(sheet, plan)                         # one vectorised write
+
+``prepare_fit`` copies what the fit needs, so the fit can run in another
+thread while the sheet is edited; ``FitInput.version`` tells whether the
+result still matches the sheet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import mixture, parsing
+from .sheet import FILLED, UNCERTAIN, USER, Sheet
+
+__all__ = [
+    "FillError",
+    "FitInput",
+    "FillPlan",
+    "prepare_fit",
+    "plan_fill",
+    "apply_plan",
+    "fill_sheet",
+    "export_table",
+    "report_dict",
+]
+
+
+class FillError(ValueError):
+    """The sheet cannot be filled as it stands; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class FitInput:
+    """Everything a fit needs, copied out of the sheet.
+
+    Attributes
+    ----------
+    X : ndarray, (m, D)
+        Feature values of the rows that take part (all features readable).
+    labels : ndarray, (m,)
+        Class index per row, -1 where the label is blank or was filled.
+    rows : ndarray, (m,)
+        Sheet row of each fitted row.
+    blank_rows : ndarray, (b,)
+        Rows in ``rows``'s numbering order whose label is to be filled.
+    classes : list of str
+        Class keys (see :func:`emgui.core.parsing.label_key`), index = class.
+    spellings : dict
+        How the label column writes each class.
+    n_components : int
+        K.
+    feature_names : list of str
+    version : int
+        ``Sheet.version`` at the time of the snapshot.
+    """
+
+    X: np.ndarray
+    labels: np.ndarray
+    rows: np.ndarray
+    blank_rows: np.ndarray
+    classes: list[str]
+    spellings: dict[str, str]
+    n_components: int
+    feature_names: list[str]
+    version: int
+    unlabelled: bool  # True when no class came from the label column (classes "1".."K")
+
+
+@dataclass(frozen=True)
+class FillPlan:
+    """The outcome of a fit for the blank labels, ready to write.
+
+    All arrays are ``(r,)`` over the sheet rows in ``rows`` except
+    ``posteriors``, ``(r, K)``.
+    """
+
+    rows: np.ndarray
+    texts: np.ndarray
+    status: np.ndarray
+    confidence: np.ndarray
+    guess: np.ndarray
+    posteriors: np.ndarray
+    classes: list[str]
+    spellings: dict[str, str]
+
+    @property
+    def n_filled(self) -> int:
+        return int(np.count_nonzero(self.status == FILLED))
+
+    @property
+    def n_uncertain(self) -> int:
+        return int(np.count_nonzero(self.status == UNCERTAIN))
+
+
+def prepare_fit(sheet: Sheet, n_components: int | None = None) -> FitInput:
+    """Copy the fit's input out of ``sheet``.
+
+    Rows whose features cannot all be read take no part.  Labels typed by the
+    user anchor their class; blank and previously filled labels are unknown.
+    ``n_components`` is used when the label column names no class (default 2);
+    with typed classes K is their number (or ``n_components`` if larger).
+
+    Raises
+    ------
+    FillError
+        No feature column, no readable rows, or a label column to fill is missing.
+    """
+    roles = sheet.roles
+    if not roles.features:
+        raise FillError(
+            "There is no numeric column to fit: mark a column such as height as a feature."
+        )
+    if n_components is not None and n_components < 1:
+        raise FillError("The number of classes must be at least 1.")
+    values = np.column_stack([sheet.values(f) for f in roles.features])
+    readable = np.isfinite(values).all(axis=1)
+    rows = np.flatnonzero(readable)
+    if not len(rows):
+        raise FillError("No row has a readable value in every feature column; nothing to fit.")
+    X = np.ascontiguousarray(values[rows])
+
+    user = sheet.provenance == USER
+    if roles.label is not None:
+        raw = sheet.column_cells(roles.label)
+        typed_raw = np.where(user, raw, None)
+        codes_all, classes = parsing.encode_labels(typed_raw)
+        codes_all = np.asarray(codes_all, dtype=np.int64)
+        spellings = parsing.preferred_spellings(typed_raw, codes_all, classes)
+        blank = sheet.label_missing() | ~user
+    else:
+        codes_all = np.full(sheet.n_rows, -1, dtype=np.int64)
+        classes, spellings = [], {}
+        blank = np.ones(sheet.n_rows, dtype=bool)
+
+    unlabelled = not classes
+    if unlabelled:
+        k = 2 if n_components is None else n_components
+        classes = [str(i + 1) for i in range(k)]
+        spellings = {c: c for c in classes}
+    elif n_components is not None and n_components > len(classes):
+        extra = [str(i + 1) for i in range(len(classes), n_components)]
+        classes = list(classes) + extra
+        spellings = {**spellings, **{c: c for c in extra}}
+
+    labels = codes_all[rows]
+    return FitInput(
+        X=X,
+        labels=labels,
+        rows=rows,
+        blank_rows=np.flatnonzero(blank[rows]),
+        classes=list(classes),
+        spellings=dict(spellings),
+        n_components=len(classes),
+        feature_names=[sheet.columns[f] for f in roles.features],
+        version=sheet.version,
+        unlabelled=unlabelled,
+    )
+
+
+def plan_fill(fit_input: FitInput, result: mixture.MixtureResult, min_confidence: float = 0.0) -> FillPlan:
+    """Decide the text and mark of every blank label from a fit's posteriors.
+
+    A blank gets the most likely class, written in the column's own spelling,
+    when its probability is at least ``min_confidence``; otherwise it stays
+    blank and is marked uncertain (the best guess is kept for the tooltip).
+    """
+    sel = fit_input.blank_rows
+    post = result.posteriors[sel]
+    guess = np.argmax(post, axis=1) if len(sel) else np.zeros(0, dtype=np.int64)
+    conf = post[np.arange(len(sel)), guess] if len(sel) else np.zeros(0)
+    sure = conf >= min_confidence
+    names = np.array([fit_input.spellings[c] for c in fit_input.classes], dtype=object)
+    texts = np.where(sure, names[guess] if len(sel) else np.zeros(0, dtype=object), None).astype(object)
+    status = np.where(sure, FILLED, UNCERTAIN).astype(np.int8)
+    return FillPlan(
+        rows=fit_input.rows[sel],
+        texts=texts,
+        status=status,
+        confidence=conf,
+        guess=guess.astype(np.int64),
+        posteriors=post,
+        classes=fit_input.classes,
+        spellings=fit_input.spellings,
+    )
+
+
+def apply_plan(sheet: Sheet, plan: FillPlan) -> None:
+    """Write a fill plan into the sheet (adds a ``class`` column if it has no label)."""
+    if sheet.roles.label is None:
+        sheet.insert_column(sheet.n_cols, "class")
+        from .sheet import Roles
+
+        r = sheet.roles
+        sheet.set_roles(Roles(sheet.n_cols - 1, r.features, r.units))
+    # A previous fill's marks on rows that are no longer blank-to-fill are cleared first.
+    old = sheet.filled_rows()
+    if len(old):
+        stale = np.setdiff1d(old, plan.rows)
+        if len(stale):
+            label = sheet.roles.label
+            col = sheet.column_cells(label)
+            col[stale[sheet.provenance[stale] == FILLED]] = None
+            sheet._clear_marks(stale)
+    sheet.apply_fill(
+        plan.rows, plan.texts, plan.status, plan.confidence, plan.guess, plan.posteriors,
+        plan.classes, plan.spellings,
+    )
+
+
+def fill_sheet(
+    sheet: Sheet,
+    *,
+    n_components: int | None = None,
+    min_confidence: float = 0.0,
+    seed: int = 0,
+    **em_kwargs,
+) -> tuple[FitInput, mixture.MixtureResult, FillPlan]:
+    """Fit and fill in one call (the command line's path)."""
+    fit_input = prepare_fit(sheet, n_components)
+    result = mixture.fit(
+        fit_input.X, fit_input.labels, fit_input.n_components, seed=seed, **em_kwargs
+    )
+    plan = plan_fill(fit_input, result, min_confidence)
+    apply_plan(sheet, plan)
+    return fit_input, result, plan
+
+
+def export_table(sheet: Sheet) -> tuple[list[str], list[np.ndarray]]:
+    """Columns and cells as the ``emgui-cli fill`` contract writes them.
+
+    Every input column in order; feature cells that were read in another
+    unit converted to the column's unit (unreadable ones keep their text);
+    then ``<label>_imputed`` and ``<label>_confidence``; then a
+    ``<feature>_issue`` column for each feature with unreadable cells.
+    """
+    columns, cells = sheet.to_table(marks=True)
+    issue_cols: list[tuple[str, np.ndarray]] = []
+    for f in sheet.roles.features:
+        if sheet.unit(f) is None:
+            continue  # plain numbers are written back unchanged
+        raw = sheet.column_cells(f)
+        vals = sheet.values(f)
+        issues = sheet.issues(f)
+        ok = np.isfinite(vals)
+        out = raw.copy()
+        if ok.any():
+            # Only rewrite cells whose text is not already the plain number.
+            rows = np.flatnonzero(ok)
+            texts = np.array([parsing.format_number(round(float(v), 3)) for v in vals[rows]], dtype=object)
+            plain = parsing.parse_number_column(raw[rows]).values
+            same = np.isclose(plain, vals[rows], rtol=0, atol=1e-9)
+            out[rows[~same]] = texts[~same]
+        cells[f] = out
+    for f in sheet.roles.features:
+        issues = sheet.issues(f)
+        has = np.fromiter((v is not None for v in issues), dtype=bool, count=len(issues))
+        if has.any():
+            issue_cols.append((sheet.columns[f] + "_issue", issues.copy()))
+    for name, col in issue_cols:
+        columns.append(name)
+        cells.append(col)
+    return columns, cells
+
+
+def report_dict(fit_input: FitInput, result: mixture.MixtureResult, plan: FillPlan, label: str) -> dict:
+    """The ``--report`` JSON: the fitted model in the features' units and the fill counts."""
+    return {
+        "label": label,
+        "features": fit_input.feature_names,
+        "classes": [fit_input.spellings[c] for c in fit_input.classes],
+        "weights": np.asarray(result.weights).tolist(),
+        "means": np.asarray(result.means).tolist(),
+        "covariances": np.asarray(result.covariances).tolist(),
+        "log_likelihood": float(result.log_likelihood),
+        "n_iter": int(result.n_iter),
+        "converged": bool(result.converged),
+        "n_rows_fitted": int(len(fit_input.rows)),
+        "n_filled": plan.n_filled,
+        "n_uncertain": plan.n_uncertain,
+    }

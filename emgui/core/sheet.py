@@ -1,0 +1,720 @@
+"""The document: raw cells as typed, column roles, parsed numbers and label marks.
+
+A :class:`Sheet` owns every cell of a table exactly as it was loaded or typed
+(a ``str`` or ``None``), in column and row order.  On top of that it keeps
+
+* the column roles: which column is the label and which are features, and
+  for each feature whether it holds heights (and in which unit);
+* for each feature column the parsed numbers and, for cells that could not be
+  read, the reason (the raw text is never touched);
+* for each row the label's provenance: typed by the user (or blank),
+  ``FILLED`` by EM, or ``UNCERTAIN`` (left blank because the fit was not sure
+  enough), with the confidence and the per-class probabilities.
+
+Every change bumps :attr:`Sheet.version` and is announced to subscribers as a
+small event, so a table model can emit exact ``dataChanged`` ranges and a
+running fit can tell that its data went stale.  Undo is built from
+:meth:`Sheet.capture` / :meth:`Sheet.restore` (cells and marks of a block) and
+:meth:`Sheet.remove_rows` / :meth:`Sheet.restore_rows`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import parsing
+
+__all__ = [
+    "USER",
+    "FILLED",
+    "UNCERTAIN",
+    "Roles",
+    "Sheet",
+    "SheetError",
+    "CellsChanged",
+    "RowsInserted",
+    "RowsRemoved",
+    "SheetReset",
+    "Patch",
+    "RemovedRows",
+    "detect_roles",
+]
+
+#: Label provenance codes (``Sheet.provenance``): typed (or blank), filled by EM,
+#: left blank because the best guess was below the confidence threshold.
+USER, FILLED, UNCERTAIN = 0, 1, 2
+
+_LABEL_NAME = re.compile(
+    r"^\s*(gender|sex|geschlecht|genre|sexe|sexo|género|genero|gesl?acht|kön|label|class)\b",
+    re.IGNORECASE,
+)
+_MARK_SUFFIXES = ("_imputed", "_confidence")
+
+
+class SheetError(ValueError):
+    """A request the sheet cannot honour (unknown column, bad role)."""
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Which column is the label and which are features.
+
+    Parameters
+    ----------
+    label : int or None
+        Index of the label column, or None when the sheet has none.
+    features : tuple of int
+        Indices of the numeric feature columns, in fit order.
+    units : dict
+        For each feature index, the height unit (``"cm"``, ``"in"``, ``"m"``),
+        or None for a plain number column (no units, no range).
+    """
+
+    label: int | None = None
+    features: tuple[int, ...] = ()
+    units: dict[int, str | None] = field(default_factory=dict)
+
+
+# -- events -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CellsChanged:
+    """Cells in rows ``[top, bottom]`` and columns ``[left, right]`` changed (inclusive)."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+
+@dataclass(frozen=True)
+class RowsInserted:
+    """``count`` rows were inserted before row ``first``."""
+
+    first: int
+    count: int
+
+
+@dataclass(frozen=True)
+class RowsRemoved:
+    """The rows ``[first, first + count)`` were removed."""
+
+    first: int
+    count: int
+
+
+@dataclass(frozen=True)
+class SheetReset:
+    """Columns, roles or everything changed; listeners should re-read the sheet."""
+
+
+@dataclass(frozen=True)
+class Patch:
+    """Cells and label marks of a block, to put back with :meth:`Sheet.restore`."""
+
+    rows: np.ndarray  # (r,) int row indices
+    cols: tuple[int, ...]
+    cells: tuple[np.ndarray, ...]  # per column, (r,) object
+    provenance: np.ndarray  # (r,) int8
+    confidence: np.ndarray  # (r,) float64
+    guess: np.ndarray  # (r,) int64
+    posteriors: np.ndarray | None  # (r, K) or None
+
+
+@dataclass(frozen=True)
+class RemovedRows:
+    """Rows taken out by :meth:`Sheet.remove_rows`, to put back with :meth:`Sheet.restore_rows`."""
+
+    rows: np.ndarray  # (r,) sorted original indices
+    cells: tuple[np.ndarray, ...]
+    provenance: np.ndarray
+    confidence: np.ndarray
+    guess: np.ndarray
+    posteriors: np.ndarray | None
+
+
+def _obj(values: Iterable) -> np.ndarray:
+    arr = np.empty(len(values) if hasattr(values, "__len__") else 0, dtype=object)
+    if len(arr):
+        arr[:] = list(values) if not isinstance(values, np.ndarray) else values
+    return arr
+
+
+def _numeric_share(raw: np.ndarray) -> float:
+    """Share of the non-missing cells of a column that read as plain numbers."""
+    parsed = parsing.parse_number_column(raw)
+    present = ~parsed.missing
+    n = int(present.sum())
+    if n == 0:
+        return 0.0
+    return float(np.isfinite(parsed.values[present]).sum()) / n
+
+
+def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
+    """Guess the label and feature columns from names and contents.
+
+    The label is the first column named like gender/sex (or label/class);
+    failing that, a column whose entries are mostly female/male spellings.
+    Features are the columns named like heights; failing that, every other
+    column whose entries are mostly numbers.
+    """
+    label = next((i for i, name in enumerate(columns) if _LABEL_NAME.match(name or "")), None)
+    if label is None:
+        for i, col in enumerate(cells):
+            sample = [v for v in col[:2000] if not parsing.is_missing(v)]
+            if sample and sum(parsing.label_key(v) in ("female", "male") for v in sample) >= 0.8 * len(
+                sample
+            ):
+                label = i
+                break
+    heights = [
+        i for i, name in enumerate(columns) if i != label and parsing.is_height_column(name or "")
+    ]
+    units: dict[int, str | None] = {}
+    if heights:
+        for i in heights:
+            units[i] = parsing.unit_from_name(columns[i]) or parsing.parse_height_column(cells[i]).unit
+        return Roles(label, tuple(heights), units)
+    numeric = []
+    for i, col in enumerate(cells):
+        if i == label or (columns[i] or "").endswith(_MARK_SUFFIXES + ("_issue",)):
+            continue
+        if len(col) and _numeric_share(col[:5000]) >= 0.8:
+            numeric.append(i)
+            units[i] = None
+    return Roles(label, tuple(numeric), units)
+
+
+class Sheet:
+    """A table of raw cells with roles, parsed features and label marks.
+
+    Parameters
+    ----------
+    columns : sequence of str
+        Header names in order (duplicates and blanks allowed).
+    cells : sequence of ndarray
+        One object array per column, each ``(n_rows,)``; items are ``str`` or None.
+    roles : Roles, optional
+        Column roles; detected from names and contents when omitted.
+    """
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        cells: Sequence[np.ndarray],
+        roles: Roles | None = None,
+    ) -> None:
+        if len(columns) != len(cells):
+            raise SheetError("every column needs a header")
+        lengths = {len(c) for c in cells}
+        if len(lengths) > 1:
+            raise SheetError("all columns must have the same number of rows")
+        self._columns = [str(c) if c is not None else "" for c in columns]
+        self._cells = [c if isinstance(c, np.ndarray) and c.dtype == object else _obj(c) for c in cells]
+        n = lengths.pop() if lengths else 0
+        self._n_rows = n
+        self.provenance = np.zeros(n, dtype=np.int8)
+        self.confidence = np.full(n, np.nan)
+        self.guess = np.full(n, -1, dtype=np.int64)
+        self.posteriors: np.ndarray | None = None  # (n, K), NaN rows where not fitted
+        self.fill_classes: list[str] = []  # class keys the posteriors' columns refer to
+        self.fill_spellings: dict[str, str] = {}
+        self.version = 0
+        self._listeners: list[Callable[[object], None]] = []
+        self._values: dict[int, np.ndarray] = {}
+        self._issues: dict[int, np.ndarray] = {}
+        self._roles = Roles()
+        self.set_roles(roles if roles is not None else detect_roles(self._columns, self._cells), notify=False)
+
+    # -- construction ---------------------------------------------------
+
+    @classmethod
+    def from_table(cls, columns: Sequence[str], cells: Sequence[np.ndarray], roles: Roles | None = None) -> Sheet:
+        """Build a sheet from a loaded table, restoring saved fill marks.
+
+        A file saved by this app carries ``<label>_imputed`` and
+        ``<label>_confidence`` columns; they are taken out of the visible
+        columns and turned back into marks (they are written again on save).
+        """
+        columns = list(columns)
+        cells = list(cells)
+        marks: dict[str, np.ndarray] = {}
+        if roles is None:
+            roles = detect_roles(columns, cells)
+        if roles.label is not None:
+            name = columns[roles.label]
+            for suffix in _MARK_SUFFIXES:
+                wanted = name + suffix
+                if wanted in columns and columns.count(wanted) == 1:
+                    marks[suffix] = cells[columns.index(wanted)]
+        if len(marks) == 2:
+            drop = {columns.index(columns[roles.label] + s) for s in _MARK_SUFFIXES}
+            keep = [i for i in range(len(columns)) if i not in drop]
+            remap = {old: new for new, old in enumerate(keep)}
+            roles = Roles(
+                remap[roles.label],
+                tuple(remap[f] for f in roles.features if f in remap),
+                {remap[f]: u for f, u in roles.units.items() if f in remap},
+            )
+            sheet = cls([columns[i] for i in keep], [cells[i] for i in keep], roles)
+            sheet._restore_marks(marks["_imputed"], marks["_confidence"])
+            return sheet
+        return cls(columns, cells, roles)
+
+    @classmethod
+    def blank(cls, columns: Sequence[str] = ("Name", "Gender", "Height (cm)"), n_rows: int = 0) -> Sheet:
+        """A new empty sheet ready for typing (default: Name, Gender, Height in cm)."""
+        cells = [np.full(n_rows, None, dtype=object) for _ in columns]
+        sheet = cls(columns, cells)
+        return sheet
+
+    def _restore_marks(self, imputed: np.ndarray, confidence: np.ndarray) -> None:
+        flags = np.array([str(v).strip().lower() in ("true", "1", "yes") for v in imputed], dtype=bool)
+        conf = parsing.parse_number_column(confidence).values
+        label = self._cells[self._roles.label]
+        has_text = np.array([not parsing.is_missing(v) for v in label], dtype=bool)
+        filled = flags & has_text
+        self.provenance[filled] = FILLED
+        self.confidence[filled] = conf[filled]
+
+    # -- shape and access -----------------------------------------------
+
+    @property
+    def n_rows(self) -> int:
+        return self._n_rows
+
+    @property
+    def n_cols(self) -> int:
+        return len(self._columns)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._columns)
+
+    @property
+    def roles(self) -> Roles:
+        return self._roles
+
+    def column_cells(self, col: int) -> np.ndarray:
+        """The raw cells of a column, ``(n_rows,)`` object (do not modify)."""
+        return self._cells[col]
+
+    def text(self, row: int, col: int) -> str | None:
+        """The raw cell exactly as typed or loaded."""
+        return self._cells[col][row]
+
+    def values(self, col: int) -> np.ndarray:
+        """Parsed numbers of a feature column, ``(n_rows,)`` float64, NaN if missing/unreadable."""
+        return self._values[col]
+
+    def issues(self, col: int) -> np.ndarray:
+        """Reasons for unreadable cells of a feature column, ``(n_rows,)`` object (None if fine)."""
+        return self._issues[col]
+
+    def value(self, row: int, col: int) -> float | None:
+        if col not in self._values:
+            return None
+        return float(self._values[col][row])
+
+    def issue(self, row: int, col: int) -> str | None:
+        if col not in self._issues:
+            return None
+        return self._issues[col][row]
+
+    def unit(self, col: int) -> str | None:
+        return self._roles.units.get(col)
+
+    def is_feature(self, col: int) -> bool:
+        return col in self._values
+
+    def label_missing(self) -> np.ndarray:
+        """``(n_rows,)`` bool: the label cell is blank (or a missing marker)."""
+        if self._roles.label is None:
+            return np.ones(self._n_rows, dtype=bool)
+        return _missing_mask(self._cells[self._roles.label])
+
+    def counts(self) -> dict[str, int]:
+        """Figures for a status bar: rows, missing labels, filled, uncertain, unreadable cells."""
+        unreadable = sum(int(np.count_nonzero(_not_none(iss))) for iss in self._issues.values())
+        missing = self.label_missing()
+        return {
+            "rows": self._n_rows,
+            "missing": int(np.count_nonzero(missing & (self.provenance != FILLED))),
+            "filled": int(np.count_nonzero(self.provenance == FILLED)),
+            "uncertain": int(np.count_nonzero(self.provenance == UNCERTAIN)),
+            "unreadable": unreadable,
+        }
+
+    # -- listeners --------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[object], None]) -> None:
+        """Call ``callback(event)`` after every change (events defined in this module)."""
+        self._listeners.append(callback)
+
+    def unsubscribe(self, callback: Callable[[object], None]) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def _emit(self, event: object) -> None:
+        self.version += 1
+        for cb in list(self._listeners):
+            cb(event)
+
+    # -- roles -------------------------------------------------------------
+
+    def set_roles(self, roles: Roles, *, notify: bool = True) -> None:
+        """Change which columns are the label and the features, and re-parse."""
+        n = self.n_cols
+        if roles.label is not None and not 0 <= roles.label < n:
+            raise SheetError(f"no column {roles.label}")
+        for f in roles.features:
+            if not 0 <= f < n:
+                raise SheetError(f"no column {f}")
+            if f == roles.label:
+                raise SheetError(f"column '{self._columns[f]}' cannot be both the label and a feature")
+        units = {f: roles.units.get(f) for f in roles.features}
+        self._roles = Roles(roles.label, tuple(roles.features), units)
+        self._values.clear()
+        self._issues.clear()
+        for f in self._roles.features:
+            self._parse_column(f)
+        if notify:
+            self._emit(SheetReset())
+
+    def _parse_column(self, col: int) -> None:
+        raw = self._cells[col]
+        unit = self._roles.units.get(col)
+        if unit is None:
+            parsed = parsing.parse_number_column(raw)
+        else:
+            parsed = parsing.parse_height_column(raw, unit)
+        self._values[col] = np.array(parsed.values, dtype=np.float64)
+        self._issues[col] = np.array(parsed.issues, dtype=object)
+
+    def _parse_cells(self, col: int, rows: np.ndarray) -> None:
+        if col not in self._values or not len(rows):
+            return
+        unit = self._roles.units.get(col)
+        raw = self._cells[col][rows]
+        parsed = parsing.parse_number_column(raw) if unit is None else parsing.parse_height_column(raw, unit)
+        self._values[col][rows] = parsed.values
+        self._issues[col][rows] = parsed.issues
+
+    # -- editing -----------------------------------------------------------
+
+    def set_cell(self, row: int, col: int, text: str | None) -> None:
+        """Set one cell as the user typed it (a label typed by the user is the user's)."""
+        self.set_block(row, col, [[text]])
+
+    def set_block(self, row: int, col: int, block: Sequence[Sequence[str | None]]) -> None:
+        """Paste a rectangular block with its top-left at (row, col).
+
+        Rows past the end are added; columns past the last are cut off (the
+        caller adds columns first if it wants them).  Empty strings become
+        None (a blank cell).
+        """
+        if not block:
+            return
+        height = len(block)
+        width = min(max(len(r) for r in block), self.n_cols - col)
+        if width <= 0 or row < 0 or col < 0:
+            return
+        if row + height > self._n_rows:
+            self.insert_rows(self._n_rows, row + height - self._n_rows)
+        rows = np.arange(row, row + height)
+        for j in range(width):
+            c = col + j
+            colvals = [(r[j] if j < len(r) else None) for r in block]
+            self._cells[c][row : row + height] = [None if v == "" else v for v in colvals]
+            self._parse_cells(c, rows)
+            if c == self._roles.label:
+                self._clear_marks(rows)
+        self._emit(CellsChanged(row, col, row + height - 1, col + width - 1))
+
+    def _clear_marks(self, rows: np.ndarray) -> None:
+        self.provenance[rows] = USER
+        self.confidence[rows] = np.nan
+        self.guess[rows] = -1
+        if self.posteriors is not None:
+            self.posteriors[rows] = np.nan
+
+    def insert_rows(self, at: int, count: int = 1) -> None:
+        """Insert ``count`` blank rows before row ``at``."""
+        if count <= 0:
+            return
+        at = max(0, min(at, self._n_rows))
+        blank = np.full(count, None, dtype=object)
+        self._cells = [np.concatenate([c[:at], blank, c[at:]]) for c in self._cells]
+        for f in list(self._values):
+            self._values[f] = np.insert(self._values[f], at, np.nan)  if count == 1 else np.concatenate(
+                [self._values[f][:at], np.full(count, np.nan), self._values[f][at:]]
+            )
+            self._issues[f] = np.concatenate([self._issues[f][:at], np.full(count, None, dtype=object), self._issues[f][at:]])
+        self.provenance = np.concatenate([self.provenance[:at], np.zeros(count, np.int8), self.provenance[at:]])
+        self.confidence = np.concatenate([self.confidence[:at], np.full(count, np.nan), self.confidence[at:]])
+        self.guess = np.concatenate([self.guess[:at], np.full(count, -1, np.int64), self.guess[at:]])
+        if self.posteriors is not None:
+            k = self.posteriors.shape[1]
+            self.posteriors = np.concatenate(
+                [self.posteriors[:at], np.full((count, k), np.nan), self.posteriors[at:]]
+            )
+        self._n_rows += count
+        self._emit(RowsInserted(at, count))
+
+    def remove_rows(self, rows: Iterable[int]) -> RemovedRows:
+        """Remove rows (any order); returns what :meth:`restore_rows` needs to undo it."""
+        idx = np.unique(np.asarray(list(rows), dtype=np.int64))
+        idx = idx[(idx >= 0) & (idx < self._n_rows)]
+        removed = RemovedRows(
+            idx,
+            tuple(c[idx].copy() for c in self._cells),
+            self.provenance[idx].copy(),
+            self.confidence[idx].copy(),
+            self.guess[idx].copy(),
+            None if self.posteriors is None else self.posteriors[idx].copy(),
+        )
+        if not len(idx):
+            return removed
+        keep = np.ones(self._n_rows, dtype=bool)
+        keep[idx] = False
+        # Announce contiguous runs from the bottom up so each index is valid when read.
+        runs = _runs(idx)
+        self._cells = [c[keep] for c in self._cells]
+        for f in list(self._values):
+            self._values[f] = self._values[f][keep]
+            self._issues[f] = self._issues[f][keep]
+        self.provenance = self.provenance[keep]
+        self.confidence = self.confidence[keep]
+        self.guess = self.guess[keep]
+        if self.posteriors is not None:
+            self.posteriors = self.posteriors[keep]
+        self._n_rows = int(keep.sum())
+        for first, count in reversed(runs):
+            self._emit(RowsRemoved(first, count))
+        return removed
+
+    def restore_rows(self, removed: RemovedRows) -> None:
+        """Put rows taken out by :meth:`remove_rows` back where they were."""
+        idx = removed.rows
+        if not len(idx):
+            return
+        total = self._n_rows + len(idx)
+        slot = np.zeros(total, dtype=bool)
+        slot[idx] = True
+
+        def merge(old: np.ndarray, back: np.ndarray) -> np.ndarray:
+            out = np.empty((total,) + old.shape[1:], dtype=old.dtype)
+            out[slot] = back
+            out[~slot] = old
+            return out
+
+        self._cells = [merge(c, b) for c, b in zip(self._cells, removed.cells)]
+        self.provenance = merge(self.provenance, removed.provenance)
+        self.confidence = merge(self.confidence, removed.confidence)
+        self.guess = merge(self.guess, removed.guess)
+        if self.posteriors is not None and removed.posteriors is not None:
+            if removed.posteriors.shape[1] == self.posteriors.shape[1]:
+                self.posteriors = merge(self.posteriors, removed.posteriors)
+            else:
+                self.posteriors = merge(self.posteriors, np.full((len(idx), self.posteriors.shape[1]), np.nan))
+        elif self.posteriors is not None:
+            self.posteriors = merge(self.posteriors, np.full((len(idx), self.posteriors.shape[1]), np.nan))
+        self._n_rows = total
+        for f in list(self._values):
+            self._values[f] = merge(self._values[f], np.full(len(idx), np.nan))
+            self._issues[f] = merge(self._issues[f], np.full(len(idx), None, dtype=object))
+            self._parse_cells(f, idx)
+        for first, count in _runs(idx):
+            self._emit(RowsInserted(first, count))
+
+    def insert_column(self, at: int, name: str) -> None:
+        """Insert a blank column (roles shift to follow their columns)."""
+        at = max(0, min(at, self.n_cols))
+        self._columns.insert(at, name)
+        self._cells.insert(at, np.full(self._n_rows, None, dtype=object))
+        shift = lambda i: i + 1 if i >= at else i  # noqa: E731
+        r = self._roles
+        self.set_roles(
+            Roles(
+                None if r.label is None else shift(r.label),
+                tuple(shift(f) for f in r.features),
+                {shift(f): u for f, u in r.units.items()},
+            )
+        )
+
+    def rename_column(self, col: int, name: str) -> None:
+        self._columns[col] = name
+        self._emit(SheetReset())
+
+    # -- undo support ------------------------------------------------------
+
+    def capture(self, rows: Iterable[int] | slice, cols: Iterable[int]) -> Patch:
+        """Copy the cells of ``rows`` x ``cols`` and the label marks of ``rows``."""
+        idx = np.arange(self._n_rows)[rows] if isinstance(rows, slice) else np.asarray(list(rows), dtype=np.int64)
+        cols = tuple(cols)
+        return Patch(
+            idx,
+            cols,
+            tuple(self._cells[c][idx].copy() for c in cols),
+            self.provenance[idx].copy(),
+            self.confidence[idx].copy(),
+            self.guess[idx].copy(),
+            None if self.posteriors is None else self.posteriors[idx].copy(),
+        )
+
+    def restore(self, patch: Patch) -> None:
+        """Put back cells and label marks captured by :meth:`capture`."""
+        idx = patch.rows
+        if not len(idx):
+            return
+        if len(idx) and idx.max() >= self._n_rows:
+            raise SheetError("the rows of this change no longer exist")
+        for c, vals in zip(patch.cols, patch.cells):
+            self._cells[c][idx] = vals
+            self._parse_cells(c, idx)
+        self.provenance[idx] = patch.provenance
+        self.confidence[idx] = patch.confidence
+        self.guess[idx] = patch.guess
+        if patch.posteriors is not None:
+            self._ensure_posteriors(patch.posteriors.shape[1])
+            self.posteriors[idx] = patch.posteriors
+        elif self.posteriors is not None:
+            self.posteriors[idx] = np.nan
+        left = min(patch.cols) if patch.cols else (self._roles.label or 0)
+        right = max(patch.cols) if patch.cols else left
+        self._emit(CellsChanged(int(idx.min()), left, int(idx.max()), right))
+
+    def _ensure_posteriors(self, k: int) -> None:
+        if self.posteriors is None or self.posteriors.shape[1] != k:
+            self.posteriors = np.full((self._n_rows, k), np.nan)
+
+    # -- fill marks ----------------------------------------------------------
+
+    def apply_fill(
+        self,
+        rows: np.ndarray,
+        texts: np.ndarray,
+        status: np.ndarray,
+        confidence: np.ndarray,
+        guess: np.ndarray,
+        posteriors: np.ndarray,
+        classes: Sequence[str],
+        spellings: dict[str, str],
+    ) -> None:
+        """Write filled labels and their marks (one vectorised step).
+
+        Parameters
+        ----------
+        rows : ndarray, (r,)
+            Sheet rows whose blank label is being filled or marked.
+        texts : ndarray, (r,) object
+            The text to write (None for ``UNCERTAIN`` rows, which stay blank).
+        status : ndarray, (r,) int8
+            ``FILLED`` or ``UNCERTAIN`` per row.
+        confidence, guess : ndarray, (r,)
+            Probability of the best class, and its index into ``classes``.
+        posteriors : ndarray, (r, K)
+            Every class's probability.
+        """
+        label = self._roles.label
+        if label is None:
+            raise SheetError("the sheet has no label column to fill")
+        self.fill_classes = list(classes)
+        self.fill_spellings = dict(spellings)
+        self._ensure_posteriors(len(classes))
+        if len(rows):
+            self._cells[label][rows] = texts
+            self.provenance[rows] = status
+            self.confidence[rows] = confidence
+            self.guess[rows] = guess
+            self.posteriors[rows] = posteriors
+            self._emit(CellsChanged(int(rows.min()), label, int(rows.max()), label))
+        else:
+            self._emit(CellsChanged(0, label, max(self._n_rows - 1, 0), label))
+
+    def filled_rows(self) -> np.ndarray:
+        """Rows whose label is filled or marked uncertain, ``(r,)`` int."""
+        return np.flatnonzero(self.provenance != USER)
+
+    def accept_filled(self) -> None:
+        """Make every filled label the user's (uncertain blanks stay blank)."""
+        rows = self.filled_rows()
+        if not len(rows):
+            return
+        self._clear_marks(rows)
+        label = self._roles.label
+        self._emit(CellsChanged(int(rows.min()), label, int(rows.max()), label))
+
+    def clear_filled(self) -> None:
+        """Blank every filled label and drop all fill marks."""
+        rows = self.filled_rows()
+        if not len(rows):
+            return
+        label = self._roles.label
+        self._cells[label][rows[self.provenance[rows] == FILLED]] = None
+        self._clear_marks(rows)
+        self._emit(CellsChanged(int(rows.min()), label, int(rows.max()), label))
+
+    # -- output ------------------------------------------------------------------
+
+    def to_table(self, *, marks: bool = True) -> tuple[list[str], list[np.ndarray]]:
+        """Columns and raw cells for saving; with ``<label>_imputed/_confidence`` added.
+
+        The raw cells are written exactly as typed, so reopening gives the same
+        sheet back, filled marks included.
+        """
+        columns = list(self._columns)
+        cells = [c.copy() for c in self._cells]
+        if marks and self._roles.label is not None:
+            name = self._columns[self._roles.label]
+            imputed, conf = self.mark_columns()
+            columns += [name + "_imputed", name + "_confidence"]
+            cells += [imputed, conf]
+        return columns, cells
+
+    def mark_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """``<label>_imputed`` ("true"/"false") and ``<label>_confidence`` cells, ``(n_rows,)`` each."""
+        filled = self.provenance == FILLED
+        imputed = np.where(filled, "true", "false").astype(object)
+        conf = np.full(self._n_rows, None, dtype=object)
+        if filled.any():
+            conf[filled] = [parsing.format_number(round(float(v), 6)) for v in self.confidence[filled]]
+        return imputed, conf
+
+
+def _missing_mask(raw: np.ndarray) -> np.ndarray:
+    """``(n,)`` bool, vectorised over the (few) distinct spellings of a column."""
+    if not len(raw):
+        return np.zeros(0, dtype=bool)
+    codes, uniques = _factorize(raw)
+    miss = np.array([parsing.is_missing(u) for u in uniques], dtype=bool)
+    out = np.ones(len(raw), dtype=bool)  # code -1 (None) is missing
+    ok = codes >= 0
+    out[ok] = miss[codes[ok]]
+    return out
+
+
+def _factorize(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    return np.asarray(codes), np.asarray(uniques, dtype=object)
+
+
+def _not_none(arr: np.ndarray) -> np.ndarray:
+    return np.fromiter((v is not None for v in arr), dtype=bool, count=len(arr)) if len(arr) else np.zeros(0, bool)
+
+
+def _runs(idx: np.ndarray) -> list[tuple[int, int]]:
+    """Contiguous runs of sorted indices as (first, count)."""
+    if not len(idx):
+        return []
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(idx)]])
+    return [(int(idx[s]), int(e - s)) for s, e in zip(starts, ends)]
