@@ -9,17 +9,24 @@ Run from the repository root after editing the SVG::
     .venv/bin/python packaging/render_icons.py
 
 The PNGs are committed build output: desktop launchers, PyInstaller and the
-window icon use them without needing an SVG renderer at run time.
+window icon use them without needing an SVG renderer at run time.  The same
+PNGs are also packed, unchanged, into ``emgui.ico`` (Windows executables)
+and ``emgui.icns`` (macOS bundles); both containers accept PNG entries, so no
+image library beyond Qt is needed.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import sys
 from pathlib import Path
 
 SIZES = (16, 32, 48, 64, 128, 256, 512)
 SMALL_MAX = 32
+ICO_SIZES = (16, 32, 48, 64, 128, 256)
+# Apple's PNG-payload icon types by edge length.
+ICNS_TYPES = {16: b"icp4", 32: b"icp5", 64: b"icp6", 128: b"ic07", 256: b"ic08", 512: b"ic09"}
 ICONS = Path(__file__).resolve().parent.parent / "emgui" / "resources" / "icons"
 
 
@@ -76,6 +83,44 @@ def render(
     return written
 
 
-if __name__ == "__main__":
-    for p in render():
+def pack_ico(pngs: dict[int, bytes], dest: Path) -> Path:
+    """Write a Windows ``.ico`` holding the PNG images ``{size: png_bytes}`` (Vista+ format)."""
+    sizes = sorted(pngs)
+    header = struct.pack("<HHH", 0, 1, len(sizes))
+    offset = len(header) + 16 * len(sizes)
+    entries, payload = b"", b""
+    for size in sizes:
+        data = pngs[size]
+        # A width/height byte of 0 means 256.
+        entries += struct.pack("<BBBBHHII", size % 256, size % 256, 0, 0, 1, 32, len(data), offset)
+        payload += data
+        offset += len(data)
+    dest.write_bytes(header + entries + payload)
+    return dest
+
+
+def pack_icns(pngs: dict[int, bytes], dest: Path) -> Path:
+    """Write a macOS ``.icns`` holding the PNG images ``{size: png_bytes}``."""
+    body = b"".join(
+        ICNS_TYPES[size] + struct.pack(">I", 8 + len(pngs[size])) + pngs[size]
+        for size in sorted(pngs)
+        if size in ICNS_TYPES
+    )
+    dest.write_bytes(b"icns" + struct.pack(">I", 8 + len(body)) + body)
+    return dest
+
+
+def main() -> None:
+    pngs = render()
+    data = {int(p.stem.rsplit("-", 1)[1]): p.read_bytes() for p in pngs}
+    written = [
+        *pngs,
+        pack_ico({s: data[s] for s in ICO_SIZES}, ICONS / "emgui.ico"),
+        pack_icns(data, ICONS / "emgui.icns"),
+    ]
+    for p in written:
         print(p)
+
+
+if __name__ == "__main__":
+    main()
