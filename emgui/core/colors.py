@@ -144,7 +144,9 @@ def _readable_cap(hex_color: str) -> float:
     r, g, b = _rgb(hex_color)
 
     def readable(alpha: float) -> bool:
-        lum = _relative_luminance(_blend_white(r, alpha), _blend_white(g, alpha), _blend_white(b, alpha))
+        lum = _relative_luminance(
+            _blend_white(r, alpha), _blend_white(g, alpha), _blend_white(b, alpha)
+        )
         return (lum + 0.05) / 0.05 >= _MIN_CONTRAST_WITH_BLACK
 
     if readable(MAX_TINT):

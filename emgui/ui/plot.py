@@ -1,0 +1,583 @@
+"""Live view of the mixture while EM runs (pyqtgraph).
+
+One feature: a histogram of the values (per class, unlabelled in grey, all
+rows as a light area) with each component's weighted density and the
+mixture density on the histogram's count axis.  Two or more features: a
+scatter of the first two, with each component's 1σ and 2σ ellipses and a
+cross at its mean.  Below, the log-likelihood per iteration.
+
+Everything static (histograms, scatter, axis ranges) is computed once in
+:meth:`MixturePlot.set_data`.  Snapshots are coalesced to about 30 frames a
+second and each frame only calls ``setData`` on curves created once
+(pyqtgraph ``examples/PanningPlot.py``, ``SignalProxy.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsTextItem, QVBoxLayout, QWidget
+
+from emgui.core.colors import UNLABELLED_HEX, class_hex
+
+__all__ = ["MixturePlot"]
+
+_N_GRID = 200  # density curve points (1 feature): smooth with antialiasing, cheap to stroke
+_N_ELLIPSE = 73  # points per ellipse, closed
+_MAX_BINS = 100
+_MIN_BINS = 8
+_TEXT = "#222222"
+_TWO_PI = 2.0 * np.pi
+
+
+def _mkpen(color: str | QColor, width: float = 1.0, style: Qt.PenStyle = Qt.PenStyle.SolidLine):
+    # Qt strokes antialiased pens of width <= 1 with a fast cosmetic stroker;
+    # wider ones cost about 15 times as much, so live curves stay at 1 px
+    # and only solid pens are used for them (dashes are slower still).
+    pen = pg.mkPen(color, width=width, style=style)
+    pen.setCosmetic(True)
+    return pen
+
+
+def _cache(item: QGraphicsItem) -> None:
+    """Keep ``item`` as a pixmap until it changes.
+
+    Text, axes and the static data are the bulk of a repaint; during a fit
+    only the component curves change, so everything else is a blit.
+    """
+    item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
+def _cache_static(widget: pg.PlotWidget) -> None:
+    item = widget.getPlotItem()
+    for side in ("left", "bottom", "top", "right"):
+        _cache(item.getAxis(side))
+    for child in widget.scene().items():
+        if isinstance(child, QGraphicsTextItem):
+            _cache(child)
+
+
+def _with_alpha(hex_color: str, alpha: int) -> QColor:
+    c = QColor(hex_color)
+    c.setAlpha(alpha)
+    return c
+
+
+def _histogram_edges(values: np.ndarray) -> np.ndarray:
+    """Shared bin edges for ``values``, shape (n_bins + 1,).
+
+    Rice's rule clipped to a readable count; whole-number data (heights in
+    cm) gets whole-number bins centred on the values, avoiding a comb of
+    empty and double bins.
+    """
+    lo, hi = float(values.min()), float(values.max())
+    n_bins = int(np.clip(round(2.0 * values.size ** (1.0 / 3.0)), _MIN_BINS, _MAX_BINS))
+    if hi <= lo:
+        half = max(abs(lo) * 0.05, 0.5)
+        return np.linspace(lo - half, hi + half, _MIN_BINS + 1)
+    width = (hi - lo) / n_bins
+    sample = values[:: max(1, values.size // 10_000)]
+    if np.all(sample == np.round(sample)):
+        width = float(max(1, round(width)))
+        start = lo - 0.5  # edges between whole numbers
+        n_bins = int((hi - start) // width) + 1
+        return start + width * np.arange(n_bins + 1)
+    return np.linspace(lo, hi, n_bins + 1)
+
+
+def _group_counts(
+    values: np.ndarray, groups: np.ndarray, edges: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Histogram of ``values`` per group in one pass, shape (n_groups, n_bins).
+
+    ``groups`` holds 0..n_groups-1 per value; ``edges`` are uniform.
+    """
+    n_bins = edges.size - 1
+    width = (edges[-1] - edges[0]) / n_bins
+    idx = np.floor((values - edges[0]) / width).astype(np.int64)
+    np.clip(idx, 0, n_bins - 1, out=idx)  # the max value lands on the last edge
+    flat = np.bincount(groups * n_bins + idx, minlength=n_groups * n_bins)
+    return flat.reshape(n_groups, n_bins).astype(np.float64)
+
+
+class MixturePlot(QWidget):
+    """The data, the fitted components and the log-likelihood history.
+
+    Parameters
+    ----------
+    parent : QWidget, optional
+    max_points : int, default 20000
+        Scatter plots of more rows show a deterministic sample of this size.
+    frame_ms : int, default 33
+        Minimum milliseconds between two redraws of the components.
+
+    Attributes
+    ----------
+    frames_drawn : int
+        Number of times the components were redrawn (for tests and benchmarks).
+    """
+
+    def __init__(
+        self, parent: QWidget | None = None, *, max_points: int = 20_000, frame_ms: int = 33
+    ) -> None:
+        super().__init__(parent)
+        self.frames_drawn = 0
+        self._max_points = int(max_points)
+
+        self._main = pg.PlotWidget(background="w")
+        self._ll = pg.PlotWidget(background="w")
+        for widget in (self._main, self._ll):
+            item = widget.getPlotItem()
+            for side in ("left", "bottom"):
+                axis = item.getAxis(side)
+                axis.setPen(_TEXT)
+                axis.setTextPen(_TEXT)
+            # No grid: its lines make each axis a full-plot pixmap to blend
+            # on every frame (about 1 ms of the 7 ms budget).
+        self._ll.getPlotItem().setLabel("bottom", "iteration")
+        self._ll.getPlotItem().setLabel("left", "log-likelihood")
+        self._ll.setMaximumHeight(200)
+        ll_view = self._ll.getPlotItem().getViewBox()
+        ll_view.disableAutoRange()  # widened in steps by _draw_history, not per frame
+        self._ll_bounds = (0.0, 0.0, 0.0)  # (last iteration, lowest, highest) shown
+        self._legend = self._main.getPlotItem().addLegend(offset=(-10, 10), labelTextColor=_TEXT)
+        self._legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self._main, 4)
+        layout.addWidget(self._ll, 1)
+        _cache(self._legend)
+
+        self._ll_curve = pg.PlotCurveItem(pen=_mkpen(_TEXT, 1.0), antialias=True)
+        self._ll_points = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(_TEXT))
+        self._ll.addItem(self._ll_curve)
+        self._ll.addItem(self._ll_points)
+        _cache_static(self._ll)
+        self._hist_it = np.empty(256)
+        self._hist_ll = np.empty(256)
+        self._hist_n = 0
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(int(frame_ms))
+        self._timer.timeout.connect(self._on_frame_due)
+        self._latest: Any = None
+
+        self._n_features = 0  # 0: no data, 1: histogram, 2: scatter
+        self._n_classes = 0
+        self._class_names: list[str] = []
+        self._static_items: list[Any] = []
+        self._component_items: list[list[pg.PlotCurveItem]] = []
+        self._mixture_curve: pg.PlotCurveItem | None = None
+        self._mean_marks: pg.ScatterPlotItem | None = None
+        self._grid = np.empty(0)
+        self._count_scale = 1.0
+        self._circle = np.vstack(
+            [
+                np.cos(np.linspace(0, _TWO_PI, _N_ELLIPSE)),
+                np.sin(np.linspace(0, _TWO_PI, _N_ELLIPSE)),
+            ]
+        )
+        self._shown_rows = np.empty(0, dtype=np.int64)
+        self._shown_unlabelled = np.empty(0, dtype=np.int64)
+        self._unlabelled_scatter: pg.ScatterPlotItem | None = None
+        self._posterior_brushes: dict[tuple[int, int], Any] = {}
+        self._mean_brushes: list[Any] = []
+
+    # -- data ---------------------------------------------------------------------------
+
+    def set_data(
+        self,
+        X: Any,
+        labels: Any = None,
+        class_names: Sequence[str] = (),
+        unit_label: str | Sequence[str] = "",
+    ) -> None:
+        """Show new data; call once per data change (not per frame).
+
+        Parameters
+        ----------
+        X : array_like, shape (n_rows, n_features) or (n_rows,)
+            Feature values; rows with a non-finite value among the plotted
+            features (the first one or two) are left out.
+        labels : array_like of int, shape (n_rows,), optional
+            Class index per row, ``-1`` for unlabelled.
+        class_names : sequence of str
+            Name of each class, for the legend.
+        unit_label : str or sequence of str
+            Axis label(s), e.g. ``"height (cm)"`` or one per plotted feature.
+        """
+        x = np.asarray(X, dtype=np.float64)
+        if x.ndim == 1:
+            x = x.reshape(-1, 1)
+        n_rows, n_features = x.shape
+        lab = (
+            np.full(n_rows, -1, np.int64)
+            if labels is None
+            else np.asarray(labels, np.int64).reshape(-1)
+        )
+        if lab.shape[0] != n_rows:
+            raise ValueError(f"labels has {lab.shape[0]} rows, X has {n_rows}")
+        self._timer.stop()
+        self._latest = None
+        self._clear_items()
+        self.reset_history()
+        self._class_names = [str(c) for c in class_names]
+        known = lab[lab >= 0]
+        self._n_classes = max(len(self._class_names), int(known.max()) + 1 if known.size else 0)
+        self._n_features = min(n_features, 2)
+        units = [unit_label] if isinstance(unit_label, str) else [str(u) for u in unit_label]
+        item = self._main.getPlotItem()
+        item.setTitle(None)
+        self._main.setToolTip("")
+        item.setLabel("bottom", units[0] if units else "")
+        if self._n_features == 1:
+            item.setLabel("left", "rows per bin")
+            self._set_histogram(x[:, 0], lab)
+        elif self._n_features == 2:
+            item.setLabel("left", units[1] if len(units) > 1 else "")
+            self._set_scatter(x[:, :2], lab)
+        _cache_static(self._main)
+
+    def _class_name(self, k: int) -> str:
+        return self._class_names[k] if k < len(self._class_names) else f"class {k + 1}"
+
+    def _add_static(self, item: Any, name: str | None = None) -> None:
+        _cache(item)
+        self._main.addItem(item)
+        self._static_items.append(item)
+        if name is not None:
+            self._add_legend(item, name)
+
+    def _add_legend(self, item: Any, name: str) -> None:
+        self._legend.addItem(item, name)
+        sample, label = self._legend.items[-1]
+        _cache(sample)
+        _cache(label.item)
+
+    def _clear_items(self) -> None:
+        self._legend.clear()
+        for item in self._static_items:
+            self._main.removeItem(item)
+        self._static_items = []
+        self._drop_components()
+        self._shown_rows = np.empty(0, dtype=np.int64)
+        self._shown_unlabelled = np.empty(0, dtype=np.int64)
+        self._unlabelled_scatter = None
+        self._grid = np.empty(0)
+
+    def _set_histogram(self, values: np.ndarray, lab: np.ndarray) -> None:
+        ok = np.isfinite(values)
+        v, g = values[ok], lab[ok]
+        if v.size == 0:
+            self._n_features = 0
+            return
+        edges = _histogram_edges(v)
+        n_groups = self._n_classes + 1  # group 0 is unlabelled
+        counts = _group_counts(v, np.where(g >= 0, g + 1, 0), edges, n_groups)
+        total = counts.sum(axis=0)
+        self._add_static(
+            pg.PlotCurveItem(
+                edges,
+                total,
+                stepMode="center",
+                fillLevel=0,
+                pen=_mkpen("#C8C8C8"),
+                brush=pg.mkBrush(225, 225, 225),
+            ),
+            "all rows",
+        )
+        for k in range(self._n_classes):
+            if counts[k + 1].any():
+                pen = _mkpen(class_hex(k), 1.5)
+                self._add_static(
+                    pg.PlotCurveItem(edges, counts[k + 1], stepMode="center", pen=pen),
+                    self._class_name(k),
+                )
+        if counts[0].any():
+            pen = _mkpen(UNLABELLED_HEX, 1.5, Qt.PenStyle.DotLine)
+            self._add_static(
+                pg.PlotCurveItem(edges, counts[0], stepMode="center", pen=pen), "unlabelled"
+            )
+        width = edges[1] - edges[0]
+        # A component's expected count per bin is n * width * density.
+        self._count_scale = v.size * width
+        self._grid = np.linspace(edges[0], edges[-1], _N_GRID)
+        top = max(float(total.max()) * 1.2, 1.0)
+        self._fix_range((edges[0], edges[-1]), (0.0, top))
+
+    def _set_scatter(self, xy: np.ndarray, lab: np.ndarray) -> None:
+        rows = np.flatnonzero(np.isfinite(xy).all(axis=1))
+        if rows.size == 0:
+            self._n_features = 0
+            return
+        if rows.size > self._max_points:
+            n_finite = rows.size
+            rng = np.random.default_rng(0)  # same data, same picture
+            rows = np.sort(rng.choice(rows, self._max_points, replace=False))
+            note = f"showing a fixed sample of {self._max_points:,} of {n_finite:,} rows"
+            self._main.getPlotItem().setTitle(note, color=_TEXT, size="9pt")
+            self._main.setToolTip(note)
+        self._shown_rows = rows
+        pts, g = xy[rows], lab[rows]
+        for k in range(self._n_classes):
+            sel = g == k
+            if sel.any():
+                brush = pg.mkBrush(_with_alpha(class_hex(k), 200))
+                self._add_static(
+                    pg.ScatterPlotItem(pts[sel, 0], pts[sel, 1], size=6, pen=None, brush=brush),
+                    self._class_name(k),
+                )
+        unl = g < 0
+        if unl.any():
+            self._shown_unlabelled = np.flatnonzero(unl)
+            scatter = pg.ScatterPlotItem(
+                pts[unl, 0],
+                pts[unl, 1],
+                size=6,
+                pen=None,
+                brush=pg.mkBrush(_with_alpha(UNLABELLED_HEX, 150)),
+            )
+            self._unlabelled_scatter = scatter
+            self._add_static(scatter, "unlabelled")
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        pad = np.where(hi > lo, 0.05 * (hi - lo), np.maximum(np.abs(lo) * 0.05, 0.5))
+        self._fix_range((lo[0] - pad[0], hi[0] + pad[0]), (lo[1] - pad[1], hi[1] + pad[1]))
+
+    def _fix_range(self, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
+        # Fixed ranges: auto-range would rescan every curve on every frame.
+        view = self._main.getPlotItem().getViewBox()
+        view.disableAutoRange()
+        view.setRange(xRange=x_range, yRange=y_range, padding=0)
+
+    # -- components ---------------------------------------------------------------------
+
+    def _drop_components(self) -> None:
+        for items in self._component_items:
+            for curve in items:
+                self._main.removeItem(curve)
+        self._component_items = []
+        if self._mixture_curve is not None:
+            self._main.removeItem(self._mixture_curve)
+            self._mixture_curve = None
+        if self._mean_marks is not None:
+            self._main.removeItem(self._mean_marks)
+            self._mean_marks = None
+
+    def _build_components(self, n_components: int) -> None:
+        """Create the curves for ``n_components`` once; frames only update them."""
+        self._drop_components()
+        for k in range(n_components):
+            color = class_hex(k)
+            if self._n_features == 1:
+                curves = [pg.PlotCurveItem(pen=_mkpen(color, 1.0), antialias=True)]
+            else:
+                # Darker than the class colour, or the outline is lost among
+                # the points of its own class.
+                dark = QColor(color).darker(170)
+                faint = QColor(dark)
+                faint.setAlpha(150)
+                curves = [
+                    pg.PlotCurveItem(pen=_mkpen(dark, 1.0), antialias=True),
+                    pg.PlotCurveItem(pen=_mkpen(faint, 1.0), antialias=True),
+                ]
+            for curve in curves:
+                curve.setZValue(10)
+                self._main.addItem(curve)
+            self._component_items.append(curves)
+        if self._n_features == 1:
+            # The one wide antialiased pen: it costs what all the others cost.
+            self._mixture_curve = pg.PlotCurveItem(pen=_mkpen(_TEXT, 2.0), antialias=True)
+            self._mixture_curve.setZValue(11)
+            self._main.addItem(self._mixture_curve)
+            self._add_legend(self._mixture_curve, "mixture")
+        else:
+            brushes = [pg.mkBrush(class_hex(k)) for k in range(n_components)]
+            self._mean_marks = pg.ScatterPlotItem(
+                size=16, symbol="+", pen=_mkpen(_TEXT, 1.0), brush=brushes[0] if brushes else None
+            )
+            self._mean_marks.setZValue(12)
+            self._main.addItem(self._mean_marks)
+            self._mean_brushes = brushes
+
+    def show_snapshot(self, snapshot: Any) -> None:
+        """Queue ``snapshot`` for drawing; bursts are coalesced to one frame.
+
+        Parameters
+        ----------
+        snapshot : Snapshot
+            ``weights`` (K,), ``means`` (K, D), ``covariances`` (K, D, D),
+            ``iteration``, ``log_likelihood``.
+        """
+        self._latest = snapshot
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def flush(self) -> None:
+        """Draw a queued snapshot now instead of at the next frame."""
+        self._timer.stop()
+        self._on_frame_due()
+
+    def show_result(self, result: Any) -> None:
+        """Draw a finished fit: its parameters and its full likelihood history.
+
+        Parameters
+        ----------
+        result : MixtureResult
+        """
+        self._timer.stop()
+        self._latest = None
+        self._draw_components(result.weights, result.means, result.covariances)
+        history = np.asarray(result.history, dtype=np.float64)
+        self.reset_history()
+        for i, ll in enumerate(history):
+            self._append_history(i, ll)
+        self._draw_history()
+        self.frames_drawn += 1
+
+    @Slot()
+    def _on_frame_due(self) -> None:
+        snapshot, self._latest = self._latest, None
+        if snapshot is None:
+            return
+        self._draw_components(snapshot.weights, snapshot.means, snapshot.covariances)
+        self._append_history(int(snapshot.iteration), float(snapshot.log_likelihood))
+        self._draw_history()
+        self.frames_drawn += 1
+
+    def _draw_components(self, weights: Any, means: Any, covariances: Any) -> None:
+        if self._n_features == 0:
+            return
+        w = np.asarray(weights, dtype=np.float64)
+        mu = np.asarray(means, dtype=np.float64).reshape(w.size, -1)
+        cov = np.asarray(covariances, dtype=np.float64).reshape(w.size, mu.shape[1], mu.shape[1])
+        if mu.shape[1] < self._n_features:
+            return
+        if len(self._component_items) != w.size:
+            self._build_components(w.size)
+        if self._n_features == 1:
+            self._draw_densities(w, mu[:, 0], cov[:, 0, 0])
+        else:
+            self._draw_ellipses(mu[:, :2], cov[:, :2, :2])
+
+    def _draw_densities(self, w: np.ndarray, mu: np.ndarray, var: np.ndarray) -> None:
+        var = np.maximum(var, 1e-300)
+        z = self._grid[None, :] - mu[:, None]
+        dens = (w * self._count_scale / np.sqrt(_TWO_PI * var))[:, None] * np.exp(
+            -0.5 * z * z / var[:, None]
+        )
+        for (curve,), d in zip(self._component_items, dens, strict=True):
+            curve.setData(self._grid, d, skipFiniteCheck=True)
+        self._mixture_curve.setData(self._grid, dens.sum(axis=0), skipFiniteCheck=True)
+
+    def _draw_ellipses(self, mu: np.ndarray, cov: np.ndarray) -> None:
+        vals, vecs = np.linalg.eigh(cov)  # (K, 2), (K, 2, 2)
+        axes = vecs * np.sqrt(np.maximum(vals, 0.0))[:, None, :]
+        outline = axes @ self._circle  # (K, 2, n): the 1σ ellipse around 0
+        for k, (one, two) in enumerate(self._component_items):
+            one.setData(mu[k, 0] + outline[k, 0], mu[k, 1] + outline[k, 1], skipFiniteCheck=True)
+            two.setData(
+                mu[k, 0] + 2 * outline[k, 0], mu[k, 1] + 2 * outline[k, 1], skipFiniteCheck=True
+            )
+        self._mean_marks.setData(pos=mu, brush=self._mean_brushes)
+
+    # -- likelihood history -------------------------------------------------------------
+
+    def reset_history(self) -> None:
+        """Clear the log-likelihood plot (a new fit starts)."""
+        self._hist_n = 0
+        self._ll_bounds = (0.0, 0.0, 0.0)
+        self._ll_curve.setData([], [])
+        self._ll_points.setData([], [])
+
+    def _append_history(self, iteration: int, ll: float) -> None:
+        if not np.isfinite(ll):
+            return
+        if self._hist_n and iteration <= self._hist_it[self._hist_n - 1]:
+            self._hist_n = 0  # a new fit (or restart) began without reset_history()
+        if self._hist_n == self._hist_it.size:
+            self._hist_it = np.concatenate([self._hist_it, np.empty_like(self._hist_it)])
+            self._hist_ll = np.concatenate([self._hist_ll, np.empty_like(self._hist_ll)])
+        self._hist_it[self._hist_n] = iteration
+        self._hist_ll[self._hist_n] = ll
+        self._hist_n += 1
+
+    def _draw_history(self) -> None:
+        n = self._hist_n
+        if n:
+            self._widen_history_range(self._hist_it[n - 1], self._hist_ll[:n])
+        self._ll_curve.setData(self._hist_it[:n], self._hist_ll[:n], skipFiniteCheck=True)
+        # Dots only while few: they show which iterations were drawn.
+        if n <= 60:
+            self._ll_points.setData(self._hist_it[:n], self._hist_ll[:n])
+        elif len(self._ll_points.data):
+            self._ll_points.setData([], [])
+
+    def _widen_history_range(self, last_iteration: float, ll: np.ndarray) -> None:
+        """Grow the likelihood plot's range in steps, so its axes rarely redraw."""
+        shown_last, shown_lo, shown_hi = self._ll_bounds
+        lo, hi = float(ll.min()), float(ll.max())
+        fits = last_iteration <= shown_last and shown_lo <= lo and hi <= shown_hi
+        if fits and shown_last > 0:
+            return
+        x_max = max(8.0, shown_last)
+        while x_max < last_iteration:
+            x_max *= 2.0
+        span = max(hi - lo, abs(hi) * 1e-6, 1e-9)
+        new_lo = min(shown_lo, lo - 0.1 * span) if shown_last > 0 else lo - 0.1 * span
+        new_hi = max(shown_hi, hi + 0.1 * span) if shown_last > 0 else hi + 0.1 * span
+        self._ll_bounds = (x_max, new_lo, new_hi)
+        self._ll.getPlotItem().getViewBox().setRange(
+            xRange=(0.0, x_max), yRange=(new_lo, new_hi), padding=0
+        )
+
+    # -- posteriors ---------------------------------------------------------------------
+
+    def show_posteriors(self, posteriors: Any) -> None:
+        """Colour unlabelled points by their most likely class (2+ features).
+
+        Opacity follows the confidence.  With one feature this does nothing:
+        the histogram has no per-row marks.
+
+        Parameters
+        ----------
+        posteriors : array_like, shape (n_rows, K), or None
+            Rows aligned with ``X`` of :meth:`set_data`; None restores grey.
+        """
+        scatter = self._unlabelled_scatter
+        if self._n_features != 2 or scatter is None:
+            return
+        if posteriors is None:
+            # A list, not one brush: a single brush only changes the default,
+            # and points keep the per-point brushes set before.
+            grey = pg.mkBrush(_with_alpha(UNLABELLED_HEX, 150))
+            scatter.setBrush([grey] * len(scatter.data))
+            return
+        p = np.asarray(posteriors, dtype=np.float64)[self._shown_rows[self._shown_unlabelled]]
+        if p.ndim != 2 or p.shape[1] == 0:
+            return
+        best = np.argmax(p, axis=1)
+        conf = np.nan_to_num(p[np.arange(p.shape[0]), best], nan=0.0)
+        chance = 1.0 / p.shape[1]
+        # 8 opacity levels keep the brush table small (pyqtgraph caches per brush).
+        level = np.clip(np.round(7 * (conf - chance) / max(1.0 - chance, 1e-12)), 0, 7).astype(
+            np.int64
+        )
+        brushes = [
+            self._posterior_brush(int(k), int(lv)) for k, lv in zip(best, level, strict=True)
+        ]
+        scatter.setBrush(brushes)
+
+    def _posterior_brush(self, k: int, level: int) -> Any:
+        brush = self._posterior_brushes.get((k, level))
+        if brush is None:
+            brush = pg.mkBrush(_with_alpha(class_hex(k), 50 + 25 * level))
+            self._posterior_brushes[(k, level)] = brush
+        return brush
