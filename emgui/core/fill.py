@@ -249,21 +249,16 @@ def export_table(sheet: Sheet) -> tuple[list[str], list[np.ndarray]]:
             continue  # plain numbers are written back unchanged
         raw = sheet.column_cells(f)
         vals = sheet.values(f)
-        issues = sheet.issues(f)
-        ok = np.isfinite(vals)
         out = raw.copy()
-        if ok.any():
-            # Only rewrite cells whose text is not already the plain number.
-            rows = np.flatnonzero(ok)
-            texts = np.array([parsing.format_number(round(float(v), 3)) for v in vals[rows]], dtype=object)
-            plain = parsing.parse_number_column(raw[rows]).values
-            same = np.isclose(plain, vals[rows], rtol=0, atol=1e-9)
-            out[rows[~same]] = texts[~same]
+        # Only cells whose text is not already the plain number are rewritten
+        # (few, typically), so the per-cell formatting stays off the common path.
+        plain = parsing.parse_number_column(raw).values
+        convert = np.flatnonzero(np.isfinite(vals) & ~(np.abs(plain - vals) <= 1e-9))
+        out[convert] = [parsing.format_number(round(float(v), 3)) for v in vals[convert]]
         cells[f] = out
     for f in sheet.roles.features:
         issues = sheet.issues(f)
-        has = np.fromiter((v is not None for v in issues), dtype=bool, count=len(issues))
-        if has.any():
+        if any(v is not None for v in issues):
             issue_cols.append((sheet.columns[f] + "_issue", issues.copy()))
     for name, col in issue_cols:
         columns.append(name)

@@ -628,7 +628,9 @@ class Sheet:
         self.fill_spellings = dict(spellings)
         self._ensure_posteriors(len(classes))
         if len(rows):
-            self._cells[label][rows] = texts
+            # Uncertain rows stay exactly as they were (blank): only filled ones are written.
+            write = status == FILLED
+            self._cells[label][rows[write]] = texts[write]
             self.provenance[rows] = status
             self.confidence[rows] = confidence
             self.guess[rows] = guess
@@ -683,8 +685,15 @@ class Sheet:
         imputed = np.where(filled, "true", "false").astype(object)
         conf = np.full(self._n_rows, None, dtype=object)
         if filled.any():
-            conf[filled] = [parsing.format_number(round(float(v), 6)) for v in self.confidence[filled]]
+            conf[filled] = _format_probabilities(self.confidence[filled])
         return imputed, conf
+
+
+def _format_probabilities(p: np.ndarray) -> np.ndarray:
+    """Probabilities as short text with 6 decimals ("0.999977", "1", "0.5"), vectorised."""
+    text = np.char.mod("%.6f", np.round(p, 6))
+    text = np.char.rstrip(np.char.rstrip(text, "0"), ".")
+    return text.astype(object)
 
 
 def _missing_mask(raw: np.ndarray) -> np.ndarray:
@@ -707,7 +716,8 @@ def _factorize(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _not_none(arr: np.ndarray) -> np.ndarray:
-    return np.fromiter((v is not None for v in arr), dtype=bool, count=len(arr)) if len(arr) else np.zeros(0, bool)
+    # Elementwise identity test on an object array runs in C (no Python loop).
+    return np.not_equal(arr, None)
 
 
 def _runs(idx: np.ndarray) -> list[tuple[int, int]]:

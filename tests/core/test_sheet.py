@@ -1,0 +1,163 @@
+"""The sheet: roles, parsed features, edits with events, undo support, fill marks."""
+
+import numpy as np
+import pytest
+
+from emgui.core.sheet import (
+    FILLED,
+    UNCERTAIN,
+    USER,
+    CellsChanged,
+    Roles,
+    RowsInserted,
+    RowsRemoved,
+    Sheet,
+    SheetError,
+    detect_roles,
+)
+
+
+def obj(*values):
+    a = np.empty(len(values), dtype=object)
+    a[:] = values
+    return a
+
+
+def small_sheet():
+    return Sheet(
+        ["name", "gender", "height", "notes"],
+        [
+            obj("Ana", "Ben", "Cy", "Di"),
+            obj("F", "m", None, ""),
+            obj("162", "5'11\"", "tall", "1,70 m"),
+            obj(None, None, "new", None),
+        ],
+    )
+
+
+def test_roles_are_detected_from_names():
+    s = small_sheet()
+    assert s.roles.label == 1
+    assert s.roles.features == (2,)
+    assert s.roles.units[2] == "cm"
+
+
+def test_roles_detected_from_contents_when_names_say_nothing():
+    roles = detect_roles(
+        ["who", "x", "y"],
+        [obj("a", "b", "c"), obj("male", "female", "F"), obj("1.5", "2,5", "3")],
+    )
+    assert roles.label == 1
+    assert roles.features == (2,)
+    assert roles.units[2] is None
+
+
+def test_cells_are_kept_as_typed_and_features_parsed():
+    s = small_sheet()
+    assert s.text(2, 2) == "tall"
+    assert np.isnan(s.value(2, 2))
+    assert "tall" in s.issue(2, 2)
+    assert s.value(1, 2) == pytest.approx(180.34)
+    assert s.value(3, 2) == pytest.approx(170.0)
+    assert s.issue(0, 2) is None
+
+
+def test_set_cell_reparses_and_announces_exact_range():
+    s = small_sheet()
+    events = []
+    s.subscribe(events.append)
+    v0 = s.version
+    s.set_cell(2, 2, "181")
+    assert s.value(2, 2) == 181.0 and s.issue(2, 2) is None
+    assert events == [CellsChanged(2, 2, 2, 2)]
+    assert s.version == v0 + 1
+
+
+def test_paste_block_past_the_end_adds_rows():
+    s = small_sheet()
+    events = []
+    s.subscribe(events.append)
+    s.set_block(3, 1, [["F", "160"], ["M", "x"], ["", "175"]])
+    assert s.n_rows == 6
+    assert events[0] == RowsInserted(4, 2)
+    assert events[-1] == CellsChanged(3, 1, 5, 2)
+    assert s.text(4, 1) == "M" and s.text(5, 1) is None
+    assert s.issue(4, 2) is not None and s.value(5, 2) == 175.0
+
+
+def test_capture_restore_round_trip_keeps_cells_and_marks():
+    s = small_sheet()
+    s.apply_fill(
+        np.array([2]), obj("M"), np.array([FILLED], np.int8), np.array([0.8]),
+        np.array([1]), np.array([[0.2, 0.8]]), ["female", "male"], {"female": "F", "male": "m"},
+    )
+    before = s.capture([2], [1, 2])
+    s.set_cell(2, 1, "F")
+    assert s.provenance[2] == USER and np.isnan(s.confidence[2])
+    s.restore(before)
+    assert s.text(2, 1) == "M" and s.provenance[2] == FILLED and s.confidence[2] == 0.8
+    assert s.posteriors[2].tolist() == [0.2, 0.8]
+
+
+def test_remove_and_restore_rows():
+    s = small_sheet()
+    events = []
+    s.subscribe(events.append)
+    removed = s.remove_rows([3, 1])
+    assert s.n_rows == 2
+    assert [s.text(i, 0) for i in range(2)] == ["Ana", "Cy"]
+    assert events == [RowsRemoved(3, 1), RowsRemoved(1, 1)]
+    s.restore_rows(removed)
+    assert [s.text(i, 0) for i in range(4)] == ["Ana", "Ben", "Cy", "Di"]
+    assert s.value(1, 2) == pytest.approx(180.34)
+
+
+def test_accept_and_clear_filled():
+    s = small_sheet()
+    s.apply_fill(
+        np.array([2, 3]), obj("m", None), np.array([FILLED, UNCERTAIN], np.int8),
+        np.array([0.9, 0.55]), np.array([1, 0]), np.array([[0.1, 0.9], [0.55, 0.45]]),
+        ["female", "male"], {"female": "F", "male": "m"},
+    )
+    assert s.counts()["filled"] == 1 and s.counts()["uncertain"] == 1
+    s.clear_filled()
+    assert s.text(2, 1) is None and s.text(3, 1) == ""  # the uncertain blank is untouched
+    assert (s.provenance == USER).all()
+    s.apply_fill(
+        np.array([2]), obj("m"), np.array([FILLED], np.int8), np.array([0.9]),
+        np.array([1]), np.array([[0.1, 0.9]]), ["female", "male"], {"female": "F", "male": "m"},
+    )
+    s.accept_filled()
+    assert s.text(2, 1) == "m" and s.provenance[2] == USER
+
+
+def test_marks_survive_to_table_and_back():
+    s = small_sheet()
+    s.apply_fill(
+        np.array([2]), obj("m"), np.array([FILLED], np.int8), np.array([0.875]),
+        np.array([1]), np.array([[0.125, 0.875]]), ["female", "male"], {"female": "F", "male": "m"},
+    )
+    columns, cells = s.to_table()
+    assert columns[-2:] == ["gender_imputed", "gender_confidence"]
+    assert list(cells[-2]) == ["false", "false", "true", "false"]
+    assert list(cells[-1]) == [None, None, "0.875", None]
+    again = Sheet.from_table(columns, cells)
+    assert again.columns == s.columns
+    assert again.provenance.tolist() == [USER, USER, FILLED, USER]
+    assert again.confidence[2] == 0.875
+
+
+def test_bad_roles_are_refused():
+    s = small_sheet()
+    with pytest.raises(SheetError):
+        s.set_roles(Roles(label=2, features=(2,), units={2: "cm"}))
+    with pytest.raises(SheetError):
+        s.set_roles(Roles(label=9))
+
+
+def test_blank_sheet_for_typing():
+    s = Sheet.blank(n_rows=3)
+    assert s.columns == ["Name", "Gender", "Height (cm)"]
+    assert s.roles.label == 1 and s.roles.features == (2,) and s.roles.units[2] == "cm"
+    s.set_cell(0, 2, "5'9\"")
+    assert s.value(0, 2) == pytest.approx(175.26)
