@@ -1,0 +1,1033 @@
+"""Turn what people type into numbers and class keys, without losing the text.
+
+Three kinds of cell are read here:
+
+* **Labels** (gender, class): :func:`label_key` maps every spelling of a class
+  to one canonical key ("F", " female", "Frau" -> ``"female"``).
+* **Heights** (:func:`parse_height_column`, :func:`parse_height`): numbers in
+  the column's unit, or with an explicit unit (``175 cm``, ``1,75 m``,
+  ``5'9"``, ``5 ft 9 in``, ``69 in``), converted to the column's unit and
+  checked against the plausible human range of 40-260 cm.
+* **Plain numbers** (:func:`parse_number_column`): any other feature, read
+  with decimal commas and thousands separators, no unit and no range.
+
+A cell is always exactly one of: a value, *missing* (blank or a marker such as
+``N/A``; see :data:`MISSING_TOKENS`), or an *issue*: a short reason that quotes
+the cell's text, so the text is never silently lost.
+
+Rules for the ambiguous cases (simple and predictable rather than clever):
+
+* A number without a unit is in the column's unit. ``1.75`` in a cm column is
+  1.75 cm, which is an issue ("... did you mean 1.75 m?"), never guessed.
+* In a height column a single ``,`` or ``.`` is always the decimal separator
+  (``1,75`` = 1.75): no plausible height needs a thousands separator. The one
+  exception is millimetres, where ``1,750 mm`` and ``1.750 mm`` are 1750 mm.
+* A decimal number of feet is decimal: ``5.9 ft`` is 5.9 feet, not 5'9".
+* ``''`` (two single quotes) is an inch mark, so ``5''`` is 5 inches.
+* In a plain-number column, when ``.`` and ``,`` both occur the last one is the
+  decimal separator (``1,234.5`` and ``1.234,5`` are both 1234.5). A lone
+  comma followed by exactly three digits, after one to three digits that do
+  not start with 0, is a thousands separator (``1,234`` = 1234); any other
+  lone comma is a decimal comma (``12,5`` = 12.5, ``0,125`` = 0.125). A lone
+  dot is always a decimal point (``1.234`` = 1.234). Spaces may group
+  thousands (``1 234,5``). Thousands groups must have exactly three digits.
+* Excel's ``#N/A`` is missing; its other errors (``#VALUE!``, ``#REF!``,
+  ``#DIV/0!`` ...) are issues. Infinite values are issues.
+
+Speed: a column is parsed with vectorised pandas/numpy operations for the
+common cells (numbers, numbers as text, decimal commas, missing markers);
+only the rest -- units, feet and inches, typos -- is read one cell at a time.
+The per-cell readers are the reference: the fast paths accept a strict
+subset of what they accept and produce the same result.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import math
+import numbers
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "HEIGHT_UNITS",
+    "MISSING_TOKENS",
+    "ParsedColumn",
+    "encode_labels",
+    "format_height",
+    "format_number",
+    "is_height_column",
+    "is_missing",
+    "label_key",
+    "parse_height",
+    "parse_height_column",
+    "parse_number_column",
+    "preferred_spellings",
+    "unit_from_name",
+]
+
+MISSING_TOKENS: frozenset[str] = frozenset(
+    {"", "na", "n/a", "nan", "null", "none", "?", "-", "--", "unknown", "missing", "#n/a"}
+)
+"""Cell texts (trimmed, casefolded) that mean "no value"."""
+
+HEIGHT_UNITS = ("cm", "in", "m")
+"""Units a height column can be kept in."""
+
+# Exact decimal sizes, so that "1.68 m" becomes 168 cm, not 168.00000000000003.
+_CM_PER = {
+    "mm": decimal.Decimal("0.1"),
+    "cm": decimal.Decimal(1),
+    "m": decimal.Decimal(100),
+    "in": decimal.Decimal("2.54"),
+    "ft": decimal.Decimal("30.48"),
+}
+_MIN_CM, _MAX_CM = 40.0, 260.0
+# Slack for values converted from another unit that land on a bound.
+_RANGE_SLACK = 1e-9
+
+# ---------------------------------------------------------------------------
+# Missing markers and labels
+# ---------------------------------------------------------------------------
+
+
+def _canon(text: str) -> str:
+    """Trimmed, casefolded, NFKC-normalised text with single spaces.
+
+    Repeated until stable: NFKC and casefold do not commute for a few
+    characters, and :func:`label_key` must be idempotent.
+    """
+    for _ in range(4):
+        out = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+        if out == text:
+            break
+        text = out
+    return out
+
+
+def is_missing(text: object) -> bool:
+    """Whether a cell holds no value.
+
+    Parameters
+    ----------
+    text : object
+        A cell: str, None, float, int, datetime, ...
+
+    Returns
+    -------
+    bool
+        True for None, NaN (float, numpy, ``pd.NA``, ``NaT``) and for text
+        whose trimmed, casefolded form is in :data:`MISSING_TOKENS`.
+    """
+    if text is None:
+        return True
+    if isinstance(text, str):
+        if text.isascii():  # _canon only lowercases and collapses spaces here
+            return text.strip().lower() in MISSING_TOKENS
+        return _canon(text) in MISSING_TOKENS
+    if isinstance(text, (float, np.floating)):
+        return bool(np.isnan(text))
+    if isinstance(text, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(text))
+    if isinstance(text, decimal.Decimal):
+        return text.is_nan()
+    return text is pd.NA or text is pd.NaT
+
+
+_FEMALE = ("f", "female", "females", "woman", "women", "girl", "girls", "w", "frau", "weiblich")
+_MALE = ("m", "male", "males", "man", "men", "boy", "boys", "mann", "männlich", "maennlich")
+_SYNONYMS = {**dict.fromkeys(_FEMALE, "female"), **dict.fromkeys(_MALE, "male")}
+
+
+def _cell_text(value: object) -> str:
+    """The text a non-missing cell shows (numbers without a trailing ".0")."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return format_number(float(value) + 0.0)  # + 0.0 turns -0.0 into 0.0
+    if isinstance(value, (_dt.date, _dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def label_key(text: object) -> str | None:
+    """Canonical class key of a label cell.
+
+    Parameters
+    ----------
+    text : object
+        A label cell.
+
+    Returns
+    -------
+    str or None
+        ``"female"`` for f/female/woman/girl/w/frau/weiblich (and plurals),
+        ``"male"`` for m/male/man/boy/mann/männlich, otherwise the trimmed,
+        casefolded text with single spaces (``" Non-Binary "`` ->
+        ``"non-binary"``); None when the cell is missing. Numbers use their
+        shortest text (``1.0`` -> ``"1"``). ``label_key(label_key(x)) ==
+        label_key(x)``.
+    """
+    if is_missing(text):
+        return None
+    key = _canon(_cell_text(text))
+    if key in MISSING_TOKENS:
+        return None
+    return _SYNONYMS.get(key, key)
+
+
+def _class_order(key: str) -> tuple[int, str]:
+    return ({"female": 0, "male": 1}.get(key, 2), key)
+
+
+def _factorize(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``pd.factorize`` when it keeps distinct texts apart, else None.
+
+    factorize treats ``1``, ``1.0`` and ``True`` as one value; that is only
+    harmless when the column does not mix such types.
+    """
+    kind = pd.api.types.infer_dtype(arr, skipna=True)
+    if kind not in ("string", "empty", "integer", "floating", "mixed-integer-float"):
+        return None
+    try:
+        codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    except TypeError:  # unhashable cells
+        return None
+    return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
+
+
+def _keys(arr: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+    """Per-row index into a list of keys, computing each distinct key once."""
+    fact = _factorize(arr)
+    if fact is None:
+        keys = [label_key(v) for v in arr]
+        codes, uniques = pd.factorize(np.array(keys, dtype=object), use_na_sentinel=True)
+        return np.asarray(codes, dtype=np.int64), list(uniques)
+    codes, uniques = fact
+    return codes, [label_key(u) for u in uniques]
+
+
+def encode_labels(raw: Sequence) -> tuple[np.ndarray, list[str]]:
+    """Integer class codes for a label column.
+
+    Parameters
+    ----------
+    raw : sequence, length n
+        Label cells.
+
+    Returns
+    -------
+    codes : ndarray of int64, shape (n,)
+        Index into ``classes``; -1 where the cell is missing.
+    classes : list of str
+        The distinct :func:`label_key` keys, ``"female"`` first, ``"male"``
+        second, then the others sorted alphabetically (by code point).
+    """
+    arr = _object_array(raw)
+    codes, keys = _keys(arr)
+    classes = sorted({k for k in keys if k is not None}, key=_class_order)
+    index = {k: i for i, k in enumerate(classes)}
+    lut = np.array([-1 if k is None else index[k] for k in keys] + [-1], dtype=np.int64)
+    return lut[codes], classes  # code -1 picks the trailing -1
+
+
+def preferred_spellings(raw: Sequence, codes: np.ndarray, classes: list[str]) -> dict[str, str]:
+    """The spelling a column uses most for each class.
+
+    Parameters
+    ----------
+    raw : sequence, length n
+        Label cells as typed.
+    codes : ndarray of int, shape (n,)
+        Class index per row (-1 for none), e.g. from :func:`encode_labels`.
+    classes : list of str
+        Class keys.
+
+    Returns
+    -------
+    dict of str to str
+        For each class key, the trimmed text of the non-missing cells coded as
+        that class that occurs most often (ties: the first seen); the key
+        itself when no such cell exists.
+    """
+    arr = _object_array(raw)
+    codes = np.asarray(codes, dtype=np.int64)
+    out = {c: c for c in classes}
+    rows = np.flatnonzero(codes >= 0)
+    if not len(rows):
+        return out
+    fact = _factorize(arr[rows])
+    if fact is None:
+        fcodes, uniques = pd.factorize(np.array([_spelling(v) for v in arr[rows]], dtype=object))
+        fcodes, uniques = np.asarray(fcodes, dtype=np.int64), np.asarray(uniques, dtype=object)
+    else:
+        fcodes, uniques = fact
+    spelling = [_spelling(u) for u in uniques]
+    ok = (fcodes >= 0) & (codes[rows] < len(classes))
+    rows, fcodes = rows[ok], fcodes[ok]
+    # One pass over (distinct raw value, class) pairs; ``first`` keeps row order.
+    pair = fcodes * len(classes) + codes[rows]
+    uniq, first, counts = np.unique(pair, return_index=True, return_counts=True)
+    tally: dict[int, dict[str, list[int]]] = {}
+    for p, f, n in zip(uniq.tolist(), first.tolist(), counts.tolist(), strict=True):
+        u, c = divmod(p, len(classes))
+        s = spelling[u]
+        if s is None:
+            continue
+        entry = tally.setdefault(c, {}).setdefault(s, [0, f])
+        entry[0] += n
+        entry[1] = min(entry[1], f)
+    for c, spellings in tally.items():
+        out[classes[c]] = min(spellings.items(), key=lambda kv: (-kv[1][0], kv[1][1]))[0]
+    return out
+
+
+def _spelling(value: object) -> str | None:
+    if is_missing(value):
+        return None
+    return _cell_text(value).strip()
+
+
+# ---------------------------------------------------------------------------
+# Column names
+# ---------------------------------------------------------------------------
+
+_HEIGHT_SUBSTRINGS = ("height", "stature", "körpergr", "koerpergr", "身長", "身高")
+_HEIGHT_WORDS = frozenset(
+    {
+        "tall", "grösse", "groesse", "taille", "altura", "altezza", "lengte", "längd",
+        "lengde", "højde", "pituus", "wzrost", "estatura", "statura", "рост", "ht", "키",
+    }
+)  # fmt: skip
+_UNIT_WORDS = {
+    "cm": "cm", "cms": "cm", "centimeter": "cm", "centimeters": "cm", "centimetre": "cm",
+    "centimetres": "cm", "zentimeter": "cm",
+    "in": "in", "inch": "in", "inches": "in", "ins": "in",
+    "m": "m", "meter": "m", "meters": "m", "metre": "m", "metres": "m",
+}  # fmt: skip
+
+
+def _name_words(name: str) -> list[str]:
+    # Split camelCase before casefolding so "heightCm" reads as "height cm".
+    name = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(name))
+    return re.findall(r"[^\W\d_]+", _canon(name))
+
+
+def is_height_column(name: str) -> bool:
+    """Whether a column name says it holds heights.
+
+    Parameters
+    ----------
+    name : str
+        Column header, e.g. ``"Height (cm)"``, ``"Größe"``, ``"stature_in"``.
+
+    Returns
+    -------
+    bool
+        True for names containing height/stature (any case, any decoration)
+        or the words tall, Größe/Groesse, taille, altura, altezza, lengte and
+        a few other languages' words for a person's height.
+    """
+    if not name:
+        return False
+    folded = _canon(str(name))
+    if any(s in folded for s in _HEIGHT_SUBSTRINGS):
+        return True
+    return any(w in _HEIGHT_WORDS for w in _name_words(name))
+
+
+def unit_from_name(name: str) -> str | None:
+    """The height unit a column name declares.
+
+    Parameters
+    ----------
+    name : str
+        Column header.
+
+    Returns
+    -------
+    str or None
+        ``"cm"``, ``"in"`` or ``"m"``: the unit in brackets if any
+        (``"height [m]"``), otherwise the last unit word (``"height_in"``,
+        ``"Height in inches"``); None when the name gives no unit.
+    """
+    if not name:
+        return None
+    bracketed = re.findall(r"[(\[{]\s*([^\W\d_]+)\.?\s*[)\]}]", _canon(str(name)))
+    for word in reversed(bracketed):
+        if word in _UNIT_WORDS:
+            return _UNIT_WORDS[word]
+    words = _name_words(name)
+    # The first word names the column ("m" alone is not a height in metres).
+    for word in reversed(words[1:]):
+        if word in _UNIT_WORDS:
+            return _UNIT_WORDS[word]
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Numbers as text
+# ---------------------------------------------------------------------------
+
+_WS = " \t\n\r\f\v"
+# Fast paths: ASCII only, so that they accept a strict subset of the readers below.
+_FAST_NUM = r"[ \t\n\r\f\v]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t\n\r\f\v]*"
+_FAST_COMMA = r"[ \t\n\r\f\v]*[+-]?(?:[0-9]+,[0-9]*|,[0-9]+)[ \t\n\r\f\v]*"
+_FAST_THOUSANDS_LIKE = r"[ \t\n\r\f\v]*[+-]?[1-9][0-9]{0,2},[0-9]{3}[ \t\n\r\f\v]*"
+_FAST_THOUSANDS = r"[ \t\n\r\f\v]*[+-]?[1-9][0-9]{0,2}(?:,[0-9]{3})+(?:\.[0-9]*)?[ \t\n\r\f\v]*"
+
+_HEIGHT_NUMBER = re.compile(r"([+-]?)((?:[0-9]+[.,]?[0-9]*|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?)")
+_NUMBER = re.compile(r"([+-]?)([0-9., ]*)((?:[eE][+-]?[0-9]+)?)")
+_THOUSANDS_LIKE = re.compile(r"[1-9][0-9]{0,2},[0-9]{3}")
+_EXCEL_ERROR = re.compile(r"#[a-z0-9/_]+[!?]|#n/a", re.IGNORECASE)
+_MINUS = str.maketrans({"\u2212": "-", "\u2012": "-", "\u2013": "-", "\ufe63": "-", "\uff0d": "-"})
+
+
+def _norm_number_text(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).translate(_MINUS).strip()
+
+
+def _read_height_number(text: str) -> float | None:
+    """A unitless number in a height cell (one ``.`` or ``,`` as the decimal point)."""
+    t = _norm_number_text(text)
+    m = _HEIGHT_NUMBER.fullmatch(t)
+    if m is None:
+        return None
+    return float(m.group(1) + m.group(2).replace(",", "."))
+
+
+def _read_number(text: str) -> float | None:
+    """A plain number with decimal commas or thousands separators (module rules)."""
+    m = _NUMBER.fullmatch(_norm_number_text(text))
+    if m is None:
+        return None
+    sign, body, exp = m.groups()
+    if not any(ch.isdigit() for ch in body) or body != body.strip():
+        return None
+    nd, nc = body.count("."), body.count(",")
+    if " " in body:
+        thou = " "
+        if nd + nc > 1:
+            return None
+        dec = "." if nd else "," if nc else None
+    elif nd and nc:
+        dec = "." if body.rfind(".") > body.rfind(",") else ","
+        thou = "," if dec == "." else "."
+        if body.count(dec) > 1:
+            return None
+    elif nc:
+        if nc > 1 or _THOUSANDS_LIKE.fullmatch(body):
+            thou, dec = ",", None
+        else:
+            thou, dec = None, ","
+    elif nd > 1:
+        thou, dec = ".", None
+    else:
+        thou, dec = None, "." if nd else None
+    ip, fp = body.rsplit(dec, 1) if dec else (body, "")
+    if not fp.isdigit() and fp:
+        return None
+    if thou is not None:
+        groups = ip.split(thou)
+        if (
+            len(groups) < 2
+            or not re.fullmatch(r"[1-9][0-9]{0,2}", groups[0])
+            or not all(re.fullmatch(r"[0-9]{3}", g) for g in groups[1:])
+        ):
+            return None
+        ip = "".join(groups)
+    elif ip and not ip.isdigit():
+        return None
+    if not ip and not fp:
+        return None
+    return float(f"{sign}{ip or '0'}.{fp or '0'}{exp}")
+
+
+def format_number(value: float) -> str:
+    """Shortest text that reads back as exactly ``value``.
+
+    Parameters
+    ----------
+    value : float
+
+    Returns
+    -------
+    str
+        ``"170"``, ``"170.5"``, ``"1e-07"``; ``""`` for NaN; ``"inf"`` and
+        ``"-inf"`` for infinities.
+    """
+    value = float(value)
+    if math.isnan(value):
+        return ""
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _date_text(cell: object) -> str:
+    if isinstance(cell, np.datetime64):
+        return str(cell)
+    if isinstance(cell, _dt.datetime) and cell.time() == _dt.time() and cell.tzinfo is None:
+        return cell.date().isoformat()
+    return cell.isoformat(sep=" ") if isinstance(cell, _dt.datetime) else cell.isoformat()
+
+
+def _quote(text: str) -> str:
+    text = text.strip()
+    if len(text) > 60:
+        text = text[:57] + "…"
+    return f"'{text}'"
+
+
+# ---------------------------------------------------------------------------
+# Heights
+# ---------------------------------------------------------------------------
+
+_QUOTES = str.maketrans(
+    {
+        "\u2019": "'", "\u2018": "'", "\u2032": "'", "`": "'", "\u00b4": "'", "\u201b": "'",
+        "\u201d": '"', "\u201c": '"', "\u2033": '"', "\u201f": '"',
+        "\u2212": "-", "\u2013": "-", "\u2012": "-",
+    }
+)  # fmt: skip
+_VULGAR = str.maketrans(
+    {"½": " 1/2", "¼": " 1/4", "¾": " 3/4", "⅛": " 1/8", "⅜": " 3/8", "⅝": " 5/8", "⅞": " 7/8"}
+)
+_N = r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)"
+_FRAC = r"(?:[ -]?(?P<fn>[0-9]+)/(?P<fd>[0-9]+))?"
+_FT = r"(?:'|ft\.?|feet|foot)"
+_IN = r'(?:"|in\.?|inch(?:es)?|ins)'
+_FEET_INCHES = re.compile(
+    rf"(?P<ft>{_N}) ?{_FT} ?(?:(?:,|and|-) ?)?(?:(?P<inch>{_N}){_FRAC} ?{_IN}?)?"
+)
+_INCHES = re.compile(rf"(?P<inch>{_N}){_FRAC} ?{_IN}")
+_METRIC = re.compile(
+    rf"(?P<num>{_N}) ?(?P<unit>mm|millimet(?:er|re)s?|cms?|centimet(?:er|re)s?|m|met(?:er|re)s?)"
+)
+_M_CM = re.compile(r"(?P<m>[0-9]+) ?m ?(?P<cm>[0-9]{2})(?: ?cm)?")
+
+
+def _dec(number: str) -> decimal.Decimal:
+    return decimal.Decimal(number.replace(",", "."))
+
+
+def _to_unit(amount: decimal.Decimal, src: str, unit: str) -> float:
+    if src == unit:
+        return float(amount)
+    return float(amount * _CM_PER[src] / _CM_PER[unit])
+
+
+def _norm_height_text(text: str) -> str:
+    t = unicodedata.normalize("NFKC", text.translate(_VULGAR)).casefold().translate(_QUOTES)
+    t = t.replace("''", '"').replace("\u2044", "/")
+    return " ".join(t.split())
+
+
+def _read_height_with_unit(text: str, unit: str) -> tuple[float, bool] | None:
+    """Value in ``unit`` of a height written with a unit, and whether it is negative.
+
+    Returns None when the text is not in any known height format.
+    """
+    t = _norm_height_text(text)
+    m = _FEET_INCHES.fullmatch(t)
+    if m is not None:
+        feet = _dec(m["ft"])
+        inches = decimal.Decimal(0)
+        if m["inch"] is not None:
+            inches = _dec(m["inch"])
+            if m["fd"] is not None:
+                if int(m["fd"]) == 0:
+                    return None
+                inches += decimal.Decimal(int(m["fn"])) / decimal.Decimal(int(m["fd"]))
+            # "5'9" means whole feet plus inches below a foot; "5.5'9" or "5'13" are typos.
+            if inches.is_signed() or inches >= 12 or feet != feet.to_integral_value():
+                return None
+        total = feet * 12 + (-inches if feet.is_signed() else inches)
+        return _to_unit(total, "in", unit), feet.is_signed()
+    m = _INCHES.fullmatch(t)
+    if m is not None:
+        inches = _dec(m["inch"])
+        if m["fd"] is not None:
+            if int(m["fd"]) == 0:
+                return None
+            frac = decimal.Decimal(int(m["fn"])) / decimal.Decimal(int(m["fd"]))
+            inches += -frac if inches.is_signed() else frac
+        return _to_unit(inches, "in", unit), inches.is_signed()
+    m = _METRIC.fullmatch(t)
+    if m is not None:
+        word = m["unit"]
+        src = "mm" if word[:2] in ("mm", "mi") else "cm" if word[0] == "c" else "m"
+        num = m["num"]
+        if src == "mm" and re.fullmatch(r"[+-]?[0-9]{1,2}[.,][0-9]{3}", num):
+            num = num.replace(",", "").replace(".", "")  # thousands: "1,750 mm"
+        amount = _dec(num)
+        return _to_unit(amount, src, unit), amount.is_signed()
+    m = _M_CM.fullmatch(t)
+    if m is not None:
+        amount = decimal.Decimal(int(m["m"])) + decimal.Decimal(int(m["cm"])) / 100
+        return _to_unit(amount, "m", unit), False
+    return None
+
+
+def _range_text(unit: str) -> str:
+    lo, hi = _bounds(unit)
+    digits = 1 if unit == "in" else 2
+    return f"{format_number(round(lo, digits))}–{format_number(round(hi, digits))} {unit}"
+
+
+def _bounds(unit: str) -> tuple[float, float]:
+    factor = float(_CM_PER[unit])
+    return _MIN_CM / factor, _MAX_CM / factor
+
+
+def _plausible(value: float, unit: str) -> bool:
+    lo, hi = _bounds(unit)
+    return lo * (1 - _RANGE_SLACK) <= value <= hi * (1 + _RANGE_SLACK)
+
+
+def _hint(value: float, text: str, unit: str) -> str:
+    """The "; did you mean ..." tail for a unitless number that fits another unit."""
+    for other in ("m", "cm", "mm", "in"):
+        if other != unit and _plausible(value * float(_CM_PER[other]), "cm"):
+            return f"; did you mean {format_number(value)} {other}?"
+    m = re.fullmatch(r"([3-8])[.,]([0-9]{1,2})", _norm_number_text(text))
+    if m is not None and int(m[2]) < 12:
+        return f"; did you mean {m[1]}'{int(m[2])}\"?"
+    if _plausible(value * float(_CM_PER["ft"]), "cm"):
+        return f"; did you mean {format_number(value)} ft?"
+    return ""
+
+
+def _check_height(
+    value: float, negative: bool, text: str, unit: str, unitless: bool
+) -> tuple[float, str | None]:
+    """(value, None) when plausible, else (NaN, reason)."""
+    shown = text.strip()
+    if not math.isfinite(value):
+        return math.nan, f"not a height: {_quote(shown)}"
+    if negative or value < 0:
+        return math.nan, f"a height cannot be negative: {_quote(shown)}"
+    if _plausible(value, unit):
+        return value, None
+    reading = f"{format_number(value)} {unit}"
+    prefix = "" if shown == format_number(value) else f"{_quote(shown)} = "
+    hint = _hint(value, shown, unit) if unitless else ""
+    return math.nan, (
+        f"{prefix}{reading} is outside the plausible height range ({_range_text(unit)}){hint}"
+    )
+
+
+def _height_cell(cell: object, unit: str) -> tuple[float, str | None, bool]:
+    """Reference reader of one height cell: (value in unit, issue, missing)."""
+    if is_missing(cell):
+        return math.nan, None, True
+    if isinstance(cell, (bool, np.bool_)):
+        return math.nan, f"not a height: {_quote(str(bool(cell)))}", False
+    if isinstance(cell, (_dt.date, np.datetime64)):
+        return math.nan, f"a date, not a height: {_quote(_date_text(cell))}", False
+    if isinstance(cell, _dt.time):
+        return math.nan, f"a time of day, not a height: {_quote(cell.isoformat())}", False
+    if isinstance(cell, (numbers.Real, decimal.Decimal)) and not isinstance(cell, str):
+        try:
+            value = float(cell)
+        except (OverflowError, ValueError):
+            value = math.inf
+        value, issue = _check_height(value, False, _cell_text(cell), unit, True)
+        return value, issue, False
+    text = cell if isinstance(cell, str) else str(cell)
+    shown = text.strip()
+    if _EXCEL_ERROR.fullmatch(shown):
+        return math.nan, f"a spreadsheet error, not a height: {_quote(shown)}", False
+    plain = _read_height_number(text)
+    if plain is not None:
+        value, issue = _check_height(plain, False, text, unit, True)
+        return value, issue, False
+    try:
+        read = _read_height_with_unit(text, unit)
+    except (decimal.InvalidOperation, OverflowError, ValueError):
+        read = None
+    if read is None:
+        return math.nan, f"not a height: {_quote(shown)}", False
+    value, issue = _check_height(read[0], read[1], text, unit, False)
+    return value, issue, False
+
+
+def _check_unit(unit: str) -> None:
+    if unit not in HEIGHT_UNITS:
+        raise ValueError(f"unknown height unit {unit!r}; use one of {', '.join(HEIGHT_UNITS)}")
+
+
+def parse_height(text: str, unit: str) -> float:
+    """Read one height cell.
+
+    Parameters
+    ----------
+    text : str
+        The cell (numbers, None and datetimes are accepted too).
+    unit : {"cm", "in", "m"}
+        The column's unit: unitless numbers are in it, and the result is.
+
+    Returns
+    -------
+    float
+        The height in ``unit``; NaN when the cell is missing (blank, ``N/A``...).
+
+    Raises
+    ------
+    ValueError
+        With a short reason quoting the text, when the cell cannot be read as
+        a plausible height (or ``unit`` is unknown).
+    """
+    _check_unit(unit)
+    value, issue, _ = _height_cell(text, unit)
+    if issue is not None:
+        raise ValueError(issue)
+    return value
+
+
+_STYLES = ("plain", "cm", "m", "m_comma", "mm", "in", "inches", "in_mark", "ft_in", "ft_in_space",
+           "ft_in_words", "ft_in_long", "ft_in_typographic", "ft_in_doubled")  # fmt: skip
+
+
+def format_height(value: float, unit: str, style: str) -> str:
+    """Write a height the way people type it (the inverse of :func:`parse_height`).
+
+    Parameters
+    ----------
+    value : float
+        Height in ``unit``.
+    unit : {"cm", "in", "m"}
+    style : str
+        ``"plain"`` (number in ``unit``), ``"cm"`` (175.5 cm), ``"m"`` (1.755 m),
+        ``"m_comma"`` (1,755 m), ``"mm"``, ``"in"`` (69 in), ``"inches"``
+        (69 inches), ``"in_mark"`` (69"), ``"ft_in"`` (5'9"), ``"ft_in_space"``
+        (5' 9"), ``"ft_in_words"`` (5 ft 9 in), ``"ft_in_long"`` (5 feet 9
+        inches), ``"ft_in_typographic"`` (5′9″), ``"ft_in_doubled"`` (5'9'').
+
+    Returns
+    -------
+    str
+    """
+    _check_unit(unit)
+    if style == "plain":
+        return format_number(value)
+    amount = decimal.Decimal(repr(float(value)))
+
+    def conv(dst: str) -> str:
+        return format_number(_to_unit(amount, unit, dst))
+
+    if style in ("cm", "m", "mm", "in"):
+        return f"{conv(style)} {style}"
+    if style == "m_comma":
+        return f"{conv('m').replace('.', ',')} m"
+    if style == "inches":
+        return f"{conv('in')} inches"
+    if style == "in_mark":
+        return f'{conv("in")}"'
+    if style.startswith("ft_in"):
+        total = _to_unit(amount, unit, "in")
+        inches = math.fmod(total, 12.0)  # exact, so feet*12 + inches == total
+        feet = format_number(round((total - inches) / 12))
+        inch = format_number(inches)
+        forms = {
+            "ft_in": f"{feet}'{inch}\"",
+            "ft_in_space": f"{feet}' {inch}\"",
+            "ft_in_words": f"{feet} ft {inch} in",
+            "ft_in_long": f"{feet} feet {inch} inches",
+            "ft_in_typographic": f"{feet}\u2032{inch}\u2033",
+            "ft_in_doubled": f"{feet}'{inch}''",
+        }
+        if style in forms:
+            return forms[style]
+    raise ValueError(f"unknown height style {style!r}; use one of {', '.join(_STYLES)}")
+
+
+# ---------------------------------------------------------------------------
+# Columns
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsedColumn:
+    """A column of cells read as numbers.
+
+    Attributes
+    ----------
+    values : ndarray of float64, shape (n,)
+        The value in ``unit``; NaN where missing or unreadable.
+    issues : ndarray of object, shape (n,)
+        None, or a short reason (quoting the text) for a cell that has text
+        but could not be read as a plausible value.
+    missing : ndarray of bool, shape (n,)
+        The cell is blank or a missing marker (not an issue).
+    unit : str or None
+        ``"cm"``, ``"in"`` or ``"m"`` for height columns, None for plain numbers.
+    """
+
+    values: np.ndarray
+    issues: np.ndarray
+    missing: np.ndarray
+    unit: str | None
+
+
+def _object_array(raw: Sequence) -> np.ndarray:
+    """``raw`` as a 1-d array: float64 when numeric, else object."""
+    if isinstance(raw, (pd.Series, pd.Index)):
+        if raw.dtype.kind in "fiu" and isinstance(raw.dtype, np.dtype):
+            return raw.to_numpy(dtype=np.float64)
+        return raw.to_numpy(dtype=object, na_value=None)
+    if isinstance(raw, pd.api.extensions.ExtensionArray):
+        return raw.to_numpy(dtype=object, na_value=None)
+    if isinstance(raw, np.ndarray):
+        if raw.ndim != 1:
+            raise ValueError(f"expected a 1-d column, got shape {raw.shape}")
+        if raw.dtype.kind in "fiu":
+            return raw.astype(np.float64, copy=False)
+        if raw.dtype.kind in "mM":  # astype(object) would give integer nanoseconds
+            return pd.Series(raw).to_numpy(dtype=object, na_value=None)
+        return raw if raw.dtype == object else raw.astype(object)
+    if not isinstance(raw, Sequence):
+        raw = list(raw)
+    return np.fromiter(raw, dtype=object, count=len(raw))
+
+
+def _kind(cell: object) -> int:
+    if isinstance(cell, str):
+        return 0
+    if isinstance(cell, numbers.Real) and not isinstance(cell, (bool, np.bool_)):
+        return 1
+    return 2
+
+
+_STRING, _NUMERIC, _OTHER = 0, 1, 2
+_TYPE_KIND = {
+    str: _STRING,
+    float: _NUMERIC,
+    int: _NUMERIC,
+    np.float64: _NUMERIC,
+    np.int64: _NUMERIC,
+}
+
+
+def _classify(arr: np.ndarray, na: np.ndarray) -> np.ndarray:
+    """Per-cell kind, ``(n,)`` int8: 0 text, 1 number, 2 other (dates, bools...)."""
+    kind = pd.api.types.infer_dtype(arr, skipna=True)
+    if kind in ("string", "empty"):
+        return np.zeros(len(arr), dtype=np.int8)
+    if kind in ("floating", "integer", "mixed-integer-float"):
+        return np.ones(len(arr), dtype=np.int8)
+    # Mixed cells (as from XLSX): exact-type tests in C for the usual types,
+    # isinstance only for the rest.
+    types = np.frompyfunc(type, 1, 1)(arr)
+    out = np.frompyfunc(_TYPE_KIND.get, 2, 1)(types, _OTHER).astype(np.int8)
+    idx = np.flatnonzero((out == _OTHER) & ~na)
+    if len(idx):
+        out[idx] = np.frompyfunc(_kind, 1, 1)(arr[idx]).astype(np.int8)
+    return out
+
+
+def _fullmatch(texts: pd.Series, pattern: str) -> np.ndarray:
+    return texts.str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False)
+
+
+def _to_float(texts: pd.Series) -> np.ndarray:
+    """Floats of texts already matched by a fast pattern, ``(len(texts),)``."""
+    if getattr(texts.dtype, "storage", None) == "pyarrow":
+        try:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+        except ImportError:  # pragma: no cover - pandas reported pyarrow storage
+            pass
+        else:
+            # Arrow's parser rounds correctly, like float(), and is several times faster.
+            trimmed = pc.utf8_trim(pa.array(texts.array), characters=_WS)
+            return pc.cast(trimmed, pa.float64()).to_numpy(zero_copy_only=False)
+    return texts.to_numpy(dtype=object).astype(np.float64)
+
+
+class _Stage:
+    """What the vectorised pass learnt about a column.
+
+    ``plain`` holds unitless numbers (NaN elsewhere), ``missing`` blank
+    cells, and ``slow`` the cells left for the per-cell reader.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.plain = np.full(n, np.nan)
+        self.missing = np.zeros(n, dtype=bool)
+        self.slow = np.zeros(n, dtype=bool)
+
+
+def _vector_pass(arr: np.ndarray, numbers_column: bool) -> _Stage:
+    n = len(arr)
+    st = _Stage(n)
+    if arr.dtype != object:
+        st.missing = np.isnan(arr)
+        finite = np.isfinite(arr)
+        st.plain[finite] = arr[finite]
+        st.slow = ~finite & ~st.missing
+        return st
+    na = np.asarray(pd.isna(arr), dtype=bool)
+    st.missing |= na
+    kinds = _classify(arr, na)
+    kinds[na] = -1
+
+    num_idx = np.flatnonzero(kinds == _NUMERIC)
+    if len(num_idx):
+        try:
+            vals = arr[num_idx].astype(np.float64)
+        except (OverflowError, TypeError, ValueError):
+            vals = np.full(len(num_idx), np.inf)  # the per-cell reader explains
+        ok = np.isfinite(vals)
+        st.plain[num_idx[ok]] = vals[ok]
+        st.slow[num_idx[~ok]] = True
+    st.slow[kinds == _OTHER] = True
+
+    idx = np.flatnonzero(kinds == _STRING)
+    if not len(idx):
+        return st
+    # Each fast reader takes what it can; the remaining cells shrink as they go.
+    texts = pd.Series(arr[idx], dtype="string")
+    for pattern, prep in _fast_readers(numbers_column):
+        hit = _fullmatch(texts, pattern)
+        if numbers_column and pattern is _FAST_COMMA:
+            hit &= ~_fullmatch(texts, _FAST_THOUSANDS_LIKE)
+        if hit.any():
+            vals = _to_float(prep(texts[hit]))
+            finite = np.isfinite(vals)  # "1e999" overflows: the per-cell reader explains
+            st.plain[idx[hit][finite]] = vals[finite]
+            st.slow[idx[hit][~finite]] = True
+            idx, texts = idx[~hit], texts[~hit]
+        if not len(idx):
+            return st
+    folded = texts.str.strip(_WS).str.lower()
+    blank = folded.isin(MISSING_TOKENS).to_numpy(dtype=bool, na_value=False)
+    st.missing[idx[blank]] = True
+    st.slow[idx[~blank]] = True
+    return st
+
+
+def _fast_readers(numbers_column: bool):
+    """(pattern, text preparation) pairs tried in order by the vectorised pass."""
+    yield _FAST_NUM, lambda t: t
+    yield _FAST_COMMA, lambda t: t.str.replace(",", ".", regex=False)
+    if numbers_column:
+        yield _FAST_THOUSANDS, lambda t: t.str.replace(",", "", regex=False)
+
+
+def _empty_column(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.full(n, np.nan), np.full(n, None, dtype=object)
+
+
+def _detect_unit(plain: np.ndarray) -> str:
+    positive = plain[plain > 0]
+    if not len(positive):
+        return "cm"
+    median = float(np.median(positive))
+    return "m" if median < 3 else "in" if median < 100 else "cm"
+
+
+def parse_height_column(raw: Sequence, unit: str | None = None) -> ParsedColumn:
+    """Read a column of heights.
+
+    Parameters
+    ----------
+    raw : sequence, length n
+        Cells: str, None, NaN, numbers, datetimes (a date is an issue).
+    unit : {"cm", "in", "m"} or None
+        The column's unit. None detects it from the median of the positive
+        unitless numbers: below 3 -> ``"m"``, below 100 -> ``"in"``, otherwise
+        (or when there are none) ``"cm"``.
+
+    Returns
+    -------
+    ParsedColumn
+        Values in ``unit``; cells with an explicit unit are converted, and
+        values outside 40-260 cm (in ``unit``) or negative are issues.
+    """
+    if unit is not None:
+        _check_unit(unit)
+    arr = _object_array(raw)
+    st = _vector_pass(arr, numbers_column=False)
+    slow_idx = np.flatnonzero(st.slow)
+    if unit is None:
+        plain = st.plain.copy()
+        for i in slow_idx:
+            cell = arr[i]
+            if isinstance(cell, str):
+                v = _read_height_number(cell)
+                if v is not None and math.isfinite(v):
+                    plain[i] = v
+        unit = _detect_unit(plain)
+    values, issues = _empty_column(len(arr))
+    lo, hi = _bounds(unit)
+    good = (st.plain >= lo * (1 - _RANGE_SLACK)) & (st.plain <= hi * (1 + _RANGE_SLACK))
+    values[good] = st.plain[good]
+    missing = st.missing
+    redo = np.flatnonzero(st.slow | (~np.isnan(st.plain) & ~good))
+    for i in redo:
+        values[i], issues[i], missing[i] = _height_cell(arr[i], unit)
+    return ParsedColumn(values, issues, missing, unit)
+
+
+def _number_cell(cell: object) -> tuple[float, str | None, bool]:
+    """Reference reader of one plain-number cell: (value, issue, missing)."""
+    if is_missing(cell):
+        return math.nan, None, True
+    if isinstance(cell, (bool, np.bool_)):
+        return math.nan, f"not a number: {_quote(str(bool(cell)))}", False
+    if isinstance(cell, (_dt.date, np.datetime64)):
+        return math.nan, f"a date, not a number: {_quote(_date_text(cell))}", False
+    if isinstance(cell, _dt.time):
+        return math.nan, f"a time of day, not a number: {_quote(cell.isoformat())}", False
+    if isinstance(cell, (numbers.Real, decimal.Decimal)) and not isinstance(cell, str):
+        try:
+            value = float(cell)
+        except (OverflowError, ValueError):
+            value = math.inf
+        if math.isfinite(value):
+            return value, None, False
+        return math.nan, f"not a finite number: {_quote(_cell_text(cell))}", False
+    text = cell if isinstance(cell, str) else str(cell)
+    shown = text.strip()
+    if _EXCEL_ERROR.fullmatch(shown):
+        return math.nan, f"a spreadsheet error, not a number: {_quote(shown)}", False
+    value = _read_number(text)
+    if value is None:
+        return math.nan, f"not a number: {_quote(shown)}", False
+    if not math.isfinite(value):
+        return math.nan, f"not a finite number: {_quote(shown)}", False
+    return value, None, False
+
+
+def parse_number_column(raw: Sequence) -> ParsedColumn:
+    """Read a column of plain numbers (any feature that is not a height).
+
+    Parameters
+    ----------
+    raw : sequence, length n
+        Cells: str, None, NaN, numbers, datetimes (a date is an issue).
+
+    Returns
+    -------
+    ParsedColumn
+        Values as read (decimal commas and thousands separators per the module
+        rules, negative and scientific notation fine, no range); ``unit`` None.
+    """
+    arr = _object_array(raw)
+    st = _vector_pass(arr, numbers_column=True)
+    values, issues = _empty_column(len(arr))
+    values[:] = st.plain
+    missing = st.missing
+    for i in np.flatnonzero(st.slow):
+        values[i], issues[i], missing[i] = _number_cell(arr[i])
+    return ParsedColumn(values, issues, missing, None)
