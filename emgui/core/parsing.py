@@ -17,8 +17,11 @@ the cell's text, so the text is never silently lost.
 
 Rules for the ambiguous cases (simple and predictable rather than clever):
 
-* A number without a unit is in the column's unit. ``1.75`` in a cm column is
-  1.75 cm, which is an issue ("... did you mean 1.75 m?"), never guessed.
+* A number without a unit is in the column's unit, with one exception: a
+  number that is a plausible height only in metres (0.4-2.6) is read in
+  metres, since nobody is 1.75 cm or 1.75 in tall (``1,65`` in a cm column
+  is 165 cm).  Any other implausible number is an issue with a hint ("...
+  did you mean 1800 mm?"), never guessed.
 * In a height column a single ``,`` or ``.`` is always the decimal separator
   (``1,75`` = 1.75): no plausible height needs a thousands separator. The one
   exception is millimetres, where ``1,750 mm`` and ``1.750 mm`` are 1750 mm.
@@ -618,6 +621,10 @@ def _check_height(
         return math.nan, f"a height cannot be negative: {_quote(shown)}"
     if _plausible(value, unit):
         return value, None
+    if unitless and unit != "m" and _plausible(value, "m"):
+        # Nobody is 1.75 cm or 1.75 in tall: a unitless number that is only
+        # plausible in metres was typed in metres ("1,65" in a cm column).
+        return float(_to_unit(_dec(_norm_number_text(format_number(value))), "m", unit)), None
     reading = f"{format_number(value)} {unit}"
     prefix = "" if shown == format_number(value) else f"{_quote(shown)} = "
     hint = _hint(value, shown, unit) if unitless else ""

@@ -185,8 +185,7 @@ def test_exact_decimal_conversions():
         ("-172", "cm", "a height cannot be negative: '-172'"),
         ("-5'9\"", "cm", "a height cannot be negative: '-5'9\"'"),
         ("−1.7 m", "cm", "a height cannot be negative: '−1.7 m'"),
-        ("1.75", "cm", "1.75 cm is outside the plausible height range (40–260 cm); did you mean 1.75 m?"),
-        ("1,65", "cm", "'1,65' = 1.65 cm is outside the plausible height range (40–260 cm); did you mean 1.65 m?"),
+        ("0.3", "cm", "0.3 cm is outside the plausible height range (40–260 cm)"),
         ("1800", "cm", "1800 cm is outside the plausible height range (40–260 cm); did you mean 1800 mm?"),
         ("5.4", "cm", "5.4 cm is outside the plausible height range (40–260 cm); did you mean 5'4\"?"),
         ("6", "cm", "6 cm is outside the plausible height range (40–260 cm); did you mean 6 ft?"),
@@ -268,6 +267,17 @@ def test_issue_quotes_are_shortened_for_long_text():
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "text, unit, expected",
+    [("1,65", "cm", 165.0), ("1.75", "cm", 175.0), ("1.75", "in", 175 / 2.54), ("0,5", "cm", 50.0)],
+)
+def test_unitless_metres_in_a_cm_or_inch_column(text, unit, expected):
+    """Nobody is 1.75 cm tall: a number plausible only in metres is read in metres."""
+    assert parse_height(text, unit) == pytest.approx(expected, rel=1e-12)
+    col = parse_height_column([text, "170" if unit == "cm" else "67"], unit)
+    assert col.values[0] == pytest.approx(expected, rel=1e-12) and col.issues[0] is None
+
+
 def test_messy_class_file():
     with open(DATA / "messy_class.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -278,7 +288,7 @@ def test_messy_class_file():
     expected_values = {
         "Ana Lima": 162.0, "Ben Okafor": 180.34, "Chloé Martin": 168.0, "Dev Patel": 175.0,
         "Femi Adeyemi": 185.42, "Ines Duarte": 162.56, "Jon Smith": 177.8, "Kira Ivanova": 163.5,
-        "Ravi Kumar": 175.26, "Nia Jones": 166.0,
+        "Ravi Kumar": 175.26, "Nia Jones": 166.0, "Greta Berg": 165.0,
     }  # fmt: skip
     for name, cm in expected_values.items():
         i = by_name[name]
@@ -286,7 +296,6 @@ def test_messy_class_file():
         assert col.issues[i] is None and not col.missing[i]
 
     expected_issues = {
-        "Greta Berg": "did you mean 1.65 m?",
         "Mia Rossi": "not a height: 'five foot two'",
         "Tom Becker": "not a height: '17O'",
         "Yusuf Demir": "did you mean 1800 mm?",
@@ -374,7 +383,8 @@ def test_column_containers(raw):
 def test_typed_arrays():
     floats = parse_height_column(np.array([170.0, np.nan, np.inf, 1.7]), "cm")
     assert floats.values[0] == 170.0 and floats.missing.tolist() == [False, True, False, False]
-    assert floats.issues[2] == "not a height: 'inf'" and "did you mean 1.7 m?" in floats.issues[3]
+    assert floats.issues[2] == "not a height: 'inf'"
+    assert floats.values[3] == 170.0 and floats.issues[3] is None  # only plausible in metres
     ints = parse_height_column(np.array([170, 180]), "cm")
     assert ints.values.tolist() == [170.0, 180.0]
     strings = parse_height_column(np.array(["170", "", "5 ft"]), "cm")
