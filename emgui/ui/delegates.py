@@ -1,0 +1,180 @@
+"""Spreadsheet-like editing: the cell delegate and the table view.
+
+* Enter commits and moves down; Tab moves right (Qt's default).
+* Typing on a cell starts editing it; the label column's editor is an
+  editable combo box offering the classes present, and free text.
+* Escape in an editor cancels the edit, even while "Stop" (also Escape) is
+  enabled in the window.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemDelegate,
+    QAbstractItemView,
+    QComboBox,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
+
+__all__ = ["CellDelegate", "SheetView"]
+
+_ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+
+
+class CellDelegate(QStyledItemDelegate):
+    """Editors for the sheet's cells.
+
+    Signals
+    -------
+    enter_committed()
+        Enter or Return committed an edit (the view moves down).
+    """
+
+    enter_committed = Signal()
+
+    def createEditor(  # noqa: N802
+        self, parent: QWidget, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QWidget:
+        model = _source_model(index.model())
+        is_label = (
+            model is not None
+            and hasattr(model, "sheet_column")
+            and model.sheet_column(index.column()) == model.sheet.roles.label
+        )
+        if not is_label:
+            editor = super().createEditor(parent, option, index)
+        else:
+            editor = QComboBox(parent)
+            editor.setEditable(True)
+            editor.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+            # Inline completion would turn a typed "m" into "male": the cell
+            # must hold what was typed unless a class is picked from the list.
+            editor.setCompleter(None)
+            editor.addItems(model.label_choices())
+            editor.lineEdit().installEventFilter(self)
+        editor.setProperty("emgui_editor", True)
+        return editor
+
+    def setEditorData(self, editor: QWidget, index: QModelIndex | QPersistentModelIndex) -> None:  # noqa: N802
+        if isinstance(editor, QComboBox):
+            editor.setEditText(index.data(Qt.ItemDataRole.EditRole) or "")
+            editor.lineEdit().selectAll()
+            return
+        super().setEditorData(editor, index)
+
+    def setModelData(  # noqa: N802
+        self, editor: QWidget, model: QAbstractItemModel, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        if isinstance(editor, QComboBox):
+            model.setData(index, editor.currentText(), Qt.ItemDataRole.EditRole)
+            return
+        super().setModelData(editor, model, index)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        editor = _editor_of(obj)
+        if editor is None:
+            return super().eventFilter(obj, event)
+        kind = event.type()
+        if kind == QEvent.Type.ShortcutOverride and event.key() in (Qt.Key.Key_Escape, *_ENTER_KEYS):
+            # Keep window shortcuts (Stop = Escape) from stealing the editor's keys.
+            event.accept()
+            return True
+        if kind == QEvent.Type.KeyPress and event.key() in _ENTER_KEYS:
+            if isinstance(editor, QComboBox) and editor.view().isVisible():
+                return False  # Enter picks from the open list first
+            self.commitData.emit(editor)
+            self.closeEditor.emit(editor, QAbstractItemDelegate.EndEditHint.NoHint)
+            self.enter_committed.emit()
+            return True
+        if kind == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Escape:
+            self.closeEditor.emit(editor, QAbstractItemDelegate.EndEditHint.RevertModelCache)
+            return True
+        if obj is not editor:
+            return False  # the editor's own filter sees what its line edit passes on
+        return super().eventFilter(obj, event)
+
+
+def _editor_of(obj: QObject) -> QWidget | None:
+    """The editor widget ``obj`` is (or belongs to), if it is one of ours."""
+    w = obj
+    for _ in range(2):
+        if isinstance(w, QWidget) and w.property("emgui_editor"):
+            return w
+        w = w.parent() if w is not None else None
+    return None
+
+
+def _source_model(model: QAbstractItemModel | None):
+    while model is not None and hasattr(model, "sourceModel"):
+        model = model.sourceModel()
+    return model
+
+
+class SheetView(QTableView):
+    """A table view that edits like a spreadsheet.
+
+    Enter moves down (committing an edit first); on the last row it moves to
+    the empty row that adds a new one.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setEditTriggers(
+            QAbstractItemView.EditTrigger.AnyKeyPressed
+            | QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
+        self.setAlternatingRowColors(False)
+        self.setWordWrap(False)
+        self.setCornerButtonEnabled(True)
+        delegate = CellDelegate(self)
+        delegate.enter_committed.connect(self._move_down)
+        self.setItemDelegate(delegate)
+        header = self.verticalHeader()
+        header.setDefaultSectionSize(self.fontMetrics().height() + 8)
+        header.setSectionResizeMode(header.ResizeMode.Fixed)
+        self.horizontalHeader().setHighlightSections(True)
+        self.horizontalHeader().setStretchLastSection(True)
+
+    def moveCursor(self, action, modifiers):  # noqa: N802
+        index = super().moveCursor(action, modifiers)
+        if action in (QAbstractItemView.CursorAction.MoveNext, QAbstractItemView.CursorAction.MovePrevious):
+            # Tab skips read-only cells (the Confidence column), as spreadsheets skip locked ones.
+            model = self.model()
+            for _ in range(model.columnCount() if model is not None else 0):
+                if not index.isValid() or index.flags() & Qt.ItemFlag.ItemIsEditable:
+                    break
+                self.setCurrentIndex(index)
+                index = super().moveCursor(action, modifiers)
+        return index
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() in _ENTER_KEYS and self.state() != QAbstractItemView.State.EditingState:
+            self._move_down()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _move_down(self) -> None:
+        current = self.currentIndex()
+        model = self.model()
+        if not current.isValid() or model is None:
+            return
+        row = min(current.row() + 1, model.rowCount() - 1)
+        target = model.index(row, current.column())
+        self.setCurrentIndex(target)
+        self.scrollTo(target)

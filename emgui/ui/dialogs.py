@@ -1,0 +1,325 @@
+"""The window's dialogs: file choosers, the unsaved-changes question, Columns…,
+the confidence threshold, How EM Works and About.
+
+The small functions here (``ask_save_path``, ``ask_open_path``,
+``ask_unsaved_changes``, ``ask_threshold``) are looked up on this module at
+call time, so a test can replace them with ``monkeypatch.setattr``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QTableWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from emgui import __version__
+
+__all__ = [
+    "ColumnsDialog",
+    "HowEMDialog",
+    "ask_open_path",
+    "ask_save_path",
+    "ask_threshold",
+    "ask_unsaved_changes",
+    "how_em_html",
+    "show_about",
+]
+
+OPEN_FILTERS = (
+    "Spreadsheets (*.csv *.tsv *.txt *.xlsx *.xlsm *.ods)",
+    "All files (*)",
+)
+
+#: Units offered per feature column: (label, Roles.units value).
+UNIT_CHOICES: tuple[tuple[str, str | None], ...] = (
+    ("height in cm", "cm"),
+    ("height in inches", "in"),
+    ("height in metres", "m"),
+    ("plain number", None),
+)
+
+
+def _file_dialog(parent: QWidget | None, title: str, directory: str, filters: Sequence[str]) -> QFileDialog:
+    # Qt's own dialog, not the platform's: its file-name field has the focus,
+    # so a person (or xdotool) can type a path and press Enter, everywhere.
+    dialog = QFileDialog(parent, title, directory, ";;".join(filters))
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+    return dialog
+
+
+def ask_open_path(parent: QWidget | None, directory: str = "") -> str | None:
+    """Ask for a spreadsheet to open; None if cancelled."""
+    dialog = _file_dialog(parent, "Open", directory, OPEN_FILTERS)
+    dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptOpen)
+    if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.selectedFiles():
+        return None
+    return dialog.selectedFiles()[0]
+
+
+def ask_save_path(
+    parent: QWidget | None,
+    title: str,
+    directory: str,
+    filters: Sequence[str],
+    default_suffix: str = "csv",
+) -> str | None:
+    """Ask where to save; None if cancelled.
+
+    Parameters
+    ----------
+    parent : QWidget or None
+    title : str
+        Dialog title ("Export", "Save As").
+    directory : str
+        Folder or suggested file path.
+    filters : sequence of str
+        Name filters such as ``"CSV (*.csv)"``; the first is selected.
+    default_suffix : str
+        Added to a typed name without an extension.
+    """
+    dialog = _file_dialog(parent, title, directory, filters)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dialog.setFileMode(QFileDialog.FileMode.AnyFile)
+    dialog.setDefaultSuffix(default_suffix)
+    # A name typed without an extension gets the one of the chosen file type.
+    dialog.filterSelected.connect(lambda f: dialog.setDefaultSuffix(_suffix_of(f) or default_suffix))
+    if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.selectedFiles():
+        return None
+    return dialog.selectedFiles()[0]
+
+
+def _suffix_of(name_filter: str) -> str | None:
+    """``"xlsx"`` for ``"Excel workbook (*.xlsx)"``."""
+    match = re.search(r"\*\.(\w+)", name_filter)
+    return match.group(1) if match else None
+
+
+def ask_unsaved_changes(parent: QWidget | None, name: str) -> str:
+    """Ask what to do with unsaved changes to ``name``.
+
+    Returns
+    -------
+    str
+        ``"save"``, ``"discard"`` or ``"cancel"``.
+    """
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("Unsaved changes")
+    box.setText(f"Save the changes to “{name}” before closing it?")
+    box.setInformativeText("Your changes are lost if you don't save them.")
+    box.setStandardButtons(
+        QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel
+    )
+    box.setDefaultButton(QMessageBox.StandardButton.Save)
+    answer = box.exec()
+    if answer == QMessageBox.StandardButton.Save:
+        return "save"
+    if answer == QMessageBox.StandardButton.Discard:
+        return "discard"
+    return "cancel"
+
+
+def ask_threshold(parent: QWidget | None, current: float) -> float | None:
+    """Ask for the minimum confidence to fill a cell, as a fraction; None if cancelled."""
+    value, ok = QInputDialog.getDouble(
+        parent,
+        "Confidence Threshold",
+        "Fill a blank label only when EM is at least this sure (%).\n"
+        "Less certain cells stay blank, marked “?”, with the best guess in the tooltip.\n"
+        "0 fills every blank.",
+        round(current * 100.0, 1),
+        0.0,
+        100.0,
+        1,
+    )
+    return value / 100.0 if ok else None
+
+
+class ColumnsDialog(QDialog):
+    """Choose the label column, the feature columns and each feature's unit.
+
+    Parameters
+    ----------
+    columns : sequence of str
+        The sheet's column names.
+    roles : Roles
+        The current roles, shown initially.
+    parent : QWidget, optional
+    """
+
+    def __init__(self, columns: Sequence[str], roles, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Columns")
+        self._columns = list(columns)
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            "The <b>label</b> column holds the classes to fill in (e.g. gender). "
+            "<b>Feature</b> columns hold the numbers the mixture is fitted on (e.g. height). "
+            "Other columns are kept as they are."
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+
+        form = QFormLayout()
+        self.label_combo = QComboBox()
+        self.label_combo.addItem("(none: find K groups)", None)
+        for i, name in enumerate(self._columns):
+            self.label_combo.addItem(name or f"column {i + 1}", i)
+        self.label_combo.setCurrentIndex(0 if roles.label is None else roles.label + 1)
+        form.addRow("Label column:", self.label_combo)
+        layout.addLayout(form)
+
+        self.table = QTableWidget(len(self._columns), 2)
+        self.table.setHorizontalHeaderLabels(["Feature", "Unit"])
+        self.table.setVerticalHeaderLabels([name or f"column {i + 1}" for i, name in enumerate(self._columns)])
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self._checks: list[QCheckBox] = []
+        self._units: list[QComboBox] = []
+        for i, name in enumerate(self._columns):
+            check = QCheckBox(f"use “{name}”")
+            check.setChecked(i in roles.features)
+            unit = QComboBox()
+            for text, value in UNIT_CHOICES:
+                unit.addItem(text, value)
+            current = roles.units.get(i, "cm" if i not in roles.features else None)
+            unit.setCurrentIndex(next(k for k, (_, v) in enumerate(UNIT_CHOICES) if v == current))
+            self.table.setCellWidget(i, 0, check)
+            self.table.setCellWidget(i, 1, unit)
+            self._checks.append(check)
+            self._units.append(unit)
+        layout.addWidget(self.table)
+
+        self._error = QLabel("")
+        self._error.setStyleSheet("color: #a00000")
+        layout.addWidget(self._error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._on_accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(520, 420)
+
+    def roles(self):
+        """The roles chosen in the dialog, a :class:`~emgui.core.sheet.Roles`."""
+        from emgui.core.sheet import Roles  # not at import: the window starts before the core loads
+
+        label = self.label_combo.currentData()
+        features = tuple(i for i, c in enumerate(self._checks) if c.isChecked() and i != label)
+        units = {i: self._units[i].currentData() for i in features}
+        return Roles(label, features, units)
+
+    def set_feature(self, col: int, used: bool, unit: str | None = None) -> None:
+        """Tick or untick a feature column (and set its unit); for tests and scripts."""
+        self._checks[col].setChecked(used)
+        if used:
+            self._units[col].setCurrentIndex(next(k for k, (_, v) in enumerate(UNIT_CHOICES) if v == unit))
+
+    def _on_accept(self) -> None:
+        label = self.label_combo.currentData()
+        if label is not None and self._checks[label].isChecked():
+            self._error.setText("The label column cannot also be a feature.")
+            return
+        if not self.roles().features:
+            self._error.setText("Choose at least one feature column.")
+            return
+        self.accept()
+
+
+def how_em_html() -> str:
+    """The How EM Works text, as rich text with the formulas set legibly."""
+    return """
+<h2>How EM fills the gaps</h2>
+<p>Heights of girls and boys follow two overlapping bell curves. EM fits that
+<b>Gaussian mixture</b> to all the rows, using the rows whose label is known to anchor
+each component, and gives every blank row the probability of each class. The app
+fills each blank with the most likely class and shows how sure it is.</p>
+
+<p>The parameters are <i>θ</i> = (weights <i>π<sub>k</sub></i>, means <i>μ<sub>k</sub></i>,
+covariances <i>Σ<sub>k</sub></i>) for each class <i>k</i> = 1 … <i>K</i>.</p>
+
+<h3>E-step</h3>
+<p>For every row <i>i</i> without a label, the <b>responsibility</b> of class <i>k</i> is</p>
+<p align="center" style="font-size: 115%">
+<i>r<sub>ik</sub></i> &nbsp;=&nbsp;
+<i>π<sub>k</sub></i>&nbsp;𝒩(<i>x<sub>i</sub></i> | <i>μ<sub>k</sub></i>, <i>Σ<sub>k</sub></i>)
+&nbsp;/&nbsp;
+∑<sub><i>j</i></sub>&nbsp;<i>π<sub>j</sub></i>&nbsp;𝒩(<i>x<sub>i</sub></i> | <i>μ<sub>j</sub></i>, <i>Σ<sub>j</sub></i>)
+</p>
+<p>A row with a known label <i>k</i> has <i>r<sub>ik</sub></i> = 1 for that class and 0 elsewhere.</p>
+
+<h3>M-step</h3>
+<p>With <i>N<sub>k</sub></i> = ∑<sub><i>i</i></sub> <i>r<sub>ik</sub></i> and <i>n</i> rows:</p>
+<p align="center" style="font-size: 115%">
+<i>π<sub>k</sub></i> = <i>N<sub>k</sub></i> / <i>n</i>, &nbsp;&nbsp;
+<i>μ<sub>k</sub></i> = ∑<sub><i>i</i></sub> <i>r<sub>ik</sub></i> <i>x<sub>i</sub></i> / <i>N<sub>k</sub></i>, &nbsp;&nbsp;
+<i>Σ<sub>k</sub></i> = ∑<sub><i>i</i></sub> <i>r<sub>ik</sub></i> (<i>x<sub>i</sub></i> − <i>μ<sub>k</sub></i>)(<i>x<sub>i</sub></i> − <i>μ<sub>k</sub></i>)<sup>T</sup> / <i>N<sub>k</sub></i>
+</p>
+
+<h3>Why it works</h3>
+<p>The observed-data log-likelihood</p>
+<p align="center" style="font-size: 115%">
+ℓ(<i>θ</i>) = ∑<sub>labelled</sub> log <i>π<sub>y</sub></i> 𝒩(<i>x</i> | <i>μ<sub>y</sub></i>, <i>Σ<sub>y</sub></i>)
+&nbsp;+&nbsp;
+∑<sub>unlabelled</sub> log ∑<sub><i>k</i></sub> <i>π<sub>k</sub></i> 𝒩(<i>x</i> | <i>μ<sub>k</sub></i>, <i>Σ<sub>k</sub></i>)
+</p>
+<p>never decreases from one iteration to the next; EM stops when it no longer grows.
+Watch it in the small plot under the mixture, and use <b>Data ▸ Step</b> to run one
+E-step and M-step at a time.</p>
+
+<h3>Reading the result</h3>
+<p>A filled cell is <i>italic</i>, marked •, and shaded in its class's colour: the
+stronger the shade, the surer EM is. Its tooltip lists every class's probability.
+Sort by the <b>Confidence</b> column to review the least certain cells first. With a
+confidence threshold (Data ▸ Confidence Threshold…) less certain cells stay blank,
+shown as “?”.</p>
+"""
+
+
+class HowEMDialog(QDialog):
+    """Help ▸ How EM Works."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("How EM Works")
+        layout = QVBoxLayout(self)
+        self.browser = QTextBrowser()
+        self.browser.setOpenExternalLinks(True)
+        self.browser.setHtml(how_em_html())
+        layout.addWidget(self.browser)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        buttons.accepted.connect(self.accept)
+        layout.addWidget(buttons)
+        self.resize(640, 620)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+
+
+def show_about(parent: QWidget | None) -> None:
+    """Help ▸ About."""
+    QMessageBox.about(
+        parent,
+        "About EM Gap Filler",
+        f"<h3>EM Gap Filler {__version__}</h3>"
+        "<p>Fills blank labels in a spreadsheet (for example a missing gender next to a "
+        "height) with a semi-supervised Gaussian mixture fitted by Expectation-Maximisation, "
+        "and shows how sure each filled value is.</p>"
+        "<p>Built with Python, NumPy, pandas, PySide6 (Qt) and pyqtgraph.</p>",
+    )

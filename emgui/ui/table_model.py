@@ -1,0 +1,630 @@
+"""The table the window shows: a Qt adapter over a :class:`~emgui.core.sheet.Sheet`.
+
+:class:`SheetTableModel` reads every cell straight from the sheet's arrays
+when the view asks for it (nothing is built per cell up front) and
+translates the sheet's change events into exact Qt notifications
+(``beginInsertRows``/``endInsertRows``, ``dataChanged(top_left,
+bottom_right)``).  It never holds the window: edits typed into the view go
+to an optional ``QUndoStack`` as commands, or straight to the sheet.
+
+View layout
+-----------
+* Columns: the sheet's columns, with one read-only "Confidence" column
+  right after the label column.
+* Rows: the sheet's rows through a permutation ``order`` (view row -> sheet
+  row) that sorting and filtering change; the sheet itself never moves, so
+  saving keeps the original order.  One extra empty row at the bottom:
+  typing into it appends a row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
+
+from emgui.core import parsing
+from emgui.core.sheet import (
+    FILLED,
+    UNCERTAIN,
+    USER,
+    CellsChanged,
+    RowsInserted,
+    RowsRemoved,
+    Sheet,
+    SheetReset,
+)
+from emgui.ui import palette
+
+__all__ = ["FILTERS", "FILLED_MARK", "SheetTableModel"]
+
+#: Row filters offered by the window, as (key, label).
+FILTERS: tuple[tuple[str, str], ...] = (
+    ("all", "All rows"),
+    ("missing", "Missing label"),
+    ("filled", "Filled"),
+    ("uncertain", "Uncertain"),
+    ("unreadable", "Unreadable"),
+)
+
+#: Suffix marking a filled label, so filled cells differ from typed ones
+#: by more than colour (and italics).
+FILLED_MARK = " •"
+UNCERTAIN_TEXT = "?"
+
+_UNREADABLE_BG = QColor("#F6D3D3")
+_UNREADABLE_FG = QColor("#7A0000")
+_UNCERTAIN_BG = QColor("#EDEDED")
+_UNCERTAIN_FG = QColor("#555555")
+_CONFIDENCE_HEADER = "Confidence"
+
+_ALIGN_NUMBER = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_EDIT = int(Qt.ItemDataRole.EditRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
+
+
+def _plain_float(text: str) -> float | None:
+    """``text`` as a float when it is written as a plain number, else None."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _percent(p: float) -> str:
+    # One decimal, and never a flat "100 %": EM is never certain of a filled cell.
+    if p >= 0.9995:
+        return "> 99.9 %"
+    return f"{100.0 * p:.1f} %"
+
+
+class SheetTableModel(QAbstractTableModel):
+    """Table model over a :class:`Sheet`, with view-only sorting and filtering.
+
+    Parameters
+    ----------
+    sheet : Sheet
+        The document shown; the model subscribes to its events.
+    undo_stack : QUndoStack, optional
+        Where edits typed into the view go, as
+        :class:`emgui.ui.commands.SetCellsCommand`; without one, edits are
+        written to the sheet directly.
+    parent : QObject, optional
+
+    Signals
+    -------
+    rows_reordered()
+        Sorting or filtering changed which sheet row each view row shows.
+    """
+
+    rows_reordered = Signal()
+
+    def __init__(self, sheet: Sheet, undo_stack=None, parent=None) -> None:
+        super().__init__(parent)
+        self._undo_stack = undo_stack
+        self._sheet: Sheet | None = None
+        self._filter = "all"
+        self._sort: tuple[int, Qt.SortOrder] | None = None
+        self._brushes: dict[tuple[int, int, int], QBrush] = {}
+        self._italic = QFont()
+        self._italic.setItalic(True)
+        self._bg_unreadable = QBrush(_UNREADABLE_BG)
+        self._bg_uncertain = QBrush(_UNCERTAIN_BG)
+        self._fg_unreadable = QBrush(_UNREADABLE_FG)
+        self._fg_uncertain = QBrush(_UNCERTAIN_FG)
+        self._install(sheet)
+
+    # -- the sheet --------------------------------------------------------------------
+
+    @property
+    def sheet(self) -> Sheet:
+        """The sheet shown."""
+        return self._sheet
+
+    def set_sheet(self, sheet: Sheet) -> None:
+        """Show another sheet (sorting is dropped, the filter kept)."""
+        self.beginResetModel()
+        if self._sheet is not None:
+            self._sheet.unsubscribe(self._on_sheet_event)
+        self._sort = None
+        self._install(sheet)
+        self.endResetModel()
+        self.rows_reordered.emit()
+
+    def _install(self, sheet: Sheet) -> None:
+        self._sheet = sheet
+        sheet.subscribe(self._on_sheet_event)
+        self._map_columns()
+        self._order, self._identity = self._compute_order()
+        self._pos: np.ndarray | None = None
+
+    def _map_columns(self) -> None:
+        """Recompute view column <-> sheet column (-1: the confidence column)."""
+        sheet = self._sheet
+        label = sheet.roles.label
+        view: list[int] = []
+        for c in range(sheet.n_cols):
+            view.append(c)
+            if c == label:
+                view.append(-1)
+        self._view_cols = view
+        self._sheet_to_view = [view.index(c) for c in range(sheet.n_cols)]
+        self._label = label
+        self._features = set(sheet.roles.features)
+        self._n_classes = max(len(sheet.fill_classes), 2)
+
+    # -- mapping ----------------------------------------------------------------------
+
+    @property
+    def confidence_column(self) -> int:
+        """View column of the confidence column, or -1 without a label column."""
+        return -1 if self._label is None else self._label + 1
+
+    def sheet_column(self, view_col: int) -> int:
+        """Sheet column shown in ``view_col`` (-1 for the confidence column)."""
+        return self._view_cols[view_col]
+
+    def view_column(self, sheet_col: int) -> int:
+        """View column showing ``sheet_col``."""
+        return self._sheet_to_view[sheet_col]
+
+    def sheet_row(self, view_row: int) -> int:
+        """Sheet row shown in ``view_row``; ``sheet.n_rows`` for the empty last row."""
+        if view_row >= len(self._order):
+            return self._sheet.n_rows
+        return int(self._order[view_row])
+
+    def view_row(self, sheet_row: int) -> int:
+        """View row showing ``sheet_row``, or -1 when the filter hides it."""
+        if self._identity:
+            return sheet_row
+        if self._pos is None:
+            pos = np.full(self._sheet.n_rows, -1, dtype=np.int64)
+            ok = self._order >= 0
+            pos[self._order[ok]] = np.flatnonzero(ok)
+            self._pos = pos
+        return int(self._pos[sheet_row]) if 0 <= sheet_row < len(self._pos) else -1
+
+    @property
+    def n_data_rows(self) -> int:
+        """View rows showing sheet rows (without the empty last row)."""
+        return len(self._order)
+
+    # -- Qt model API -----------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        if parent.isValid():
+            return 0
+        return len(self._order) + 1
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        if parent.isValid():
+            return 0
+        return len(self._view_cols)
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if self._view_cols[index.column()] < 0:
+            return base | Qt.ItemFlag.ItemNeverHasChildren
+        return base | Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemNeverHasChildren
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY):
+        if not index.isValid():
+            return None
+        r = index.row()
+        order = self._order
+        if r >= len(order):
+            return "" if role == _EDIT else None
+        row = int(order[r])
+        if row < 0 or row >= self._sheet.n_rows:
+            return None  # a row on its way out (the sheet announces removals afterwards)
+        col = self._view_cols[index.column()]
+        if col < 0:
+            return self._confidence_data(row, role)
+        if col == self._label:
+            return self._label_data(row, col, role)
+        if col in self._features:
+            return self._feature_data(row, col, role)
+        if role in (_DISPLAY, _EDIT):
+            text = self._sheet.text(row, col)
+            return "" if text is None and role == _EDIT else text
+        return None
+
+    def _label_data(self, row: int, col: int, role: int):
+        sheet = self._sheet
+        status = int(sheet.provenance[row])
+        if status == USER:
+            if role in (_DISPLAY, _EDIT):
+                text = sheet.text(row, col)
+                return "" if text is None and role == _EDIT else text
+            return None
+        if role == _DISPLAY:
+            if status == FILLED:
+                text = sheet.text(row, col)
+                return (text or "") + FILLED_MARK
+            return UNCERTAIN_TEXT
+        if role == _EDIT:
+            return sheet.text(row, col) or ""
+        if role == _BACKGROUND:
+            if status == FILLED:
+                return self._shade(int(sheet.guess[row]), float(sheet.confidence[row]))
+            return self._bg_uncertain
+        if role == _FONT:
+            return self._italic
+        if role == _FOREGROUND:
+            return self._fg_uncertain if status == UNCERTAIN else None
+        if role == _TOOLTIP:
+            return self._fill_tooltip(row, status)
+        return None
+
+    def _feature_data(self, row: int, col: int, role: int):
+        sheet = self._sheet
+        text = sheet.text(row, col)
+        if text is None:
+            return "" if role == _EDIT else None
+        if role == _EDIT:
+            return text
+        issue = sheet.issues(col)[row]
+        if issue is not None:
+            if role == _DISPLAY:
+                return text
+            if role == _BACKGROUND:
+                return self._bg_unreadable
+            if role == _FOREGROUND:
+                return self._fg_unreadable
+            if role == _TOOLTIP:
+                return f"Cannot read “{text}”: {issue}. This row takes no part in the fit."
+            return None
+        if role == _DISPLAY:
+            value = float(sheet.values(col)[row])
+            if not math.isfinite(value):
+                return text
+            plain = _plain_float(text)
+            if plain is not None and plain == value:
+                return text
+            return parsing.format_number(round(value, 1))
+        if role == _ALIGN:
+            return _ALIGN_NUMBER
+        if role == _TOOLTIP:
+            value = float(sheet.values(col)[row])
+            plain = _plain_float(text)
+            if math.isfinite(value) and (plain is None or plain != value):
+                unit = sheet.unit(col)
+                shown = parsing.format_number(round(value, 3))
+                return f"Typed as “{text}”, read as {shown}{' ' + unit if unit else ''}."
+        return None
+
+    def _confidence_data(self, row: int, role: int):
+        sheet = self._sheet
+        status = int(sheet.provenance[row])
+        if status == USER:
+            return None
+        conf = float(sheet.confidence[row])
+        if role == _DISPLAY:
+            return _percent(conf) if math.isfinite(conf) else None
+        if role == _ALIGN:
+            return _ALIGN_NUMBER
+        if role == _FONT:
+            return self._italic
+        if role == _TOOLTIP:
+            return self._fill_tooltip(row, status)
+        return None
+
+    def _shade(self, guess: int, confidence: float) -> QBrush:
+        # About 100 distinct shades per class: a brush per cell would be wasteful.
+        key = (guess, round(confidence * 100) if math.isfinite(confidence) else -1, self._n_classes)
+        brush = self._brushes.get(key)
+        if brush is None:
+            brush = QBrush(palette.shade(guess, confidence, self._n_classes))
+            self._brushes[key] = brush
+        return brush
+
+    def _fill_tooltip(self, row: int, status: int) -> str:
+        sheet = self._sheet
+        classes = sheet.fill_classes
+        names = [sheet.fill_spellings.get(c, c) for c in classes]
+        guess = int(sheet.guess[row])
+        conf = float(sheet.confidence[row])
+        best = names[guess] if 0 <= guess < len(names) else "?"
+        if status == FILLED:
+            head = f"Filled by EM: {best}, {_percent(conf)} sure."
+        else:
+            head = (
+                f"Left blank: the best guess, {best} ({_percent(conf)}), "
+                "is below the confidence threshold."
+            )
+        lines = [head]
+        post = sheet.posteriors
+        if post is not None and post.shape[1] == len(names):
+            probs = post[row]
+            for name, p in sorted(zip(names, probs, strict=True), key=lambda t: -t[1]):
+                if math.isfinite(p):
+                    lines.append(f"  {name}: {_percent(float(p))}")
+        return "\n".join(lines)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY):  # noqa: N802
+        if orientation == Qt.Orientation.Vertical:
+            if role != _DISPLAY:
+                return None
+            if section >= len(self._order):
+                return "*"
+            row = int(self._order[section])
+            return None if row < 0 else str(row + 1)
+        if not 0 <= section < len(self._view_cols):
+            return None
+        col = self._view_cols[section]
+        if role == _DISPLAY:
+            return self._header_text(col)
+        if role == _TOOLTIP:
+            return self._header_tooltip(col)
+        return None
+
+    def _header_text(self, col: int) -> str:
+        sheet = self._sheet
+        if col < 0:
+            return _CONFIDENCE_HEADER
+        name = sheet.columns[col]
+        if col == self._label:
+            return f"{name} (label)"
+        if col in self._features:
+            unit = sheet.unit(col)
+            if unit and f"({unit})" not in name.replace(" ", ""):
+                name = f"{name} ({unit})"
+            return f"{name} ↦ feature"
+        return name
+
+    def _header_tooltip(self, col: int) -> str:
+        if col < 0:
+            return "How sure EM is of each filled label. Sort by it to review the least certain first."
+        if col == self._label:
+            return "The label column: blank cells are filled by EM (F5)."
+        if col in self._features:
+            unit = self._sheet.unit(col)
+            what = f"heights in {unit}" if unit else "plain numbers"
+            return f"A feature column the mixture is fitted on ({what})."
+        return "Kept as it is; not used by the fit."
+
+    def setData(self, index: QModelIndex | QPersistentModelIndex, value, role: int = _EDIT) -> bool:  # noqa: N802
+        if not index.isValid() or role != _EDIT:
+            return False
+        col = self._view_cols[index.column()]
+        if col < 0:
+            return False
+        row = self.sheet_row(index.row())
+        text = None if value is None else str(value)
+        if text == "":
+            text = None
+        sheet = self._sheet
+        if row >= sheet.n_rows:
+            if text is None:
+                return False  # leaving the empty row empty adds nothing
+        elif text == sheet.text(row, col) and not (col == self._label and sheet.provenance[row] != USER):
+            return True
+        self.edit_cells([row], col, [[text]], "Edit Cell")
+        return True
+
+    def edit_cells(self, rows: Sequence[int], col: int, block: Sequence[Sequence[str | None]], text: str) -> None:
+        """Write ``block`` into sheet ``rows`` from sheet column ``col``, undoably.
+
+        Parameters
+        ----------
+        rows : sequence of int, length n
+            Sheet row of each block row; indices from ``sheet.n_rows`` on
+            append rows (they must be consecutive and last).
+        col : int
+            Sheet column of the block's first column.
+        block : sequence of sequences of str or None, n x w
+        text : str
+            Undo menu text.
+        """
+        from emgui.ui.commands import SetCellsCommand
+
+        cmd = SetCellsCommand(self._sheet, rows, col, block, text)
+        if self._undo_stack is not None:
+            self._undo_stack.push(cmd)
+        else:
+            cmd.redo()
+
+    # -- sorting and filtering --------------------------------------------------------
+
+    @property
+    def filter_mode(self) -> str:
+        return self._filter
+
+    @property
+    def sort_state(self) -> tuple[int, Qt.SortOrder] | None:
+        """The view column and order sorted by, or None for the sheet's order."""
+        return self._sort
+
+    def set_filter(self, mode: str) -> None:
+        """Show ``"all"``, ``"missing"``, ``"filled"``, ``"uncertain"`` or ``"unreadable"`` rows."""
+        if mode not in dict(FILTERS):
+            raise ValueError(f"unknown filter {mode!r}")
+        self.beginResetModel()
+        self._filter = mode
+        self._order, self._identity = self._compute_order()
+        self._pos = None
+        self.endResetModel()
+        self.rows_reordered.emit()
+
+    def refilter(self) -> None:
+        """Apply the filter and sort again to the current data."""
+        self.set_filter(self._filter)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort the view (not the sheet) by view ``column``; -1 restores the sheet's order."""
+        if column >= len(self._view_cols):
+            return
+        self.layoutAboutToBeChanged.emit()
+        old_order = self._order
+        self._sort = None if column < 0 else (column, order)
+        self._order, self._identity = self._compute_order()
+        self._pos = None
+        n_old = len(old_order)
+        persistent = self.persistentIndexList()
+        if persistent:
+            new_from_old = []
+            for idx in persistent:
+                r = idx.row()
+                # The empty row stays last.
+                new_r = len(self._order) if r >= n_old else self.view_row(int(old_order[r]))
+                new_from_old.append(self.index(new_r, idx.column()) if new_r >= 0 else QModelIndex())
+            self.changePersistentIndexList(persistent, new_from_old)
+        self.layoutChanged.emit()
+        self.rows_reordered.emit()
+
+    def _filter_mask(self) -> np.ndarray | None:
+        sheet = self._sheet
+        mode = self._filter
+        if mode == "all":
+            return None
+        if mode == "missing":
+            return sheet.label_missing() & (sheet.provenance != FILLED)
+        if mode == "filled":
+            return sheet.provenance == FILLED
+        if mode == "uncertain":
+            return sheet.provenance == UNCERTAIN
+        mask = np.zeros(sheet.n_rows, dtype=bool)
+        for f in sheet.roles.features:
+            issues = sheet.issues(f)
+            mask |= np.fromiter((v is not None for v in issues), dtype=bool, count=len(issues))
+        return mask
+
+    def _compute_order(self) -> tuple[np.ndarray, bool]:
+        """View row -> sheet row under the filter and sort; and whether it is the identity."""
+        n = self._sheet.n_rows
+        mask = self._filter_mask()
+        rows = np.arange(n, dtype=np.int64) if mask is None else np.flatnonzero(mask).astype(np.int64)
+        if self._sort is None or not len(rows):
+            return rows, mask is None
+        column, order = self._sort
+        if column >= len(self._view_cols):
+            self._sort = None
+            return rows, mask is None
+        key, missing = self._sort_key(self._view_cols[column], rows)
+        descending = order == Qt.SortOrder.DescendingOrder
+        # Blanks go last either way; ties keep the sheet's order (stable sort).
+        if descending:
+            key = -key
+        perm = np.lexsort((key, missing))
+        return rows[perm], False
+
+    def _sort_key(self, col: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A float key per row (ranks for text) and a missing flag, ``(r,)`` each."""
+        sheet = self._sheet
+        if col < 0:
+            key = sheet.confidence[rows].astype(np.float64)
+            missing = ~np.isfinite(key) | (sheet.provenance[rows] == USER)
+            return np.where(missing, 0.0, key), missing
+        if col in self._features:
+            key = sheet.values(col)[rows]
+            missing = ~np.isfinite(key)
+            return np.where(missing, 0.0, key), missing
+        raw = sheet.column_cells(col)[rows]
+        missing = np.fromiter((v is None for v in raw), dtype=bool, count=len(raw))
+        texts = np.array(["" if v is None else str(v).casefold() for v in raw], dtype=str)
+        _, ranks = np.unique(texts, return_inverse=True)
+        return ranks.astype(np.float64), missing
+
+    # -- sheet events -----------------------------------------------------------------
+
+    def _on_sheet_event(self, event: object) -> None:
+        if isinstance(event, CellsChanged):
+            self._on_cells_changed(event)
+        elif isinstance(event, RowsInserted):
+            self._on_rows_inserted(event.first, event.count)
+        elif isinstance(event, RowsRemoved):
+            self._on_rows_removed(event.first, event.count)
+        elif isinstance(event, SheetReset):
+            self.beginResetModel()
+            self._map_columns()
+            self._order, self._identity = self._compute_order()
+            self._pos = None
+            self.endResetModel()
+            self.rows_reordered.emit()
+
+    def _on_cells_changed(self, ev: CellsChanged) -> None:
+        if ev.bottom < ev.top or ev.right < ev.left or not len(self._order):
+            return
+        self._n_classes = max(len(self._sheet.fill_classes), 2)
+        left = self._sheet_to_view[ev.left]
+        right = self._sheet_to_view[ev.right]
+        if ev.right == self._label:
+            right += 1  # the confidence column follows its label
+        if self._identity:
+            top, bottom = ev.top, min(ev.bottom, len(self._order) - 1)
+            if bottom < top:
+                return
+        else:
+            self.view_row(0)  # builds the inverse map
+            shown = self._pos[ev.top : ev.bottom + 1]
+            shown = shown[shown >= 0]
+            if not len(shown):
+                return
+            top, bottom = int(shown.min()), int(shown.max())
+        self.dataChanged.emit(self.index(top, left), self.index(bottom, right), [])
+
+    def _on_rows_inserted(self, first: int, count: int) -> None:
+        # The sheet has already changed; present the old rows at their new
+        # sheet indices until endInsertRows, so views see a consistent model.
+        order = self._order
+        if self._identity or first >= self._sheet.n_rows - count:
+            at = first if self._identity else len(order)
+        else:
+            hits = np.flatnonzero(order == first)
+            at = int(hits[0]) if len(hits) else len(order)
+        self._order = np.where(order >= first, order + count, order)
+        self.beginInsertRows(QModelIndex(), at, at + count - 1)
+        new = np.arange(first, first + count, dtype=np.int64)
+        self._order = np.concatenate([self._order[:at], new, self._order[at:]])
+        self._pos = None
+        self.endInsertRows()
+
+    def _on_rows_removed(self, first: int, count: int) -> None:
+        order = self._order
+        gone = (order >= first) & (order < first + count)
+        shifted = np.where(order >= first + count, order - count, order)
+        shifted[gone] = -1
+        self._order = shifted
+        self._pos = None
+        view_rows = np.flatnonzero(gone)
+        if not len(view_rows):
+            return
+        breaks = np.flatnonzero(np.diff(view_rows) != 1) + 1
+        starts = np.concatenate([[0], breaks])
+        ends = np.concatenate([breaks, [len(view_rows)]])
+        for s, e in reversed(list(zip(starts, ends, strict=True))):
+            a, b = int(view_rows[s]), int(view_rows[e - 1])
+            self.beginRemoveRows(QModelIndex(), a, b)
+            self._order = np.concatenate([self._order[:a], self._order[b + 1 :]])
+            self.endRemoveRows()
+        self._pos = None
+
+    # -- helpers for the window -------------------------------------------------------
+
+    def label_choices(self, limit: int = 50) -> list[str]:
+        """Distinct label spellings in the label column (for the editor), most common first."""
+        sheet = self._sheet
+        if self._label is None or sheet.n_rows == 0:
+            return []
+        raw = sheet.column_cells(self._label)
+        user = sheet.provenance == USER
+        values = raw[user] if not user.all() else raw
+        counts: dict[str, int] = {}
+        # A large sheet has few distinct labels; a sample finds them.
+        step = max(1, len(values) // 20000)
+        for v in values[::step]:
+            if v is not None and not parsing.is_missing(v):
+                counts[v] = counts.get(v, 0) + 1
+        return [k for k, _ in sorted(counts.items(), key=lambda t: -t[1])[:limit]]
