@@ -201,15 +201,7 @@ def apply_plan(sheet: Sheet, plan: FillPlan) -> None:
 
         r = sheet.roles
         sheet.set_roles(Roles(sheet.n_cols - 1, r.features, r.units))
-    # A previous fill's marks on rows that are no longer blank-to-fill are cleared first.
-    old = sheet.filled_rows()
-    if len(old):
-        stale = np.setdiff1d(old, plan.rows)
-        if len(stale):
-            label = sheet.roles.label
-            col = sheet.column_cells(label)
-            col[stale[sheet.provenance[stale] == FILLED]] = None
-            sheet._clear_marks(stale)
+    # apply_fill itself drops the marks of an earlier fill on rows this plan does not cover.
     sheet.apply_fill(
         plan.rows, plan.texts, plan.status, plan.confidence, plan.guess, plan.posteriors,
         plan.classes, plan.spellings,

@@ -124,6 +124,7 @@ class Patch:
     confidence: np.ndarray  # (r,) float64
     guess: np.ndarray  # (r,) int64
     posteriors: np.ndarray | None  # (r, K) or None
+    before_fill: np.ndarray | None = None  # (r,) object: label text a fill replaced
 
 
 @dataclass(frozen=True)
@@ -131,11 +132,8 @@ class RemovedRows:
     """Rows taken out by :meth:`Sheet.remove_rows`, to put back with :meth:`Sheet.restore_rows`."""
 
     rows: np.ndarray  # (r,) sorted original indices
-    cells: tuple[np.ndarray, ...]
-    provenance: np.ndarray
-    confidence: np.ndarray
-    guess: np.ndarray
-    posteriors: np.ndarray | None
+    cells: tuple[np.ndarray, ...]  # per column, (r,) object
+    state: dict  # per-row arrays (marks) of those rows, by attribute name
 
 
 def _obj(values: Iterable) -> np.ndarray:
@@ -222,12 +220,15 @@ class Sheet:
         self.confidence = np.full(n, np.nan)
         self.guess = np.full(n, -1, dtype=np.int64)
         self.posteriors: np.ndarray | None = None  # (n, K), NaN rows where not fitted
+        self._before_fill = np.full(n, None, dtype=object)  # label text a fill replaced
+        self._label_missing = np.ones(n, dtype=bool)  # cache of label_missing()
         self.fill_classes: list[str] = []  # class keys the posteriors' columns refer to
         self.fill_spellings: dict[str, str] = {}
         self.version = 0
         self._listeners: list[Callable[[object], None]] = []
         self._values: dict[int, np.ndarray] = {}
         self._issues: dict[int, np.ndarray] = {}
+        self._issue_count: dict[int, int] = {}
         self._roles = Roles()
         self.set_roles(roles if roles is not None else detect_roles(self._columns, self._cells), notify=False)
 
@@ -276,9 +277,7 @@ class Sheet:
     def _restore_marks(self, imputed: np.ndarray, confidence: np.ndarray) -> None:
         flags = np.array([str(v).strip().lower() in ("true", "1", "yes") for v in imputed], dtype=bool)
         conf = parsing.parse_number_column(confidence).values
-        label = self._cells[self._roles.label]
-        has_text = np.array([not parsing.is_missing(v) for v in label], dtype=bool)
-        filled = flags & has_text
+        filled = flags & ~self._label_missing
         self.provenance[filled] = FILLED
         self.confidence[filled] = conf[filled]
 
@@ -333,21 +332,22 @@ class Sheet:
         return col in self._values
 
     def label_missing(self) -> np.ndarray:
-        """``(n_rows,)`` bool: the label cell is blank (or a missing marker)."""
-        if self._roles.label is None:
-            return np.ones(self._n_rows, dtype=bool)
-        return _missing_mask(self._cells[self._roles.label])
+        """``(n_rows,)`` bool: the label cell is blank (or a missing marker). Do not modify."""
+        return self._label_missing
 
     def counts(self) -> dict[str, int]:
-        """Figures for a status bar: rows, missing labels, filled, uncertain, unreadable cells."""
-        unreadable = sum(int(np.count_nonzero(_not_none(iss))) for iss in self._issues.values())
-        missing = self.label_missing()
+        """Figures for a status bar: rows, missing labels, filled, uncertain, unreadable cells.
+
+        Kept cheap for a million rows: the blank flags and issue counts are
+        maintained as cells change, so this is a few vectorised counts.
+        """
+        filled = self.provenance == FILLED
         return {
             "rows": self._n_rows,
-            "missing": int(np.count_nonzero(missing & (self.provenance != FILLED))),
-            "filled": int(np.count_nonzero(self.provenance == FILLED)),
+            "missing": int(np.count_nonzero(self._label_missing & ~filled)),
+            "filled": int(np.count_nonzero(filled)),
             "uncertain": int(np.count_nonzero(self.provenance == UNCERTAIN)),
-            "unreadable": unreadable,
+            "unreadable": sum(self._issue_count.values()),
         }
 
     # -- listeners --------------------------------------------------------
@@ -381,8 +381,13 @@ class Sheet:
         self._roles = Roles(roles.label, tuple(roles.features), units)
         self._values.clear()
         self._issues.clear()
+        self._issue_count.clear()
         for f in self._roles.features:
             self._parse_column(f)
+        if self._roles.label is None:
+            self._label_missing = np.ones(self._n_rows, dtype=bool)
+        else:
+            self._label_missing = _missing_mask(self._cells[self._roles.label])
         if notify:
             self._emit(SheetReset())
 
@@ -395,6 +400,7 @@ class Sheet:
             parsed = parsing.parse_height_column(raw, unit)
         self._values[col] = np.array(parsed.values, dtype=np.float64)
         self._issues[col] = np.array(parsed.issues, dtype=object)
+        self._issue_count[col] = int(np.count_nonzero(_not_none(self._issues[col])))
 
     def _parse_cells(self, col: int, rows: np.ndarray) -> None:
         if col not in self._values or not len(rows):
@@ -402,8 +408,11 @@ class Sheet:
         unit = self._roles.units.get(col)
         raw = self._cells[col][rows]
         parsed = parsing.parse_number_column(raw) if unit is None else parsing.parse_height_column(raw, unit)
+        before = int(np.count_nonzero(_not_none(self._issues[col][rows])))
         self._values[col][rows] = parsed.values
         self._issues[col][rows] = parsed.issues
+        after = int(np.count_nonzero(_not_none(self._issues[col][rows])))
+        self._issue_count[col] += after - before
 
     # -- editing -----------------------------------------------------------
 
@@ -434,7 +443,30 @@ class Sheet:
             self._parse_cells(c, rows)
             if c == self._roles.label:
                 self._clear_marks(rows)
+                self._before_fill[rows] = None
+                self._missing_dirty(rows)
         self._emit(CellsChanged(row, col, row + height - 1, col + width - 1))
+
+    # Per-row arrays and the value a new row gets; rows are inserted, removed
+    # and restored in all of them the same way.
+    _ROW_ARRAYS = (
+        ("provenance", USER),
+        ("confidence", np.nan),
+        ("guess", -1),
+        ("_before_fill", None),
+        ("_label_missing", True),
+    )
+
+    def _row_state(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        state = {name: getattr(self, name)[idx].copy() for name, _ in self._ROW_ARRAYS}
+        if self.posteriors is not None:
+            state["posteriors"] = self.posteriors[idx].copy()
+        return state
+
+    def _missing_dirty(self, rows: np.ndarray) -> None:
+        """Refresh the cached blank-label flags of ``rows``."""
+        if self._roles.label is not None and len(rows):
+            self._label_missing[rows] = _missing_mask(self._cells[self._roles.label][rows])
 
     def _clear_marks(self, rows: np.ndarray) -> None:
         self.provenance[rows] = USER
@@ -448,21 +480,19 @@ class Sheet:
         if count <= 0:
             return
         at = max(0, min(at, self._n_rows))
-        blank = np.full(count, None, dtype=object)
-        self._cells = [np.concatenate([c[:at], blank, c[at:]]) for c in self._cells]
+
+        def grow(arr: np.ndarray, fill) -> np.ndarray:
+            blank = np.full((count,) + arr.shape[1:], fill, dtype=arr.dtype)
+            return np.concatenate([arr[:at], blank, arr[at:]])
+
+        self._cells = [grow(c, None) for c in self._cells]
         for f in list(self._values):
-            self._values[f] = np.insert(self._values[f], at, np.nan)  if count == 1 else np.concatenate(
-                [self._values[f][:at], np.full(count, np.nan), self._values[f][at:]]
-            )
-            self._issues[f] = np.concatenate([self._issues[f][:at], np.full(count, None, dtype=object), self._issues[f][at:]])
-        self.provenance = np.concatenate([self.provenance[:at], np.zeros(count, np.int8), self.provenance[at:]])
-        self.confidence = np.concatenate([self.confidence[:at], np.full(count, np.nan), self.confidence[at:]])
-        self.guess = np.concatenate([self.guess[:at], np.full(count, -1, np.int64), self.guess[at:]])
+            self._values[f] = grow(self._values[f], np.nan)
+            self._issues[f] = grow(self._issues[f], None)
+        for name, fill in self._ROW_ARRAYS:
+            setattr(self, name, grow(getattr(self, name), fill))
         if self.posteriors is not None:
-            k = self.posteriors.shape[1]
-            self.posteriors = np.concatenate(
-                [self.posteriors[:at], np.full((count, k), np.nan), self.posteriors[at:]]
-            )
+            self.posteriors = grow(self.posteriors, np.nan)
         self._n_rows += count
         self._emit(RowsInserted(at, count))
 
@@ -470,31 +500,23 @@ class Sheet:
         """Remove rows (any order); returns what :meth:`restore_rows` needs to undo it."""
         idx = np.unique(np.asarray(list(rows), dtype=np.int64))
         idx = idx[(idx >= 0) & (idx < self._n_rows)]
-        removed = RemovedRows(
-            idx,
-            tuple(c[idx].copy() for c in self._cells),
-            self.provenance[idx].copy(),
-            self.confidence[idx].copy(),
-            self.guess[idx].copy(),
-            None if self.posteriors is None else self.posteriors[idx].copy(),
-        )
+        removed = RemovedRows(idx, tuple(c[idx].copy() for c in self._cells), self._row_state(idx))
         if not len(idx):
             return removed
         keep = np.ones(self._n_rows, dtype=bool)
         keep[idx] = False
-        # Announce contiguous runs from the bottom up so each index is valid when read.
-        runs = _runs(idx)
         self._cells = [c[keep] for c in self._cells]
         for f in list(self._values):
+            self._issue_count[f] -= int(np.count_nonzero(_not_none(self._issues[f][idx])))
             self._values[f] = self._values[f][keep]
             self._issues[f] = self._issues[f][keep]
-        self.provenance = self.provenance[keep]
-        self.confidence = self.confidence[keep]
-        self.guess = self.guess[keep]
+        for name, _ in self._ROW_ARRAYS:
+            setattr(self, name, getattr(self, name)[keep])
         if self.posteriors is not None:
             self.posteriors = self.posteriors[keep]
         self._n_rows = int(keep.sum())
-        for first, count in reversed(runs):
+        # Contiguous runs from the bottom up, so each index is valid when read.
+        for first, count in reversed(_runs(idx)):
             self._emit(RowsRemoved(first, count))
         return removed
 
@@ -514,16 +536,13 @@ class Sheet:
             return out
 
         self._cells = [merge(c, b) for c, b in zip(self._cells, removed.cells)]
-        self.provenance = merge(self.provenance, removed.provenance)
-        self.confidence = merge(self.confidence, removed.confidence)
-        self.guess = merge(self.guess, removed.guess)
-        if self.posteriors is not None and removed.posteriors is not None:
-            if removed.posteriors.shape[1] == self.posteriors.shape[1]:
-                self.posteriors = merge(self.posteriors, removed.posteriors)
-            else:
-                self.posteriors = merge(self.posteriors, np.full((len(idx), self.posteriors.shape[1]), np.nan))
-        elif self.posteriors is not None:
-            self.posteriors = merge(self.posteriors, np.full((len(idx), self.posteriors.shape[1]), np.nan))
+        for name, _ in self._ROW_ARRAYS:
+            setattr(self, name, merge(getattr(self, name), removed.state[name]))
+        if self.posteriors is not None:
+            back = removed.state.get("posteriors")
+            if back is None or back.shape[1] != self.posteriors.shape[1]:
+                back = np.full((len(idx), self.posteriors.shape[1]), np.nan)
+            self.posteriors = merge(self.posteriors, back)
         self._n_rows = total
         for f in list(self._values):
             self._values[f] = merge(self._values[f], np.full(len(idx), np.nan))
@@ -547,6 +566,20 @@ class Sheet:
             )
         )
 
+    def remove_column(self, col: int) -> tuple[str, np.ndarray]:
+        """Remove a column (roles follow); returns its name and cells."""
+        name, cells = self._columns.pop(col), self._cells.pop(col)
+        shift = lambda i: i - 1 if i > col else i  # noqa: E731
+        r = self._roles
+        self.set_roles(
+            Roles(
+                None if r.label in (None, col) else shift(r.label),
+                tuple(shift(f) for f in r.features if f != col),
+                {shift(f): u for f, u in r.units.items() if f != col},
+            )
+        )
+        return name, cells
+
     def rename_column(self, col: int, name: str) -> None:
         self._columns[col] = name
         self._emit(SheetReset())
@@ -565,6 +598,7 @@ class Sheet:
             self.confidence[idx].copy(),
             self.guess[idx].copy(),
             None if self.posteriors is None else self.posteriors[idx].copy(),
+            self._before_fill[idx].copy(),
         )
 
     def restore(self, patch: Patch) -> None:
@@ -577,9 +611,13 @@ class Sheet:
         for c, vals in zip(patch.cols, patch.cells):
             self._cells[c][idx] = vals
             self._parse_cells(c, idx)
+            if c == self._roles.label:
+                self._missing_dirty(idx)
         self.provenance[idx] = patch.provenance
         self.confidence[idx] = patch.confidence
         self.guess[idx] = patch.guess
+        if patch.before_fill is not None:
+            self._before_fill[idx] = patch.before_fill
         if patch.posteriors is not None:
             self._ensure_posteriors(patch.posteriors.shape[1])
             self.posteriors[idx] = patch.posteriors
@@ -624,20 +662,40 @@ class Sheet:
         label = self._roles.label
         if label is None:
             raise SheetError("the sheet has no label column to fill")
+        rows = np.asarray(rows, dtype=np.int64)
+        col = self._cells[label]
+        # Marks of an earlier fill on rows this fill does not cover are dropped
+        # (their filled text goes back to what was there before).
+        stale = np.setdiff1d(self.filled_rows(), rows)
+        if len(stale):
+            self._unfill(stale)
         self.fill_classes = list(classes)
         self.fill_spellings = dict(spellings)
         self._ensure_posteriors(len(classes))
+        touched = np.union1d(stale, rows)
         if len(rows):
             # Uncertain rows stay exactly as they were (blank): only filled ones are written.
-            write = status == FILLED
-            self._cells[label][rows[write]] = texts[write]
+            write = rows[status == FILLED]
+            fresh = write[self.provenance[write] != FILLED]
+            self._before_fill[fresh] = col[fresh]
+            col[rows[status == FILLED]] = texts[status == FILLED]
             self.provenance[rows] = status
             self.confidence[rows] = confidence
             self.guess[rows] = guess
             self.posteriors[rows] = posteriors
-            self._emit(CellsChanged(int(rows.min()), label, int(rows.max()), label))
+        if len(touched):
+            self._missing_dirty(touched)
+            self._emit(CellsChanged(int(touched.min()), label, int(touched.max()), label))
         else:
             self._emit(CellsChanged(0, label, max(self._n_rows - 1, 0), label))
+
+    def _unfill(self, rows: np.ndarray) -> None:
+        """Put back what filled cells held before the fill and drop the marks."""
+        label = self._roles.label
+        filled = rows[self.provenance[rows] == FILLED]
+        self._cells[label][filled] = self._before_fill[filled]
+        self._before_fill[filled] = None
+        self._clear_marks(rows)
 
     def filled_rows(self) -> np.ndarray:
         """Rows whose label is filled or marked uncertain, ``(r,)`` int."""
@@ -649,17 +707,18 @@ class Sheet:
         if not len(rows):
             return
         self._clear_marks(rows)
+        self._before_fill[rows] = None
         label = self._roles.label
         self._emit(CellsChanged(int(rows.min()), label, int(rows.max()), label))
 
     def clear_filled(self) -> None:
-        """Blank every filled label and drop all fill marks."""
+        """Blank every filled label again (back to what it held: blank or a marker such as "?")."""
         rows = self.filled_rows()
         if not len(rows):
             return
         label = self._roles.label
-        self._cells[label][rows[self.provenance[rows] == FILLED]] = None
-        self._clear_marks(rows)
+        self._unfill(rows)
+        self._missing_dirty(rows)
         self._emit(CellsChanged(int(rows.min()), label, int(rows.max()), label))
 
     # -- output ------------------------------------------------------------------

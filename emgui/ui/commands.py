@@ -187,10 +187,7 @@ class FillCommand(_MarksCommand):
             self._roles_before = sheet.roles
             if sheet.roles.label is not None:
                 self._capture(np.union1d(self._plan.rows, sheet.filled_rows()).astype(np.int64))
-        elif self._roles_after != sheet.roles:
-            sheet.set_roles(self._roles_after)
-        sheet.clear_filled()
-        apply_plan(sheet, self._plan)
+        apply_plan(sheet, self._plan)  # adds the "class" column again after an undo
         if self._roles_after is None:
             self._roles_after = sheet.roles
             if self._patch is None:  # the label column was added just now
@@ -208,7 +205,9 @@ class FillCommand(_MarksCommand):
 
     def undo(self) -> None:
         super().undo()
-        if self._roles_before != self._sheet.roles:
+        if self._roles_before.label is None and self._roles_after.label is not None:
+            self._sheet.remove_column(self._roles_after.label)  # the column the fill added
+        elif self._roles_before != self._sheet.roles:
             self._sheet.set_roles(self._roles_before)
 
 

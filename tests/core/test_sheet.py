@@ -161,3 +161,57 @@ def test_blank_sheet_for_typing():
     assert s.roles.label == 1 and s.roles.features == (2,) and s.roles.units[2] == "cm"
     s.set_cell(0, 2, "5'9\"")
     assert s.value(0, 2) == pytest.approx(175.26)
+
+
+def test_clear_filled_gives_back_the_marker_the_fill_replaced():
+    s = Sheet(["gender", "height"], [obj("F", "?", "N/A", None), obj("160", "170", "180", "175")])
+    assert s.counts()["missing"] == 3
+    s.apply_fill(
+        np.array([1, 2, 3]), obj("F", "M", "M"), np.full(3, FILLED, np.int8), np.full(3, 0.9),
+        np.array([0, 1, 1]), np.full((3, 2), 0.5), ["female", "male"], {"female": "F", "male": "M"},
+    )
+    assert s.counts() == {"rows": 4, "missing": 0, "filled": 3, "uncertain": 0, "unreadable": 0}
+    patch = s.capture([1, 2, 3], [0])
+    s.clear_filled()
+    assert [s.text(i, 0) for i in range(4)] == ["F", "?", "N/A", None]
+    assert s.counts()["missing"] == 3
+    s.restore(patch)
+    assert [s.text(i, 0) for i in range(4)] == ["F", "F", "M", "M"]
+    s.clear_filled()  # the restored marks still know what was there before
+    assert [s.text(i, 0) for i in range(4)] == ["F", "?", "N/A", None]
+
+
+def test_a_new_fill_announces_and_clears_rows_of_the_old_one():
+    s = Sheet(["gender", "height"], [obj("F", None, None, None), obj("160", "170", "180", "175")])
+    common = (["female", "male"], {"female": "F", "male": "M"})
+    s.apply_fill(np.array([1]), obj("F"), np.array([FILLED], np.int8), np.array([0.9]),
+                 np.array([0]), np.array([[0.9, 0.1]]), *common)
+    events = []
+    s.subscribe(events.append)
+    s.apply_fill(np.array([3]), obj("M"), np.array([FILLED], np.int8), np.array([0.8]),
+                 np.array([1]), np.array([[0.2, 0.8]]), *common)
+    assert s.text(1, 0) is None and s.provenance[1] == USER
+    assert events == [CellsChanged(1, 0, 3, 0)]
+
+
+def test_counts_follow_edits_inserts_and_removals():
+    s = small_sheet()
+    assert s.counts() == {"rows": 4, "missing": 2, "filled": 0, "uncertain": 0, "unreadable": 1}
+    s.set_cell(0, 2, "oops")
+    s.set_cell(2, 1, "F")
+    assert s.counts()["unreadable"] == 2 and s.counts()["missing"] == 1
+    s.insert_rows(1, 2)
+    assert s.counts()["missing"] == 3 and s.counts()["rows"] == 6
+    removed = s.remove_rows([0, 1])
+    assert s.counts() == {"rows": 4, "missing": 2, "filled": 0, "uncertain": 0, "unreadable": 1}
+    s.restore_rows(removed)
+    assert s.counts()["unreadable"] == 2 and s.counts()["missing"] == 3
+
+
+def test_remove_column_shifts_roles():
+    s = small_sheet()
+    s.remove_column(0)
+    assert s.columns == ["gender", "height", "notes"]
+    assert s.roles.label == 0 and s.roles.features == (1,)
+    s.remove_column(0)
+    assert s.roles.label is None and s.roles.features == (0,)

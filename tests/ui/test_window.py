@@ -488,15 +488,18 @@ def test_threshold_leaves_unsure_cells_blank_as_uncertain(messy, qtbot, monkeypa
 
 
 def test_accept_and_clear_filled_values_are_undoable(messy, qtbot):
-    run_fill(qtbot, messy)
     sheet = messy.sheet
+    as_typed = list(sheet.column_cells(1))
+    run_fill(qtbot, messy)
     filled = list(np.flatnonzero(sheet.provenance == FILLED))
+    assert {as_typed[r] for r in filled} == {None, "?", "N/A"}
     messy.action_map["accept"].trigger()
     assert not len(sheet.filled_rows()) and all(sheet.provenance[r] == USER for r in filled)
     messy.undo_stack.undo()
     assert list(np.flatnonzero(sheet.provenance == FILLED)) == filled
     messy.action_map["clear_filled"].trigger()
-    assert all(sheet.text(int(r), 1) is None for r in filled)
+    # Cleared cells hold what was typed before the fill, markers such as "?" included.
+    assert list(sheet.column_cells(1)) == as_typed
     messy.undo_stack.undo()
     assert list(np.flatnonzero(sheet.provenance == FILLED)) == filled
 
@@ -738,3 +741,20 @@ def test_self_check_runs_headless(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "self-check ok"
+
+
+def test_fill_without_label_column_adds_class_column_and_undo_removes_it(qtbot, window):
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(50, 3, 60), rng.normal(80, 3, 60)])
+    sheet = Sheet(["waiting"], [np.array([f"{v:.1f}" for v in x], dtype=object)])
+    window.set_sheet(sheet)
+    assert sheet.roles.label is None and sheet.roles.features == (0,)
+    run_fill(qtbot, window)
+    assert window.sheet.columns == ["waiting", "class"]
+    assert set(window.sheet.column_cells(1)) == {"1", "2"}
+    window.undo_stack.undo()
+    assert window.sheet.columns == ["waiting"] and window.sheet.roles.label is None
+    assert window.model.columnCount() == 1
+    window.undo_stack.redo()
+    assert window.sheet.columns == ["waiting", "class"]
+    assert (window.sheet.provenance == FILLED).sum() == 120
