@@ -1,0 +1,1208 @@
+"""Read and write tables: CSV, TSV, XLSX (and read ODS), safely.
+
+Every cell is read as text so that nothing a person typed is ever changed:
+``"007"`` stays ``"007"``, ``"NA"`` stays ``"NA"``.  An empty cell is ``None``;
+CSV cannot tell an empty quoted field from a missing one, so both are ``None``.
+Rows at the end whose cells are all empty are dropped (a spreadsheet cannot
+tell them from no row at all).
+
+Hostile files are refused with a :class:`FileFormatError` whose message is one
+sentence naming the file: binary junk, zip bombs, XML with a document type
+declaration (the door to entity-expansion and external-entity attacks),
+password-protected and old ``.xls`` workbooks, damaged archives.
+
+Writes are atomic: the table goes to a temporary file in the target folder,
+which replaces the target only once it is complete and synced to disk.
+
+CSV output is safe to open in a spreadsheet program: a text cell starting
+with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is written with a
+leading apostrophe, and :func:`read_table` removes exactly one such apostrophe
+again, so a round trip loses nothing.  Numbers such as ``-5`` or ``+3.2`` are
+left alone.  Quoting is minimal, except that a row holding a carriage return
+or another candidate delimiter (``;``, tab, ``|``) is quoted throughout, so
+no reader's delimiter detection is fooled, and a one-column file is quoted
+throughout, so a blank cell is not a blank line.
+
+Libraries: CSV is parsed by pandas' C engine (the csv module takes over for
+ragged rows); XLSX/ODS are read by python-calamine (openpyxl only for a
+workbook holding error cells such as ``#N/A``, which calamine reads as
+blank) and XLSX is written by xlsxwriter.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import datetime as _dt
+import io
+import os
+import re
+import stat
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "SUPPORTED_READ",
+    "SUPPORTED_WRITE",
+    "FileFormatError",
+    "ReadCancelled",
+    "Table",
+    "read_table",
+    "write_table",
+]
+
+SUPPORTED_READ = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".ods")
+SUPPORTED_WRITE = (".csv", ".tsv", ".xlsx")
+
+Progress = Callable[[float], object] | None
+Cancel = Callable[[], bool] | None
+
+
+class FileFormatError(ValueError):
+    """A file cannot be read or written as a table.
+
+    The message is one sentence naming the file and what is wrong, fit to
+    show to a person as it is.
+    """
+
+
+class ReadCancelled(Exception):  # noqa: N818 - the name other modules code against
+    """The ``cancel`` callable returned True; raised by reading and by writing.
+
+    A cancelled write leaves the target file as it was.
+    """
+
+
+@dataclass
+class Table:
+    """A table of text cells as read from a file.
+
+    Attributes
+    ----------
+    columns : list of str, length n_columns
+        Header names as in the file, in order; duplicates are kept and a
+        blank header is ``""``.
+    cells : list of numpy.ndarray, length n_columns
+        One object array of shape ``(n_rows,)`` per column; every item is a
+        ``str`` (never empty) or ``None`` for an empty cell.
+    meta : dict
+        How the file was read, e.g. ``{"format": "csv", "delimiter": ",",
+        "encoding": "utf-8-sig"}`` or ``{"format": "xlsx", "sheet": "Sheet1",
+        "sheets": ["Sheet1", "Notes"]}``.
+    """
+
+    columns: list[str]
+    cells: list[np.ndarray]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        """Number of data rows (the header is not counted)."""
+        return len(self.cells[0]) if self.cells else 0
+
+
+# --------------------------------------------------------------------------
+# Limits.  Module constants so that a test can lower them.
+
+#: A workbook whose members add up to more than this is refused (zip bomb).
+MAX_TOTAL_UNCOMPRESSED = 2 * 1024**3
+#: A member larger than MAX_MEMBER_FOR_RATIO that compresses better than
+#: MAX_COMPRESSION_RATIO is refused: real sheets compress about 10:1.
+MAX_COMPRESSION_RATIO = 200
+MAX_MEMBER_FOR_RATIO = 100 * 1024**2
+#: Real workbooks have tens of members; millions would exhaust memory.
+MAX_ZIP_MEMBERS = 100_000
+#: Excel refuses longer cells (xlsxwriter would silently cut them).
+MAX_XLSX_CELL_CHARS = 32_767
+
+_CSV_CHUNK_ROWS = 65_536
+_IO_BLOCK = 1 << 20
+_SNIFF_BYTES = 1 << 16
+
+# A text cell that a spreadsheet program would run as a formula ("=...",
+# "+...", "-...", "@...") or that starts with a tab or carriage return.
+# Leading apostrophes are included so that our own escaping is reversible:
+# "'=x" is written "''=x" and read back as "'=x".
+_RISKY_RE = re.compile(r"'*[=+\-@\t\r]")
+_RISKY_FIRST = frozenset("'=+-@\t\r")
+_ESCAPED_RE = re.compile(r"'('*[=+\-@\t\r])")
+# A plain number ("-5", "+3.2", "-1e3", "-1,5") is harmless and stays as it is.
+_CSV_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A number an XLSX cell may hold (dot decimal only).
+_XLSX_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_COLOR_RE = re.compile(r"#[0-9A-Fa-f]{6}")
+
+# OOXML writes characters XML cannot carry as _xHHHH_ (ST_Xstring); openpyxl
+# leaves them escaped on read, calamine and Excel decode them.
+_OOXML_UNESCAPE_RE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+# --------------------------------------------------------------------------
+# Public entry points
+
+
+def read_table(
+    path: str | os.PathLike,
+    *,
+    sheet: str | None = None,
+    progress: Progress = None,
+    cancel: Cancel = None,
+) -> Table:
+    """Read a CSV, TSV, TXT, XLSX, XLSM or ODS file into a :class:`Table`.
+
+    The first non-empty row is the header.  The format follows the file
+    name's extension; a CSV's encoding and delimiter are detected (``.tsv``
+    always uses tabs).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to read.
+    sheet : str, optional
+        Workbook sheet to read; by default the first visible worksheet.
+        Ignored for text files.
+    progress : callable(float), optional
+        Called now and then with the fraction done, in ``[0, 1]``.
+    cancel : callable() -> bool, optional
+        Polled now and then; when it returns True, :class:`ReadCancelled` is
+        raised.
+
+    Returns
+    -------
+    Table
+        ``columns`` (n_columns,), ``cells`` n_columns object arrays of shape
+        ``(n_rows,)``.
+
+    Raises
+    ------
+    FileFormatError
+        The file is missing, unreadable, empty, of an unsupported type,
+        damaged or hostile.
+    ReadCancelled
+        ``cancel`` returned True.
+    """
+    path = os.fspath(path)
+    name = _display_name(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in SUPPORTED_READ:
+        raise FileFormatError(
+            f"{name} has an unsupported file type {ext or '(no extension)'!r}; "
+            f"supported types are {', '.join(SUPPORTED_READ)}."
+        )
+    _check_readable(path, name)
+    report = _Reporter(progress, cancel)
+    if ext in (".xlsx", ".xlsm", ".ods"):
+        table = _read_workbook(path, name, ext, sheet, report)
+    else:
+        table = _read_text(path, name, ext, report)
+    report(1.0)
+    return table
+
+
+def write_table(
+    path: str | os.PathLike,
+    columns: Sequence[str],
+    cells: Sequence[np.ndarray],
+    *,
+    fill_colors: dict[int, np.ndarray] | None = None,
+    comments: dict[int, np.ndarray] | None = None,
+    progress: Progress = None,
+    cancel: Cancel = None,
+) -> None:
+    """Write a table to CSV, TSV or XLSX, atomically.
+
+    The format follows the extension.  CSV/TSV are UTF-8 with ``"\\n"`` line
+    endings, minimal quoting, formula-safe text (see the module docstring).
+    XLSX gets a bold, frozen header row; a cell is written as a number only
+    when reading it back gives the same text (``"170"``, ``"-5"``; but
+    ``"007"``, ``"1.50"`` stay text), everything else as a text cell, never a
+    formula.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target file; replaced only when the new file is complete.
+    columns : sequence of str, length n_columns
+        Header names.
+    cells : sequence of numpy.ndarray, length n_columns
+        One array of shape ``(n_rows,)`` per column, items ``str`` or ``None``.
+    fill_colors : dict of int to numpy.ndarray, optional
+        XLSX only: per column index, an object array ``(n_rows,)`` of
+        ``"#RRGGBB"`` or ``None``; those cells get a solid fill.
+    comments : dict of int to numpy.ndarray, optional
+        XLSX only: per column index, an object array ``(n_rows,)`` of comment
+        text or ``None``.
+    progress, cancel : callable, optional
+        As for :func:`read_table`; a cancelled write leaves the target as it
+        was and raises :class:`ReadCancelled`.
+
+    Raises
+    ------
+    FileFormatError
+        Unsupported extension, or a cell too long for XLSX.
+    OSError
+        The file could not be written (the message names it and says why);
+        the old file, if any, is unchanged.
+    ValueError
+        ``columns``, ``cells``, ``fill_colors`` or ``comments`` disagree in
+        shape, or a colour is not ``"#RRGGBB"``.
+    """
+    path = os.fspath(path)
+    name = _display_name(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in SUPPORTED_WRITE:
+        raise FileFormatError(
+            f"{name} cannot be written as {ext or '(no extension)'!r}; "
+            f"supported types are {', '.join(SUPPORTED_WRITE)}."
+        )
+    columns = ["" if c is None else str(c) for c in columns]
+    cols = [_as_text_column(c) for c in cells]
+    n_rows = _check_shapes(columns, cols)
+    fills = _check_extras(fill_colors, len(cols), n_rows, "fill_colors")
+    notes = _check_extras(comments, len(cols), n_rows, "comments")
+    for arr in fills.values():
+        bad = next((v for v in arr if v is not None and not _COLOR_RE.fullmatch(str(v))), None)
+        if bad is not None:
+            raise ValueError(f"fill colour {bad!r} is not of the form '#RRGGBB'")
+    report = _Reporter(progress, cancel)
+    try:
+        if ext == ".xlsx":
+            _write_xlsx(path, name, columns, cols, n_rows, fills, notes, report)
+        else:
+            _write_csv(path, columns, cols, n_rows, "\t" if ext == ".tsv" else ",", report)
+    except OSError as exc:
+        raise _save_error(name, path, exc) from exc
+    report(1.0)
+
+
+# --------------------------------------------------------------------------
+# Shared helpers
+
+
+class _Reporter:
+    """Forward progress and poll cancel; ``report(fraction)`` does both."""
+
+    def __init__(self, progress: Progress, cancel: Cancel) -> None:
+        self._progress = progress
+        self._cancel = cancel
+
+    def __call__(self, fraction: float) -> None:
+        if self._cancel is not None and self._cancel():
+            raise ReadCancelled("cancelled")
+        if self._progress is not None:
+            self._progress(min(max(float(fraction), 0.0), 1.0))
+
+
+def _display_name(path: str) -> str:
+    return "'" + (os.path.basename(os.path.normpath(path)) or path) + "'"
+
+
+def _check_readable(path: str, name: str) -> None:
+    if os.path.isdir(path):
+        raise FileFormatError(f"{name} is a folder, not a file.")
+    try:
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        raise FileFormatError(f"{name} does not exist.") from None
+    except PermissionError:
+        raise FileFormatError(f"{name} cannot be opened: permission denied.") from None
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise FileFormatError(f"{name} cannot be opened: {reason}.") from None
+
+
+def _strip_escape(text: str) -> str:
+    """Undo the CSV writer's formula escaping on one cell."""
+    m = _ESCAPED_RE.match(text)
+    return text[1:] if m else text
+
+
+def _format_number(x: float) -> str:
+    """Shortest text for a spreadsheet number, as a spreadsheet shows it.
+
+    Integers lose the ``.0`` (``170.0 -> "170"``); otherwise 15 significant
+    digits, Excel's own precision, so float noise such as
+    ``0.30000000000000004`` reads ``"0.3"``.
+    """
+    if x != x or x in (float("inf"), float("-inf")):
+        return str(x)
+    if x == 0:
+        return "0"
+    if x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    text = format(x, ".15g")
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        if "." in mantissa:
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{exponent}"
+    return text
+
+
+def _trim_trailing_empty_rows(cols: list[np.ndarray]) -> list[np.ndarray]:
+    if not cols:
+        return cols
+    n = len(cols[0])
+    end = n
+    while end > 0 and all(c[end - 1] is None for c in cols):
+        end -= 1
+    return cols if end == n else [c[:end] for c in cols]
+
+
+# --------------------------------------------------------------------------
+# Text files (CSV, TSV, TXT)
+
+
+def _read_text(path: str, name: str, ext: str, report: _Reporter) -> Table:
+    size = os.path.getsize(path)
+    if size == 0:
+        raise FileFormatError(f"{name} is empty.")
+    encoding = _detect_encoding(path, name, size, report)
+    sample = _text_sample(path, encoding)
+    if not sample.strip(" \r\n\ufeff"):
+        # Tabs count: a line of them is a TSV header of blank names.
+        raise FileFormatError(f"{name} is empty.")
+    if _looks_binary(sample):
+        raise FileFormatError(f"{name} does not look like a text table.")
+    delimiter = "\t" if ext == ".tsv" else _sniff_delimiter(sample, complete=size <= _SNIFF_BYTES)
+    try:
+        cols = _read_csv_pandas(path, encoding, delimiter, size, report)
+    except (ReadCancelled, FileFormatError):
+        raise
+    except pd.errors.EmptyDataError:
+        raise FileFormatError(f"{name} is empty.") from None
+    except Exception:  # noqa: BLE001 - ragged rows or odd quoting: the csv module copes
+        cols = _read_csv_module(path, name, encoding, delimiter, size, report)
+    if not cols or len(cols[0]) == 0:
+        raise FileFormatError(f"{name} is empty.")
+    columns = ["" if v is None else v for v in (c[0] for c in cols)]
+    body = _trim_trailing_empty_rows([c[1:] for c in cols])
+    meta = {
+        "format": "tsv" if delimiter == "\t" and ext != ".csv" else "csv",
+        "delimiter": delimiter,
+        "encoding": encoding,
+    }
+    return Table(columns=columns, cells=body, meta=meta)
+
+
+def _detect_encoding(path: str, name: str, size: int, report: _Reporter) -> str:
+    """Pick the file's encoding from its BOM, its NUL bytes or by trial.
+
+    The whole file is validated in blocks (bounded memory) so that a
+    Latin-1 file whose first accented letter comes late is not misread.
+    """
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    boms = (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    )
+    candidates: list[str]
+    for bom, enc in boms:
+        if head.startswith(bom):
+            candidates = [enc]
+            break
+    else:
+        half = len(head) // 2
+        even_nul, odd_nul = head[0 : 2 * half : 2].count(0), head[1 : 2 * half : 2].count(0)
+        if half and odd_nul > 0.3 * half and even_nul < 0.05 * half:
+            candidates = ["utf-16-le"]
+        elif half and even_nul > 0.3 * half and odd_nul < 0.05 * half:
+            candidates = ["utf-16-be"]
+        else:
+            candidates = ["utf-8", "cp1252", "latin-1"]
+    for enc in candidates:
+        if _validates(path, enc, size, report):
+            return enc
+    if candidates[0].startswith("utf-8"):
+        raise FileFormatError(f"{name} does not look like a text table.")
+    raise FileFormatError(
+        f"{name} does not look like a text table (it is not valid {candidates[0]})."
+    )
+
+
+def _validates(path: str, encoding: str, size: int, report: _Reporter) -> bool:
+    """True if the file decodes; a sequence cut off at the very end is forgiven.
+
+    NUL bytes in an 8-bit or UTF-8 file mean binary data, never text.
+    """
+    wide = encoding.startswith(("utf-16", "utf-32"))
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    done = 0
+    with open(path, "rb") as f:
+        while block := f.read(_IO_BLOCK):
+            if not wide and b"\x00" in block:
+                return False
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                return False
+            done += len(block)
+            report(0.1 * done / size)
+    with contextlib.suppress(UnicodeDecodeError):
+        # A truncated file ends mid-character; errors="replace" on read covers it.
+        decoder.decode(b"", final=True)
+    return True
+
+
+def _text_sample(path: str, encoding: str) -> str:
+    with open(path, "rb") as f:
+        raw = f.read(_SNIFF_BYTES)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    return decoder.decode(raw, final=False)
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+
+
+def _looks_binary(sample: str) -> bool:
+    """NUL, or many control characters: random bytes have about 24 %, text none."""
+    if "\x00" in sample:
+        return True
+    return len(sample) >= 256 and len(_CONTROL_RE.findall(sample)) > 0.1 * len(sample)
+
+
+def _sniff_delimiter(sample: str, *, complete: bool) -> str:
+    """Choose among ``, ; TAB |`` the delimiter giving the most regular rows.
+
+    The sample is split with the csv module for each candidate, so quoted
+    delimiters and newlines do not count.  Score, in order: the quoting is
+    well formed for that delimiter (``"a;b",c`` is, for a comma, and is not,
+    for a semicolon); the share of rows having the most common field count;
+    whether the header has that count; the count itself; ties go to the
+    earlier candidate.
+    """
+    best, best_score = ",", None
+    for order, delim in enumerate(_DELIMITERS):
+        rows, clean = _split_sample(sample, delim, complete=complete)
+        counts = [len(r) for r in rows[:500]]
+        if not counts:
+            continue
+        mode = max(set(counts), key=lambda c: (counts.count(c), c))
+        if mode < 2:
+            continue
+        score = (clean, counts.count(mode) / len(counts), counts[0] == mode, mode, -order)
+        if best_score is None or score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _split_sample(sample: str, delim: str, *, complete: bool) -> tuple[list[list[str]], bool]:
+    """Rows of the sample, and whether it parsed strictly (well-formed quoting)."""
+    rows: list[list[str]] = []
+    clean = True
+    try:
+        for row in csv.reader(io.StringIO(sample, newline=""), delimiter=delim, strict=True):
+            if row:
+                rows.append(row)
+    except csv.Error:
+        loose = _loose_rows(sample, delim)
+        # The sample may merely end inside a quoted field; anything else is
+        # quoting that does not fit this delimiter.
+        if complete or len(loose) > len(rows) + 1:
+            clean = False
+            rows = loose
+    if not complete and len(rows) > 1:
+        rows = rows[:-1]  # the sample probably cut the last record short
+    return rows, clean
+
+
+def _loose_rows(sample: str, delim: str) -> list[list[str]]:
+    rows: list[list[str]] = []
+    with contextlib.suppress(csv.Error):
+        for row in csv.reader(io.StringIO(sample, newline=""), delimiter=delim):
+            if row:
+                rows.append(row)
+    return rows
+
+
+def _read_csv_pandas(
+    path: str, encoding: str, delimiter: str, size: int, report: _Reporter
+) -> list[np.ndarray]:
+    """Parse with pandas' C engine in chunks; raises on ragged rows.
+
+    Returns one object column per field, header row included, with empty
+    fields as None and our formula escaping undone.
+    """
+    pieces: list[list[np.ndarray]] = []
+    with open(path, "rb") as raw:
+        reader = pd.read_csv(
+            raw,
+            sep=delimiter,
+            header=None,
+            # object, not str: pandas 3 would build Arrow strings only for us
+            # to turn them back into Python objects (twice the time).
+            dtype=object,
+            keep_default_na=False,
+            na_filter=False,
+            engine="c",
+            encoding=encoding,
+            encoding_errors="replace",
+            quotechar='"',
+            skip_blank_lines=True,
+            chunksize=_CSV_CHUNK_ROWS,
+        )
+        with reader:
+            for chunk in reader:
+                pieces.append([_clean_text_column(chunk[c]) for c in chunk.columns])
+                report(0.1 + 0.85 * raw.tell() / size)
+    if not pieces:
+        return []
+    if len(pieces) == 1:
+        return pieces[0]
+    return [np.concatenate(parts) for parts in zip(*pieces, strict=True)]
+
+
+def _clean_text_column(series: pd.Series) -> np.ndarray:
+    """Column of str -> object array with "" as None and one apostrophe undone."""
+    arr = series.to_numpy(dtype=object)
+    if not arr.flags.writeable:  # copy-on-write pandas may hand out a read-only view
+        arr = arr.copy()
+    arr[arr == ""] = None
+    # A cheap test per cell; only cells starting with "'" meet the regex.
+    for i in [i for i, v in enumerate(arr) if v and v[0] == "'"]:
+        arr[i] = _strip_escape(arr[i])
+    return arr
+
+
+def _read_csv_module(
+    path: str, name: str, encoding: str, delimiter: str, size: int, report: _Reporter
+) -> list[np.ndarray]:
+    """Slower fallback that accepts ragged rows and unbalanced quotes.
+
+    Short rows are padded with None; extra fields open new columns with a
+    blank header, so no data is ever dropped.
+    """
+    cols: list[list[str | None]] = []
+    n = 0
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)
+    try:
+        with open(path, "rb") as raw:
+            text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
+            for row in csv.reader(text, delimiter=delimiter, strict=False):
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line, as pandas skips them
+                if len(row) > len(cols):
+                    cols.extend([None] * n for _ in range(len(row) - len(cols)))
+                for j, col in enumerate(cols):
+                    v = row[j] if j < len(row) else ""
+                    col.append((_strip_escape(v) if v[0] == "'" else v) if v else None)
+                n += 1
+                if n % _CSV_CHUNK_ROWS == 0:
+                    report(0.1 + 0.85 * raw.tell() / size)
+    except csv.Error as exc:
+        raise FileFormatError(f"{name} is not a readable table: {exc}.") from None
+    finally:
+        csv.field_size_limit(old_limit)
+    return [_object_array(c) for c in cols]
+
+
+def _object_array(values: list) -> np.ndarray:
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    return arr
+
+
+# --------------------------------------------------------------------------
+# Workbooks (XLSX, XLSM, ODS)
+
+
+def _read_workbook(path: str, name: str, ext: str, sheet: str | None, report: _Reporter) -> Table:
+    kind = "an OpenDocument spreadsheet" if ext == ".ods" else "an Excel workbook"
+    has_error_cells = _check_zip(path, name, kind, report)
+    report(0.3)
+    import python_calamine
+
+    try:
+        with python_calamine.CalamineWorkbook.from_path(path) as book:
+            metas = list(book.sheets_metadata)
+            names = [m.name for m in metas]
+            sheet_name = _choose_sheet(name, metas, sheet)
+            if has_error_cells and ext != ".ods":
+                # calamine reads error cells as "", which would look like a gap
+                # to fill; openpyxl keeps "#N/A".  Rare, so the slow path is fine.
+                with contextlib.closing(_openpyxl_rows(path, sheet_name)) as rows:
+                    cols = _collect_rows(rows, None, report)
+            else:
+                data = book.get_sheet_by_name(sheet_name)
+                cols = _collect_rows(data.iter_rows(), data.height, report)
+    except (ReadCancelled, FileFormatError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser failure means a damaged file
+        detail = str(exc).strip().rstrip(".") or type(exc).__name__
+        raise FileFormatError(f"{name} could not be read as {kind} ({detail}).") from None
+    if not cols:
+        raise FileFormatError(f"{name} is empty: sheet {sheet_name!r} has no cells.")
+    columns = ["" if c[0] is None else c[0] for c in cols]
+    body = _trim_trailing_empty_rows([_object_array(c[1:]) for c in cols])
+    meta = {"format": "ods" if ext == ".ods" else "xlsx", "sheet": sheet_name, "sheets": names}
+    return Table(columns=columns, cells=body, meta=meta)
+
+
+def _choose_sheet(name: str, metas: list, sheet: str | None) -> str:
+    names = [m.name for m in metas]
+    if sheet is not None:
+        if sheet in names:
+            return sheet
+        listed = ", ".join(repr(n) for n in names) or "none"
+        raise FileFormatError(f"{name} has no sheet named {sheet!r}; its sheets are {listed}.")
+    worksheets = [m for m in metas if str(m.typ).endswith("WorkSheet")]
+    visible = [m for m in worksheets if str(m.visible).endswith(".Visible")]
+    chosen = (visible or worksheets or metas or [None])[0]
+    if chosen is None:
+        raise FileFormatError(f"{name} is empty: it has no sheets.")
+    return chosen.name
+
+
+def _collect_rows(rows, height: int | None, report: _Reporter) -> list[list]:
+    """Rows of cell values -> column lists of text, header first.
+
+    Leading empty rows are skipped so the first non-empty row is the header;
+    leading and trailing columns with no value at all are dropped.
+    """
+    cols: list[list] = []
+    n = 0
+    started = False
+    for i, row in enumerate(rows):
+        texts = [_cell_text(v) for v in row]
+        if not started:
+            if all(t is None for t in texts):
+                continue
+            started = True
+        if len(texts) > len(cols):
+            cols.extend([None] * n for _ in range(len(texts) - len(cols)))
+        for j, col in enumerate(cols):
+            col.append(texts[j] if j < len(texts) else None)
+        n += 1
+        if i % 4096 == 4095:
+            report(0.35 + 0.6 * (i / height if height else 0.5))
+    used = [j for j, c in enumerate(cols) if any(v is not None for v in c)]
+    if not used:
+        return []
+    return cols[used[0] : used[-1] + 1]
+
+
+def _cell_text(v) -> str | None:
+    """One spreadsheet value -> its text, or None for an empty cell."""
+    if v is None:
+        return None
+    t = type(v)
+    if t is str:
+        return v or None
+    if t is float:
+        return _format_number(v)
+    if t is bool:
+        return "TRUE" if v else "FALSE"
+    if t is int:
+        return str(v)
+    if t is _dt.datetime:
+        if v.hour == v.minute == v.second == v.microsecond == 0:
+            return v.date().isoformat()
+        return v.isoformat(sep=" ")
+    if t is _dt.date or t is _dt.time:
+        return v.isoformat()
+    if t is _dt.timedelta:
+        total = round(v.total_seconds())
+        sign = "-" if total < 0 else ""
+        hours, rest = divmod(abs(total), 3600)
+        return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    return str(v) or None
+
+
+def _openpyxl_rows(path: str, sheet_name: str) -> Iterator[list]:
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        ws = book[sheet_name]
+        ws.reset_dimensions()  # a stale <dimension> would cut rows off
+        for row in ws.iter_rows(values_only=True):
+            # openpyxl leaves OOXML _xHHHH_ escapes in place; calamine decodes them.
+            yield [_ooxml_unescape(v) if type(v) is str and "_x" in v else v for v in row]
+    finally:
+        book.close()
+
+
+def _ooxml_unescape(text: str) -> str:
+    return _OOXML_UNESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def _check_zip(path: str, name: str, kind: str, report: _Reporter) -> bool:
+    """Refuse anything but a sound, modest zip of XML without DTDs.
+
+    Every member is decompressed once, in blocks, before any parser sees it:
+    this verifies the CRCs (so a member whose header understates its size is
+    caught: Python stops at the declared size and the CRC then fails), and
+    looks for ``<!DOCTYPE``, which no spreadsheet needs and which carries
+    entity-expansion and external-entity attacks.
+
+    Returns
+    -------
+    bool
+        True if some worksheet holds Excel error cells (``t="e"``).
+    """
+    with open(path, "rb") as f:
+        magic = f.read(8)
+    if not magic:
+        raise FileFormatError(f"{name} is empty.")
+    if magic.startswith(_OLE_MAGIC) and kind.endswith("workbook"):
+        raise FileFormatError(
+            f"{name} is password-protected or an old .xls workbook; save it as .xlsx."
+        )
+    if not magic.startswith(b"PK"):
+        raise FileFormatError(f"{name} is not {kind} (it is not a zip archive).")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            _check_zip_sizes(name, infos)
+            total = sum(i.file_size for i in infos) or 1
+            done = 0
+            has_errors = False
+            for info in infos:
+                if info.is_dir():
+                    continue
+                lower = info.filename.lower()
+                # Any member may be fed to an XML parser (the workbook's
+                # relationships name the parts), so all but pictures are checked.
+                xml = not lower.endswith(_PICTURE_EXTENSIONS)
+                sheet = lower.startswith("xl/worksheets/") and lower.endswith(".xml")
+                found = _scan_member(zf, info, xml, sheet, report, done, total)
+                if found == "doctype":
+                    raise FileFormatError(
+                        f"{name} contains an XML document type declaration, which spreadsheets "
+                        "never use and attacks do; it was not read."
+                    )
+                has_errors |= found == "error-cell"
+                done += info.file_size
+    except (ReadCancelled, FileFormatError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - zipfile raises many types on damage
+        detail = str(exc).strip().rstrip(".") or type(exc).__name__
+        raise FileFormatError(f"{name} is damaged and cannot be read ({detail}).") from None
+    return has_errors
+
+
+def _check_zip_sizes(name: str, infos: list[zipfile.ZipInfo]) -> None:
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise FileFormatError(
+            f"{name} has {len(infos):,} parts, too many for a spreadsheet; it was not read."
+        )
+    total = sum(i.file_size for i in infos)
+    if total > MAX_TOTAL_UNCOMPRESSED:
+        raise FileFormatError(
+            f"{name} would expand to {total / 1024**3:.1f} GiB, more than the "
+            f"{MAX_TOTAL_UNCOMPRESSED / 1024**3:.1f} GiB allowed; it was not read."
+        )
+    for i in infos:
+        ratio = i.file_size / max(i.compress_size, 1)
+        if i.file_size > MAX_MEMBER_FOR_RATIO and ratio > MAX_COMPRESSION_RATIO:
+            raise FileFormatError(
+                f"{name} looks like a zip bomb (part {i.filename!r} expands {ratio:,.0f} times); "
+                "it was not read."
+            )
+
+
+_DOCTYPE_MARKS = (b"<!DOCTYPE", "<!DOCTYPE".encode("utf-16-le"), "<!DOCTYPE".encode("utf-16-be"))
+_ERROR_MARKS = (b't="e"', b"t='e'")
+_PICTURE_EXTENSIONS = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".emf",
+    ".wmf",
+    ".svg",
+)
+
+
+def _scan_member(zf, info, xml: bool, sheet: bool, report, done: int, total: int) -> str | None:
+    """Decompress one member fully; report a DTD or error cells in it."""
+    keep = 32  # overlap between blocks so a mark split across them is found
+    tail = b""
+    found = None
+    read = 0
+    with zf.open(info) as member:
+        while block := member.read(_IO_BLOCK):
+            read += len(block)
+            if xml or sheet:
+                window = tail + block
+                if xml and any(m in window for m in _DOCTYPE_MARKS):
+                    return "doctype"
+                if sheet and found is None and any(m in window for m in _ERROR_MARKS):
+                    found = "error-cell"
+                tail = window[-keep:]
+            report(0.3 * (done + read) / total)
+    return found
+
+
+# --------------------------------------------------------------------------
+# Writing
+
+
+def _as_text_column(values) -> np.ndarray:
+    """Any 1-D column -> object array; numeric arrays become text.
+
+    Object arrays are passed through unscanned (a pass costs ~0.1 s per
+    million cells); items that are not str/None are dealt with by
+    :func:`_text_items` where a writer meets them.
+    """
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"each column must be 1-D, got shape {arr.shape}")
+    if arr.dtype == object:
+        return arr
+    return _text_items(arr.astype(object))
+
+
+def _text_items(col: np.ndarray) -> np.ndarray:
+    """Items -> str or None: NaN and "" become None, numbers their shortest text."""
+    out = []
+    for v in col:
+        if v is None or type(v) is str:
+            out.append(v or None)
+        elif isinstance(v, float | np.floating):
+            out.append(None if v != v else _format_number(float(v)))
+        else:
+            out.append(str(v) or None)
+    return _object_array(out)
+
+
+def _check_shapes(columns: list[str], cols: list[np.ndarray]) -> int:
+    if len(columns) != len(cols):
+        raise ValueError(f"{len(columns)} column names but {len(cols)} columns of cells")
+    lengths = {len(c) for c in cols}
+    if len(lengths) > 1:
+        raise ValueError(f"columns have different lengths: {sorted(lengths)}")
+    return lengths.pop() if lengths else 0
+
+
+def _check_extras(extras, n_cols: int, n_rows: int, what: str) -> dict[int, np.ndarray]:
+    out: dict[int, np.ndarray] = {}
+    for j, values in (extras or {}).items():
+        if not 0 <= int(j) < n_cols:
+            raise ValueError(f"{what}: column index {j} out of range 0..{n_cols - 1}")
+        arr = np.asarray(values, dtype=object)
+        if arr.shape != (n_rows,):
+            raise ValueError(f"{what}[{j}] has shape {arr.shape}, expected ({n_rows},)")
+        out[int(j)] = arr
+    return out
+
+
+def _save_error(name: str, path: str, exc: OSError) -> OSError:
+    reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
+    if isinstance(exc, FileNotFoundError) and not os.path.isdir(
+        os.path.dirname(os.path.abspath(path))
+    ):
+        reason = "its folder does not exist"
+    try:
+        new = type(exc)(f"Could not save {name}: {reason}.")
+    except Exception:  # noqa: BLE001 - an OSError subclass with an odd constructor
+        new = OSError(f"Could not save {name}: {reason}.")
+    # errno stays on the cause (raise ... from exc); set here, it would
+    # replace the message in str() with "[Errno 13] ...".
+    return new
+
+
+@contextlib.contextmanager
+def _atomic_file(path: str, *, binary: bool):
+    """Yield a temporary file beside ``path``; on success it replaces ``path``.
+
+    On any failure (or cancel) the temporary file is removed and ``path``
+    is left as it was.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    kwargs = {} if binary else {"encoding": "utf-8", "newline": ""}
+    tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below on every path
+        mode="wb" if binary else "w",
+        dir=directory,
+        prefix=f".{base}.",
+        suffix=".tmp",
+        delete=False,
+        **kwargs,
+    )
+    try:
+        # The raw file, not the wrapper: its per-call indirection costs
+        # about a second per million CSV rows.
+        yield tmp.file
+        tmp.flush()
+        os.fsync(tmp.fileno())
+        tmp.close()
+        os.chmod(tmp.name, _mode_for(path))
+        os.replace(tmp.name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.close()
+        with contextlib.suppress(OSError):
+            os.unlink(tmp.name)
+        raise
+    _fsync_dir(directory)
+
+
+def _mode_for(path: str) -> int:
+    """Keep the replaced file's permissions; a new file gets the umask's."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        pass
+    umask = 0o022
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                umask = int(line.split()[1], 8)
+    return 0o666 & ~umask
+
+
+def _fsync_dir(directory: str) -> None:
+    # Makes the rename itself durable; not possible (nor needed) on Windows.
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _csv_safe(col: np.ndarray) -> np.ndarray:
+    """Prefix an apostrophe to text cells a spreadsheet would run as formulas.
+
+    A plain-Python filter on the first character is the cheap pass (about
+    50 ns a cell); only the rare candidates meet the regexes.  NUL, which no
+    text file may hold (the reader takes it for binary data), becomes U+FFFD.
+    """
+    try:
+        hits = [i for i, v in enumerate(col) if v and v[0] in _RISKY_FIRST]
+        has_nul = "\x00" in "".join(filter(None, col))
+    except (TypeError, IndexError, KeyError):
+        col = _text_items(col)  # items that are not text: the slow, careful way
+        hits = [i for i, v in enumerate(col) if v and v[0] in _RISKY_FIRST]
+        has_nul = "\x00" in "".join(filter(None, col))
+    out = col
+    for i in hits:
+        v = col[i]
+        if _RISKY_RE.match(v) and not _CSV_NUMBER_RE.fullmatch(v):
+            if out is col:
+                out = col.copy()
+            out[i] = "'" + v
+    if has_nul:
+        out = _object_array([v.replace("\x00", "\ufffd") if v else v for v in out])
+    return out
+
+
+def _write_csv(
+    path: str,
+    columns: list[str],
+    cols: list[np.ndarray],
+    n_rows: int,
+    delimiter: str,
+    report: _Reporter,
+) -> None:
+    header = _csv_safe(_object_array(columns))
+    safe = [_csv_safe(c) for c in cols]
+    # Rows holding these get every field quoted.  "\r": Python < 3.13 leaves
+    # it unquoted when lines end in "\n", and readers would split the row
+    # there.  The other delimiters: quoted, they cannot fool the delimiter
+    # detection of whoever reads the file (this module included).
+    special = "\r" + ("".join(d for d in _DELIMITERS if d != delimiter) if delimiter == "," else "")
+    report(0.05)
+    with _atomic_file(path, binary=False) as f:
+        quoted = csv.writer(f, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        # One column: quote every field, or a blank cell would be a blank line.
+        plain = (
+            quoted if len(cols) == 1 else csv.writer(f, delimiter=delimiter, lineterminator="\n")
+        )
+        # A leading U+FEFF would read as a byte-order mark and vanish; quoted, it stays.
+        first = quoted if columns and columns[0].startswith("\ufeff") else plain
+        _write_csv_rows(first, quoted, [header[j : j + 1] for j in range(len(header))], special)
+        for start in range(0, n_rows, _CSV_CHUNK_ROWS):
+            stop = min(start + _CSV_CHUNK_ROWS, n_rows)
+            _write_csv_rows(plain, quoted, [c[start:stop] for c in safe], special)
+            report(0.05 + 0.9 * stop / n_rows)
+
+
+def _write_csv_rows(plain, quoted, cols: list[np.ndarray], special: str) -> None:
+    """Write rows given column-wise: C speed unless a cell holds a ``special`` character."""
+    rows = zip(*cols, strict=True)
+    if plain is quoted or not any(_has_any("".join(filter(None, c)), special) for c in cols):
+        plain.writerows(rows)
+        return
+    for row in rows:
+        (quoted if _has_any("".join(filter(None, row)), special) else plain).writerow(row)
+
+
+def _has_any(text: str, chars: str) -> bool:
+    return any(ch in text for ch in chars)
+
+
+def _xlsx_number(text: str) -> float | None:
+    """The number to store for ``text``, if reading it back gives ``text`` again.
+
+    ``"170"``, ``"-5"``, ``"170.5"`` qualify; ``"007"``, ``"1.50"``, ``"+3"``,
+    ``"1E5"`` stay text, so a load-save-load round trip changes nothing.
+    """
+    if _XLSX_NUMBER_RE.fullmatch(text):
+        x = float(text)
+        if _format_number(x) == text:
+            return x
+    return None
+
+
+def _utf16_len(text: str) -> int:
+    # Excel counts UTF-16 code units; only long strings need the exact count.
+    return (
+        len(text) if len(text) <= MAX_XLSX_CELL_CHARS // 2 else len(text.encode("utf-16-le")) // 2
+    )
+
+
+def _write_xlsx(
+    path: str,
+    name: str,
+    columns: list[str],
+    cols: list[np.ndarray],
+    n_rows: int,
+    fills: dict[int, np.ndarray],
+    notes: dict[int, np.ndarray],
+    report: _Reporter,
+) -> None:
+    """Write with xlsxwriter in constant-memory mode (rows streamed, inline strings).
+
+    xlsxwriter writes text only through ``write_string``, so nothing becomes
+    a formula or an error cell, and it applies OOXML's ``_xHHHH_`` escaping
+    for control characters itself.  It would silently cut long text and
+    ignore cells beyond the sheet's limits, so both are checked first.
+    """
+    import xlsxwriter
+
+    if n_rows + 1 > _XLSX_MAX_ROWS or len(columns) > _XLSX_MAX_COLS:
+        raise FileFormatError(
+            f"{name} cannot hold {n_rows:,} rows and {len(columns):,} columns; an Excel sheet "
+            f"holds at most {_XLSX_MAX_ROWS - 1:,} rows below the header and {_XLSX_MAX_COLS:,} columns."
+        )
+    cols = [_text_items(c) for c in cols]
+    for j, col in enumerate([_object_array(columns), *cols]):
+        for i, v in enumerate(col):
+            if (
+                v is not None
+                and len(v) > MAX_XLSX_CELL_CHARS // 2
+                and _utf16_len(v) > MAX_XLSX_CELL_CHARS
+            ):
+                where = "header" if j == 0 else f"row {i + 2}, column {j}"
+                raise FileFormatError(
+                    f"{name} cannot hold the {where} cell: it has {_utf16_len(v):,} characters "
+                    f"and Excel allows {MAX_XLSX_CELL_CHARS:,}."
+                )
+    numbers = [_object_array([None if v is None else _xlsx_number(v) for v in c]) for c in cols]
+    columns = list(_no_nonchars(_object_array(columns)))
+    cols = [_no_nonchars(c) for c in cols]
+    report(0.1)
+    with _atomic_file(path, binary=True) as f:
+        book = xlsxwriter.Workbook(
+            f,
+            {
+                "constant_memory": True,
+                "strings_to_numbers": False,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+            },
+        )
+        try:
+            ws = book.add_worksheet("Sheet1")
+            ws.freeze_panes(1, 0)
+            bold = book.add_format({"bold": True})
+            for j, title in enumerate(columns):
+                ws.set_column(j, j, min(max(len(title) + 4, 10), 60))
+                if title:
+                    ws.write_string(0, j, title, bold)
+            formats: dict[str, object] = {}
+            for i in range(n_rows):
+                r = i + 1
+                for j in range(len(cols)):
+                    text = cols[j][i]
+                    color = fills[j][i] if j in fills else None
+                    fmt = None
+                    if color is not None:
+                        key = str(color).upper()
+                        fmt = formats.get(key)
+                        if fmt is None:
+                            fmt = formats[key] = book.add_format({"bg_color": key, "pattern": 1})
+                    if text is None:
+                        if fmt is not None:
+                            ws.write_blank(r, j, None, fmt)
+                    else:
+                        x = numbers[j][i]
+                        if x is None:
+                            ws.write_string(r, j, text, fmt)
+                        else:
+                            ws.write_number(r, j, x, fmt)
+                    note = notes[j][i] if j in notes else None
+                    if note is not None:
+                        ws.write_comment(r, j, _cut(str(note)), {"author": "EM Gap Filler"})
+                if i % 4096 == 4095:
+                    report(0.1 + 0.7 * i / n_rows)
+            report(0.8)
+        except BaseException:
+            _discard_xlsxwriter(book)
+            raise
+        try:
+            book.close()
+        except xlsxwriter.exceptions.FileCreateError as exc:
+            cause = exc.args[0] if exc.args else exc
+            raise cause if isinstance(cause, OSError) else OSError(str(cause)) from exc
+
+
+def _discard_xlsxwriter(book) -> None:
+    """Drop an unfinished workbook: remove the row files constant-memory mode streams to.
+
+    Closing it instead would assemble and write the whole file first.
+    """
+    for ws in book.worksheets():
+        fh, filename = getattr(ws, "row_data_fh", None), getattr(ws, "row_data_filename", None)
+        with contextlib.suppress(Exception):
+            if fh is not None:
+                fh.close()
+        with contextlib.suppress(Exception):
+            if filename:
+                os.unlink(filename)
+    book.fileclosed = True
+
+
+def _no_nonchars(col: np.ndarray) -> np.ndarray:
+    """U+FFFE and U+FFFF -> U+FFFD: XML cannot carry them, and their escapes
+    (``_xFFFE_``) are not decoded by readers."""
+    joined = "".join(filter(None, col))
+    if "\ufffe" not in joined and "\uffff" not in joined:
+        return col
+    return _object_array(
+        [v.replace("\ufffe", "\ufffd").replace("\uffff", "\ufffd") if v else v for v in col]
+    )
+
+
+_XLSX_MAX_ROWS = 1_048_576
+_XLSX_MAX_COLS = 16_384
+
+
+def _cut(text: str) -> str:
+    """A comment longer than Excel allows is shortened (it is only a note)."""
+    if _utf16_len(text) <= MAX_XLSX_CELL_CHARS:
+        return text
+    units = text.encode("utf-16-le")[: 2 * (MAX_XLSX_CELL_CHARS - 1)]
+    # errors="ignore" drops half a surrogate pair left at the cut.
+    return units.decode("utf-16-le", errors="ignore") + "\u2026"
