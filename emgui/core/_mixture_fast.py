@@ -1,0 +1,450 @@
+"""One-sweep E-step passes over the unlabelled rows, for :mod:`emgui.core.mixture`.
+
+Every engine here holds the unlabelled rows once (centred by a fixed shift, in
+a canonical order) and, given Gaussian parameters in the same centred
+coordinates, makes ONE pass over those rows and returns a :class:`Sweep`:
+
+* ``ll``: Σ_i log Σ_k π_k N(x_i | μ_k, Σ_k) over the unlabelled rows;
+* ``s0`` (K,): Σ_i r_ik, the responsibility mass of each component;
+* ``s1`` (K, D): Σ_i r_ik x_i;
+* ``scatter`` (K, D, D): Σ_i r_ik (x_i - m_k)(x_i - m_k)ᵀ with m_k = s1_k / s0_k.
+
+That is all an M-step needs, so no (n_rows, K) array is ever kept.  Labelled
+rows are not here: their sums never change and the caller keeps them.
+
+Three engines, chosen per iteration by the caller:
+
+``TwoClassLine``
+    One feature, two classes.  The rows are sorted, so the set where
+    q(x) = log π₁N₁(x) - log π₀N₀(x) > 0 is at most three runs of rows split
+    at the roots of the quadratic q.  Inside a run the sign of q is known, so
+    one ``exp`` of -|q| per row gives the posterior (a logistic function of q)
+    and the log-likelihood needs no ``log`` per row at all.
+``QuadraticFeatures``
+    Few features, any K.  log π_k N_k(x) is linear in the monomials
+    (x_i x_j, x_i, 1), so one matrix product gives all log-densities of a block
+    and one more gives every sufficient statistic.
+``Precise``
+    Any shape.  Per-component Cholesky whitening as in scikit-learn, block by
+    block, with the block statistics merged by the parallel-axis formula.  It
+    is the fallback when the expanded quadratics of the other two would lose
+    digits (a narrow component far from the data's centre), which
+    :func:`condition` measures.
+
+All engines work in blocks that stay in the CPU cache; the first two reuse
+scratch buffers allocated once, through ``out=`` arguments.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "CONDITION_LIMIT",
+    "Gaussians",
+    "Precise",
+    "QuadraticFeatures",
+    "Sweep",
+    "TwoClassLine",
+    "condition",
+    "empty_sweep",
+    "sum_log",
+]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+# Above this, expanding (x - μ)ᵀP(x - μ) into monomials costs more than about
+# 1e-11 absolute per row (eps * 1e4 * a small factor); the Precise engine is
+# used instead.
+CONDITION_LIMIT = 1e4
+
+# Rows per block: a few 8-byte buffers of this length stay in a 1 MiB L2 cache
+# and are long enough that the Python overhead per ufunc call is negligible.
+_LINE_BLOCK = 32768
+_QUAD_BLOCK_CELLS = 65536
+# Matrix products with fewer multiply-adds than this (rows x inner x outer)
+# stay on the calling thread in OpenBLAS; a product handed to a second thread
+# costs far more than it saves when the machine is busy.
+_BLAS_MNK = 200_000
+
+
+class Gaussians(NamedTuple):
+    """Factorised parameters in centred coordinates, ready for an E-step.
+
+    Attributes
+    ----------
+    log_weights : ndarray, shape (K,)
+    means : ndarray, shape (K, D)
+    prec_chol : ndarray, shape (K, D, D)
+        Upper factors with precision_k = prec_chol_k @ prec_chol_kᵀ (as in
+        scikit-learn).
+    half_log_det : ndarray, shape (K,)
+        Σ log diag(prec_chol_k) = ½ log det(precision_k).
+    """
+
+    log_weights: np.ndarray
+    means: np.ndarray
+    prec_chol: np.ndarray
+    half_log_det: np.ndarray
+
+
+class Sweep(NamedTuple):
+    """Result of one pass over the unlabelled rows (see the module docstring)."""
+
+    ll: float
+    s0: np.ndarray
+    s1: np.ndarray
+    scatter: np.ndarray
+
+
+def empty_sweep(k: int, d: int) -> Sweep:
+    """The sweep over zero rows."""
+    return Sweep(0.0, np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d)))
+
+
+def sum_log(values: np.ndarray, group: int = 256) -> float:
+    """Σ log(values) with one ``log`` per `group` values.
+
+    Parameters
+    ----------
+    values : ndarray, shape (m,)
+        Each in [1, 4): then a product of 256 of them stays below 4**256
+        ≈ 1e154, far from overflow, and loses only ~256 ulps.
+
+    Returns
+    -------
+    float
+    """
+    m = values.shape[0]
+    full = m // group
+    total = 0.0
+    if full:
+        # Multiplying `group` rows of length `full` elementwise is a cheap
+        # vectorised pass; the log then runs on `full` numbers only.
+        prods = np.multiply.reduce(values[: full * group].reshape(group, full), axis=0)
+        total += float(np.log(prods).sum())
+    if full * group < m:
+        total += float(np.log(values[full * group :]).sum())
+    return total
+
+
+def _raw_to_sweep(ll: float, s0: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> Sweep:
+    """Turn raw moments Σr, Σrx, Σrxxᵀ into the scatter about each weighted mean."""
+    safe = np.where(s0 > 0.0, s0, 1.0)
+    scatter = s2 - np.einsum("ki,kj->kij", s1, s1 / safe[:, None])
+    scatter[s0 <= 0.0] = 0.0
+    # Rounding may leave a tiny negative variance where the true one is ~0.
+    diag = np.einsum("kii->ki", scatter)
+    np.maximum(diag, 0.0, out=diag)
+    return Sweep(ll, s0, s1, scatter)
+
+
+def condition(g: Gaussians, scale: np.ndarray, radius: float) -> float:
+    """How many ulps per row the expanded quadratic form may lose.
+
+    Parameters
+    ----------
+    g : Gaussians
+    scale : ndarray, shape (D,)
+        Per-feature scale of the centred rows (their largest magnitude).
+    radius : float
+        Largest norm of a centred row divided by `scale`.
+
+    Returns
+    -------
+    float
+        About max_k λ_max(S P_k S) (radius + |S⁻¹ μ_k|)², S = diag(scale): the
+        rounding error of a monomial expansion of a log-density is about eps
+        times this.  Scaling first makes it independent of each feature's unit.
+    """
+    # ||S·prec_chol||_F² = trace(S P S) >= λ_max(S P S): cheap, and at most
+    # D times too cautious.
+    lam = np.einsum(
+        "kij,kij->k", g.prec_chol * scale[None, :, None], g.prec_chol * scale[None, :, None]
+    )
+    reach = radius + np.sqrt(np.einsum("kd,kd->k", g.means / scale, g.means / scale))
+    return float(np.max(lam * reach * reach))
+
+
+class TwoClassLine:
+    """One feature, two classes, rows sorted: one ``exp`` per row per iteration.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n,)
+        Centred unlabelled values, sorted ascending.
+    block : int, optional
+        Rows per block.
+    """
+
+    def __init__(self, x: np.ndarray, block: int = _LINE_BLOCK) -> None:
+        self.x = np.ascontiguousarray(x, dtype=np.float64)
+        self.x2 = self.x * self.x
+        self.n = self.x.shape[0]
+        self.block = int(block)
+        starts = np.arange(0, self.n, self.block)
+        # Block totals of (1, x, x²), computed once: a block lying wholly on one
+        # side of q's roots needs them and nothing else from x.
+        self._totals = np.zeros((starts.shape[0], 3))
+        for b, s in enumerate(starts):
+            e = min(s + self.block, self.n)
+            self._totals[b] = (e - s, self.x[s:e].sum(), self.x2[s:e].sum())
+        self.mean = float(self.x.mean()) if self.n else 0.0
+        # Precise spread for Σ log π₀N₀(x_i) in closed form.
+        self.scatter = float(np.sum((self.x - self.mean) ** 2)) if self.n else 0.0
+        self._z = np.empty(min(self.block, max(self.n, 1)))
+        self._d = np.empty_like(self._z)
+
+    def _runs(self, a: float, b: float, c: float) -> list[tuple[int, int, float]] | None:
+        """Split the sorted rows into runs where q = a x² + b x + c has one sign.
+
+        Returns
+        -------
+        list of (start, stop, sign) or None
+            sign is +1 where q <= 0 and -1 where q > 0, so that sign·q <= 0
+            (up to rounding) on the run.  None if rounding made that false by
+            more than 1 anywhere, in which case the caller uses another engine.
+        """
+        x = self.x
+        roots: list[float] = []
+        if a != 0.0:
+            disc = b * b - 4.0 * a * c
+            if disc >= 0.0:
+                # The cancellation-free pair of roots.
+                h = -0.5 * (b + math.copysign(math.sqrt(disc), b))
+                roots = [h / a, c / h] if h != 0.0 else [0.0]
+        elif b != 0.0:
+            roots = [-c / b]
+        cuts = [0, self.n]
+        cuts[1:1] = sorted(int(np.searchsorted(x, r)) for r in roots if math.isfinite(r))
+        vertex = -b / (2.0 * a) if a != 0.0 else math.nan
+        runs = []
+        for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+            if hi <= lo:
+                continue
+            mid = x[(lo + hi - 1) // 2]
+            sign = -1.0 if (a * mid + b) * mid + c > 0.0 else 1.0
+            probes = [x[lo], x[hi - 1]]
+            if x[lo] <= vertex <= x[hi - 1]:
+                probes.append(vertex)
+            if max(sign * ((a * p + b) * p + c) for p in probes) > 1.0:
+                return None
+            runs.append((lo, hi, sign))
+        return runs
+
+    def sweep(self, g: Gaussians) -> Sweep | None:
+        """One pass; None if the rows cannot be split cleanly by sign (rare)."""
+        if self.n == 0:
+            return empty_sweep(2, 1)
+        p = g.prec_chol[:, 0, 0] ** 2
+        mu = g.means[:, 0]
+        # log π_k N_k(x) = α_k x² + β_k x + γ_k
+        alpha = -0.5 * p
+        beta = mu * p
+        gamma = g.log_weights + g.half_log_det - 0.5 * _LOG_2PI - 0.5 * mu * mu * p
+        a = float(alpha[1] - alpha[0])
+        b = float(beta[1] - beta[0])
+        c = float(gamma[1] - gamma[0])
+        runs = self._runs(a, b, c)
+        if runs is None:
+            return None
+
+        # Σ over runs where w is r₁ (sign +1) and where w is r₀ (sign -1) of
+        # (w, w x, w x²), and the plain totals (1, x, x²) of the same runs.
+        sw = {1.0: np.zeros(3), -1.0: np.zeros(3)}
+        tot = {1.0: np.zeros(3), -1.0: np.zeros(3)}
+        log_d = 0.0
+        x, x2, z_buf, d_buf, blk = self.x, self.x2, self._z, self._d, self.block
+        for lo, hi, sign in runs:
+            sa, sb, sc = sign * a, sign * b, sign * c
+            s_w, s_t = sw[sign], tot[sign]
+            start = lo
+            while start < hi:
+                bidx = start // blk
+                stop = min(hi, (bidx + 1) * blk)
+                m = stop - start
+                xb = x[start:stop]
+                x2b = x2[start:stop]
+                z = z_buf[:m]
+                d = d_buf[:m]
+                # z = sign·q <= 0 (at most 1, as _runs checked): exp cannot
+                # overflow and d = 1 + e stays in [1, 1 + e], as sum_log needs.
+                np.multiply(xb, sa, out=z)
+                z += sb
+                z *= xb
+                z += sc
+                np.exp(z, out=z)
+                np.add(z, 1.0, out=d)
+                # w = e / (1 + e) = sigmoid(sign·q): r₁ if sign is +1 else r₀.
+                np.divide(z, d, out=z)
+                # einsum, not dot: BLAS may hand a dot to a second thread, which
+                # on a busy machine costs far more than the dot itself.
+                s_w[0] += z.sum()
+                s_w[1] += np.einsum("i,i->", z, xb)
+                s_w[2] += np.einsum("i,i->", z, x2b)
+                # softplus(q) = log d where q <= 0 and q + log d where q > 0.
+                log_d += sum_log(d)
+                if start == bidx * blk and stop == min((bidx + 1) * blk, self.n):
+                    s_t += self._totals[bidx]
+                else:
+                    s_t += (m, xb.sum(), x2b.sum())
+                start = stop
+        lo_w, hi_w, lo_t, hi_t = sw[1.0], sw[-1.0], tot[1.0], tot[-1.0]
+        # Each component's sums are added from pieces of one sign, never as
+        # "total minus the other component", which would lose a small one.
+        raw1 = lo_w + (hi_t - hi_w)
+        raw0 = (lo_t - lo_w) + hi_w
+        n = self.n
+        dev = self.scatter + n * (self.mean - mu[0]) ** 2
+        # Σ log π₀N₀(x_i), from the rows' own mean and spread: no cancellation.
+        ll0 = n * (g.log_weights[0] + g.half_log_det[0] - 0.5 * _LOG_2PI) - 0.5 * p[0] * dev
+        ll_high_q = a * hi_t[2] + b * hi_t[1] + c * hi_t[0]
+        ll = float(ll0 + ll_high_q + log_d)
+        s0 = np.array([raw0[0], raw1[0]])
+        s1 = np.array([[raw0[1]], [raw1[1]]])
+        s2 = np.array([[[raw0[2]]], [[raw1[2]]]])
+        return _raw_to_sweep(ll, s0, s1, s2)
+
+
+class QuadraticFeatures:
+    """Few features, any K: log-densities and statistics as matrix products.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, D)
+        Centred unlabelled rows.
+    n_components : int
+    """
+
+    def __init__(self, x: np.ndarray, n_components: int) -> None:
+        n, dim = x.shape
+        self.n, self.dim, self.k = n, dim, n_components
+        self._iu = np.triu_indices(dim)
+        t = self._iu[0].shape[0]
+        self._t = t
+        p = t + dim + 1
+        # Fᵀ, one row per statistic [x_i x_j (i <= j), x, 1] and one column per
+        # row of data.  With components along the first axis too, the
+        # log-sum-exp over K runs elementwise over whole rows, never along a
+        # short axis of length K.
+        f = np.empty((p, n))
+        np.multiply(x[:, self._iu[0]].T, x[:, self._iu[1]].T, out=f[:t])
+        f[t : t + dim] = x.T
+        f[-1] = 1.0
+        self.f = f
+        self.block = max(
+            256, min(_QUAD_BLOCK_CELLS // (p + n_components), _BLAS_MNK // (p * n_components))
+        )
+        rows = min(self.block, max(n, 1))
+        self._z = np.empty(rows * n_components)
+        self._mx = np.empty(rows)
+        self._s = np.empty(rows)
+
+    @staticmethod
+    def n_columns(dim: int) -> int:
+        """Statistics per row (rows of Fᵀ) for `dim` features."""
+        return dim * (dim + 1) // 2 + dim + 1
+
+    def _coefficients(self, g: Gaussians) -> np.ndarray:
+        """C with C @ Fᵀ = log π_k N_k(x), shape (K, P)."""
+        dim = self.dim
+        off = self._iu[0] != self._iu[1]
+        prec = g.prec_chol @ np.swapaxes(g.prec_chol, 1, 2)
+        quad = -0.5 * prec[:, self._iu[0], self._iu[1]]
+        quad[:, off] *= 2.0
+        pm = np.einsum("kij,kj->ki", prec, g.means)
+        const = (
+            g.log_weights
+            + g.half_log_det
+            - 0.5 * dim * _LOG_2PI
+            - 0.5 * np.einsum("ki,ki->k", g.means, pm)
+        )
+        return np.ascontiguousarray(np.concatenate([quad, pm, const[:, None]], axis=1))
+
+    def sweep(self, g: Gaussians) -> Sweep:
+        """One pass over the rows."""
+        k, dim, t = self.k, self.dim, self._t
+        if self.n == 0:
+            return empty_sweep(k, dim)
+        coef = self._coefficients(g)
+        acc = np.zeros((k, coef.shape[1]))
+        ll = 0.0
+        group = max(1, min(256, int(600 / math.log(k + 1))))
+        for start in range(0, self.n, self.block):
+            fb = self.f[:, start : start + self.block]
+            m = fb.shape[1]
+            z = self._z[: k * m].reshape(k, m)
+            mx, s = self._mx[:m], self._s[:m]
+            np.matmul(coef, fb, out=z)
+            np.max(z, axis=0, out=mx)
+            z -= mx
+            np.exp(z, out=z)
+            np.sum(z, axis=0, out=s)
+            # s is in [1, K]: products of `group` of them stay far from overflow.
+            ll += float(mx.sum()) + sum_log(s, group=group)
+            z /= s
+            acc += z @ fb.T
+        s0 = acc[:, -1].copy()
+        s1 = acc[:, t : t + dim].copy()
+        s2 = np.empty((k, dim, dim))
+        s2[:, self._iu[0], self._iu[1]] = acc[:, :t]
+        s2[:, self._iu[1], self._iu[0]] = acc[:, :t]
+        return _raw_to_sweep(ll, s0, s1, s2)
+
+
+class Precise:
+    """Any shape: per-component whitening, block by block (scikit-learn's maths).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, D)
+        Centred unlabelled rows.
+    n_components : int
+    """
+
+    def __init__(self, x: np.ndarray, n_components: int) -> None:
+        self.x = x
+        self.n, self.dim = x.shape
+        self.k = n_components
+        cells = _QUAD_BLOCK_CELLS // (self.dim * n_components + n_components + 1)
+        self.block = max(256, min(cells, _BLAS_MNK // (self.dim * self.dim)))
+
+    def sweep(self, g: Gaussians) -> Sweep:
+        """One pass over the rows."""
+        k, dim = self.k, self.dim
+        s0 = np.zeros(k)
+        mean = np.zeros((k, dim))
+        scatter = np.zeros((k, dim, dim))
+        ll = 0.0
+        const = g.log_weights + g.half_log_det - 0.5 * dim * _LOG_2PI
+        for start in range(0, self.n, self.block):
+            xb = self.x[start : start + self.block]
+            logp = np.empty((xb.shape[0], k))
+            for j in range(k):
+                y = (xb - g.means[j]) @ g.prec_chol[j]
+                logp[:, j] = const[j] - 0.5 * np.einsum("ij,ij->i", y, y)
+            mx = logp.max(axis=1)
+            logp -= mx[:, None]
+            np.exp(logp, out=logp)
+            tot = logp.sum(axis=1)
+            ll += float(mx.sum() + np.log(tot).sum())
+            resp = logp / tot[:, None]
+            for j in range(k):
+                r = resp[:, j]
+                nb = float(r.sum())
+                if nb <= 0.0:
+                    continue
+                mb = (r @ xb) / nb
+                diff = xb - mb
+                wb = (r[:, None] * diff).T @ diff
+                # Parallel-axis merge of (s0, mean, scatter) with the block's.
+                na = s0[j]
+                ntot = na + nb
+                delta = mb - mean[j]
+                mean[j] += delta * (nb / ntot)
+                scatter[j] += wb + np.outer(delta, delta) * (na * nb / ntot)
+                s0[j] = ntot
+        return Sweep(ll, s0, mean * s0[:, None], scatter)

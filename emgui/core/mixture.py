@@ -1,0 +1,953 @@
+"""Semi-supervised EM for Gaussian mixtures, observable one iteration at a time.
+
+Rows whose label is known are fixed to their class; every other row gets a
+posterior probability for each class.  The maths follows scikit-learn's
+``GaussianMixture`` (full covariances, Cholesky factors of the precisions,
+log-sum-exp, ``reg_covar`` on the diagonal, ``nk + 10 * eps``) but the loop is
+an iterator: :class:`EMFit` yields a small frozen :class:`Snapshot` per
+iteration, so a worker thread can stream it, a "Step" button can advance it
+and a test can check every iteration.
+
+The quantity EM climbs is the observed-data log-likelihood (natural log)::
+
+    Σ_labelled log π_y N(x | μ_y, Σ_y) + Σ_unlabelled log Σ_k π_k N(x | μ_k, Σ_k)
+
+:func:`log_likelihood` computes it plainly and is the reference for tests.
+
+Speed: the labelled rows enter through constant sums computed once, so an
+iteration costs one pass over the unlabelled rows (see
+:mod:`emgui.core._mixture_fast`).  With one feature and two classes that pass
+needs a single ``exp`` per row.
+
+Determinism: the unlabelled rows and each class's rows are sorted by value
+before anything else, so the same data in any row order gives the same fit,
+and the same ``seed`` gives the same result.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from emgui.core import _mixture_fast as _fast
+
+__all__ = [
+    "EMFit",
+    "MixtureError",
+    "MixtureResult",
+    "Snapshot",
+    "fit",
+    "log_likelihood",
+    "predict_proba",
+]
+
+_EPS = float(np.finfo(np.float64).eps)
+_LOG_2PI = math.log(2.0 * math.pi)
+# Squares of larger differences would overflow.
+_MAX_SPREAD = 1e150
+# A variance below (this * eps * |x|)² is rounding noise: each row's
+# log-density would be off by more than about 1e-5.
+_COLLAPSE = 1e5
+# A class whose correlation matrix has an eigenvalue below this has lost about
+# 10 of its 16 digits in every log-density.
+_FLAT = 1e-10
+# A fall of the log-likelihood larger than this (relative) is not rounding.
+_SLACK = 1e-10
+# Monomial features are kept for up to 4 features and 256 MiB.
+_QUAD_MAX_COLUMNS = 15
+_QUAD_MAX_BYTES = 256 * 2**20
+_LLOYD_ITERATIONS = 20
+_KMEANS_ROWS = 20_000
+
+
+class MixtureError(ValueError):
+    """The data cannot support the requested mixture; the message says what to change."""
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """The state of a fit after one iteration (iteration 0: the initial parameters).
+
+    Attributes
+    ----------
+    iteration : int
+        0 for the initial parameters, then 1, 2, ...
+    log_likelihood : float
+        Observed-data log-likelihood (natural log) of the parameters below.
+    weights : ndarray, shape (K,)
+    means : ndarray, shape (K, D)
+    covariances : ndarray, shape (K, D, D)
+    converged : bool
+        True on the iteration whose log-likelihood change fell within ``tol``.
+    start : int
+        Which random start this belongs to (unlabelled data, ``n_init > 1``).
+    """
+
+    iteration: int
+    log_likelihood: float
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    converged: bool
+    start: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class MixtureResult:
+    """A fitted mixture.
+
+    Attributes
+    ----------
+    weights : ndarray, shape (K,)
+    means : ndarray, shape (K, D)
+    covariances : ndarray, shape (K, D, D)
+    log_likelihood : float
+        Observed-data log-likelihood (natural log) of these parameters.
+    n_iter : int
+        E+M iterations run by the kept start.
+    converged : bool
+        False if ``max_iter`` was reached (or the fit was stopped) first.
+    posteriors : ndarray, shape (n_rows, K)
+        P(class | row) under these parameters, rows in the input order;
+        labelled rows are one-hot.
+    history : tuple of float
+        Log-likelihood at iterations 0..n_iter of the kept start.
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    log_likelihood: float
+    n_iter: int
+    converged: bool
+    posteriors: np.ndarray
+    history: tuple[float, ...]
+
+
+class _Theta(NamedTuple):
+    """Parameters in centred coordinates (means relative to the data's shift)."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+
+
+class _Run:
+    """The progress of one start."""
+
+    __slots__ = ("converged", "finished", "history", "iteration", "ll", "start", "sweep", "theta")
+
+    def __init__(self, start: int, theta: _Theta, ll: float, sweep: _fast.Sweep, finished: bool):
+        self.start = start
+        self.theta = theta
+        self.ll = ll
+        self.sweep = sweep
+        self.iteration = 0
+        self.history = [ll]
+        self.converged = False
+        self.finished = finished
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _as_rows(X) -> np.ndarray:
+    """Validated float64 copy of X, shape (n_rows, n_features)."""
+    try:
+        arr = np.array(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise MixtureError("The measurements must be numbers: check the feature columns.") from exc
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    elif arr.ndim != 2:
+        raise MixtureError(
+            f"Expected one row per record and one column per feature, got {arr.ndim} dimensions."
+        )
+    if arr.shape[0] == 0:
+        raise MixtureError("There are no rows to fit: enter some measurements.")
+    if arr.shape[1] == 0:
+        raise MixtureError("There is no feature to fit: choose at least one numeric column.")
+    finite = np.isfinite(arr)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite.all(axis=1))[0])
+        raise MixtureError(
+            f"Row {row} (counting from 0) holds a missing or infinite value: "
+            "remove that row or enter a number."
+        )
+    return np.ascontiguousarray(arr)
+
+
+def _as_labels(labels, n: int) -> np.ndarray:
+    """Validated int labels, shape (n,); -1 = unknown."""
+    if labels is None:
+        return np.full(n, -1, dtype=np.intp)
+    arr = np.asarray(labels)
+    if arr.shape != (n,):
+        raise MixtureError(f"Expected {n} labels, one per row, got shape {arr.shape}.")
+    if arr.dtype.kind == "f":
+        if not (np.isfinite(arr).all() and np.array_equal(arr, np.round(arr))):
+            raise MixtureError(
+                "Labels must be whole class codes: -1 for unknown, 0..K-1 for a class."
+            )
+    elif arr.dtype.kind not in "iu":
+        raise MixtureError("Labels must be whole class codes: -1 for unknown, 0..K-1 for a class.")
+    out = arr.astype(np.intp)
+    if (out < -1).any():
+        bad = int(out[out < -1][0])
+        raise MixtureError(
+            f"Label {bad} is not a class code: use -1 for unknown, 0..K-1 for a class."
+        )
+    return out
+
+
+def _as_int(value, name: str, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise MixtureError(f"{name} must be a whole number, got {value!r}.")
+    try:
+        out = operator.index(value)
+    except TypeError:
+        raise MixtureError(f"{name} must be a whole number, got {value!r}.") from None
+    if out < minimum:
+        raise MixtureError(f"{name} must be at least {minimum}, got {out}.")
+    return out
+
+
+def _as_nonnegative(value, name: str) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise MixtureError(f"{name} must be a number, got {value!r}.") from None
+    if not (math.isfinite(out) and out >= 0.0):
+        raise MixtureError(f"{name} must be a finite number >= 0, got {value!r}.")
+    return out
+
+
+def _as_params(weights, means, covariances, dim: int | None = None):
+    """Validated (weights (K,), means (K, D), covariances (K, D, D))."""
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    k = w.shape[0]
+    mu = np.asarray(means, dtype=np.float64)
+    if mu.ndim == 1 and k:
+        mu = mu.reshape(k, -1)
+    d = mu.shape[1] if mu.ndim == 2 else -1
+    cov = np.asarray(covariances, dtype=np.float64)
+    if cov.ndim == 1 and d == 1:
+        cov = cov.reshape(k, 1, 1)
+    if k < 1 or mu.shape != (k, d) or cov.shape != (k, d, d) or (dim is not None and d != dim):
+        raise MixtureError(
+            "Parameters do not fit together: expected weights (K,), means (K, D) and "
+            f"covariances (K, D, D); got {w.shape}, {mu.shape}, {cov.shape}."
+        )
+    if not (np.isfinite(w).all() and np.isfinite(mu).all() and np.isfinite(cov).all()):
+        raise MixtureError("Parameters contain a missing or infinite value.")
+    if (w < 0).any() or w.sum() <= 0:
+        raise MixtureError("Weights must be >= 0 and not all 0.")
+    return w, mu, cov
+
+
+def _canonical(rows: np.ndarray) -> np.ndarray:
+    """The rows sorted by value (first feature first), shape (n, D)."""
+    if rows.shape[1] == 1:
+        return np.sort(rows[:, 0])[:, None]
+    order = np.argsort(rows[:, 0])
+    first = rows[order, 0]
+    if rows.shape[0] > 1 and not (first[1:] == first[:-1]).any():
+        return rows[order]
+    # Ties in the first feature: let the other features decide (slower).
+    return rows[np.lexsort(rows.T[::-1])]
+
+
+# --------------------------------------------------------------------------- Gaussian maths
+
+
+def _factorise(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> _fast.Gaussians:
+    """Cholesky factors of the precisions (scikit-learn's ``precisions_cholesky_``)."""
+    dim = means.shape[1]
+    try:
+        chol = np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError:
+        raise MixtureError(
+            "A class collapsed onto too few distinct values to have a spread: "
+            "enter more measurements, use fewer classes, or raise reg_covar."
+        ) from None
+    eye = np.broadcast_to(np.eye(dim), covariances.shape)
+    prec_chol = np.swapaxes(np.linalg.solve(chol, eye), 1, 2)
+    diag = np.diagonal(prec_chol, axis1=1, axis2=2)
+    if not (np.isfinite(prec_chol).all() and (diag > 0).all()):
+        raise MixtureError(
+            "A class became too narrow to compute with: "
+            "enter more measurements, use fewer classes, or raise reg_covar."
+        )
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(weights)
+    return _fast.Gaussians(log_weights, means, prec_chol, np.log(diag).sum(axis=1))
+
+
+def _weighted_log_prob(X: np.ndarray, g: _fast.Gaussians) -> np.ndarray:
+    """log π_k N(x_i | μ_k, Σ_k), shape (n_rows, K)."""
+    n, dim = X.shape
+    out = np.empty((n, g.means.shape[0]))
+    # Blocks keep each matrix product small enough for BLAS to run it on this
+    # thread: handing it to a second thread is slow on a busy machine.
+    step = 65536
+    for k in range(g.means.shape[0]):
+        for s in range(0, n, step):
+            if dim == 1:
+                y = (X[s : s + step] - g.means[k]) * g.prec_chol[k, 0, 0]
+            else:
+                y = (X[s : s + step] - g.means[k]) @ g.prec_chol[k]
+            out[s : s + step, k] = np.einsum("ij,ij->i", y, y)
+    out *= -0.5
+    out += g.log_weights + g.half_log_det - 0.5 * dim * _LOG_2PI
+    return out
+
+
+def _log_normalise(logp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise log-sum-exp (n,) and posteriors (n, K) of log π_k N_k."""
+    mx = logp.max(axis=1)
+    mx = np.where(np.isfinite(mx), mx, 0.0)
+    with np.errstate(under="ignore"):
+        ex = np.exp(logp - mx[:, None])
+    tot = ex.sum(axis=1)
+    with np.errstate(divide="ignore"):
+        norm = mx + np.log(tot)
+    return norm, ex / tot[:, None]
+
+
+def predict_proba(X, weights, means, covariances) -> np.ndarray:
+    """Posterior class probabilities of rows under given parameters.
+
+    Parameters
+    ----------
+    X : array_like, shape (n_rows, n_features) or (n_rows,)
+    weights : array_like, shape (K,)
+    means : array_like, shape (K, n_features)
+    covariances : array_like, shape (K, n_features, n_features)
+
+    Returns
+    -------
+    ndarray, shape (n_rows, K)
+        Each row sums to 1.
+    """
+    x = _as_rows(X)
+    w, mu, cov = _as_params(weights, means, covariances, x.shape[1])
+    _, post = _log_normalise(_weighted_log_prob(x, _factorise(w / w.sum(), mu, cov)))
+    return post
+
+
+def log_likelihood(X, labels, weights, means, covariances) -> float:
+    """Observed-data log-likelihood (natural log), computed plainly row by row.
+
+    Σ_labelled log π_y N(x | μ_y, Σ_y) + Σ_unlabelled log Σ_k π_k N(x | μ_k, Σ_k).
+
+    Parameters
+    ----------
+    X : array_like, shape (n_rows, n_features) or (n_rows,)
+    labels : array_like of int, shape (n_rows,), or None
+        -1 = unknown; None = all unknown.
+    weights : array_like, shape (K,)
+    means : array_like, shape (K, n_features)
+    covariances : array_like, shape (K, n_features, n_features)
+
+    Returns
+    -------
+    float
+    """
+    x = _as_rows(X)
+    lab = _as_labels(labels, x.shape[0])
+    w, mu, cov = _as_params(weights, means, covariances, x.shape[1])
+    if lab.max() >= w.shape[0]:
+        raise MixtureError(f"Label {int(lab.max())} is out of range for {w.shape[0]} classes.")
+    logp = _weighted_log_prob(x, _factorise(w, mu, cov))
+    norm, _ = _log_normalise(logp)
+    known = lab >= 0
+    rows = np.where(known, logp[np.arange(x.shape[0]), np.maximum(lab, 0)], norm)
+    return float(rows.sum())
+
+
+def _reference_step(X, labels, weights, means, covariances, reg_covar=1e-6):
+    """One plain EM iteration over all rows, scikit-learn's formulas: the test oracle.
+
+    Parameters
+    ----------
+    X : array_like, shape (n_rows, n_features) or (n_rows,)
+    labels : array_like of int, shape (n_rows,), or None
+    weights, means, covariances : array_like, shapes (K,), (K, D), (K, D, D)
+    reg_covar : float
+
+    Returns
+    -------
+    ll : float
+        Observed-data log-likelihood of the given parameters.
+    posteriors : ndarray, shape (n_rows, K)
+        E-step of the given parameters (labelled rows one-hot).
+    weights, means, covariances : ndarray
+        The M-step from those posteriors.
+    """
+    x = _as_rows(X)
+    lab = _as_labels(labels, x.shape[0])
+    w, mu, cov = _as_params(weights, means, covariances, x.shape[1])
+    k = w.shape[0]
+    logp = _weighted_log_prob(x, _factorise(w, mu, cov))
+    norm, resp = _log_normalise(logp)
+    known = lab >= 0
+    resp[known] = np.eye(k)[lab[known]]
+    ll = float(np.where(known, logp[np.arange(x.shape[0]), np.maximum(lab, 0)], norm).sum())
+    nk = resp.sum(axis=0) + 10 * _EPS
+    new_means = resp.T @ x / nk[:, None]
+    new_cov = np.empty_like(cov)
+    for j in range(k):
+        diff = x - new_means[j]
+        new_cov[j] = (resp[:, j] * diff.T) @ diff / nk[j]
+        new_cov[j].flat[:: x.shape[1] + 1] += reg_covar
+    return ll, resp, nk / nk.sum(), new_means, new_cov
+
+
+# --------------------------------------------------------------------------- the fit
+
+
+class EMFit:
+    """A semi-supervised EM fit that advances one iteration at a time.
+
+    Parameters
+    ----------
+    X : array_like, shape (n_rows, n_features) or (n_rows,)
+        Finite numbers (the caller removes unreadable rows).
+    labels : array_like of int, shape (n_rows,), optional
+        -1 = unknown, 0..K-1 = a known class (fixed during the fit).  None: all
+        unknown.
+    n_components : int, optional
+        K.  Default: max(labels) + 1 if any label is known, else 2.  K may
+        exceed the classes seen.
+    max_iter : int, default 300
+        E+M iterations per start.
+    tol : float, default 1e-6
+        Converged when |LL_i - LL_{i-1}| <= tol * max(1, |LL_i|).
+    reg_covar : float, default 1e-6
+        Added to every covariance diagonal: keeps a class with one distinct
+        value (or one row) from collapsing to zero spread.
+    n_init : int, default 5
+        Random starts when no label is known (the best log-likelihood is kept);
+        with labels there is one start.
+    seed : int, default 0
+        Seeds the k-means++ initialisation; the same seed gives the same fit.
+
+    Raises
+    ------
+    MixtureError
+        No rows, a non-finite value, labels out of range, K < 1, fewer
+        distinct rows than classes, or a setting out of range.
+
+    Notes
+    -----
+    Initialisation: when every class has at least 2 labelled rows, the
+    labelled rows' statistics (weights from the label counts).  Otherwise
+    k-means++ seeding for the classes without labels (centres of labelled
+    classes fixed at their labelled mean), a few k-means steps with labelled
+    rows fixed, and the statistics of that partition.
+
+    With no labels at all the components are ordered by the mean of the first
+    feature in every snapshot and in the result, so class "1" is always the
+    lowest.
+
+    The log-likelihood never decreases from one iteration to the next (up to
+    rounding).  Adding ``reg_covar`` to a class barely wider than it can lower
+    the likelihood; that iteration then floors the covariance eigenvalues at
+    ``reg_covar`` instead, which cannot (a generalised EM step).
+
+    A class whose variance falls to rounding noise, or whose rows nearly lie
+    on a line (with two or more features), raises :class:`MixtureError`
+    rather than returning meaningless numbers; with no labels, such a start
+    is dropped and the other starts carry on.
+    """
+
+    def __init__(
+        self,
+        X,
+        labels=None,
+        n_components=None,
+        *,
+        max_iter=300,
+        tol=1e-6,
+        reg_covar=1e-6,
+        n_init=5,
+        seed=0,
+    ) -> None:
+        x = _as_rows(X)
+        n, dim = x.shape
+        lab = _as_labels(labels, n)
+        has_labels = bool((lab >= 0).any())
+        if n_components is None:
+            k = int(lab.max()) + 1 if has_labels else 2
+        else:
+            k = _as_int(n_components, "The number of classes", 1)
+        if lab.max() >= k:
+            raise MixtureError(
+                f"Label {int(lab.max())} is out of range for {k} classes: "
+                f"use codes 0..{k - 1} or ask for more classes."
+            )
+        self.n_components = k
+        self.max_iter = _as_int(max_iter, "max_iter", 0)
+        self.tol = _as_nonnegative(tol, "tol")
+        self.reg_covar = _as_nonnegative(reg_covar, "reg_covar")
+        self.n_init = _as_int(n_init, "n_init", 1)
+        self.seed = _as_int(seed, "seed", 0)
+
+        # Every group of rows (all, unlabelled, each class) is put in a
+        # canonical order: sorted by the features, first feature first.  Rows
+        # that tie are equal, so the sorted values do not depend on the input
+        # order, and neither does anything computed from them below.
+        xs = _canonical(x)
+        distinct = 1 + int(np.count_nonzero(np.any(xs[1:] != xs[:-1], axis=1)))
+        if distinct < k:
+            what = ("value" if dim == 1 else "row") + ("" if distinct == 1 else "s")
+            raise MixtureError(
+                f"Only {distinct} distinct {what} for {k} classes: "
+                "enter more measurements or fewer classes."
+            )
+        self._shift = xs.mean(axis=0)
+        xc = xs - self._shift
+        if float(np.abs(xc).max()) > _MAX_SPREAD:
+            raise MixtureError("The values are too far apart to fit together: check their units.")
+        self._floor = (_COLLAPSE * _EPS * np.abs(xs).max(axis=0)) ** 2
+
+        self._dim = dim
+        self._n = n
+        self._has_labels = has_labels
+        self._labels = lab
+        self._unl_rows = np.flatnonzero(lab < 0)
+        self._xu_input_order = x[self._unl_rows] - self._shift
+        self._xu = np.ascontiguousarray(_canonical(self._xu_input_order))
+
+        # Labelled rows enter every iteration through these constant sums.
+        self._n_lab = np.bincount(lab[lab >= 0], minlength=k).astype(np.float64)
+        self._mean_lab = np.zeros((k, dim))
+        self._scatter_lab = np.zeros((k, dim, dim))
+        for j in np.flatnonzero(self._n_lab):
+            rows = _canonical(x[lab == j]) - self._shift
+            self._mean_lab[j] = rows.mean(axis=0)
+            diff = rows - self._mean_lab[j]
+            self._scatter_lab[j] = diff.T @ diff
+        self._global_cov = (xc.T @ xc) / n
+        spread = np.sqrt(np.diagonal(self._global_cov))
+        self._spread = np.where(spread > 0, spread, 1.0)
+
+        n_u = self._xu.shape[0]
+        if n_u:
+            scale = np.abs(self._xu).max(axis=0)
+            self._scale = np.where(scale > 0, scale, 1.0)
+            self._radius = float(np.sqrt(((self._xu / self._scale) ** 2).sum(axis=1).max()))
+        else:
+            self._scale = np.ones(dim)
+            self._radius = 0.0
+        self._precise = _fast.Precise(self._xu, k)
+        self._fast: _fast.TwoClassLine | _fast.QuadraticFeatures | None = None
+        p = _fast.QuadraticFeatures.n_columns(dim)
+        if n_u and dim == 1 and k == 2:
+            self._fast = _fast.TwoClassLine(self._xu[:, 0])
+        elif n_u and p <= _QUAD_MAX_COLUMNS and n_u * p * 8 <= _QUAD_MAX_BYTES:
+            self._fast = _fast.QuadraticFeatures(self._xu, k)
+
+        self._n_starts = 1 if has_labels else self.n_init
+        self._seeds = np.random.SeedSequence(self.seed).spawn(self._n_starts)
+        self._start = 0
+        self._run: _Run | None = None
+        self._runs: list[_Run] = []
+        self._last: Snapshot | None = None
+        self._finished = False
+        self._cancel = threading.Event()
+        self._lock = threading.RLock()
+        self._posterior_cache: tuple[_Run, int, np.ndarray] | None = None
+
+    # ----------------------------------------------------------------- public
+
+    def __iter__(self) -> Iterator[Snapshot]:
+        """Yield the initial parameters, then one snapshot per E+M iteration.
+
+        Stops when every start has converged or hit ``max_iter``, or after
+        :meth:`cancel`.  Raises :class:`MixtureError` like :meth:`step`.
+        """
+        while (snap := self._next()) is not None:
+            yield snap
+
+    def step(self) -> Snapshot:
+        """Advance exactly one iteration and return its snapshot.
+
+        The first call returns iteration 0 (the initial parameters).  Once
+        :attr:`done`, returns the last snapshot again without doing anything.
+
+        Raises
+        ------
+        MixtureError
+            The data cannot support the model (e.g. a class collapsed).
+        RuntimeError
+            The fit was cancelled before its first iteration.
+        """
+        snap = self._next()
+        if snap is not None:
+            return snap
+        if self._last is None:
+            raise RuntimeError("The fit was stopped before its first iteration.")
+        return self._last
+
+    def cancel(self) -> None:
+        """Ask the fit to stop at the next iteration boundary (thread-safe)."""
+        if not self._finished:
+            self._cancel.set()
+
+    @property
+    def done(self) -> bool:
+        """True once every start has finished, or after :meth:`cancel`."""
+        return self._finished or self._cancel.is_set()
+
+    @property
+    def cancelled(self) -> bool:
+        """True if :meth:`cancel` stopped the fit."""
+        return self._cancel.is_set()
+
+    def result(self) -> MixtureResult:
+        """The best start's latest state, with posteriors for every row.
+
+        After :attr:`done` this is the final result; before, the best state so
+        far (a fresh fit is first initialised).  With no labels the
+        components are ordered by the mean of the first feature.
+        """
+        with self._lock:
+            runs = list(self._runs)
+            if self._run is not None:
+                runs.append(self._run)
+            if not runs:
+                self.step()
+                return self.result()
+            best = max(runs, key=lambda r: r.ll)
+            post = self._posteriors(best)
+            weights, means, cov = self._present(best.theta)
+            if not self._has_labels:
+                order = self._order(best.theta)
+                post = post[:, order]
+            post = post.copy()
+            post.flags.writeable = False
+            return MixtureResult(
+                weights=weights,
+                means=means,
+                covariances=cov,
+                log_likelihood=best.ll,
+                n_iter=best.iteration,
+                converged=best.converged,
+                posteriors=post,
+                history=tuple(best.history),
+            )
+
+    # ----------------------------------------------------------------- stepping
+
+    def _next(self) -> Snapshot | None:
+        """Advance one iteration; None when there is nothing left to do."""
+        with self._lock:
+            while not self.done:
+                try:
+                    snap = self._advance()
+                except MixtureError:
+                    if self._n_starts > 1 and self._start + 1 < self._n_starts:
+                        # One unlucky random start; the others may be fine.
+                        self._run = None
+                        self._start += 1
+                        continue
+                    self._run = None
+                    self._finished = True
+                    if self._runs:
+                        return None
+                    raise
+                self._last = snap
+                return snap
+            return None
+
+    def _advance(self) -> Snapshot:
+        run = self._run
+        if run is None:
+            theta = self._initial_theta(self._start)
+            ll, sweep = self._evaluate(theta)
+            run = _Run(self._start, theta, ll, sweep, finished=self.max_iter == 0)
+            self._run = run
+        else:
+            previous = run.ll
+            theta = self._m_step(run.sweep)
+            ll, sweep = self._evaluate(theta)
+            if self.reg_covar > 0.0 and ll < previous - _SLACK * max(1.0, abs(previous)):
+                # reg_covar added to a class barely wider than reg_covar can
+                # lower the likelihood.  Flooring the eigenvalues instead is a
+                # constrained M-step that the previous parameters satisfy, so
+                # the likelihood cannot go down (generalised EM).
+                clipped = self._m_step(run.sweep, clip=True)
+                ll2, sweep2 = self._evaluate(clipped)
+                if ll2 > ll:
+                    theta, ll, sweep = clipped, ll2, sweep2
+            run.theta, run.ll, run.sweep = theta, ll, sweep
+            run.iteration += 1
+            run.history.append(ll)
+            run.converged = abs(ll - previous) <= self.tol * max(1.0, abs(ll))
+            run.finished = run.converged or run.iteration >= self.max_iter
+        weights, means, cov = self._present(run.theta)
+        snap = Snapshot(
+            iteration=run.iteration,
+            log_likelihood=run.ll,
+            weights=weights,
+            means=means,
+            covariances=cov,
+            converged=run.converged,
+            start=run.start,
+        )
+        if run.finished:
+            self._runs.append(run)
+            self._run = None
+            self._start += 1
+            if self._start >= self._n_starts:
+                self._finished = True
+        return snap
+
+    def _order(self, theta: _Theta) -> np.ndarray:
+        return np.argsort(theta.means[:, 0], kind="stable")
+
+    def _present(self, theta: _Theta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Read-only copies in the caller's coordinates (and order, if unlabelled)."""
+        weights, means, cov = theta.weights, theta.means + self._shift, theta.covariances
+        if not self._has_labels:
+            order = self._order(theta)
+            weights, means, cov = weights[order], means[order], cov[order]
+        out = []
+        for a in (weights, means, cov):
+            a = np.array(a, dtype=np.float64)
+            a.flags.writeable = False
+            out.append(a)
+        return out[0], out[1], out[2]
+
+    def _posteriors(self, run: _Run) -> np.ndarray:
+        """Posteriors of every row under the run's parameters, input order, shape (n, K)."""
+        cache = self._posterior_cache
+        if cache is not None and cache[0] is run and cache[1] == run.iteration:
+            return cache[2]
+        k = self.n_components
+        post = np.zeros((self._n, k))
+        known = self._labels >= 0
+        post[known, self._labels[known]] = 1.0
+        if self._unl_rows.shape[0]:
+            g = _factorise(*run.theta)
+            _, post[self._unl_rows] = _log_normalise(_weighted_log_prob(self._xu_input_order, g))
+        self._posterior_cache = (run, run.iteration, post)
+        return post
+
+    # ----------------------------------------------------------------- E and M
+
+    def _evaluate(self, theta: _Theta) -> tuple[float, _fast.Sweep]:
+        """LL(θ) and the sweep statistics for the next M-step."""
+        if not all(np.isfinite(a).all() for a in theta):
+            raise MixtureError(
+                "The fit broke down numerically: check the values' units, "
+                "use fewer classes, or raise reg_covar."
+            )
+        if (np.diagonal(theta.covariances, axis1=1, axis2=2) < self._floor).any():
+            raise MixtureError(
+                "A class collapsed onto a single value: "
+                "enter more measurements, use fewer classes, or raise reg_covar."
+            )
+        if self._dim > 1:
+            sd = np.sqrt(np.diagonal(theta.covariances, axis1=1, axis2=2))
+            corr = theta.covariances / (sd[:, :, None] * sd[:, None, :])
+            if (np.linalg.eigvalsh(corr)[:, 0] < _FLAT).any():
+                raise MixtureError(
+                    "A class is too flat to compute with (its rows nearly lie on a line): "
+                    "enter more measurements, use fewer classes or features, or raise reg_covar."
+                )
+        g = _factorise(*theta)
+        sweep = self._sweep(g)
+        ll = float(self._labelled_ll(g) + sweep.ll)
+        if not math.isfinite(ll):
+            raise MixtureError(
+                "The fit broke down numerically: check the values' units, "
+                "use fewer classes, or raise reg_covar."
+            )
+        return ll, sweep
+
+    def _sweep(self, g: _fast.Gaussians) -> _fast.Sweep:
+        if self._xu.shape[0] == 0:
+            return _fast.empty_sweep(self.n_components, self._dim)
+        if (
+            self._fast is not None
+            and _fast.condition(g, self._scale, self._radius) <= _fast.CONDITION_LIMIT
+        ):
+            sweep = self._fast.sweep(g)
+            if sweep is not None:
+                return sweep
+        return self._precise.sweep(g)
+
+    def _labelled_ll(self, g: _fast.Gaussians) -> float:
+        """Σ_labelled log π_y N(x | μ_y, Σ_y) from the constant per-class sums."""
+        total = 0.0
+        for j in np.flatnonzero(self._n_lab):
+            nj = self._n_lab[j]
+            c = g.prec_chol[j]
+            # tr(P W) with P = C Cᵀ, plus n δᵀPδ: the scatter about μ_j.
+            trace = float(np.sum(c * (self._scatter_lab[j] @ c)))
+            y = (self._mean_lab[j] - g.means[j]) @ c
+            total += nj * (g.log_weights[j] + g.half_log_det[j] - 0.5 * self._dim * _LOG_2PI)
+            total -= 0.5 * (trace + nj * float(y @ y))
+        return total
+
+    def _m_step(self, sweep: _fast.Sweep, clip: bool = False) -> _Theta:
+        """Weights, means, covariances from labelled sums plus the sweep's.
+
+        clip=False: covariance + reg_covar on the diagonal (scikit-learn).
+        clip=True: covariance eigenvalues raised to at least reg_covar, the
+        maximiser of the expected log-likelihood among covariances with that
+        floor; used when the first lowered the log-likelihood.
+        """
+        n_lab, m_lab, w_lab = self._n_lab, self._mean_lab, self._scatter_lab
+        s0, s1 = sweep.s0, sweep.s1
+        nk = n_lab + s0 + 10 * _EPS
+        means = (n_lab[:, None] * m_lab + s1) / nk[:, None]
+        # Scatter about the new means, by the parallel-axis rule from each
+        # part's own mean: labelled rows, then unlabelled responsibilities.
+        dl = m_lab - means
+        du = s1 / np.where(s0 > 0.0, s0, 1.0)[:, None] - means
+        du[s0 <= 0.0] = 0.0
+        scatter = (
+            w_lab
+            + sweep.scatter
+            + np.einsum("k,ki,kj->kij", n_lab, dl, dl)
+            + np.einsum("k,ki,kj->kij", s0, du, du)
+        )
+        cov = scatter / nk[:, None, None]
+        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
+        if clip:
+            vals, vecs = np.linalg.eigh(cov)
+            vals = np.maximum(vals, self.reg_covar)
+            cov = np.einsum("kij,kj,klj->kil", vecs, vals, vecs)
+            cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
+        else:
+            cov += self.reg_covar * np.eye(self._dim)
+        return _Theta(nk / nk.sum(), means, cov)
+
+    # ----------------------------------------------------------------- initialisation
+
+    def _initial_theta(self, start: int) -> _Theta:
+        k, dim = self.n_components, self._dim
+        eye = np.eye(dim)
+        if (self._n_lab >= 2).all():
+            cov = self._scatter_lab / self._n_lab[:, None, None] + self.reg_covar * eye
+            return _Theta(self._n_lab / self._n_lab.sum(), self._mean_lab.copy(), cov)
+        rng = np.random.default_rng(self._seeds[start])
+        xu = self._xu
+        n_u = xu.shape[0]
+        n_lab, m_lab, w_lab = self._n_lab, self._mean_lab, self._scatter_lab
+        centres = m_lab.copy()
+        have = n_lab > 0
+        if n_u:
+            # Seeding and k-means on at most _KMEANS_ROWS rows: a start is then
+            # cheap on a million rows, and EM refines it anyway.
+            sample = xu
+            if n_u > _KMEANS_ROWS:
+                sample = xu[np.sort(rng.choice(n_u, _KMEANS_ROWS, replace=False))]
+            d2 = np.full(sample.shape[0], np.inf)
+            for j in np.flatnonzero(have):
+                d2 = np.minimum(d2, self._dist2(sample, centres[j]))
+            for j in np.flatnonzero(~have):
+                total = float(d2.sum()) if np.isfinite(d2).all() else math.inf
+                if math.isfinite(total) and total > 0.0:
+                    # k-means++: a row with probability ∝ its squared distance.
+                    pick = int(np.searchsorted(np.cumsum(d2), rng.random() * total, side="right"))
+                    pick = min(pick, sample.shape[0] - 1)
+                else:
+                    pick = int(rng.integers(sample.shape[0]))
+                centres[j] = sample[pick]
+                d2 = np.minimum(d2, self._dist2(sample, centres[j]))
+            self._lloyd(sample, centres, n_u / sample.shape[0])
+            assign = self._nearest(xu, centres)
+        else:
+            assign = np.zeros(0, dtype=np.intp)
+
+        weights = np.empty(k)
+        means = np.empty((k, dim))
+        cov = np.empty((k, dim, dim))
+        for j in range(k):
+            rows = xu[assign == j]
+            nu = rows.shape[0]
+            ntot = n_lab[j] + nu
+            weights[j] = max(ntot, 1.0)
+            if ntot == 0:
+                means[j] = centres[j]
+                cov[j] = self._global_cov + self.reg_covar * eye
+                continue
+            mu_u = rows.mean(axis=0) if nu else np.zeros(dim)
+            mean = (n_lab[j] * m_lab[j] + nu * mu_u) / ntot
+            means[j] = mean
+            if ntot < 2:
+                cov[j] = self._global_cov + self.reg_covar * eye
+                continue
+            diff = rows - mu_u
+            dl, du = m_lab[j] - mean, mu_u - mean
+            scatter = w_lab[j] + diff.T @ diff + n_lab[j] * np.outer(dl, dl) + nu * np.outer(du, du)
+            cov[j] = scatter / ntot + self.reg_covar * eye
+        return _Theta(weights / weights.sum(), means, cov)
+
+    def _dist2(self, rows: np.ndarray, centre: np.ndarray) -> np.ndarray:
+        """Squared distances in units of each feature's spread, shape (n,)."""
+        z = (rows - centre) / self._spread
+        return np.einsum("ij,ij->i", z, z)
+
+    def _nearest(self, rows: np.ndarray, centres: np.ndarray) -> np.ndarray:
+        """Index of the nearest centre for each row, shape (n,)."""
+        dist = np.stack([self._dist2(rows, c) for c in centres], axis=1)
+        return np.argmin(dist, axis=1)
+
+    def _lloyd(self, rows: np.ndarray, centres: np.ndarray, scale: float) -> None:
+        """k-means steps on unlabelled `rows`, labelled rows fixed; updates `centres`.
+
+        Each row stands for `scale` unlabelled rows (a sample of them).
+        """
+        k = self.n_components
+        n_lab, m_lab = self._n_lab, self._mean_lab
+        assign = None
+        for _ in range(_LLOYD_ITERATIONS):
+            new = self._nearest(rows, centres)
+            if assign is not None and np.array_equal(new, assign):
+                break
+            assign = new
+            counts = scale * np.bincount(assign, minlength=k)
+            sums = scale * np.stack(
+                [
+                    np.bincount(assign, weights=rows[:, f], minlength=k)
+                    for f in range(rows.shape[1])
+                ],
+                axis=1,
+            )
+            tot = n_lab + counts
+            ok = tot > 0
+            centres[ok] = (n_lab[ok, None] * m_lab[ok] + sums[ok]) / tot[ok, None]
+
+
+def fit(X, labels=None, n_components=None, **kwargs) -> MixtureResult:
+    """Run :class:`EMFit` to the end and return its result.
+
+    Parameters
+    ----------
+    X : array_like, shape (n_rows, n_features) or (n_rows,)
+    labels : array_like of int, shape (n_rows,), optional
+        -1 = unknown.
+    n_components : int, optional
+    **kwargs
+        ``max_iter``, ``tol``, ``reg_covar``, ``n_init``, ``seed`` (see
+        :class:`EMFit`).
+
+    Returns
+    -------
+    MixtureResult
+    """
+    em = EMFit(X, labels, n_components, **kwargs)
+    for _ in em:
+        pass
+    return em.result()
