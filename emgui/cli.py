@@ -125,7 +125,7 @@ def run_fill(args) -> int:
     import numpy as np
 
     from .core import fileio, mixture
-    from .core.fill import FillError, export_table, fill_sheet, report_dict
+    from .core.fill import FillError, export_styles, export_table, fill_sheet, report_dict
     from .core.sheet import Sheet
 
     out = Path(args.output)
@@ -163,8 +163,11 @@ def run_fill(args) -> int:
 
     columns, cells = export_table(sheet)
     label_name = sheet.columns[sheet.roles.label]
-    fill_colors, comments = _xlsx_marks(sheet, out)
-    fileio.write_table(out, columns, cells, fill_colors=fill_colors, comments=comments)
+    styles = {}
+    if out.suffix.lower() == ".xlsx":
+        fill_colors, comments = export_styles(sheet)
+        styles = {"fill_colors": fill_colors, "comments": comments}
+    fileio.write_table(out, columns, cells, **styles)
     if args.report:
         _write_json_atomic(Path(args.report), report_dict(fit_input, result, plan, label_name))
     missing = sheet.counts()["missing"]
@@ -175,29 +178,6 @@ def run_fill(args) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def _xlsx_marks(sheet, out: Path):
-    """Shading and confidence comments for filled cells, for an XLSX output."""
-    if out.suffix.lower() != ".xlsx":
-        return None, None
-    import numpy as np
-
-    from .core.colors import shade_hex
-    from .core.sheet import FILLED
-
-    label = sheet.roles.label
-    rows = np.flatnonzero(sheet.provenance == FILLED)
-    colors = np.full(sheet.n_rows, None, dtype=object)
-    notes = np.full(sheet.n_rows, None, dtype=object)
-    for r in rows:
-        g = int(sheet.guess[r])
-        colors[r] = shade_hex(g, float(sheet.confidence[r]))
-        probs = ", ".join(
-            f"{sheet.fill_spellings.get(c, c)} {p:.0%}" for c, p in zip(sheet.fill_classes, sheet.posteriors[r])
-        )
-        notes[r] = f"Filled by EM: {sheet.confidence[r]:.1%} sure ({probs})"
-    return {label: colors}, {label: notes}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ __all__ = [
     "apply_plan",
     "fill_sheet",
     "export_table",
+    "export_styles",
     "report_dict",
 ]
 
@@ -256,6 +257,34 @@ def export_table(sheet: Sheet) -> tuple[list[str], list[np.ndarray]]:
         columns.append(name)
         cells.append(col)
     return columns, cells
+
+
+def export_styles(sheet: Sheet) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Shading and a probability comment for each filled label cell, for an XLSX export.
+
+    Returns ``(fill_colors, comments)`` as :func:`emgui.core.fileio.write_table`
+    takes them: per column index, ``(n_rows,)`` object arrays of ``"#RRGGBB"``
+    or text, None where a cell is not filled.  Empty dicts without a label.
+    """
+    from .colors import shade_hex
+
+    label = sheet.roles.label
+    if label is None:
+        return {}, {}
+    rows = np.flatnonzero(sheet.provenance == FILLED)
+    colors = np.full(sheet.n_rows, None, dtype=object)
+    notes = np.full(sheet.n_rows, None, dtype=object)
+    k = max(len(sheet.fill_classes), 2)
+    names = [sheet.fill_spellings.get(c, c) for c in sheet.fill_classes]
+    post = sheet.posteriors
+    for r in rows:
+        g, conf = int(sheet.guess[r]), float(sheet.confidence[r])
+        colors[r] = shade_hex(g, conf, k)
+        probs = ""
+        if post is not None and post.shape[1] == len(names):
+            probs = " (" + ", ".join(f"{n} {p:.1%}" for n, p in zip(names, post[r], strict=True)) + ")"
+        notes[r] = f"Filled by EM: {conf:.1%} sure{probs}"
+    return {label: colors}, {label: notes}
 
 
 def report_dict(fit_input: FitInput, result: mixture.MixtureResult, plan: FillPlan, label: str) -> dict:

@@ -535,7 +535,7 @@ class Sheet:
             out[~slot] = old
             return out
 
-        self._cells = [merge(c, b) for c, b in zip(self._cells, removed.cells)]
+        self._cells = [merge(c, b) for c, b in zip(self._cells, removed.cells, strict=True)]
         for name, _ in self._ROW_ARRAYS:
             setattr(self, name, merge(getattr(self, name), removed.state[name]))
         if self.posteriors is not None:
@@ -608,7 +608,7 @@ class Sheet:
             return
         if len(idx) and idx.max() >= self._n_rows:
             raise SheetError("the rows of this change no longer exist")
-        for c, vals in zip(patch.cols, patch.cells):
+        for c, vals in zip(patch.cols, patch.cells, strict=True):
             self._cells[c][idx] = vals
             self._parse_cells(c, idx)
             if c == self._roles.label:
@@ -786,4 +786,4 @@ def _runs(idx: np.ndarray) -> list[tuple[int, int]]:
     breaks = np.flatnonzero(np.diff(idx) != 1) + 1
     starts = np.concatenate([[0], breaks])
     ends = np.concatenate([breaks, [len(idx)]])
-    return [(int(idx[s]), int(e - s)) for s, e in zip(starts, ends)]
+    return [(int(idx[s]), int(e - s)) for s, e in zip(starts, ends, strict=True)]

@@ -50,7 +50,7 @@ def test_fill_keeps_columns_rows_and_user_cells(students_with_blanks, tmp_path):
     assert out_header == header + ["gender_imputed", "gender_confidence"]
     assert len(out_rows) == len(rows)
     correct = 0
-    for i, (orig, new) in enumerate(zip(rows, out_rows)):
+    for i, (orig, new) in enumerate(zip(rows, out_rows, strict=True)):
         assert new[0] == orig[0]  # speed untouched (plain number, written back unchanged)
         assert new[2] == orig[2]  # heights are already plain inches
         if i in truth:

@@ -31,7 +31,7 @@ def load_students():
     with open(DATA / "students_speed_gender_height.csv", newline="") as fh:
         rows = list(csv.reader(fh))
     header, rows = rows[0], rows[1:]
-    return header, [obj(col) for col in zip(*rows)]
+    return header, [obj(col) for col in zip(*rows, strict=True)]
 
 
 def test_prepare_fit_takes_only_readable_rows_and_typed_labels():
@@ -53,7 +53,7 @@ def test_third_class_is_kept_and_spellings_are_the_columns_own():
     heights = np.concatenate([rng.normal(160, 5, 60), rng.normal(178, 5, 60), rng.normal(200, 4, 30)])
     labels = ["Female"] * 60 + ["MALE"] * 60 + ["non-binary"] * 30
     hide = rng.random(150) < 0.3
-    labels = [None if h else lab for lab, h in zip(labels, hide)]
+    labels = [None if h else lab for lab, h in zip(labels, hide, strict=True)]
     s = Sheet(["sex", "height"], [obj(labels), obj(f"{h:.1f}" for h in heights)])
     fi, result, plan = fill_sheet(s)
     assert fi.classes == ["female", "male", "non-binary"]
@@ -70,7 +70,7 @@ def test_min_confidence_leaves_uncertain_blanks():
     h = np.concatenate([rng.normal(165, 7, 200), rng.normal(175, 7, 200)])
     lab = ["F"] * 200 + ["M"] * 200
     hide = rng.random(400) < 0.5
-    s = Sheet(["gender", "height"], [obj(None if m else v for v, m in zip(lab, hide)), obj(f"{x:.1f}" for x in h)])
+    s = Sheet(["gender", "height"], [obj(None if m else v for v, m in zip(lab, hide, strict=True)), obj(f"{x:.1f}" for x in h)])
     fi = prepare_fit(s)
     res = mixture.fit(fi.X, fi.labels, fi.n_components)
     plan = plan_fill(fi, res, min_confidence=0.8)
