@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMessageBox,
+    QSpinBox,
     QTableWidget,
     QTextBrowser,
     QVBoxLayout,
@@ -165,7 +166,9 @@ class ColumnsDialog(QDialog):
     parent : QWidget, optional
     """
 
-    def __init__(self, columns: Sequence[str], roles, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, columns: Sequence[str], roles, parent: QWidget | None = None, *, n_components: int = 2
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Columns")
         self._columns = list(columns)
@@ -185,6 +188,14 @@ class ColumnsDialog(QDialog):
             self.label_combo.addItem(name or f"column {i + 1}", i)
         self.label_combo.setCurrentIndex(0 if roles.label is None else roles.label + 1)
         form.addRow("Label column:", self.label_combo)
+        self.components_spin = QSpinBox()
+        self.components_spin.setRange(1, 30)
+        self.components_spin.setValue(n_components)
+        self.components_spin.setToolTip(
+            "When no label is typed (or there is no label column), EM looks for this many "
+            "groups and names them 1, 2, … in order of their mean."
+        )
+        form.addRow("Classes to find when no label is typed:", self.components_spin)
         layout.addLayout(form)
 
         self.table = QTableWidget(len(self._columns), 2)
@@ -225,6 +236,10 @@ class ColumnsDialog(QDialog):
         features = tuple(i for i, c in enumerate(self._checks) if c.isChecked() and i != label)
         units = {i: self._units[i].currentData() for i in features}
         return Roles(label, features, units)
+
+    def n_components(self) -> int:
+        """K for a sheet whose label column names no class."""
+        return self.components_spin.value()
 
     def set_feature(self, col: int, used: bool, unit: str | None = None) -> None:
         """Tick or untick a feature column (and set its unit); for tests and scripts."""

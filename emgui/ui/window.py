@@ -259,6 +259,7 @@ class MainWindow(QMainWindow):
         self.fit_options: dict = {}
         self._settings = QSettings()
         self._min_confidence = float(self._settings.value("fill/minConfidence", 0.0))
+        self._n_components = int(self._settings.value("fill/components", 2))
 
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -586,7 +587,7 @@ class MainWindow(QMainWindow):
         from emgui.core.fill import FillError, prepare_fit
 
         try:
-            fit_input = prepare_fit(self._sheet)
+            fit_input = prepare_fit(self._sheet, self._components_for_sheet())
         except (FillError, ValueError):
             return
         self._plot.set_data(fit_input.X, fit_input.labels, self._class_names(fit_input), self._axis_labels())
@@ -1066,10 +1067,31 @@ class MainWindow(QMainWindow):
         from emgui.core.fill import FillError, prepare_fit
 
         try:
-            return prepare_fit(self._sheet)
+            return prepare_fit(self._sheet, self._components_for_sheet())
         except (FillError, ValueError) as exc:
             self._warn_fit(str(exc))
             return None
+
+    def _components_for_sheet(self) -> int | None:
+        """K to look for when the label column names no class yet; None when it does."""
+        import numpy as np
+
+        from emgui.core.sheet import USER
+
+        sheet = self._sheet
+        typed = sheet.roles.label is not None and bool(
+            np.any(~sheet.label_missing() & (sheet.provenance == USER))
+        )
+        return None if typed else self._n_components
+
+    @property
+    def n_components(self) -> int:
+        """Classes to find when no label is typed (Data ▸ Columns…)."""
+        return self._n_components
+
+    def set_n_components(self, k: int) -> None:
+        self._n_components = max(1, int(k))
+        self._settings.setValue("fill/components", self._n_components)
 
     def _warn_fit(self, message: str) -> None:
         QMessageBox.warning(self, "Cannot fill the gaps", message)
@@ -1232,9 +1254,12 @@ class MainWindow(QMainWindow):
     @Slot()
     def edit_columns(self) -> None:
         self._ensure_ready()
-        dialog = dialogs.ColumnsDialog(self._sheet.columns, self._sheet.roles, self)
+        dialog = dialogs.ColumnsDialog(
+            self._sheet.columns, self._sheet.roles, self, n_components=self._n_components
+        )
         if dialog.exec() != dialogs.ColumnsDialog.DialogCode.Accepted:
             return
+        self.set_n_components(dialog.n_components())
         self.apply_roles(dialog.roles())
 
     def apply_roles(self, roles) -> None:

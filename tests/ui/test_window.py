@@ -758,3 +758,20 @@ def test_fill_without_label_column_adds_class_column_and_undo_removes_it(qtbot, 
     window.undo_stack.redo()
     assert window.sheet.columns == ["waiting", "class"]
     assert (window.sheet.provenance == FILLED).sum() == 120
+
+
+def test_columns_dialog_sets_the_number_of_groups_for_unlabelled_data(qtbot, window, monkeypatch):
+    rng = np.random.default_rng(9)
+    x = np.concatenate([rng.normal(m, 2, 50) for m in (40, 60, 80)])
+    window.set_sheet(Sheet(["waiting"], [np.array([f"{v:.1f}" for v in x], dtype=object)]))
+
+    def accept(dialog):
+        assert dialog.n_components() == 2
+        dialog.components_spin.setValue(3)
+        return dialogs.ColumnsDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(dialogs.ColumnsDialog, "exec", accept)
+    window.edit_columns()
+    assert window.n_components == 3
+    run_fill(qtbot, window)
+    assert [window.sheet.column_cells(1)[i] for i in (0, 50, 100)] == ["1", "2", "3"]
