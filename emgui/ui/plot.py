@@ -71,9 +71,9 @@ def _with_alpha(hex_color: str, alpha: int) -> QColor:
 def _histogram_edges(values: np.ndarray) -> np.ndarray:
     """Shared bin edges for ``values``, shape (n_bins + 1,).
 
-    Rice's rule clipped to a readable count; whole-number data (heights in
-    cm) gets whole-number bins centred on the values, avoiding a comb of
-    empty and double bins.
+    Rice's rule clipped to a readable count; data written to a resolution
+    (whole cm, half inches, tenths) gets bins that are a multiple of it,
+    centred on the written values, avoiding a comb of empty and double bins.
     """
     lo, hi = float(values.min()), float(values.max())
     n_bins = int(np.clip(round(2.0 * values.size ** (1.0 / 3.0)), _MIN_BINS, _MAX_BINS))
@@ -82,11 +82,12 @@ def _histogram_edges(values: np.ndarray) -> np.ndarray:
         return np.linspace(lo - half, hi + half, _MIN_BINS + 1)
     width = (hi - lo) / n_bins
     sample = values[:: max(1, values.size // 10_000)]
-    if np.all(sample == np.round(sample)):
-        width = float(max(1, round(width)))
-        start = lo - 0.5  # edges between whole numbers
-        n_bins = int((hi - start) // width) + 1
-        return start + width * np.arange(n_bins + 1)
+    for step in (1.0, 0.5, 0.1):  # the resolution most values were written with
+        if np.mean(np.abs(sample / step - np.round(sample / step)) < 1e-6) >= 0.9:
+            width = step * max(1, round(width / step))
+            start = lo - step / 2  # edges between written values
+            n_bins = int((hi - start) // width) + 1
+            return start + width * np.arange(n_bins + 1)
     return np.linspace(lo, hi, n_bins + 1)
 
 

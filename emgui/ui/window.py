@@ -459,8 +459,11 @@ class MainWindow(QMainWindow):
         geometry = self._settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1200, 760)
+        screen = self.screen().availableGeometry() if self.screen() else None
+        full_w, full_h = (screen.width(), screen.height()) if screen else (1200, 760)
+        # A first start, or a size saved on a tiny (e.g. offscreen) screen: a usable default.
+        if self.width() < min(900, full_w) or self.height() < min(560, full_h):
+            self.resize(min(1200, int(full_w * 0.95)), min(760, int(full_h * 0.95)))
         state = self._settings.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
