@@ -79,13 +79,19 @@ def main(argv: list[str] | None = None) -> int:
     rest = [a for a in app.arguments()[1:] if a in args]
     files = [a for a in rest if not a.startswith("-")]
 
+    from emgui.ui.errors import install_excepthook
+    from emgui.ui.recovery import keep_recovery
     from emgui.ui.window import MainWindow
 
     window = MainWindow(defer=True)
     window.show()
-    if files:
-        window.open_when_ready(files[0])
-    return app.exec()
+    # Offers a crashed run's work first, then opens the command line's file.
+    keeper = keep_recovery(window, open_after=files[0] if files else None)
+    handler = install_excepthook(lambda: window, keeper=keeper)
+    status = app.exec()
+    keeper.discard()  # a clean exit leaves no recovery copy behind
+    handler.uninstall()
+    return status
 
 
 def self_check() -> int:
