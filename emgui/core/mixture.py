@@ -511,7 +511,15 @@ class EMFit:
                 f"Only {distinct} distinct {what} for {k} classes: "
                 "enter more measurements or fewer classes."
             )
-        self._shift = xs.mean(axis=0)
+        # The spread is checked before any sum over the rows: values near the
+        # largest float would overflow the mean itself.
+        lo, hi = xs.min(axis=0), xs.max(axis=0)
+        with np.errstate(over="ignore"):
+            too_far = bool(np.any(~np.isfinite(hi - lo)) or np.any(np.abs(lo) > _MAX_SPREAD)
+                           or np.any(np.abs(hi) > _MAX_SPREAD))
+        if too_far:
+            raise MixtureError("The values are too far apart to fit together: check their units.")
+        self._shift = lo + (xs - lo).mean(axis=0)
         xc = xs - self._shift
         if float(np.abs(xc).max()) > _MAX_SPREAD:
             raise MixtureError("The values are too far apart to fit together: check their units.")
