@@ -457,12 +457,11 @@ class MainWindow(QMainWindow):
 
     def _restore_geometry(self) -> None:
         geometry = self._settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
+        restored = isinstance(geometry, QByteArray) and not geometry.isEmpty() and self.restoreGeometry(geometry)
         screen = self.screen().availableGeometry() if self.screen() else None
         full_w, full_h = (screen.width(), screen.height()) if screen else (1200, 760)
-        # A first start, or a size saved on a tiny (e.g. offscreen) screen: a usable default.
-        if self.width() < min(900, full_w) or self.height() < min(560, full_h):
+        # A first start, or a size saved on a much smaller screen: a usable default.
+        if not restored or self.width() < min(640, full_w // 2) or self.height() < min(480, full_h // 2):
             self.resize(min(1200, int(full_w * 0.95)), min(760, int(full_h * 0.95)))
         state = self._settings.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
