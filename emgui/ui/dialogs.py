@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,7 +24,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSpinBox,
     QTableWidget,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -34,12 +32,10 @@ from emgui import __version__
 
 __all__ = [
     "ColumnsDialog",
-    "HowEMDialog",
     "ask_open_path",
     "ask_save_path",
     "ask_threshold",
     "ask_unsaved_changes",
-    "how_em_html",
     "show_about",
 ]
 
@@ -256,75 +252,6 @@ class ColumnsDialog(QDialog):
             self._error.setText("Choose at least one feature column.")
             return
         self.accept()
-
-
-def how_em_html() -> str:
-    """The How EM Works text, as rich text with the formulas set legibly."""
-    return """
-<h2>How EM fills the gaps</h2>
-<p>Heights of girls and boys follow two overlapping bell curves. EM fits that
-<b>Gaussian mixture</b> to all the rows, using the rows whose label is known to anchor
-each component, and gives every blank row the probability of each class. The app
-fills each blank with the most likely class and shows how sure it is.</p>
-
-<p>The parameters are <i>θ</i> = (weights <i>π<sub>k</sub></i>, means <i>μ<sub>k</sub></i>,
-covariances <i>Σ<sub>k</sub></i>) for each class <i>k</i> = 1 … <i>K</i>.</p>
-
-<h3>E-step</h3>
-<p>For every row <i>i</i> without a label, the <b>responsibility</b> of class <i>k</i> is</p>
-<p align="center" style="font-size: 115%">
-<i>r<sub>ik</sub></i> &nbsp;=&nbsp;
-<i>π<sub>k</sub></i>&nbsp;𝒩(<i>x<sub>i</sub></i> | <i>μ<sub>k</sub></i>, <i>Σ<sub>k</sub></i>)
-&nbsp;/&nbsp;
-∑<sub><i>j</i></sub>&nbsp;<i>π<sub>j</sub></i>&nbsp;𝒩(<i>x<sub>i</sub></i> | <i>μ<sub>j</sub></i>, <i>Σ<sub>j</sub></i>)
-</p>
-<p>A row with a known label <i>k</i> has <i>r<sub>ik</sub></i> = 1 for that class and 0 elsewhere.</p>
-
-<h3>M-step</h3>
-<p>With <i>N<sub>k</sub></i> = ∑<sub><i>i</i></sub> <i>r<sub>ik</sub></i> and <i>n</i> rows:</p>
-<p align="center" style="font-size: 115%">
-<i>π<sub>k</sub></i> = <i>N<sub>k</sub></i> / <i>n</i>, &nbsp;&nbsp;
-<i>μ<sub>k</sub></i> = ∑<sub><i>i</i></sub> <i>r<sub>ik</sub></i> <i>x<sub>i</sub></i> / <i>N<sub>k</sub></i>, &nbsp;&nbsp;
-<i>Σ<sub>k</sub></i> = ∑<sub><i>i</i></sub> <i>r<sub>ik</sub></i> (<i>x<sub>i</sub></i> − <i>μ<sub>k</sub></i>)(<i>x<sub>i</sub></i> − <i>μ<sub>k</sub></i>)<sup>T</sup> / <i>N<sub>k</sub></i>
-</p>
-
-<h3>Why it works</h3>
-<p>The observed-data log-likelihood</p>
-<p align="center" style="font-size: 115%">
-ℓ(<i>θ</i>) = ∑<sub>labelled</sub> log <i>π<sub>y</sub></i> 𝒩(<i>x</i> | <i>μ<sub>y</sub></i>, <i>Σ<sub>y</sub></i>)
-&nbsp;+&nbsp;
-∑<sub>unlabelled</sub> log ∑<sub><i>k</i></sub> <i>π<sub>k</sub></i> 𝒩(<i>x</i> | <i>μ<sub>k</sub></i>, <i>Σ<sub>k</sub></i>)
-</p>
-<p>never decreases from one iteration to the next; EM stops when it no longer grows.
-Watch it in the small plot under the mixture, and use <b>Data ▸ Step</b> to run one
-E-step and M-step at a time.</p>
-
-<h3>Reading the result</h3>
-<p>A filled cell is <i>italic</i>, marked •, and shaded in its class's colour: the
-stronger the shade, the surer EM is. Its tooltip lists every class's probability.
-Sort by the <b>Confidence</b> column to review the least certain cells first. With a
-confidence threshold (Data ▸ Confidence Threshold…) less certain cells stay blank,
-shown as “?”.</p>
-"""
-
-
-class HowEMDialog(QDialog):
-    """Help ▸ How EM Works."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("How EM Works")
-        layout = QVBoxLayout(self)
-        self.browser = QTextBrowser()
-        self.browser.setOpenExternalLinks(True)
-        self.browser.setHtml(how_em_html())
-        layout.addWidget(self.browser)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        buttons.accepted.connect(self.accept)
-        layout.addWidget(buttons)
-        self.resize(640, 620)
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
 
 
 def show_about(parent: QWidget | None) -> None:
