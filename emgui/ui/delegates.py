@@ -1,6 +1,8 @@
 """Spreadsheet-like editing: the cell delegate and the table view.
 
-* Enter commits and moves down; Tab moves right (Qt's default).
+* Enter commits and moves down; Tab moves right (Qt's default).  After a
+  run of Tabs along a row, Enter goes to the next row's cell below where
+  the run began, so a row can be typed as ``name Tab gender Tab height Enter``.
 * Typing on a cell starts editing it; the label column's editor is an
   editable combo box offering the classes present, and free text.
 * Escape in an editor cancels the edit, even while "Stop" (also Escape) is
@@ -31,6 +33,16 @@ from PySide6.QtWidgets import (
 __all__ = ["CellDelegate", "SheetView"]
 
 _ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+_NAVIGATION_KEYS = (
+    Qt.Key.Key_Up,
+    Qt.Key.Key_Down,
+    Qt.Key.Key_Left,
+    Qt.Key.Key_Right,
+    Qt.Key.Key_PageUp,
+    Qt.Key.Key_PageDown,
+    Qt.Key.Key_Home,
+    Qt.Key.Key_End,
+)
 
 
 class CellDelegate(QStyledItemDelegate):
@@ -149,10 +161,17 @@ class SheetView(QTableView):
         header.setSectionResizeMode(header.ResizeMode.Fixed)
         self.horizontalHeader().setHighlightSections(True)
         self.horizontalHeader().setStretchLastSection(True)
+        # (row, column) where a run of Tabs began: Enter returns to that column.
+        self._tab_start: tuple[int, int] | None = None
 
     def moveCursor(self, action, modifiers):  # noqa: N802
+        tabbing = action in (QAbstractItemView.CursorAction.MoveNext, QAbstractItemView.CursorAction.MovePrevious)
+        if tabbing:
+            current = self.currentIndex()
+            if current.isValid() and (self._tab_start is None or self._tab_start[0] != current.row()):
+                self._tab_start = (current.row(), current.column())
         index = super().moveCursor(action, modifiers)
-        if action in (QAbstractItemView.CursorAction.MoveNext, QAbstractItemView.CursorAction.MovePrevious):
+        if tabbing:
             # Tab skips read-only cells (the Confidence column), as spreadsheets skip locked ones.
             model = self.model()
             for _ in range(model.columnCount() if model is not None else 0):
@@ -167,7 +186,13 @@ class SheetView(QTableView):
             self._move_down()
             event.accept()
             return
+        if event.key() in _NAVIGATION_KEYS:
+            self._tab_start = None
         super().keyPressEvent(event)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        self._tab_start = None
+        super().mousePressEvent(event)
 
     def _move_down(self) -> None:
         current = self.currentIndex()
@@ -175,6 +200,12 @@ class SheetView(QTableView):
         if not current.isValid() or model is None:
             return
         row = min(current.row() + 1, model.rowCount() - 1)
-        target = model.index(row, current.column())
+        column = current.column()
+        # After Tab, Tab, Enter a row is done: go back to the column the
+        # Tabs started from, on the next row (as spreadsheets do).
+        if self._tab_start is not None and self._tab_start[0] == current.row():
+            column = self._tab_start[1]
+        self._tab_start = None
+        target = model.index(row, column)
         self.setCurrentIndex(target)
         self.scrollTo(target)

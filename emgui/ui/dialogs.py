@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSpinBox,
     QTableWidget,
+    QTreeView,
     QVBoxLayout,
     QWidget,
 )
@@ -58,6 +60,20 @@ def _file_dialog(parent: QWidget | None, title: str, directory: str, filters: Se
     # so a person (or xdotool) can type a path and press Enter, everywhere.
     dialog = QFileDialog(parent, title, directory, ";;".join(filters))
     dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+    # Qt's default size elides the size, type and date of every file.
+    screen = (parent.screen() if parent is not None else None) or QGuiApplication.primaryScreen()
+    room = screen.availableGeometry() if screen is not None else None
+    width, height = 820, 500
+    if room is not None:
+        width, height = min(width, int(room.width() * 0.9)), min(height, int(room.height() * 0.9))
+    dialog.resize(max(dialog.width(), width), max(dialog.height(), height))
+    details = dialog.findChild(QTreeView, "treeView")
+    if details is not None:  # the extra width goes to the names; size, type and date stay whole
+        header = details.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, header.count()):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
     return dialog
 
 
@@ -201,14 +217,24 @@ class ColumnsDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self._checks: list[QCheckBox] = []
         self._units: list[QComboBox] = []
+        from emgui.core import parsing  # not at import: the window starts before the core loads
+
         for i, name in enumerate(self._columns):
             check = QCheckBox(f"use “{name}”")
             check.setChecked(i in roles.features)
             unit = QComboBox()
             for text, value in UNIT_CHOICES:
                 unit.addItem(text, value)
-            current = roles.units.get(i, "cm" if i not in roles.features else None)
+            if i in roles.features:
+                current = roles.units.get(i)
+            elif parsing.is_height_column(name or ""):
+                current = parsing.unit_from_name(name) or "cm"
+            else:
+                current = None  # a weight or a waiting time is no height in cm
             unit.setCurrentIndex(next(k for k, (_, v) in enumerate(UNIT_CHOICES) if v == current))
+            # A unit means something only for a column that is used.
+            unit.setEnabled(check.isChecked())
+            check.toggled.connect(unit.setEnabled)
             self.table.setCellWidget(i, 0, check)
             self.table.setCellWidget(i, 1, unit)
             self._checks.append(check)

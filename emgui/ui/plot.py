@@ -62,6 +62,21 @@ def _cache_static(widget: pg.PlotWidget) -> None:
             _cache(child)
 
 
+class _PlainAxis(pg.AxisItem):
+    """An axis that writes every tick with the decimals its spacing needs.
+
+    pyqtgraph writes values of 10,000 and more with ``%g`` (six significant
+    digits), so a log-likelihood of -390,935.9 climbing by tenths shows the
+    same label, "-390936", on every tick.
+    """
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802
+        if self.logMode or spacing <= 0:
+            return super().tickStrings(values, scale, spacing)
+        places = int(max(0, np.ceil(-np.log10(spacing * scale))))
+        return [f"{v * scale:.{places}f}".replace("-", "\u2212") for v in values]
+
+
 def _with_alpha(hex_color: str, alpha: int) -> QColor:
     c = QColor(hex_color)
     c.setAlpha(alpha)
@@ -131,9 +146,12 @@ class MixturePlot(QWidget):
         self._max_points = int(max_points)
 
         self._main = pg.PlotWidget(background="w")
-        self._ll = pg.PlotWidget(background="w")
+        self._ll = pg.PlotWidget(background="w", axisItems={"left": _PlainAxis("left")})
         for widget in (self._main, self._ll):
             item = widget.getPlotItem()
+            # Room on the right: the last tick label and the data stay clear
+            # of the dock's edge instead of looking cut off.
+            item.layout.setContentsMargins(2, 6, 16, 2)
             for side in ("left", "bottom"):
                 axis = item.getAxis(side)
                 axis.setPen(_TEXT)
@@ -141,12 +159,19 @@ class MixturePlot(QWidget):
             # No grid: its lines make each axis a full-plot pixmap to blend
             # on every frame (about 1 ms of the 7 ms budget).
         self._ll.getPlotItem().setLabel("bottom", "iteration")
-        self._ll.getPlotItem().setLabel("left", "log-likelihood")
+        # "log-likelihood" does not fit beside a plot this short.
+        self._ll.getPlotItem().setLabel("left", "log-lik.")
+        self._ll.setToolTip("The observed-data log-likelihood after each iteration: EM never lets it fall.")
         self._ll.setMaximumHeight(200)
+        self._ll.getPlotItem().getAxis("left").setTickDensity(0.6)  # a short axis: fewer, legible labels
         ll_view = self._ll.getPlotItem().getViewBox()
         ll_view.disableAutoRange()  # widened in steps by _draw_history, not per frame
+        ll_view.setRange(xRange=(0.0, 8.0), padding=0)  # whole iterations before any fit
         self._ll_bounds = (0.0, 0.0, 0.0)  # (last iteration, lowest, highest) shown
-        self._legend = self._main.getPlotItem().addLegend(offset=(-10, 10), labelTextColor=_TEXT)
+        # Tight rows: the legend sits over the data, so the less it covers the better.
+        self._legend = self._main.getPlotItem().addLegend(
+            offset=(-10, 10), labelTextColor=_TEXT, verSpacing=-6, labelTextSize="8pt"
+        )
         self._legend.setBrush(pg.mkBrush(255, 255, 255, 200))
 
         layout = QVBoxLayout(self)
@@ -155,6 +180,17 @@ class MixturePlot(QWidget):
         layout.addWidget(self._main, 4)
         layout.addWidget(self._ll, 1)
         _cache(self._legend)
+        self._empty_note = pg.TextItem(
+            html=(
+                f"<div style='color:{_TEXT}; text-align:center'>Type or open some numbers "
+                "(such as heights): their histogram is drawn here, and the mixture while "
+                "EM runs (F5).</div>"
+            ),
+            anchor=(0.5, 0.5),
+        )
+        self._empty_note.setTextWidth(240)
+        self._main.addItem(self._empty_note, ignoreBounds=True)
+        self._show_empty(True)
 
         self._ll_curve = pg.PlotCurveItem(pen=_mkpen(_TEXT, 1.0), antialias=True)
         self._ll_points = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(_TEXT))
@@ -172,6 +208,7 @@ class MixturePlot(QWidget):
         self._latest: Any = None
 
         self._n_features = 0  # 0: no data, 1: histogram, 2: scatter
+        self._drawn: tuple | None = None  # the arguments of the last set_data
         self._n_classes = 0
         self._class_names: list[str] = []
         self._static_items: list[Any] = []
@@ -228,6 +265,22 @@ class MixturePlot(QWidget):
             raise ValueError(f"labels has {lab.shape[0]} rows, X has {n_rows}")
         self._timer.stop()
         self._latest = None
+        # The same arrays again (a fit of the data just drawn: the fit's input
+        # is cached until the sheet changes): keep the histogram, which takes
+        # ~50 ms of the GUI thread at a million rows; drop only the fit.
+        same = (X, labels, list(class_names), unit_label)
+        last = self._drawn
+        if (
+            last is not None
+            and self._n_features == 1
+            and last[0] is same[0]
+            and last[1] is same[1]
+            and last[2:] == same[2:]
+        ):
+            self._drop_components()
+            self.reset_history()
+            return
+        self._drawn = same  # holds the arrays, so "is" cannot meet a new one at an old address
         self._clear_items()
         self.reset_history()
         self._class_names = [str(c) for c in class_names]
@@ -245,7 +298,32 @@ class MixturePlot(QWidget):
         elif self._n_features == 2:
             item.setLabel("left", units[1] if len(units) > 1 else "")
             self._set_scatter(x[:, :2], lab)
+        self._show_empty(self._n_features == 0)
         _cache_static(self._main)
+
+    @property
+    def has_data(self) -> bool:
+        """Whether data is drawn (False: the plot shows how to get some)."""
+        return self._n_features > 0
+
+    @property
+    def has_fit(self) -> bool:
+        """Whether fitted components are drawn over the data."""
+        return bool(self._component_items)
+
+    def _show_empty(self, empty: bool) -> None:
+        """Without data: a sentence instead of bare axes running from 0 to 1."""
+        item = self._main.getPlotItem()
+        for side in ("left", "bottom"):
+            item.showAxis(side, not empty)
+        self._empty_note.setVisible(empty)
+        if empty:
+            self._fix_range((0.0, 1.0), (0.0, 1.0))
+            self._empty_note.setPos(0.5, 0.5)
+
+    def _place_legend(self, left_load: float, right_load: float) -> None:
+        """Put the legend in the top corner where it hides less data."""
+        self._legend.setOffset((10, 10) if left_load < right_load else (-10, 10))
 
     def _class_name(self, k: int) -> str:
         return self._class_names[k] if k < len(self._class_names) else f"class {k + 1}"
@@ -311,7 +389,12 @@ class MixturePlot(QWidget):
         # A component's expected count per bin is n * width * density.
         self._count_scale = v.size * width
         self._grid = np.linspace(edges[0], edges[-1], _N_GRID)
-        top = max(float(total.max()) * 1.2, 1.0)
+        outer = max(1, int(np.ceil(0.4 * total.size)))  # about the legend's width
+        left, right = float(total[:outer].max()), float(total[-outer:].max())
+        self._place_legend(left, right)
+        # The legend covers about the top fifth: bars (and the curves, a
+        # little higher) under it stay visible below it.
+        top = max(float(total.max()) * 1.2, 1.55 * min(left, right), 1.0)
         self._fix_range((edges[0], edges[-1]), (0.0, top))
 
     def _set_scatter(self, xy: np.ndarray, lab: np.ndarray) -> None:
@@ -350,6 +433,13 @@ class MixturePlot(QWidget):
             self._add_static(scatter, "unlabelled")
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         pad = np.where(hi > lo, 0.05 * (hi - lo), np.maximum(np.abs(lo) * 0.05, 0.5))
+        # Points under each top corner (the upper third, the outer 40 %).
+        upper = pts[:, 1] >= hi[1] - (hi[1] - lo[1]) / 3
+        span_x = hi[0] - lo[0]
+        self._place_legend(
+            float(np.count_nonzero(upper & (pts[:, 0] <= lo[0] + 0.4 * span_x))),
+            float(np.count_nonzero(upper & (pts[:, 0] >= hi[0] - 0.4 * span_x))),
+        )
         self._fix_range((lo[0] - pad[0], hi[0] + pad[0]), (lo[1] - pad[1], hi[1] + pad[1]))
 
     def _fix_range(self, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
@@ -560,6 +650,7 @@ class MixturePlot(QWidget):
             # and points keep the per-point brushes set before.
             grey = pg.mkBrush(_with_alpha(UNLABELLED_HEX, 150))
             scatter.setBrush([grey] * len(scatter.data))
+            self._rename_unlabelled("unlabelled")
             return
         p = np.asarray(posteriors, dtype=np.float64)[self._shown_rows[self._shown_unlabelled]]
         if p.ndim != 2 or p.shape[1] == 0:
@@ -575,6 +666,14 @@ class MixturePlot(QWidget):
             self._posterior_brush(int(k), int(lv)) for k, lv in zip(best, level, strict=True)
         ]
         scatter.setBrush(brushes)
+        # The points are no longer grey: say what their colour means.
+        self._rename_unlabelled("unlabelled: best guess")
+
+    def _rename_unlabelled(self, text: str) -> None:
+        label = self._legend.getLabel(self._unlabelled_scatter)
+        if label is not None and label.text != text:
+            label.setText(text)
+            self._legend.updateSize()
 
     def _posterior_brush(self, k: int, level: int) -> Any:
         brush = self._posterior_brushes.get((k, level))
