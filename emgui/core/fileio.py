@@ -23,8 +23,9 @@ or another candidate delimiter (``;``, tab, ``|``) is quoted throughout, so
 no reader's delimiter detection is fooled, and a one-column file is quoted
 throughout, so a blank cell is not a blank line.
 
-Libraries: CSV is parsed by pandas' C engine (the csv module takes over for
-ragged rows); XLSX/ODS are read by python-calamine (openpyxl only for a
+Libraries: CSV is parsed by Arrow's CSV reader; pandas' C engine takes over
+for files Arrow might read differently and the csv module for ragged rows
+(pandas is imported only then: importing it costs half a second); XLSX/ODS are read by python-calamine (openpyxl only for a
 workbook holding error cells such as ``#N/A``, which calamine reads as
 blank) and XLSX is written by xlsxwriter.
 """
@@ -36,6 +37,7 @@ import contextlib
 import csv
 import datetime as _dt
 import io
+import mmap
 import os
 import re
 import stat
@@ -45,7 +47,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 __all__ = [
     "SUPPORTED_READ",
@@ -374,14 +375,18 @@ def _read_text(path: str, name: str, ext: str, report: _Reporter) -> Table:
     if _looks_binary(sample):
         raise FileFormatError(f"{name} does not look like a text table.")
     delimiter = "\t" if ext == ".tsv" else _sniff_delimiter(sample, complete=size <= _SNIFF_BYTES)
-    try:
-        cols = _read_csv_pandas(path, encoding, delimiter, size, report)
-    except (ReadCancelled, FileFormatError):
-        raise
-    except pd.errors.EmptyDataError:
-        raise FileFormatError(f"{name} is empty.") from None
-    except Exception:  # noqa: BLE001 - ragged rows or odd quoting: the csv module copes
-        cols = _read_csv_module(path, name, encoding, delimiter, size, report)
+    cols = _read_csv_arrow(path, encoding, delimiter, size, sample, report)
+    if cols is None:
+        import pandas as pd
+
+        try:
+            cols = _read_csv_pandas(path, encoding, delimiter, size, report)
+        except (ReadCancelled, FileFormatError):
+            raise
+        except pd.errors.EmptyDataError:
+            raise FileFormatError(f"{name} is empty.") from None
+        except Exception:  # noqa: BLE001 - ragged rows or odd quoting: the csv module copes
+            cols = _read_csv_module(path, name, encoding, delimiter, size, report)
     if not cols or len(cols[0]) == 0:
         raise FileFormatError(f"{name} is empty.")
     columns = ["" if v is None else v for v in (c[0] for c in cols)]
@@ -440,13 +445,17 @@ def _validates(path: str, encoding: str, size: int, report: _Reporter) -> bool:
     """
     wide = encoding.startswith(("utf-16", "utf-32"))
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    # ASCII is valid in every 8-bit candidate: a block of it (the usual
+    # case) needs no decoding, only the check, which is several times faster.
+    ascii_ok = not wide and encoding in ("utf-8", "utf-8-sig", "cp1252", "latin-1")
     done = 0
     with open(path, "rb") as f:
         while block := f.read(_IO_BLOCK):
             if not wide and b"\x00" in block:
                 return False
             try:
-                decoder.decode(block)
+                if not (ascii_ok and block.isascii() and not decoder.getstate()[0]):
+                    decoder.decode(block)
             except UnicodeDecodeError:
                 return False
             done += len(block)
@@ -528,6 +537,196 @@ def _loose_rows(sample: str, delim: str) -> list[list[str]]:
     return rows
 
 
+# Encodings whose bytes never hide a '"' inside another character (the
+# quote count below is then exact), read by Arrow's CSV parser.
+_ARROW_ENCODINGS = {"utf-8": "utf8", "utf-8-sig": "utf8", "cp1252": "cp1252", "latin-1": "latin-1"}
+# A column whose first cells repeat this much is read through a dictionary:
+# one Python str per distinct value instead of one per cell (a height or a
+# gender column: ~50 MB less per million rows, and faster).
+_DEDUP_SAMPLE = 4096
+_DEDUP_SHARE = 0.25
+
+
+def _first_row_width(sample: str, delimiter: str) -> int | None:
+    """Fields in the sample's first record (None if the sample cannot tell)."""
+    with contextlib.suppress(csv.Error):
+        for row in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter):
+            if row:
+                return len(row)
+    return None
+
+
+_BLANKISH_LINE = re.compile(rb"[\r\n][ \t]+(?:[\r\n]|\Z)")
+_BLANKISH_FIRST = re.compile(rb"[ \t]+(?:[\r\n]|\Z)")
+_BLANKISH_STARTS = (b"\n ", b"\n\t", b"\r ", b"\r\t")
+# More quotes than this and the file is left to pandas (the scan below is a
+# Python loop over the quotes).
+_MAX_QUOTES_SCANNED = 200_000
+
+
+def _arrow_reads_alike(path: str, delimiter: str, width: int) -> bool:
+    """Whether Arrow would read the file as pandas' C engine does (a byte scan).
+
+    Three things Arrow reads differently are looked for, and one it gets
+    wrong.  A line of nothing but spaces and tabs: pandas skips it as blank,
+    Arrow reads it as a row.  A quoted field still open at the end of the
+    file: Arrow reads it silently, pandas refuses it and the csv module has
+    the last word.  A carriage return followed by a delimiter, which pandas
+    misreads.  And Arrow's own slip: a CRLF inside a quoted field loses its
+    LF when it straddles two of Arrow's blocks.  Each (or a false alarm,
+    such as a blank-looking line inside a quoted field) sends the file down
+    the pandas path.  Only ASCII-compatible encodings come here, so a byte
+    ``"`` is always a quote character.  ``width`` is the number of fields in
+    the first row: with more than one, a blank-looking line has the wrong
+    number of fields and Arrow refuses the file by itself.
+    """
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        start = len(codecs.BOM_UTF8) if data[:3] == codecs.BOM_UTF8 else 0
+        # Searches for two bytes starting with a newline are slow (~30 ms per
+        # 20 MB: newlines are everywhere), so they run only when they can hit.
+        has_cr = data.find(b"\r") >= 0
+        starts = _BLANKISH_STARTS if has_cr else _BLANKISH_STARTS[:2]
+        if width == 1 and (
+            _BLANKISH_FIRST.match(data, start)
+            or (any(data.find(m) >= 0 for m in starts) and _BLANKISH_LINE.search(data))
+        ):
+            return False
+        # pandas misreads a lone CR followed by a delimiter ("\r," at the
+        # start is "no columns"); such files are rare enough to leave to it.
+        if has_cr and data.find(b"\r" + delimiter.encode()) >= 0:
+            return False
+        # The quoting state at the end of the file, from the quotes alone: a
+        # quote opens a field only where a field starts; inside one, a pair
+        # is an escaped quote and a single one closes it.
+        boundary = (delimiter.encode(), b"\n", b"\r")
+        quoted = False
+        opened = seen = 0
+        pos = data.find(b'"', start)
+        while pos >= 0:
+            seen += 1
+            if seen > _MAX_QUOTES_SCANNED:
+                return False
+            if quoted:
+                if data[pos + 1 : pos + 2] == b'"':
+                    pos = data.find(b'"', pos + 2)
+                    continue
+                quoted = False
+                # Arrow (up to 26 at least) drops the LF of a quoted CRLF that
+                # straddles two of its blocks.
+                if data.find(b"\r\n", opened, pos) >= 0:
+                    return False
+            elif pos == start or data[pos - 1 : pos] in boundary:
+                quoted, opened = True, pos
+            pos = data.find(b'"', pos + 1)
+        return not quoted
+
+
+def _read_csv_arrow(
+    path: str,
+    encoding: str,
+    delimiter: str,
+    size: int,
+    sample: str,
+    report: _Reporter,
+) -> list[np.ndarray] | None:
+    """Parse with Arrow's multi-threaded CSV reader, in blocks; the fast path.
+
+    Returns what :func:`_read_csv_pandas` returns (one object column per
+    field, header row included, empty fields as None, our formula escaping
+    undone), or None when Arrow declines the file: an encoding or quoting it
+    might read differently, ragged rows, a line of blanks (pandas skips it,
+    Arrow counts it as a row), anything it fails on.  The pandas and csv
+    module readers then take over, so what a file reads as never depends on
+    which reader ran (``tests/core/test_fast_paths.py`` checks that).
+    """
+    arrow_encoding = _ARROW_ENCODINGS.get(encoding)
+    # pandas drops a second byte-order mark after the first; Arrow keeps it.
+    if arrow_encoding is None or sample.startswith("\ufeff"):
+        return None
+    width = _first_row_width(sample, delimiter)
+    if not width or not _arrow_reads_alike(path, delimiter, width):
+        return None
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return None
+    read_options = pacsv.ReadOptions(
+        autogenerate_column_names=True,
+        block_size=min(max(size // 8, _IO_BLOCK), 4 * _IO_BLOCK),
+        encoding=arrow_encoding,
+    )
+    parse_options = pacsv.ParseOptions(
+        delimiter=delimiter,
+        quote_char='"',
+        double_quote=True,
+        escape_char=False,
+        newlines_in_values=True,
+        ignore_empty_lines=True,
+    )
+    convert_options = pacsv.ConvertOptions(
+        column_types={f"f{i}": pa.string() for i in range(width)},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    pieces: list[list[np.ndarray]] = []
+    dedup: list[bool] | None = None
+    done = 0.0
+    try:
+        with pacsv.open_csv(
+            path,
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=convert_options,
+            # malloc, not Arrow's default mimalloc, which keeps ~50 MB of freed
+            # blocks per million rows for itself after the read.
+            memory_pool=pa.system_memory_pool(),
+        ) as reader:
+            if not all(pa.types.is_string(f.type) for f in reader.schema):
+                return None  # the sample misjudged the width: a column was typed
+            for batch in reader:
+                columns = batch.columns
+                if dedup is None:
+                    dedup = [
+                        pc.count_distinct(c.slice(0, _DEDUP_SAMPLE)).as_py()
+                        <= _DEDUP_SHARE * min(len(c), _DEDUP_SAMPLE)
+                        for c in columns
+                    ]
+                pieces.append([_arrow_cells(c, d) for c, d in zip(columns, dedup, strict=True)])
+                # Text plus one delimiter or newline per cell: about the bytes read.
+                done += sum(pc.sum(pc.binary_length(c)).as_py() or 0 for c in columns)
+                done += batch.num_rows * len(columns)
+                report(0.1 + 0.85 * min(done / size, 1.0))
+    except (pa.ArrowException, UnicodeError):
+        return None
+    if not pieces:
+        return []
+    if len(pieces) == 1:
+        return pieces[0]
+    return [np.concatenate(parts) for parts in zip(*pieces, strict=True)]
+
+
+def _arrow_cells(column, dedup: bool) -> np.ndarray:
+    """An Arrow string array -> object array of str/None, cleaned like pandas' cells."""
+    import pyarrow.compute as pc
+
+    from . import _arrowtext as at
+
+    if dedup:
+        encoded = column.dictionary_encode()
+        words = _clean_cells(at.to_cells(encoded.dictionary))
+        width = encoded.indices.type.bit_width
+        return words[at.to_numbers(encoded.indices, f"int{width}")]
+    # _clean_cells in Arrow's kernels: no Python pass over a million cells.
+    cells = at.to_cells(column)
+    lengths = pc.binary_length(column)
+    cells[at.to_numbers(lengths, f"int{lengths.type.bit_width}") == 0] = None
+    for i in np.flatnonzero(at.to_bools(pc.starts_with(column, pattern="'"))):
+        cells[i] = _strip_escape(cells[i])
+    return cells
+
+
 def _read_csv_pandas(
     path: str, encoding: str, delimiter: str, size: int, report: _Reporter
 ) -> list[np.ndarray]:
@@ -536,6 +735,8 @@ def _read_csv_pandas(
     Returns one object column per field, header row included, with empty
     fields as None and our formula escaping undone.
     """
+    import pandas as pd
+
     pieces: list[list[np.ndarray]] = []
     with open(path, "rb") as raw:
         reader = pd.read_csv(
@@ -565,16 +766,42 @@ def _read_csv_pandas(
     return [np.concatenate(parts) for parts in zip(*pieces, strict=True)]
 
 
-def _clean_text_column(series: pd.Series) -> np.ndarray:
-    """Column of str -> object array with "" as None and one apostrophe undone."""
-    arr = series.to_numpy(dtype=object)
+def _clean_text_column(series) -> np.ndarray:
+    """A pandas column of str -> object array with "" as None and one apostrophe undone."""
+    return _clean_cells(series.to_numpy(dtype=object))
+
+
+def _clean_cells(arr: np.ndarray) -> np.ndarray:
+    """Object array of str -> "" as None and one apostrophe undone (in place if writable)."""
     if not arr.flags.writeable:  # copy-on-write pandas may hand out a read-only view
         arr = arr.copy()
     arr[arr == ""] = None
-    # A cheap test per cell; only cells starting with "'" meet the regex.
-    for i in [i for i, v in enumerate(arr) if v and v[0] == "'"]:
-        arr[i] = _strip_escape(arr[i])
+    # Escaped cells are rare: one joined string (a C pass) tells whether any
+    # cell starts with "'" before a Python loop looks for which.
+    if _any_starts_with(arr, "'"):
+        for i in [i for i, v in enumerate(arr) if v and v[0] == "'"]:
+            arr[i] = _strip_escape(arr[i])
     return arr
+
+
+def _joined(col: np.ndarray) -> str:
+    """The non-empty cells of a column of ``str``/None joined with newlines.
+
+    Raises TypeError when a non-empty item is not a ``str``.
+    """
+    return "\n".join(filter(None, col))
+
+
+def _any_starts_with(col: np.ndarray, chars: str) -> bool:
+    """Whether some ``str`` cell starts with one of ``chars`` (a superset test).
+
+    True may be a false alarm (a cell holding a newline followed by one of
+    ``chars``); False is exact.  Raises TypeError on items that are not text.
+    """
+    text = _joined(col)
+    if not text:
+        return False
+    return text[0] in chars or any(ch in text and "\n" + ch in text for ch in chars)
 
 
 def _read_csv_module(
@@ -984,25 +1211,30 @@ def _fsync_dir(directory: str) -> None:
 def _csv_safe(col: np.ndarray) -> np.ndarray:
     """Prefix an apostrophe to text cells a spreadsheet would run as formulas.
 
-    A plain-Python filter on the first character is the cheap pass (about
-    50 ns a cell); only the rare candidates meet the regexes.  NUL, which no
-    text file may hold (the reader takes it for binary data), becomes U+FFFD.
+    The cells are joined into one string (a C pass); only when some cell
+    may start with a risky character does a Python loop look for which, and
+    only those candidates meet the regexes.  NUL, which no text file may hold
+    (the reader takes it for binary data), becomes U+FFFD.
     """
     try:
-        hits = [i for i, v in enumerate(col) if v and v[0] in _RISKY_FIRST]
-        has_nul = "\x00" in "".join(filter(None, col))
-    except (TypeError, IndexError, KeyError):
+        text = _joined(col)
+    except TypeError:
         col = _text_items(col)  # items that are not text: the slow, careful way
-        hits = [i for i, v in enumerate(col) if v and v[0] in _RISKY_FIRST]
-        has_nul = "\x00" in "".join(filter(None, col))
+        text = _joined(col)
     out = col
-    for i in hits:
-        v = col[i]
-        if _RISKY_RE.match(v) and not _CSV_NUMBER_RE.fullmatch(v):
-            if out is col:
-                out = col.copy()
-            out[i] = "'" + v
-    if has_nul:
+    # "ch in text" first: a search for a rare character is fast, one for a
+    # pair starting with the frequent "\n" is not.
+    if text and (
+        text[0] in _RISKY_FIRST
+        or any(ch in text and "\n" + ch in text for ch in _RISKY_FIRST)
+    ):
+        for i in [i for i, v in enumerate(col) if v and v[0] in _RISKY_FIRST]:
+            v = col[i]
+            if _RISKY_RE.match(v) and not _CSV_NUMBER_RE.fullmatch(v):
+                if out is col:
+                    out = col.copy()
+                out[i] = "'" + v
+    if "\x00" in text:
         out = _object_array([v.replace("\x00", "\ufffd") if v else v for v in out])
     return out
 
@@ -1016,7 +1248,6 @@ def _write_csv(
     report: _Reporter,
 ) -> None:
     header = _csv_safe(_object_array(columns))
-    safe = [_csv_safe(c) for c in cols]
     # Rows holding these get every field quoted.  "\r": Python < 3.13 leaves
     # it unquoted when lines end in "\n", and readers would split the row
     # there.  The other delimiters: quoted, they cannot fool the delimiter
@@ -1034,8 +1265,77 @@ def _write_csv(
         _write_csv_rows(first, quoted, [header[j : j + 1] for j in range(len(header))], special)
         for start in range(0, n_rows, _CSV_CHUNK_ROWS):
             stop = min(start + _CSV_CHUNK_ROWS, n_rows)
-            _write_csv_rows(plain, quoted, [c[start:stop] for c in safe], special)
+            chunk = [c[start:stop] for c in cols]
+            text = None if plain is quoted else _csv_lines(chunk, delimiter, special)
+            if text is None:
+                # _csv_safe works cell by cell, so chunk by chunk is the same.
+                _write_csv_rows(plain, quoted, [_csv_safe(c) for c in chunk], special)
+            else:
+                f.write(text)
             report(0.05 + 0.9 * stop / n_rows)
+
+
+def _csv_lines(cols: list[np.ndarray], delimiter: str, special: str) -> str | None:
+    """The CSV text of rows given column-wise, formula-safe, as the csv module writes them.
+
+    The fast path of ``_csv_safe`` + :func:`_write_csv_rows` for two or more
+    columns: each row is one ``str.join`` and the chunk's text is checked as
+    a whole.  Only when a cell may start with a risky character (one is
+    found at the start of a line or after a delimiter) or holds NUL are the
+    columns made safe first; only a row that needs quoting (a delimiter,
+    quote or newline in a cell) or is ``special`` is formatted by the csv
+    module.  So the output is the same byte for byte.  None when a cell is
+    not ``str``/None: the caller writes the chunk the slow way.
+    """
+    n, k = len(cols[0]), len(cols) - 1
+    if not n:
+        return ""
+    lines = _join_rows(cols, delimiter)
+    if lines is None:
+        return None
+    text = "\n".join(lines)
+    risky = "\x00" in text or any(
+        ch in text and (text[0] == ch or "\n" + ch in text or delimiter + ch in text)
+        for ch in _RISKY_FIRST
+    )
+    if risky:
+        cols = [_csv_safe(c) for c in cols]
+        lines = _join_rows(cols, delimiter)
+        if lines is None:
+            return None
+        text = "\n".join(lines)
+    odd = '"' + special
+    if (
+        text.count(delimiter) == k * n
+        and text.count("\n") == n - 1
+        and not any(ch in text for ch in odd)
+    ):
+        return text + "\n"
+    buf = io.StringIO()
+    plain = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
+    quoted = csv.writer(buf, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for i, line in enumerate(lines):
+        if line.count(delimiter) != k or "\n" in line or any(ch in line for ch in odd):
+            buf.seek(0)
+            buf.truncate()
+            (quoted if _has_any(line, special) else plain).writerow([c[i] for c in cols])
+            lines[i] = buf.getvalue()[:-1]
+    return "\n".join(lines) + "\n"
+
+
+def _join_rows(cols: list[np.ndarray], delimiter: str) -> list[str] | None:
+    """Each row's cells joined by ``delimiter`` (None as ""); None if a cell is not text."""
+    try:
+        texts = []
+        for c in cols:
+            blank = np.equal(c, None)
+            if blank.any():
+                c = c.copy()
+                c[blank] = ""
+            texts.append(c)
+        return list(map(delimiter.join, zip(*texts, strict=True)))
+    except (TypeError, ValueError):
+        return None
 
 
 def _write_csv_rows(plain, quoted, cols: list[np.ndarray], special: str) -> None:

@@ -14,6 +14,8 @@ result still matches the sheet.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,11 +112,33 @@ def prepare_fit(sheet: Sheet, n_components: int | None = None) -> FitInput:
     ``n_components`` is used when the label column names no class (default 2);
     with typed classes K is their number (or ``n_components`` if larger).
 
+    The result is kept until the sheet changes (``Sheet.version``): the
+    window draws the data on opening and fits it on F5, and at a million
+    rows each call costs ~0.1 s of the GUI thread.  Treat it as read-only.
+
     Raises
     ------
     FillError
         No feature column, no readable rows, or a label column to fill is missing.
     """
+    key = (sheet.version, n_components)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(sheet)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    fit_input = _prepare_fit(sheet, n_components)
+    with _CACHE_LOCK:
+        _CACHE[sheet] = (key, fit_input)
+    return fit_input
+
+
+# The last FitInput of each sheet, by sheet (weakly): see prepare_fit.  A
+# loader thread may fill it while the GUI thread reads it for another sheet.
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CACHE_LOCK = threading.Lock()
+
+
+def _prepare_fit(sheet: Sheet, n_components: int | None) -> FitInput:
     roles = sheet.roles
     if not roles.features:
         raise FillError(
@@ -177,17 +201,21 @@ def plan_fill(fit_input: FitInput, result: mixture.MixtureResult, min_confidence
     sel = fit_input.blank_rows
     post = result.posteriors[sel]
     guess = np.argmax(post, axis=1) if len(sel) else np.zeros(0, dtype=np.int64)
-    conf = post[np.arange(len(sel)), guess] if len(sel) else np.zeros(0)
-    sure = conf >= min_confidence
+    conf = np.take_along_axis(post, guess[:, None], axis=1)[:, 0] if len(sel) else np.zeros(0)
+    unsure = ~(conf >= min_confidence)
     names = np.array([fit_input.spellings[c] for c in fit_input.classes], dtype=object)
-    texts = np.where(sure, names[guess] if len(sel) else np.zeros(0, dtype=object), None).astype(object)
-    status = np.where(sure, FILLED, UNCERTAIN).astype(np.int8)
+    # Runs on the GUI thread after a fit: whole-array steps, no copies it can skip.
+    texts = names[guess] if len(sel) else np.zeros(0, dtype=object)
+    status = np.full(len(sel), FILLED, dtype=np.int8)
+    if unsure.any():
+        texts[unsure] = None
+        status[unsure] = UNCERTAIN
     return FillPlan(
         rows=fit_input.rows[sel],
         texts=texts,
         status=status,
         confidence=conf,
-        guess=guess.astype(np.int64),
+        guess=guess.astype(np.int64, copy=False),
         posteriors=post,
         classes=fit_input.classes,
         spellings=fit_input.spellings,
@@ -243,15 +271,14 @@ def export_table(sheet: Sheet) -> tuple[list[str], list[np.ndarray]]:
         raw = sheet.column_cells(f)
         vals = sheet.values(f)
         out = raw.copy()
-        # Only cells whose text is not already the plain number are rewritten
-        # (few, typically), so the per-cell formatting stays off the common path.
-        plain = parsing.parse_number_column(raw).values
-        convert = np.flatnonzero(np.isfinite(vals) & ~(np.abs(plain - vals) <= 1e-9))
+        # Only cells read in another unit are rewritten (few, typically), so
+        # the per-cell formatting stays off the common path.
+        convert = np.flatnonzero(sheet.converted(f))
         out[convert] = [parsing.format_number(round(float(v), 3)) for v in vals[convert]]
         cells[f] = out
     for f in sheet.roles.features:
         issues = sheet.issues(f)
-        if any(v is not None for v in issues):
+        if np.not_equal(issues, None).any():
             issue_cols.append((sheet.columns[f] + "_issue", issues.copy()))
     for name, col in issue_cols:
         columns.append(name)

@@ -37,11 +37,14 @@ Rules for the ambiguous cases (simple and predictable rather than clever):
 * Excel's ``#N/A`` is missing; its other errors (``#VALUE!``, ``#REF!``,
   ``#DIV/0!`` ...) are issues. Infinite values are issues.
 
-Speed: a column is parsed with vectorised pandas/numpy operations for the
-common cells (numbers, numbers as text, decimal commas, missing markers);
+Speed: a column is parsed with vectorised numpy and Arrow string kernels for
+the common cells (numbers, numbers as text, decimal commas, missing markers);
 only the rest -- units, feet and inches, typos -- is read one cell at a time.
 The per-cell readers are the reference: the fast paths accept a strict
-subset of what they accept and produce the same result.
+subset of what they accept and produce the same result.  A column of text
+(``str`` and None, as files and typing give) never needs pandas; it is
+imported only for other cells (numbers, dates, ``pd.NA``), since importing
+it costs half a second.
 """
 
 from __future__ import annotations
@@ -51,12 +54,12 @@ import decimal
 import math
 import numbers
 import re
+import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 __all__ = [
     "HEIGHT_UNITS",
@@ -140,7 +143,9 @@ def is_missing(text: object) -> bool:
         return bool(np.isnat(text))
     if isinstance(text, decimal.Decimal):
         return text.is_nan()
-    return text is pd.NA or text is pd.NaT
+    # pd.NA and pd.NaT can only exist once pandas is imported.
+    pd = sys.modules.get("pandas")
+    return pd is not None and (text is pd.NA or text is pd.NaT)
 
 
 _FEMALE = ("f", "female", "females", "woman", "women", "girl", "girls", "w", "frau", "weiblich")
@@ -193,12 +198,128 @@ def _class_order(key: str) -> tuple[int, str]:
     return ({"female": 0, "male": 1}.get(key, 2), key)
 
 
+def _pandas():
+    import pandas as pd
+
+    return pd
+
+
+def _is_text(arr: np.ndarray) -> bool:
+    """Whether every item of an object array is a ``str`` or None (one C pass)."""
+    return set(map(type, arr)) <= _TEXT_TYPES
+
+
+_TEXT_TYPES = frozenset({str, type(None)})
+
+
+_DICT_SAMPLE = 4096
+# A column holding at most this many distinct objects (a label column read
+# from a file holds one object per distinct spelling) is factorized by
+# identity: a few vectorised passes over the pointers, no Python per cell.
+_MAX_IDENTITIES = 32  # at most 255: the groups are counted in a uint8
+
+
+def _addresses(arr: np.ndarray) -> np.ndarray:
+    """The object addresses an object array holds, ``(n,)`` intp (a copy).
+
+    numpy will not view an object array as integers, so its buffer is read
+    through ctypes; the objects themselves are not touched.
+    """
+    import ctypes
+
+    arr = np.ascontiguousarray(arr)
+    if not len(arr):
+        return np.zeros(0, dtype=np.intp)
+    raw = (ctypes.c_ssize_t * len(arr)).from_address(arr.ctypes.data)
+    return np.frombuffer(raw, dtype=np.intp).copy()  # before ``arr`` can go
+
+
+def _factorize_identity(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``pd.factorize`` of an object array of ``str``/None holding few distinct objects.
+
+    The cells are grouped by the object they point to (the array's pointers,
+    compared as integers), then groups holding equal strings are merged, so
+    the result is the same as factorizing by value: codes ``(n,)`` int64 in
+    order of first appearance, -1 for None; uniques ``(u,)`` object.  None
+    when the array holds more than ``_MAX_IDENTITIES`` distinct objects or
+    an item that is not a ``str`` or None.
+    """
+    n = len(arr)
+    if not n:
+        return np.zeros(0, dtype=np.int64), np.empty(0, dtype=object)
+    ptr = _addresses(arr)
+    if len(np.unique(ptr[:_DICT_SAMPLE])) > _MAX_IDENTITIES:
+        return None  # many objects (names, or cells read one by one): not worth a try
+    # group[i]: 1 + the index of the object cell i holds, 0 while unknown.
+    # Arithmetic, not masked assignment: about four times faster.
+    group = np.zeros(n, dtype=np.uint8)
+    firsts: list[int] = []
+    first = 0
+    while True:
+        if len(firsts) == _MAX_IDENTITIES:
+            return None
+        firsts.append(first)
+        same = np.equal(ptr, ptr[first]).view(np.uint8)
+        np.add(group, same * np.uint8(len(firsts)), out=group)
+        rest = group[first + 1 :] == 0
+        step = int(rest.argmax()) if len(rest) else 0
+        if not len(rest) or not rest[step]:
+            break
+        first += 1 + step
+    objects = [arr[i] for i in firsts]  # in order of first appearance
+    if not set(map(type, objects)) <= _TEXT_TYPES:
+        return None
+    value_code: dict[str, int] = {}
+    merge = np.zeros(len(objects) + 1, dtype=np.int64)
+    for g, obj in enumerate(objects, start=1):
+        merge[g] = -1 if obj is None else value_code.setdefault(obj, len(value_code))
+    uniques = np.empty(len(value_code), dtype=object)
+    uniques[:] = list(value_code)
+    return merge.take(group), uniques
+
+
+def _factorize_text(arr: np.ndarray, *, tried: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of an array of ``str``/None, without pandas.
+
+    Same result: codes ``(n,)`` int64 in order of first appearance, -1 for
+    None; uniques ``(u,)`` object.  By identity when the array holds few
+    objects (unless ``tried`` says that failed already), a dict when it holds
+    few values, Arrow's dictionary encoding otherwise.
+    """
+    fact = None if tried else _factorize_identity(arr)
+    if fact is not None:
+        return fact
+    if len(set(arr[:_DICT_SAMPLE])) <= _DICT_SAMPLE // 8:
+        # Few distinct values (a label column): a dict pass is twice as fast.
+        index = dict.fromkeys(arr)
+        index.pop(None, None)
+        lookup = {k: i for i, k in enumerate(index)}
+        lookup[None] = -1
+        codes = np.fromiter(map(lookup.__getitem__, arr), dtype=np.int64, count=len(arr))
+        uniques = np.empty(len(index), dtype=object)
+        uniques[:] = list(index)
+        return codes, uniques
+    from . import _arrowtext as at
+
+    encoded = at.from_cells(arr).dictionary_encode()
+    width = encoded.indices.type.bit_width
+    codes = at.to_numbers(encoded.indices, f"int{width}", null=-1).astype(np.int64)
+    return codes, at.to_cells(encoded.dictionary)
+
+
 def _factorize(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """``pd.factorize`` when it keeps distinct texts apart, else None.
 
     factorize treats ``1``, ``1.0`` and ``True`` as one value; that is only
     harmless when the column does not mix such types.
     """
+    if arr.dtype == object:
+        fact = _factorize_identity(arr)
+        if fact is not None:
+            return fact
+        if _is_text(arr):
+            return _factorize_text(arr, tried=True)
+    pd = _pandas()
     kind = pd.api.types.infer_dtype(arr, skipna=True)
     if kind not in ("string", "empty", "integer", "floating", "mixed-integer-float"):
         return None
@@ -213,9 +334,10 @@ def _keys(arr: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
     """Per-row index into a list of keys, computing each distinct key once."""
     fact = _factorize(arr)
     if fact is None:
-        keys = [label_key(v) for v in arr]
-        codes, uniques = pd.factorize(np.array(keys, dtype=object), use_na_sentinel=True)
-        return np.asarray(codes, dtype=np.int64), list(uniques)
+        keys = np.empty(len(arr), dtype=object)
+        keys[:] = [label_key(v) for v in arr]
+        codes, uniques = _factorize_text(keys)
+        return codes, list(uniques)
     codes, uniques = fact
     return codes, [label_key(u) for u in uniques]
 
@@ -271,8 +393,9 @@ def preferred_spellings(raw: Sequence, codes: np.ndarray, classes: list[str]) ->
         return out
     fact = _factorize(arr[rows])
     if fact is None:
-        fcodes, uniques = pd.factorize(np.array([_spelling(v) for v in arr[rows]], dtype=object))
-        fcodes, uniques = np.asarray(fcodes, dtype=np.int64), np.asarray(uniques, dtype=object)
+        spelt = np.empty(len(rows), dtype=object)
+        spelt[:] = [_spelling(v) for v in arr[rows]]
+        fcodes, uniques = _factorize_text(spelt)
     else:
         fcodes, uniques = fact
     spelling = [_spelling(u) for u in uniques]
@@ -280,7 +403,7 @@ def preferred_spellings(raw: Sequence, codes: np.ndarray, classes: list[str]) ->
     rows, fcodes = rows[ok], fcodes[ok]
     # One pass over (distinct raw value, class) pairs; ``first`` keeps row order.
     pair = fcodes * len(classes) + codes[rows]
-    uniq, first, counts = np.unique(pair, return_index=True, return_counts=True)
+    uniq, first, counts = _tally(pair, len(uniques) * len(classes))
     tally: dict[int, dict[str, list[int]]] = {}
     for p, f, n in zip(uniq.tolist(), first.tolist(), counts.tolist(), strict=True):
         u, c = divmod(p, len(classes))
@@ -293,6 +416,21 @@ def preferred_spellings(raw: Sequence, codes: np.ndarray, classes: list[str]) ->
     for c, spellings in tally.items():
         out[classes[c]] = min(spellings.items(), key=lambda kv: (-kv[1][0], kv[1][1]))[0]
     return out
+
+
+def _tally(values: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(values, return_index=True, return_counts=True)`` for ints in ``[0, bound)``.
+
+    Counting into ``bound`` bins and finding each present value's first
+    position with one pass per value beats sorting when ``bound`` is small
+    (a label column's spellings times its classes).
+    """
+    if bound > _MAX_IDENTITIES * 4:
+        return np.unique(values, return_index=True, return_counts=True)
+    counts = np.bincount(values, minlength=bound)
+    uniq = np.flatnonzero(counts)
+    first = np.array([int(np.argmax(values == v)) for v in uniq], dtype=np.intp)
+    return uniq, first, counts[uniq]
 
 
 def _spelling(value: object) -> str | None:
@@ -778,21 +916,28 @@ class ParsedColumn:
         The cell is blank or a missing marker (not an issue).
     unit : str or None
         ``"cm"``, ``"in"`` or ``"m"`` for height columns, None for plain numbers.
+    plain : ndarray of float64, shape (n,), or None
+        Height columns only: each cell read as a plain number, exactly as
+        :func:`parse_number_column` reads it (NaN where it is not one), so a
+        writer can tell which cells a unit conversion changed.  None for a
+        plain-number column, whose ``values`` are that already.
     """
 
     values: np.ndarray
     issues: np.ndarray
     missing: np.ndarray
     unit: str | None
+    plain: np.ndarray | None = None
 
 
 def _object_array(raw: Sequence) -> np.ndarray:
     """``raw`` as a 1-d array: float64 when numeric, else object."""
-    if isinstance(raw, (pd.Series, pd.Index)):
+    pd = sys.modules.get("pandas")  # a pandas object exists only if pandas is imported
+    if pd is not None and isinstance(raw, (pd.Series, pd.Index)):
         if raw.dtype.kind in "fiu" and isinstance(raw.dtype, np.dtype):
             return raw.to_numpy(dtype=np.float64)
         return raw.to_numpy(dtype=object, na_value=None)
-    if isinstance(raw, pd.api.extensions.ExtensionArray):
+    if pd is not None and isinstance(raw, pd.api.extensions.ExtensionArray):
         return raw.to_numpy(dtype=object, na_value=None)
     if isinstance(raw, np.ndarray):
         if raw.ndim != 1:
@@ -800,7 +945,7 @@ def _object_array(raw: Sequence) -> np.ndarray:
         if raw.dtype.kind in "fiu":
             return raw.astype(np.float64, copy=False)
         if raw.dtype.kind in "mM":  # astype(object) would give integer nanoseconds
-            return pd.Series(raw).to_numpy(dtype=object, na_value=None)
+            return _pandas().Series(raw).to_numpy(dtype=object, na_value=None)
         return raw if raw.dtype == object else raw.astype(object)
     if not isinstance(raw, Sequence):
         raw = list(raw)
@@ -827,7 +972,7 @@ _TYPE_KIND = {
 
 def _classify(arr: np.ndarray, na: np.ndarray) -> np.ndarray:
     """Per-cell kind, ``(n,)`` int8: 0 text, 1 number, 2 other (dates, bools...)."""
-    kind = pd.api.types.infer_dtype(arr, skipna=True)
+    kind = _pandas().api.types.infer_dtype(arr, skipna=True)
     if kind in ("string", "empty"):
         return np.zeros(len(arr), dtype=np.int8)
     if kind in ("floating", "integer", "mixed-integer-float"):
@@ -842,50 +987,74 @@ def _classify(arr: np.ndarray, na: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fullmatch(texts: pd.Series, pattern: str) -> np.ndarray:
-    return texts.str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False)
+def _fullmatch(texts, pattern: str) -> np.ndarray:
+    """``(n,)`` bool: which of the Arrow strings ``texts`` match ``pattern`` entirely.
+
+    The patterns are ASCII classes and repeats, which RE2 (Arrow's regex
+    engine) and Python's ``re`` read alike.
+    """
+    import pyarrow.compute as pc
+
+    from . import _arrowtext as at
+
+    return at.to_bools(pc.match_substring_regex(texts, f"^(?:{pattern})$"))
 
 
-def _to_float(texts: pd.Series) -> np.ndarray:
-    """Floats of texts already matched by a fast pattern, ``(len(texts),)``."""
-    if getattr(texts.dtype, "storage", None) == "pyarrow":
-        try:
-            import pyarrow as pa
-            import pyarrow.compute as pc
-        except ImportError:  # pragma: no cover - pandas reported pyarrow storage
-            pass
-        else:
-            # Arrow's parser rounds correctly, like float(), and is several times faster.
-            trimmed = pc.utf8_trim(pa.array(texts.array), characters=_WS)
-            return pc.cast(trimmed, pa.float64()).to_numpy(zero_copy_only=False)
-    return texts.to_numpy(dtype=object).astype(np.float64)
+def _to_float(texts) -> np.ndarray:
+    """Floats of Arrow strings already matched by a fast pattern, ``(len(texts),)``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from . import _arrowtext as at
+
+    # Arrow's parser rounds correctly, like float(), and is several times faster.
+    trimmed = pc.utf8_trim(texts, characters=_WS)
+    return at.to_numbers(pc.cast(trimmed, pa.float64()), np.float64)
 
 
 class _Stage:
     """What the vectorised pass learnt about a column.
 
     ``plain`` holds unitless numbers (NaN elsewhere), ``missing`` blank
-    cells, and ``slow`` the cells left for the per-cell reader.
+    cells, and ``slow`` the cells left for the per-cell reader.  ``fast``
+    marks the numbers read the same way by every reader (finite numbers,
+    and text matching ``_FAST_NUM``).
     """
 
     def __init__(self, n: int) -> None:
         self.plain = np.full(n, np.nan)
         self.missing = np.zeros(n, dtype=bool)
         self.slow = np.zeros(n, dtype=bool)
+        self.fast = np.zeros(n, dtype=bool)
 
 
 def _vector_pass(arr: np.ndarray, numbers_column: bool) -> _Stage:
     n = len(arr)
     st = _Stage(n)
+    if not n:
+        return st  # an empty sheet need not load Arrow (~50 MB)
     if arr.dtype != object:
         st.missing = np.isnan(arr)
         finite = np.isfinite(arr)
         st.plain[finite] = arr[finite]
+        st.fast = finite
         st.slow = ~finite & ~st.missing
         return st
-    na = np.asarray(pd.isna(arr), dtype=bool)
+    from . import _arrowtext as at
+
+    # Files and typing give only str and None: taken as such (no pandas), and
+    # the conversion to Arrow, which refuses anything else, checks it.
+    na = np.equal(arr, None)
+    idx = np.flatnonzero(~na) if na.any() else np.arange(n)
+    try:
+        texts = at.from_cells(arr[idx])
+    except TypeError:
+        texts = None
+        na = np.asarray(_pandas().isna(arr), dtype=bool)
+        kinds = _classify(arr, na)
+    else:
+        kinds = np.zeros(n, dtype=np.int8)
     st.missing |= na
-    kinds = _classify(arr, na)
     kinds[na] = -1
 
     num_idx = np.flatnonzero(kinds == _NUMERIC)
@@ -896,39 +1065,67 @@ def _vector_pass(arr: np.ndarray, numbers_column: bool) -> _Stage:
             vals = np.full(len(num_idx), np.inf)  # the per-cell reader explains
         ok = np.isfinite(vals)
         st.plain[num_idx[ok]] = vals[ok]
+        st.fast[num_idx[ok]] = True
         st.slow[num_idx[~ok]] = True
     st.slow[kinds == _OTHER] = True
 
-    idx = np.flatnonzero(kinds == _STRING)
+    if texts is None:
+        idx = np.flatnonzero(kinds == _STRING)
+        texts = at.from_cells(arr[idx])
     if not len(idx):
         return st
+    import pyarrow.compute as pc
+
+    # A column of nothing but plain numbers (the usual case) needs no regex:
+    # Arrow's float parser accepts, among finite numbers, only what
+    # _FAST_NUM matches (tests/core/test_fast_paths.py holds it to that).
+    vals = _all_plain_numbers(texts)
+    if vals is not None:
+        st.plain[idx] = vals
+        st.fast[idx] = True
+        return st
     # Each fast reader takes what it can; the remaining cells shrink as they go.
-    texts = pd.Series(arr[idx], dtype="string")
     for pattern, prep in _fast_readers(numbers_column):
         hit = _fullmatch(texts, pattern)
         if numbers_column and pattern is _FAST_COMMA:
             hit &= ~_fullmatch(texts, _FAST_THOUSANDS_LIKE)
         if hit.any():
-            vals = _to_float(prep(texts[hit]))
+            vals = _to_float(prep(texts.filter(at.from_bools(hit))))
             finite = np.isfinite(vals)  # "1e999" overflows: the per-cell reader explains
             st.plain[idx[hit][finite]] = vals[finite]
+            if pattern is _FAST_NUM:
+                st.fast[idx[hit][finite]] = True
             st.slow[idx[hit][~finite]] = True
-            idx, texts = idx[~hit], texts[~hit]
+            idx, texts = idx[~hit], texts.filter(at.from_bools(~hit))
         if not len(idx):
             return st
-    folded = texts.str.strip(_WS).str.lower()
-    blank = folded.isin(MISSING_TOKENS).to_numpy(dtype=bool, na_value=False)
+    folded = pc.utf8_lower(pc.utf8_trim(texts, characters=_WS))
+    tokens = np.array(sorted(MISSING_TOKENS), dtype=object)
+    blank = at.to_bools(pc.is_in(folded, value_set=at.from_cells(tokens)))
     st.missing[idx[blank]] = True
     st.slow[idx[~blank]] = True
     return st
 
 
+def _all_plain_numbers(texts) -> np.ndarray | None:
+    """The floats of Arrow strings that are all finite plain numbers, else None."""
+    import pyarrow as pa
+
+    try:
+        vals = _to_float(texts)
+    except pa.ArrowInvalid:
+        return None
+    return vals if np.isfinite(vals).all() else None
+
+
 def _fast_readers(numbers_column: bool):
     """(pattern, text preparation) pairs tried in order by the vectorised pass."""
+    import pyarrow.compute as pc
+
     yield _FAST_NUM, lambda t: t
-    yield _FAST_COMMA, lambda t: t.str.replace(",", ".", regex=False)
+    yield _FAST_COMMA, lambda t: pc.replace_substring(t, ",", ".")
     if numbers_column:
-        yield _FAST_THOUSANDS, lambda t: t.str.replace(",", "", regex=False)
+        yield _FAST_THOUSANDS, lambda t: pc.replace_substring(t, ",", "")
 
 
 def _empty_column(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -983,7 +1180,13 @@ def parse_height_column(raw: Sequence, unit: str | None = None) -> ParsedColumn:
     redo = np.flatnonzero(st.slow | (~np.isnan(st.plain) & ~good))
     for i in redo:
         values[i], issues[i], missing[i] = _height_cell(arr[i], unit)
-    return ParsedColumn(values, issues, missing, unit)
+    # Cells read as plain numbers already read the same in a number column;
+    # only the rest (units, commas, blanks: few, typically) are read again.
+    plain = np.where(st.fast, st.plain, np.nan)
+    rest = np.flatnonzero(~st.fast)
+    if len(rest):
+        plain[rest] = parse_number_column(arr[rest]).values
+    return ParsedColumn(values, issues, missing, unit, plain)
 
 
 def _number_cell(cell: object) -> tuple[float, str | None, bool]:

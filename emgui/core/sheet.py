@@ -159,7 +159,10 @@ def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
     The label is the first column named like gender/sex (or label/class);
     failing that, a column whose entries are mostly female/male spellings.
     Features are the columns named like heights; failing that, every other
-    column whose entries are mostly numbers.
+    column whose entries are mostly numbers.  A height column's unit comes
+    from its name, else from the median of up to 20,000 of its non-blank
+    cells spread evenly over the rows (see
+    :func:`emgui.core.parsing.parse_height_column`).
     """
     label = next((i for i, name in enumerate(columns) if _LABEL_NAME.match(name or "")), None)
     if label is None:
@@ -176,7 +179,7 @@ def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
     units: dict[int, str | None] = {}
     if heights:
         for i in heights:
-            units[i] = parsing.unit_from_name(columns[i]) or parsing.parse_height_column(cells[i]).unit
+            units[i] = parsing.unit_from_name(columns[i]) or _detect_unit(cells[i])
         return Roles(label, tuple(heights), units)
     numeric = []
     for i, col in enumerate(cells):
@@ -186,6 +189,25 @@ def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
             numeric.append(i)
             units[i] = None
     return Roles(label, tuple(numeric), units)
+
+
+# Enough cells for the median that picks a height unit (cm, in or m: far
+# apart), few enough that a million-row column is not parsed twice on load.
+_UNIT_SAMPLE = 20_000
+
+
+def _detect_unit(col: np.ndarray) -> str:
+    """The unit of a height column from an evenly spread sample of its non-blank cells."""
+    arr = np.asarray(col)
+    if arr.dtype == object:
+        # Thin out first when that still leaves enough non-blank cells: the
+        # blank test then runs over a few cells, not a million.
+        thin = arr[np.linspace(0, len(arr) - 1, 4 * _UNIT_SAMPLE).astype(np.int64)] if len(arr) > 4 * _UNIT_SAMPLE else arr
+        present = thin[_not_none(thin)]
+        arr = present if len(present) >= _UNIT_SAMPLE or thin is arr else arr[_not_none(arr)]
+    if len(arr) > _UNIT_SAMPLE:
+        arr = arr[np.linspace(0, len(arr) - 1, _UNIT_SAMPLE).astype(np.int64)]
+    return parsing.parse_height_column(arr).unit
 
 
 class Sheet:
@@ -228,6 +250,7 @@ class Sheet:
         self._listeners: list[Callable[[object], None]] = []
         self._values: dict[int, np.ndarray] = {}
         self._issues: dict[int, np.ndarray] = {}
+        self._converted: dict[int, np.ndarray] = {}  # height features: see converted()
         self._issue_count: dict[int, int] = {}
         self._roles = Roles()
         self.set_roles(roles if roles is not None else detect_roles(self._columns, self._cells), notify=False)
@@ -311,6 +334,17 @@ class Sheet:
         """Parsed numbers of a feature column, ``(n_rows,)`` float64, NaN if missing/unreadable."""
         return self._values[col]
 
+    def converted(self, col: int) -> np.ndarray:
+        """Which cells of a feature column were read in another unit, ``(n_rows,)`` bool.
+
+        True where the value is a number but not the one the cell's text
+        says as a plain number (``5'9"``, ``1,68 m``, ``1,65`` in a cm
+        column): an export writes those in the column's unit.  Always False
+        for a plain-number column.  Do not modify.
+        """
+        found = self._converted.get(col)
+        return np.zeros(self._n_rows, dtype=bool) if found is None else found
+
     def issues(self, col: int) -> np.ndarray:
         """Reasons for unreadable cells of a feature column, ``(n_rows,)`` object (None if fine)."""
         return self._issues[col]
@@ -381,6 +415,7 @@ class Sheet:
         self._roles = Roles(roles.label, tuple(roles.features), units)
         self._values.clear()
         self._issues.clear()
+        self._converted.clear()
         self._issue_count.clear()
         for f in self._roles.features:
             self._parse_column(f)
@@ -400,6 +435,8 @@ class Sheet:
             parsed = parsing.parse_height_column(raw, unit)
         self._values[col] = np.array(parsed.values, dtype=np.float64)
         self._issues[col] = np.array(parsed.issues, dtype=object)
+        if parsed.plain is not None:
+            self._converted[col] = _converted(parsed)
         self._issue_count[col] = int(np.count_nonzero(_not_none(self._issues[col])))
 
     def _parse_cells(self, col: int, rows: np.ndarray) -> None:
@@ -411,6 +448,8 @@ class Sheet:
         before = int(np.count_nonzero(_not_none(self._issues[col][rows])))
         self._values[col][rows] = parsed.values
         self._issues[col][rows] = parsed.issues
+        if col in self._converted:
+            self._converted[col][rows] = _converted(parsed)
         after = int(np.count_nonzero(_not_none(self._issues[col][rows])))
         self._issue_count[col] += after - before
 
@@ -489,6 +528,8 @@ class Sheet:
         for f in list(self._values):
             self._values[f] = grow(self._values[f], np.nan)
             self._issues[f] = grow(self._issues[f], None)
+        for f in list(self._converted):
+            self._converted[f] = grow(self._converted[f], False)
         for name, fill in self._ROW_ARRAYS:
             setattr(self, name, grow(getattr(self, name), fill))
         if self.posteriors is not None:
@@ -510,6 +551,8 @@ class Sheet:
             self._issue_count[f] -= int(np.count_nonzero(_not_none(self._issues[f][idx])))
             self._values[f] = self._values[f][keep]
             self._issues[f] = self._issues[f][keep]
+        for f in list(self._converted):
+            self._converted[f] = self._converted[f][keep]
         for name, _ in self._ROW_ARRAYS:
             setattr(self, name, getattr(self, name)[keep])
         if self.posteriors is not None:
@@ -544,6 +587,8 @@ class Sheet:
                 back = np.full((len(idx), self.posteriors.shape[1]), np.nan)
             self.posteriors = merge(self.posteriors, back)
         self._n_rows = total
+        for f in list(self._converted):
+            self._converted[f] = merge(self._converted[f], np.zeros(len(idx), dtype=bool))
         for f in list(self._values):
             self._values[f] = merge(self._values[f], np.full(len(idx), np.nan))
             self._issues[f] = merge(self._issues[f], np.full(len(idx), None, dtype=object))
@@ -588,7 +633,12 @@ class Sheet:
 
     def capture(self, rows: Iterable[int] | slice, cols: Iterable[int]) -> Patch:
         """Copy the cells of ``rows`` x ``cols`` and the label marks of ``rows``."""
-        idx = np.arange(self._n_rows)[rows] if isinstance(rows, slice) else np.asarray(list(rows), dtype=np.int64)
+        if isinstance(rows, slice):
+            idx = np.arange(self._n_rows)[rows]
+        elif isinstance(rows, np.ndarray):
+            idx = rows.astype(np.int64)  # a copy: the patch must not change with the caller's array
+        else:
+            idx = np.asarray(list(rows), dtype=np.int64)
         cols = tuple(cols)
         return Patch(
             idx,
@@ -664,21 +714,27 @@ class Sheet:
             raise SheetError("the sheet has no label column to fill")
         rows = np.asarray(rows, dtype=np.int64)
         col = self._cells[label]
+        # Masks rather than setdiff1d/union1d: those sort or hash every row.
+        covered = np.zeros(self._n_rows, dtype=bool)
+        covered[rows] = True
         # Marks of an earlier fill on rows this fill does not cover are dropped
         # (their filled text goes back to what was there before).
-        stale = np.setdiff1d(self.filled_rows(), rows)
+        stale = np.flatnonzero((self.provenance != USER) & ~covered)
         if len(stale):
             self._unfill(stale)
         self.fill_classes = list(classes)
         self.fill_spellings = dict(spellings)
         self._ensure_posteriors(len(classes))
-        touched = np.union1d(stale, rows)
+        covered[stale] = True
+        touched = np.flatnonzero(covered)
         if len(rows):
             # Uncertain rows stay exactly as they were (blank): only filled ones are written.
-            write = rows[status == FILLED]
+            filled = status == FILLED
+            every = bool(filled.all())  # the usual case: no fancy indexing to redo
+            write = rows if every else rows[filled]
             fresh = write[self.provenance[write] != FILLED]
             self._before_fill[fresh] = col[fresh]
-            col[rows[status == FILLED]] = texts[status == FILLED]
+            col[write] = texts if every else texts[filled]
             self.provenance[rows] = status
             self.confidence[rows] = confidence
             self.guess[rows] = guess
@@ -741,7 +797,10 @@ class Sheet:
     def mark_columns(self) -> tuple[np.ndarray, np.ndarray]:
         """``<label>_imputed`` ("true"/"false") and ``<label>_confidence`` cells, ``(n_rows,)`` each."""
         filled = self.provenance == FILLED
-        imputed = np.where(filled, "true", "false").astype(object)
+        # Two shared str objects, not one per row (np.full would make one per row).
+        imputed = np.empty(self._n_rows, dtype=object)
+        imputed[:] = "false"
+        imputed[filled] = "true"
         conf = np.full(self._n_rows, None, dtype=object)
         if filled.any():
             conf[filled] = _format_probabilities(self.confidence[filled])
@@ -749,10 +808,36 @@ class Sheet:
 
 
 def _format_probabilities(p: np.ndarray) -> np.ndarray:
-    """Probabilities as short text with 6 decimals ("0.999977", "1", "0.5"), vectorised."""
+    """Probabilities as short text with 6 decimals ("0.999977", "1", "0.5"), vectorised.
+
+    ``p`` is ``(n,)``; the result ``(n,)`` object, the same text as
+    ``"%.6f" % round(p, 6)`` with trailing zeros cut.  Values in [0, 1] are
+    spelt digit by digit from their rounded millionths in numpy (``np.char``
+    loops in Python: several times slower); anything else (a confidence read
+    back from a hand-edited file) takes the ``np.char`` path.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    strings = getattr(np, "strings", None)  # numpy >= 2: C loops
+    if strings is not None and len(p) and ((p >= 0) & (p <= 1)).all():
+        # np.round(p, 6) is rint(p * 1e6) / 1e6, so its 6 decimals are m's digits.
+        m = np.rint(p * 1e6).astype(np.int64)
+        codes = np.empty((len(p), 8), dtype=np.uint32)
+        codes[:, 0], codes[:, 1] = ord("0"), ord(".")
+        codes[:, 2:] = (m[:, None] // 10 ** np.arange(5, -1, -1)) % 10 + ord("0")
+        text = codes.view(np.dtype("U8")).ravel()
+        text = strings.rstrip(strings.rstrip(text, "0"), ".")
+        text[m >= 1_000_000] = "1"
+        return text.astype(object)
     text = np.char.mod("%.6f", np.round(p, 6))
     text = np.char.rstrip(np.char.rstrip(text, "0"), ".")
     return text.astype(object)
+
+
+def _converted(parsed: parsing.ParsedColumn) -> np.ndarray:
+    """``(n,)`` bool: the value is a number other than the text read as a plain number."""
+    values = parsed.values
+    # A bool per row rather than the plain numbers themselves: 1 MB, not 8, per million.
+    return np.isfinite(values) & ~(np.abs(parsed.plain - values) <= 1e-9)
 
 
 def _missing_mask(raw: np.ndarray) -> np.ndarray:
@@ -768,6 +853,13 @@ def _missing_mask(raw: np.ndarray) -> np.ndarray:
 
 
 def _factorize(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    raw = np.asarray(raw, dtype=object)
+    # Cells as loaded or typed need no pandas (importing it costs half a second).
+    fact = parsing._factorize_identity(raw)
+    if fact is not None:
+        return fact
+    if parsing._is_text(raw):
+        return parsing._factorize_text(raw, tried=True)
     import pandas as pd
 
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)

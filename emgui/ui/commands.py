@@ -186,7 +186,10 @@ class FillCommand(_MarksCommand):
         if self._roles_before is None:
             self._roles_before = sheet.roles
             if sheet.roles.label is not None:
-                self._capture(np.union1d(self._plan.rows, sheet.filled_rows()).astype(np.int64))
+                # A mask, not np.union1d (which sorts): the same sorted rows, ~10x faster.
+                touched = sheet.provenance != USER
+                touched[np.asarray(self._plan.rows, dtype=np.int64)] = True
+                self._capture(np.flatnonzero(touched))
         apply_plan(sheet, self._plan)  # adds the "class" column again after an undo
         if self._roles_after is None:
             self._roles_after = sheet.roles

@@ -87,6 +87,33 @@ def _percent(p: float) -> str:
     return f"{100.0 * p:.1f} %"
 
 
+def _text_sort_perm(raw: np.ndarray, descending: bool) -> np.ndarray | None:
+    """Stable sort of text cells by ``str.casefold()``, None last, in Arrow; None if not all text.
+
+    The same order as ranking the casefolded texts with numpy (code-point
+    order is UTF-8 byte order), but in C: ASCII cells are lowered by Arrow
+    (``casefold`` is ``lower`` for them) and only the others by Python.  A
+    million names sort in well under a second instead of ~3 s.
+    """
+    import pyarrow.compute as pc
+
+    from emgui.core import _arrowtext as at
+
+    try:
+        texts = at.from_cells(raw)
+    except TypeError:
+        return None
+    folded = pc.ascii_lower(texts)
+    other = ~at.to_bools(pc.string_is_ascii(texts), null=True)
+    if other.any():
+        spelt = np.empty(int(other.sum()), dtype=object)
+        spelt[:] = [v.casefold() for v in raw[other]]
+        folded = pc.replace_with_mask(folded, at.from_bools(other), at.from_cells(spelt))
+    order = "descending" if descending else "ascending"
+    perm = pc.array_sort_indices(folded, order=order, null_placement="at_end")  # stable
+    return at.to_numbers(perm, np.uint64).astype(np.int64)
+
+
 class SheetTableModel(QAbstractTableModel):
     """Table model over a :class:`Sheet`, with view-only sorting and filtering.
 
@@ -239,6 +266,12 @@ class SheetTableModel(QAbstractTableModel):
         if role in (_DISPLAY, _EDIT):
             text = self._sheet.text(row, col)
             return "" if text is None and role == _EDIT else text
+        if role == _ALIGN:
+            # Numbers right, text left, as in a spreadsheet: a column of
+            # numbers that is not a feature (an age, a speed) still reads as one.
+            value = None if (text := self._sheet.text(row, col)) is None else _plain_float(text)
+            if value is not None and math.isfinite(value):
+                return _ALIGN_NUMBER
         return None
 
     def _label_data(self, row: int, col: int, role: int):
@@ -512,13 +545,28 @@ class SheetTableModel(QAbstractTableModel):
         if column >= len(self._view_cols):
             self._sort = None
             return rows, mask is None
-        key, missing = self._sort_key(self._view_cols[column], rows)
         descending = order == Qt.SortOrder.DescendingOrder
-        # Blanks go last either way; ties keep the sheet's order (stable sort).
+        return rows[self._sort_perm(self._view_cols[column], rows, descending)], False
+
+    def _sort_perm(self, col: int, rows: np.ndarray, descending: bool) -> np.ndarray:
+        """The stable permutation sorting ``rows`` by sheet column ``col``, blanks last."""
+        if col >= 0 and col not in self._features:
+            perm = _text_sort_perm(self._sheet.column_cells(col)[rows], descending)
+            if perm is not None:
+                return perm
+        key, missing = self._sort_key(col, rows)
+        # Blanks go last either way (keys are finite, blanks +inf); ties keep
+        # the sheet's order (stable sort).  One argsort, not a two-key
+        # lexsort: ~1.5x faster at a million rows.
         if descending:
             key = -key
-        perm = np.lexsort((key, missing))
-        return rows[perm], False
+        key = np.where(missing, np.inf, key)
+        ranks, rank = np.unique(key, return_inverse=True)
+        if len(ranks) <= 2**16:
+            # Few distinct values (heights to a millimetre): numpy's stable
+            # sort of 16-bit integers is a radix sort, several times faster.
+            return np.argsort(rank.astype(np.uint16), kind="stable")
+        return np.argsort(key, kind="stable")
 
     def _sort_key(self, col: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A float key per row (ranks for text) and a missing flag, ``(r,)`` each."""
@@ -532,7 +580,7 @@ class SheetTableModel(QAbstractTableModel):
             missing = ~np.isfinite(key)
             return np.where(missing, 0.0, key), missing
         raw = sheet.column_cells(col)[rows]
-        missing = np.fromiter((v is None for v in raw), dtype=bool, count=len(raw))
+        missing = np.equal(raw, None)
         texts = np.array(["" if v is None else str(v).casefold() for v in raw], dtype=str)
         _, ranks = np.unique(texts, return_inverse=True)
         return ranks.astype(np.float64), missing
@@ -579,7 +627,8 @@ class SheetTableModel(QAbstractTableModel):
         # The sheet has already changed; present the old rows at their new
         # sheet indices until endInsertRows, so views see a consistent model.
         order = self._order
-        if self._identity or first >= self._sheet.n_rows - count:
+        appended = first >= self._sheet.n_rows - count
+        if self._identity or appended:
             at = first if self._identity else len(order)
         else:
             hits = np.flatnonzero(order == first)
@@ -590,6 +639,14 @@ class SheetTableModel(QAbstractTableModel):
         self._order = np.concatenate([self._order[:at], new, self._order[at:]])
         self._pos = None
         self.endInsertRows()
+        if appended and at == len(order):
+            # Rows added at the end came from the empty row: what pointed at
+            # it (the current cell, an open editor) now points at the first
+            # new row, so Tab after typing a name moves along that row instead
+            # of staying on the next empty row.
+            for index in self.persistentIndexList():
+                if index.row() == at + count:
+                    self.changePersistentIndex(index, self.index(at, index.column()))
 
     def _on_rows_removed(self, first: int, count: int) -> None:
         order = self._order

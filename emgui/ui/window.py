@@ -108,6 +108,10 @@ def _tsv_block(text: str) -> list[list[str]]:
     return rows or [[""]]
 
 
+def _iterations(n: int) -> str:
+    return "1 iteration" if n == 1 else f"{n:,} iterations"
+
+
 def _tsv_cell(text: str) -> str:
     if any(ch in text for ch in '\t\n\r"'):
         return '"' + text.replace('"', '""') + '"'
@@ -129,6 +133,7 @@ class FitPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
+        self.table.hide()  # an empty white box until a fit names its classes
         layout.addWidget(self.table)
         layout.addStretch(1)
         self._classes: list[str] = []
@@ -139,9 +144,8 @@ class FitPanel(QWidget):
         from emgui.ui import palette
 
         self._classes, self._features = list(classes), list(features)
-        headers = ["Class", "Weight"]
-        for name in features:
-            headers += [f"Mean {name}", f"SD {name}"]
+        # One column per feature, "mean ± SD": two features still fit the dock's width.
+        headers = ["Class", "Weight"] + [f"{name}: mean ± SD" for name in features]
         self.table.clear()
         self.table.setColumnCount(len(headers))
         self.table.setRowCount(len(classes))
@@ -154,6 +158,8 @@ class FitPanel(QWidget):
                 cell = QTableWidgetItem("")
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(k, c, cell)
+        self.table.resizeColumnsToContents()
+        self.table.show()
         self.status.setText("Starting…")
 
     def show_parameters(self, weights, means, covariances) -> None:
@@ -167,8 +173,8 @@ class FitPanel(QWidget):
         for k in range(len(w)):
             self.table.item(k, 1).setText(f"{w[k]:.3f}")
             for d in range(min(mu.shape[1], len(self._features))):
-                self.table.item(k, 2 + 2 * d).setText(f"{mu[k, d]:.2f}")
-                self.table.item(k, 3 + 2 * d).setText(f"{np.sqrt(max(cov[k, d, d], 0.0)):.2f}")
+                sd = np.sqrt(max(cov[k, d, d], 0.0))
+                self.table.item(k, 2 + d).setText(f"{mu[k, d]:.2f} ± {sd:.2f}")
 
     def show_snapshot(self, snapshot) -> None:
         self.show_parameters(snapshot.weights, snapshot.means, snapshot.covariances)
@@ -179,14 +185,21 @@ class FitPanel(QWidget):
 
     def show_result(self, result) -> None:
         self.show_parameters(result.weights, result.means, result.covariances)
+        self.table.resizeColumnsToContents()
         state = "converged" if result.converged else "stopped before converging"
         self.status.setText(
-            f"Finished after {result.n_iter} iterations, {state}.\n"
+            f"Finished after {_iterations(result.n_iter)}, {state}.\n"
             f"Log-likelihood {result.log_likelihood:,.3f}"
         )
 
     def show_message(self, text: str) -> None:
         self.status.setText(text)
+
+    def clear(self) -> None:
+        """No fit: drop the last sheet's parameters."""
+        self.table.setRowCount(0)
+        self.table.hide()
+        self.status.setText("No fit yet. Press F5 to fill the gaps.")
 
 
 class WelcomePanel(QFrame):
@@ -295,11 +308,20 @@ class MainWindow(QMainWindow):
         self.counts_label = QLabel("")
         self.fit_label = QLabel("")
         self.statusBar().addPermanentWidget(self.fit_label)
+        # The fit's numbers and the sheet's counts would otherwise run together.
+        divider = QFrame()
+        divider.setFrameShape(QFrame.Shape.VLine)
+        divider.setFrameShadow(QFrame.Shadow.Sunken)
+        self.statusBar().addPermanentWidget(divider)
         self.statusBar().addPermanentWidget(self.counts_label)
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(80)
         self._counts_timer.timeout.connect(self._update_counts)
+        self._plot_data_timer = QTimer(self)
+        self._plot_data_timer.setSingleShot(True)
+        self._plot_data_timer.setInterval(300)
+        self._plot_data_timer.timeout.connect(self._on_plot_data_due)
 
         self.action_map: dict[str, QAction] = {}
         self._build_actions()
@@ -374,7 +396,7 @@ class MainWindow(QMainWindow):
         a("paste", "&Paste", self.paste, std.Paste, "Paste tab-separated text; rows past the end are added")
         a("delete", "&Delete", self.clear_cells, std.Delete, "Clear the selected cells")
         a("insert_row", "&Insert Row", self.insert_rows, "Ctrl+I", "Insert blank rows above the current one")
-        a("delete_rows", "Delete &Rows", self.delete_rows, "Ctrl+-", "Delete the selected rows")
+        a("delete_rows", "Delete Ro&ws", self.delete_rows, "Ctrl+-", "Delete the selected rows")
 
         a("fill", "&Fill Gaps", self.fill_gaps, "F5", "Fill the blank labels with EM (F5)")
         a("stop", "&Stop", self.stop_fit, "Esc", "Stop the running fit (Esc)")
@@ -382,7 +404,7 @@ class MainWindow(QMainWindow):
         a("accept", "&Accept Filled Values", self.accept_filled, None, "Make every filled value your own")
         a("clear_filled", "&Clear Filled Values", self.clear_filled, None, "Blank every filled value again")
         a("columns", "C&olumns…", self.edit_columns, None, "Choose the label and feature columns")
-        a("threshold", "Confidence &Threshold…", self.edit_threshold, None,
+        a("threshold", "Co&nfidence Threshold…", self.edit_threshold, None,
           "Leave cells blank when EM is less sure than this")
         a("how_em", "&How EM Works", self.show_how_em, std.HelpContents, "What EM does, with the formulas")
         a("about", "&About EM Gap Filler", self.show_about, None)
@@ -491,11 +513,19 @@ class MainWindow(QMainWindow):
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.view.setSortingEnabled(True)
         self._attach_sheet(sheet, None)
-        self.welcome.show()
+        self._show_welcome()
         self._create_plot()
         if self._pending_open is not None:
             path, self._pending_open = self._pending_open, None
             QTimer.singleShot(0, lambda: self.open_path(path, ask=False))
+
+    def _show_welcome(self) -> None:
+        """Show the welcome panel over an empty sheet, ready for typing in its first cell."""
+        self.welcome.show()
+        # The panel's buttons come first in the focus chain: without this,
+        # "just start typing" would type into a button.
+        self.view.setCurrentIndex(self._model.index(0, 0))
+        self.view.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _ensure_ready(self) -> None:
         if not self._ready:
@@ -578,7 +608,7 @@ class MainWindow(QMainWindow):
         self._size_columns()
         self._update_counts()
         self.fit_label.setText("")
-        self.fit_panel.show_message("No fit yet. Press F5 to fill the gaps.")
+        self.fit_panel.clear()
         self.welcome.hide()
         self._show_data_in_plot()
 
@@ -591,6 +621,7 @@ class MainWindow(QMainWindow):
         try:
             fit_input = prepare_fit(self._sheet, self._components_for_sheet())
         except (FillError, ValueError):
+            self._plot.set_data([])  # nothing to draw: say how to get a picture
             return
         self._plot.set_data(fit_input.X, fit_input.labels, self._class_names(fit_input), self._axis_labels())
 
@@ -620,14 +651,45 @@ class MainWindow(QMainWindow):
             self._counts_timer.start()
         if self.welcome.isVisible():
             self.welcome.hide()
+        if self._plot is not None and not self._fitting and not self._plot.has_fit:
+            self._plot_data_timer.start()  # the histogram follows typing until a fit is drawn
+        self._widen_columns(event)
+
+    @Slot()
+    def _on_plot_data_due(self) -> None:
+        if self._plot is not None and not self._fitting and not self._plot.has_fit:
+            self._show_data_in_plot()
+
+    def _widen_columns(self, event) -> None:
+        """Widen (never narrow) columns for a few typed or pasted cells, as far as 320 px."""
+        from emgui.core.sheet import CellsChanged
+
+        if not isinstance(event, CellsChanged) or self._model is None:
+            return
+        rows = range(event.top, event.bottom + 1)
+        cols = range(event.left, event.right + 1)
+        if len(rows) * len(cols) > 400:
+            return  # a fill or a big paste: measuring it would cost more than it helps
+        sheet, model, fm = self._sheet, self._model, self.view.fontMetrics()
+        for col in cols:
+            if col >= sheet.n_cols:
+                continue
+            try:
+                view_col = model.view_column(col)
+            except IndexError:  # a column the model has not been told about yet
+                continue
+            widest = max((fm.horizontalAdvance(sheet.text(r, col) or "") for r in rows if r < sheet.n_rows), default=0)
+            width = min(widest + 16, 320)
+            if width > self.view.columnWidth(view_col):
+                self.view.setColumnWidth(view_col, width)
 
     def _update_counts(self) -> None:
         if self._sheet is None:
             return
         c = self._sheet.counts()
         parts = [
-            f"{c['rows']:,} rows",
-            f"{c['missing']:,} missing labels",
+            "1 row" if c["rows"] == 1 else f"{c['rows']:,} rows",
+            "1 missing label" if c["missing"] == 1 else f"{c['missing']:,} missing labels",
             f"{c['filled']:,} filled",
             f"{c['uncertain']:,} uncertain",
             f"{c['unreadable']:,} unreadable",
@@ -635,14 +697,21 @@ class MainWindow(QMainWindow):
         self.counts_label.setText("  ·  ".join(parts))
 
     def _size_columns(self) -> None:
-        """Fit column widths to the header and the first rows (never all rows)."""
+        """Fit column widths to the header and a sample of rows."""
         model = self._model
         fm = self.view.fontMetrics()
-        rows = min(model.rowCount(), _SIZE_SAMPLE_ROWS)
+        n = model.rowCount()
+        # The first rows, rows spread over the rest and the last rows (never
+        # all rows): a long name further down a big file is measured too.
+        rows = sorted(
+            set(range(min(n, _SIZE_SAMPLE_ROWS)))
+            | set(range(0, n, max(1, n // _SIZE_SAMPLE_ROWS)))
+            | set(range(max(0, n - 20), n))
+        )
         for col in range(model.columnCount()):
             header = model.headerData(col, Qt.Orientation.Horizontal) or ""
             width = fm.horizontalAdvance(header) + 28
-            for row in range(rows):
+            for row in rows:
                 text = model.data(model.index(row, col))
                 if text:
                     width = max(width, fm.horizontalAdvance(str(text)) + 16)
@@ -668,7 +737,7 @@ class MainWindow(QMainWindow):
 
         self._stop_quietly()
         self._attach_sheet(Sheet.blank(), None)
-        self.welcome.show()
+        self._show_welcome()
 
     def _start_dir(self) -> str:
         if self._path:
@@ -706,20 +775,22 @@ class MainWindow(QMainWindow):
         if ask and not self._maybe_save():
             return False
         from emgui.core import fileio
-        from emgui.core.sheet import Sheet
+        from emgui.ui.loader import load_sheet
 
         path = os.fspath(path)
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            table = fileio.read_table(path)
-            if not table.columns:
-                raise fileio.FileFormatError(f"{Path(path).name} has no columns.")
-            sheet = Sheet.from_table(table.columns, table.cells)
+            # A large file is read in a thread behind a progress dialog (Cancel
+            # gives None); the thread also prepares the data for the plot.
+            sheet = load_sheet(self, path, self._n_components)
         except (fileio.FileFormatError, OSError, ValueError) as exc:
             QApplication.restoreOverrideCursor()
             QMessageBox.warning(self, "Cannot open the file", str(exc))
             return False
         QApplication.restoreOverrideCursor()
+        if sheet is None:
+            self.statusBar().showMessage(f"Did not open {Path(path).name}: cancelled.", 4000)
+            return False
         self._stop_quietly()
         self._attach_sheet(sheet, path)
         self._add_recent(path)
@@ -798,16 +869,20 @@ class MainWindow(QMainWindow):
 
     def _write(self, path: str, columns, cells, **extras) -> bool:
         from emgui.core import fileio
+        from emgui.ui.loader import save_table
 
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            fileio.write_table(path, columns, cells, **extras)
+            # A large table is written in a thread behind a progress dialog.
+            written = save_table(self, path, columns, cells, **extras)
         except (fileio.FileFormatError, OSError, ValueError) as exc:
             QApplication.restoreOverrideCursor()
             QMessageBox.warning(self, "Cannot save the file", str(exc))
             return False
         QApplication.restoreOverrideCursor()
-        return True
+        if not written:
+            self.statusBar().showMessage(f"Did not save {Path(path).name}: cancelled.", 4000)
+        return written
 
     @Slot()
     def export(self) -> bool:
@@ -1096,6 +1171,9 @@ class MainWindow(QMainWindow):
         self._settings.setValue("fill/components", self._n_components)
 
     def _warn_fit(self, message: str) -> None:
+        if "feature" in message:
+            # The core's sentence says what to change; this says where.
+            message += "\n\nData ▸ Columns… chooses the label and the feature columns."
         QMessageBox.warning(self, "Cannot fill the gaps", message)
 
     def _begin_fit_display(self, fit_input) -> None:
@@ -1210,11 +1288,13 @@ class MainWindow(QMainWindow):
             self._plot.show_result(result)
             self._plot.show_posteriors(result.posteriors)
         state = "" if result.converged else " (stopped before converging)"
-        self.fit_label.setText(f"{result.n_iter} iterations{state}  ·  log-likelihood {result.log_likelihood:,.2f}")
+        self.fit_label.setText(
+            f"{_iterations(result.n_iter)}{state}  ·  log-likelihood {result.log_likelihood:,.2f}"
+        )
         if not len(plan.rows):
             message = "No blank labels to fill."
         else:
-            message = f"Filled {plan.n_filled:,} blank labels"
+            message = "Filled 1 blank label" if plan.n_filled == 1 else f"Filled {plan.n_filled:,} blank labels"
             if plan.n_uncertain:
                 message += f"; {plan.n_uncertain:,} left blank as uncertain"
             message += "."
@@ -1314,9 +1394,14 @@ class MainWindow(QMainWindow):
         self._how_em.show()
         self.explain_dock.show()
         self.explain_dock.raise_()
-        if not placed:  # the first time: room for its tables; the table gives way, not the plot
+        if not placed:
+            # The first time: room for its tables, taken from the plot and the
+            # sheet alike; the sheet keeps about 40 % of the window, enough for
+            # a name, a label, its confidence and a height.
+            docks = min(self.plot_dock.width() + 440, int(self.width() * 0.6))
+            explain = min(440, max(400, docks // 2))
             self.resizeDocks(
-                [self.plot_dock, self.explain_dock], [max(self.plot_dock.width(), 400), 440],
+                [self.plot_dock, self.explain_dock], [max(docks - explain, 300), explain],
                 Qt.Orientation.Horizontal,
             )
 

@@ -1,0 +1,262 @@
+"""The window with a million rows: opening, memory, the table, and a GUI thread that never blocks.
+
+Run: ``python benchmarks/bench_window.py [--rows N] [--keep DIR]``.
+
+Everything runs in one process on Qt's offscreen platform (no screen
+needed), with settings isolated in a temporary folder:
+
+1. A seeded 1M-row CSV (the sheet of ``bench_cli.py``: name, gender 30 %
+   blank, height in cm) is opened in ``MainWindow`` through its own
+   ``open_path``; the clock stops when the table shows the sheet and has
+   been painted.  ``open_max_gap_ms``: the longest the GUI thread went
+   without serving a 10 ms timer meanwhile (reading in a background thread
+   keeps it small; reading on the GUI thread blocks it for the whole read).
+2. Resident memory of the whole process after the load and after the fill
+   (``rss_*_mb``, psutil) and its peak (``peak_rss_mb``, ``ru_maxrss``).
+   Target: under 350 MB.
+3. ``data()`` over a scroll-like sweep: 200 pages of 40 rows spread over
+   the sheet, every column, the roles a view asks for when painting;
+   ``data_call_us`` is the mean per call.  ``scroll_frame_ms``: a real
+   scroll-bar move and repaint of the view, per step.
+4. Sorting by height and back, and the "missing" filter and back
+   (``sort_ms``, ``unsort_ms``, ``filter_ms``, ``unfilter_ms``, each
+   including a repaint).
+5. F5 on the 1M rows with a 10 ms timer on the GUI thread as a probe:
+   ``f5_handler_ms`` (the key press itself), ``fit_max_gap_ms`` (the longest
+   gap between timer ticks while EM runs in its thread), ``apply_ms`` (the
+   slot that writes the result into the sheet and table) and
+   ``fill_max_gap_ms`` over the whole fill.  Target: no gap over 50 ms.
+
+Prints one JSON line ``{"bench": "window", ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+RSS_TARGET_MB = 350
+GAP_TARGET_MS = 50
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _Probe:
+    """A 10 ms timer on the GUI thread; the gaps between its ticks show blocking."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.ticks: list[float] = []
+        self._timer = QTimer()
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+
+    def start(self) -> None:
+        self.ticks = [time.perf_counter()]
+        self._timer.start()
+
+    def stop(self) -> list[float]:
+        self._timer.stop()
+        self.ticks.append(time.perf_counter())
+        return self.ticks
+
+    @staticmethod
+    def max_gap_ms(ticks: list[float], skip: tuple[float, float] | None = None) -> float:
+        """Longest gap between ticks (ms), leaving out gaps that overlap ``skip``."""
+        gaps = []
+        for a, b in zip(ticks, ticks[1:], strict=False):
+            if skip is not None and a < skip[1] and b > skip[0]:
+                continue
+            gaps.append(b - a)
+        return round(1e3 * max(gaps, default=0.0), 1)
+
+
+def _wait(app, condition, timeout: float = 600.0) -> None:
+    end = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > end:
+            raise TimeoutError("the window did not get there in time")
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def _repaint(window) -> None:
+    window.view.viewport().repaint()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--keep", metavar="DIR", help="write the sheet here and keep it")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    config = tempfile.mkdtemp(prefix="bench_window_cfg_")
+    os.environ["XDG_CONFIG_HOME"] = config
+    folder = args.keep or tempfile.mkdtemp(prefix="bench_window_")
+    os.makedirs(folder, exist_ok=True)
+    out: dict = {"bench": "window", "rows": args.rows, "platform": os.environ["QT_QPA_PLATFORM"]}
+    try:
+        from bench_cli import make_csv
+
+        src = os.path.join(folder, "class.csv")
+        if not os.path.exists(src) or not args.keep:
+            make_csv(src, args.rows)
+
+        from PySide6.QtCore import QCoreApplication, Qt
+        from PySide6.QtWidgets import QApplication
+
+        QCoreApplication.setOrganizationName("emgui-bench")
+        QCoreApplication.setApplicationName("emgui-bench")
+        app = QApplication.instance() or QApplication([])
+        from emgui.ui.window import MainWindow
+
+        window = MainWindow()
+        window.resize(1280, 800)
+        window.show()
+        _wait(app, lambda: window.isVisible())
+        for _ in range(5):
+            app.processEvents()
+        out["rss_empty_mb"] = round(_rss_mb(), 1)
+
+        # 1. Open.
+        loaded: list[str] = []
+        window.sheet_loaded.connect(loaded.append)
+        probe = _Probe()
+        probe.start()
+        t0 = time.perf_counter()
+        window.open_path(src, ask=False)
+        _wait(app, lambda: bool(loaded))
+        _repaint(window)
+        out["open_s"] = round(time.perf_counter() - t0, 3)
+        out["open_max_gap_ms"] = probe.max_gap_ms(probe.stop())
+        sheet, model, view = window.sheet, window.model, window.view
+        assert sheet.n_rows == args.rows, sheet.n_rows
+        for _ in range(5):
+            app.processEvents()
+        out["rss_loaded_mb"] = round(_rss_mb(), 1)
+
+        # 3. data() over a scroll-like sweep, then real scrolling.
+        roles = [
+            int(r)
+            for r in (
+                Qt.ItemDataRole.DisplayRole,
+                Qt.ItemDataRole.BackgroundRole,
+                Qt.ItemDataRole.ForegroundRole,
+                Qt.ItemDataRole.FontRole,
+                Qt.ItemDataRole.TextAlignmentRole,
+                Qt.ItemDataRole.DecorationRole,
+            )
+        ]
+        n_cols = model.columnCount()
+        calls = 0
+        t0 = time.perf_counter()
+        for page in range(200):
+            top = page * (args.rows // 200)
+            for r in range(top, top + 40):
+                for c in range(n_cols):
+                    index = model.index(r, c)
+                    for role in roles:
+                        model.data(index, role)
+                        calls += 1
+        out["data_call_us"] = round(1e6 * (time.perf_counter() - t0) / calls, 2)
+
+        bar = view.verticalScrollBar()
+        frames = []
+        for step in range(60):
+            t0 = time.perf_counter()
+            bar.setValue(int(bar.maximum() * step / 59))
+            _repaint(window)
+            frames.append(time.perf_counter() - t0)
+        out["scroll_frame_ms"] = round(1e3 * statistics.median(frames), 2)
+        out["scroll_frame_max_ms"] = round(1e3 * max(frames), 2)
+        bar.setValue(0)
+
+        # 4. Sort by height and back; filter and back.
+        height = model.view_column(sheet.roles.features[0])
+
+        def timed(action) -> float:
+            t0 = time.perf_counter()
+            action()
+            _repaint(window)
+            return round(1e3 * (time.perf_counter() - t0), 1)
+
+        out["sort_ms"] = timed(lambda: view.sortByColumn(height, Qt.SortOrder.AscendingOrder))
+        out["unsort_ms"] = timed(window.restore_order)
+        out["filter_ms"] = timed(lambda: window.set_filter("missing"))
+        out["unfilter_ms"] = timed(lambda: window.set_filter("all"))
+
+        # 5. F5 with the probe running.
+        applied: list[object] = []
+        window.fill_applied.connect(applied.append)
+        apply_span: list[float] = []
+        finished = window._on_fit_finished
+
+        def timed_finish(outcome) -> None:
+            apply_span.append(time.perf_counter())
+            finished(outcome)
+            apply_span.append(time.perf_counter())
+
+        window._controller.fit_finished.disconnect(finished)
+        window._controller.fit_finished.connect(timed_finish)
+        probe.start()
+        t0 = time.perf_counter()
+        window.fill_gaps()
+        t1 = time.perf_counter()
+        _wait(app, lambda: bool(applied))
+        _repaint(window)
+        t2 = time.perf_counter()
+        for _ in range(5):
+            app.processEvents()
+        ticks = probe.stop()
+        span = (apply_span[0], apply_span[1])
+        out["f5_handler_ms"] = round(1e3 * (t1 - t0), 1)
+        out["fit_wall_s"] = round(span[0] - t1, 3)
+        out["fit_max_gap_ms"] = probe.max_gap_ms([t for t in ticks if t1 <= t <= span[0]] + [span[0]])
+        out["apply_ms"] = round(1e3 * (span[1] - span[0]), 1)
+        out["fill_total_s"] = round(t2 - t0, 3)
+        out["fill_max_gap_ms"] = probe.max_gap_ms(ticks)
+        out["filled"] = int(applied[0].n_filled)
+        out["rss_filled_mb"] = round(_rss_mb(), 1)
+        out["peak_rss_mb"] = round(_peak_mb(), 1)
+        out["targets"] = {
+            "rss_under_350mb": out["peak_rss_mb"] < RSS_TARGET_MB,
+            "fit_gap_under_50ms": out["fit_max_gap_ms"] <= GAP_TARGET_MS,
+            "fill_gap_under_50ms": out["fill_max_gap_ms"] <= GAP_TARGET_MS,
+            "open_gap_under_50ms": out["open_max_gap_ms"] <= GAP_TARGET_MS,
+        }
+        out["load_avg_1min"] = round(os.getloadavg()[0], 2)
+        out["cpus"] = os.cpu_count()
+        window.undo_stack.setClean()  # no "save changes?" on close
+        window.close()
+        print(json.dumps(out))
+    finally:
+        shutil.rmtree(config, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""Opening and saving files without freezing the window.
+
+:func:`load_sheet` reads a file into a :class:`~emgui.core.sheet.Sheet` and
+:func:`save_table` writes one.  A small file is handled at once; a large
+one (a million rows take a second or two to read, 100,000 rows of XLSX up
+to 15 s to write) in a ``QThread`` while a progress dialog, whose Cancel
+button stops the work, keeps the window alive.  The call itself waits (in
+a local event loop), so the window's code stays a plain "read, then show"
+sequence.
+
+The thread also prepares the fit's input for the new sheet
+(:func:`emgui.core.fill.prepare_fit` keeps it until the sheet changes), so
+drawing the data and pressing F5 afterwards cost the GUI thread almost
+nothing.  When the read is over, memory the reader's buffers used is
+handed back to the system (a million rows leave ~50 MB of freed blocks in
+the C allocator otherwise).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import sys
+import threading
+
+from PySide6.QtCore import QEventLoop, QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtWidgets import QProgressDialog, QWidget
+
+__all__ = ["load_sheet", "save_table"]
+
+#: Files up to this size are read on the GUI thread: they take well under a
+#: second, and a dialog flashing by would be worse than the pause.
+SYNC_MAX_BYTES = 2 * 1024**2
+#: Tables up to this many cells are written on the GUI thread (a CSV of
+#: 100,000 rows takes a tenth of a second; an XLSX file, a second).
+SYNC_MAX_CELLS = 200_000
+#: The dialog appears only if the work is still going after this long.
+DIALOG_DELAY_MS = 400
+
+
+def _components_for(sheet, n_components: int) -> int | None:
+    """K for a fit of ``sheet``: None when its label column names classes (as the window decides)."""
+    import numpy as np
+
+    from emgui.core.sheet import USER
+
+    typed = sheet.roles.label is not None and bool(
+        np.any(~sheet.label_missing() & (sheet.provenance == USER))
+    )
+    return None if typed else n_components
+
+
+def _build(path: str, n_components: int | None, progress=None, cancel=None):
+    """Read ``path`` and build its sheet; raises what ``read_table`` raises."""
+    from emgui.core import fileio
+    from emgui.core.fill import FillError, prepare_fit
+    from emgui.core.sheet import Sheet
+
+    table = fileio.read_table(path, progress=progress, cancel=cancel)
+    if not table.columns:
+        raise fileio.FileFormatError(f"{os.path.basename(path)} has no columns.")
+    sheet = Sheet.from_table(table.columns, table.cells)
+    del table
+    if n_components is not None:
+        # Nothing to draw on failure: the window says why when asked to fit.
+        with contextlib.suppress(FillError, ValueError):
+            prepare_fit(sheet, _components_for(sheet, n_components))
+    return sheet
+
+
+def release_memory() -> None:
+    """Give freed memory back to the system (Arrow's pool, then glibc's heap)."""
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is not None:
+        pyarrow.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc.malloc_trim(0)
+        except (OSError, AttributeError):
+            pass  # not glibc: nothing to trim
+
+
+class _Job(QObject):
+    """Runs ``job(progress, cancel)`` in a worker thread.
+
+    How far it got is in :attr:`permille` and :attr:`stage`, read by a timer
+    in the GUI thread: a modal progress dialog's ``setValue`` runs the event
+    loop, and fed by queued signals it would re-enter itself.
+
+    Signals
+    -------
+    done(object)
+        The job's result.
+    failed(object)
+        The exception (``FileFormatError``, ``OSError``, ``ValueError``).
+    cancelled()
+        The job stopped at the user's request.
+    ended()
+        Emitted last, whatever the outcome.
+    """
+
+    done = Signal(object)
+    failed = Signal(object)
+    cancelled = Signal()
+    ended = Signal()
+
+    def __init__(self, job, stage: str) -> None:
+        super().__init__()
+        self._job = job
+        self._abort = threading.Event()
+        self.permille = 0  # plain attributes: one writer, one reader
+        self.stage = stage
+
+    def abort(self) -> None:
+        """Stop at the next progress report (thread-safe)."""
+        self._abort.set()
+
+    def report(self, permille: int, stage: str | None = None) -> None:
+        """Called by the job, in its thread."""
+        self.permille = int(permille)
+        if stage is not None:
+            self.stage = stage
+
+    @Slot()
+    def run(self) -> None:
+        from emgui.core import fileio
+
+        try:
+            result = self._job(self.report, self._abort.is_set)
+            if self._abort.is_set():
+                self.cancelled.emit()
+            else:
+                self.done.emit(result)
+        except fileio.ReadCancelled:
+            self.cancelled.emit()
+        except (fileio.FileFormatError, OSError, ValueError, MemoryError) as exc:
+            self.failed.emit(exc)
+        finally:
+            self.ended.emit()
+
+
+def _run(parent: QWidget | None, title: str, stage: str, job):
+    """Run ``job(report, cancel)`` in a thread behind a window-modal progress dialog.
+
+    Waits in a local event loop, so the window stays alive.  Returns the
+    job's result, or None if the user cancelled; re-raises what it raised.
+    """
+    worker = _Job(job, stage)
+    thread = QThread()
+    worker.moveToThread(thread)
+    outcome: dict = {}
+    loop = QEventLoop()
+    dialog = QProgressDialog(stage, "Cancel", 0, 1000, parent)
+    dialog.setWindowTitle(title)
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    dialog.setMinimumDuration(DIALOG_DELAY_MS)
+    dialog.setAutoClose(False)
+    dialog.setAutoReset(False)
+    dialog.setValue(0)
+    dialog.canceled.connect(worker.abort, Qt.ConnectionType.DirectConnection)
+
+    def show_progress() -> None:
+        if dialog.labelText() != worker.stage:
+            dialog.setLabelText(worker.stage)
+        if worker.permille != dialog.value():
+            dialog.setValue(min(worker.permille, 999))
+
+    # A timer in the GUI thread feeds the dialog (Qt never re-enters a timer's
+    # slot); the outcome slots below only store what arrives, in any thread.
+    ticker = QTimer()
+    ticker.setInterval(50)
+    ticker.timeout.connect(show_progress)
+    ticker.start()
+    worker.done.connect(lambda result: outcome.setdefault("result", result))
+    worker.failed.connect(lambda exc: outcome.setdefault("error", exc))
+    worker.cancelled.connect(lambda: outcome.setdefault("cancelled", True))
+    worker.ended.connect(thread.quit)
+    thread.finished.connect(loop.quit)
+    thread.started.connect(worker.run)
+    thread.start()
+    loop.exec()
+    thread.wait()
+    ticker.stop()
+    dialog.close()
+    dialog.deleteLater()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("result")
+
+
+def load_sheet(parent: QWidget | None, path: str | os.PathLike, n_components: int | None = None):
+    """Read ``path`` into a new sheet, in a thread with a progress dialog when it is large.
+
+    Parameters
+    ----------
+    parent : QWidget or None
+        The window the progress dialog belongs to (it is window-modal).
+    path : str or os.PathLike
+    n_components : int, optional
+        The window's K for sheets without typed classes; given, the fit's
+        input is prepared in the thread too (see the module docstring).
+
+    Returns
+    -------
+    Sheet or None
+        None when the user cancelled.
+
+    Raises
+    ------
+    FileFormatError, OSError, ValueError
+        As :func:`emgui.core.fileio.read_table` (and the sheet) raise them.
+    """
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0  # read_table explains what is wrong with it
+    if size <= SYNC_MAX_BYTES:
+        return _build(path, n_components)
+    name = os.path.basename(path)
+
+    def job(report, cancel):
+        def progress(fraction: float) -> None:
+            # Reading is the first 80 %; building the sheet the rest.
+            report(800 * fraction, f"Preparing {name}…" if fraction >= 1.0 else None)
+
+        return _build(path, n_components, progress, cancel)
+
+    sheet = _run(parent, "Opening", f"Reading {name}…", job)
+    release_memory()
+    return sheet
+
+
+def save_table(parent: QWidget | None, path: str | os.PathLike, columns, cells, **extras) -> bool:
+    """Write a table with :func:`emgui.core.fileio.write_table`; in a thread when it is large.
+
+    A table of more than ``SYNC_MAX_CELLS`` cells (an XLSX file of 100,000
+    rows takes 6-15 s) is written behind a progress dialog whose Cancel
+    leaves the file as it was.
+
+    Returns
+    -------
+    bool
+        False when the user cancelled.
+
+    Raises
+    ------
+    FileFormatError, OSError, ValueError
+        As ``write_table`` raises them.
+    """
+    from emgui.core import fileio
+
+    path = os.fspath(path)
+    n_rows = len(cells[0]) if len(cells) else 0
+    if n_rows * max(len(cells), 1) <= SYNC_MAX_CELLS:
+        fileio.write_table(path, columns, cells, **extras)
+        return True
+
+    def job(report, cancel):
+        fileio.write_table(
+            path, columns, cells, progress=lambda f: report(1000 * f), cancel=cancel, **extras
+        )
+        return True
+
+    return bool(_run(parent, "Saving", f"Writing {os.path.basename(path)}…", job))

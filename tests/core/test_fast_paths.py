@@ -1,0 +1,403 @@
+"""The fast paths of the core give exactly what the simple paths give.
+
+Each fast path added for a million rows (issue 6) has a simple reference it
+must agree with: the CSV writer's joined lines and the csv module, Arrow's
+CSV reader and pandas' (or the csv module's), Arrow conversions and
+``pa.array``/``to_numpy``, factorizing by identity and ``pd.factorize``, the
+all-numbers shortcut and the per-cell readers, the probability formatter and
+``np.char``.  Chunk boundaries, one row and fewer rows than a chunk are
+covered by shrinking the chunk sizes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emgui.core import _arrowtext as at
+from emgui.core import fileio, parsing
+from emgui.core.fill import export_table, fill_sheet, prepare_fit
+from emgui.core.sheet import Sheet, _format_probabilities
+
+PROPS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def obj(values) -> np.ndarray:
+    values = list(values)
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    return arr
+
+
+# --------------------------------------------------------------------------
+# Writing CSV: joined lines against the csv module
+
+# Pieces that matter to quoting and formula safety, and some plain text.
+_CELL = st.one_of(
+    st.none(),
+    st.lists(
+        st.sampled_from(
+            ["a", "Ana", "1", "-5", "+3.2", "=", "=SUM(A1)", "@", "'", "-", "+", ",", ";", "\t",
+             "|", '"', "\n", "\r", "\r\n", " ", "é", "\ufeff", "\x00", "''=x", "1e3"]
+        ),
+        min_size=1,
+        max_size=4,
+    ).map("".join),
+)  # fmt: skip
+
+
+def _write_both(tmp: Path, ext: str, columns, cells, monkeypatch) -> tuple[bytes, bytes]:
+    fast, slow = tmp / f"fast{ext}", tmp / f"slow{ext}"
+    fileio.write_table(fast, columns, cells)
+    with monkeypatch.context() as m:
+        m.setattr(fileio, "_csv_lines", lambda *a, **k: None)
+        fileio.write_table(slow, columns, cells)
+    return fast.read_bytes(), slow.read_bytes()
+
+
+@PROPS
+@given(
+    st.integers(2, 4).flatmap(
+        lambda k: st.tuples(st.just(k), st.lists(st.lists(_CELL, min_size=k, max_size=k), max_size=9))
+    ),
+    st.sampled_from([".csv", ".tsv"]),
+    st.sampled_from([1, 2, 3, 65_536]),
+)
+def test_csv_fast_writer_writes_what_the_csv_module_writes(table, ext, chunk):
+    k, rows = table
+    columns = [f"c{j}" for j in range(k)]
+    cells = [obj([r[j] for r in rows]) for j in range(k)]
+    with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory() as d:
+        mp.setattr(fileio, "_CSV_CHUNK_ROWS", chunk)  # chunk boundaries anywhere
+        fast, slow = _write_both(Path(d), ext, columns, cells, mp)
+    assert fast == slow
+
+
+def test_csv_fast_writer_takes_its_path_on_plain_rows(tmp_path, monkeypatch):
+    calls = []
+    real = fileio._csv_lines
+    monkeypatch.setattr(fileio, "_csv_lines", lambda *a: calls.append(1) or real(*a))
+    n = 10
+    cells = [obj(f"n{i}" for i in range(n)), obj(["F", None] * (n // 2)), obj(["-5", "=1"] * (n // 2))]
+    fast, slow = _write_both(tmp_path, ".csv", ["name", "g", "h"], cells, monkeypatch)
+    assert fast == slow and calls
+    assert b"'=1" in fast and b"\n-5" not in fast and ",-5\n" in fast.decode()
+
+
+def test_csv_fast_writer_one_row_and_non_text_items(tmp_path, monkeypatch):
+    for cells in ([obj(["x"]), obj([None])], [obj([0]), obj([1.5])], [obj(["a,b"]), obj(['"'])]):
+        fast, slow = _write_both(tmp_path, ".csv", ["a", "b"], cells, monkeypatch)
+        assert fast == slow
+
+
+# --------------------------------------------------------------------------
+# Reading CSV: Arrow against pandas and the csv module
+
+_TOKENS = st.sampled_from(
+    ['"\r\n"', "\r\n\r\n", "a", "b", "1", " ", ",", ";", "\t", "|", '"', "'", "\n", "\r", "\r\n",
+     "=", "-", '""', "é", "\ufeff", "\x85", "\u2028", "'=", ",,", '"x"', "\n\n", " \n", "\x0c",
+     "  ", "\t\n", '"a,b"', '"\n"']
+)  # fmt: skip
+
+
+def _read(path: Path, fast: bool):
+    try:
+        if fast:
+            t = fileio.read_table(path)
+        else:
+            with pytest.MonkeyPatch.context() as m:
+                m.setattr(fileio, "_read_csv_arrow", lambda *a, **k: None)
+                t = fileio.read_table(path)
+    except fileio.FileFormatError as exc:
+        return ("error", str(exc))
+    return (t.columns, [list(c) for c in t.cells], t.meta)
+
+
+@PROPS
+@given(
+    st.lists(_TOKENS, min_size=1, max_size=40).map("".join),
+    st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
+    st.sampled_from([".csv", ".tsv"]),
+    st.sampled_from([16, 1 << 20]),
+)
+def test_arrow_reader_reads_what_pandas_and_the_csv_module_read(text, encoding, ext, block):
+    try:
+        data = text.encode(encoding)
+    except UnicodeEncodeError:
+        return
+    with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory() as d:
+        mp.setattr(fileio, "_IO_BLOCK", block)  # tiny blocks: every row straddles one
+        path = Path(d) / f"t{ext}"
+        path.write_bytes(data)
+        assert _read(path, True) == _read(path, False)
+
+
+def test_arrow_reader_is_used_for_a_plain_file_and_reads_it_in_blocks(tmp_path, monkeypatch):
+    path = tmp_path / "class.csv"
+    path.write_text("name,gender,height\n" + "".join(f"P{i},{'FM'[i % 2]},{150 + i % 40}.5\n" for i in range(5000)))
+    monkeypatch.setattr(fileio, "_IO_BLOCK", 4096)
+    used = []
+    real = fileio._read_csv_arrow
+    monkeypatch.setattr(fileio, "_read_csv_arrow", lambda *a: used.append(r := real(*a)) or r)
+    seen: list[float] = []
+    t = fileio.read_table(path, progress=seen.append)
+    assert used and used[0] is not None
+    assert t.n_rows == 5000 and t.cells[2][4999] == f"{150 + 4999 % 40}.5"
+    assert len(seen) > 5 and seen == sorted(seen) and seen[-1] == 1.0
+    assert _read(path, True) == _read(path, False)
+    # Low-cardinality columns share one str object per distinct value.
+    assert len({id(v) for v in t.cells[1]}) == 2
+
+
+def test_quoted_crlf_is_left_to_pandas(tmp_path, monkeypatch):
+    # Arrow drops the LF of a quoted CRLF that straddles two of its blocks.
+    path = tmp_path / "q.csv"
+    path.write_bytes(b"a,b\r\n" + b"".join(b'"v%04d\r\nz",%d\r\n' % (i, i) for i in range(300)))
+    monkeypatch.setattr(fileio, "_IO_BLOCK", 64)
+    t = fileio.read_table(path)
+    assert all(v == f"v{i:04d}\r\nz" for i, v in enumerate(t.cells[0]))
+
+
+@pytest.mark.parametrize(
+    ("data", "arrow"),
+    [
+        (b"a,b\n1,2\n", True),
+        (b'a,b\n"x, y",2\n', True),
+        (b'a,b\n1,"open\n2,3\n', False),  # a quoted field open at the end
+        (b"a\n \n1\n", False),  # a blank-looking line in a one-column file
+        (b"\r,\n1,2\n", False),  # CR before a delimiter
+        (codecs.BOM_UTF8 + codecs.BOM_UTF8 + b"a,b\n1,2\n", False),  # a second BOM
+    ],
+)
+def test_arrow_declines_what_it_would_read_differently(tmp_path, data, arrow):
+    path = tmp_path / "d.csv"
+    path.write_bytes(data)
+    sample = fileio._text_sample(str(path), "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8")
+    got = fileio._read_csv_arrow(str(path), "utf-8", ",", len(data), sample, fileio._Reporter(None, None))
+    assert (got is not None) == arrow
+    assert _read(path, True) == _read(path, False)
+
+
+# --------------------------------------------------------------------------
+# Arrow conversions without pandas
+
+_TEXTS = st.lists(st.one_of(st.none(), st.text(max_size=6), st.sampled_from(["", "\x00", "a\x00b"])), max_size=30)
+
+
+@PROPS
+@given(_TEXTS, st.integers(0, 5))
+def test_arrow_conversions_match_pyarrow(cells, cut):
+    arr = obj(cells)
+    got = at.from_cells(arr)
+    assert got.equals(pa.array(cells, type=pa.string()))
+    part = got.slice(min(cut, len(cells)))  # an offset into the buffers
+    assert list(at.to_cells(part)) == cells[min(cut, len(cells)) :]
+    mask = np.array([c is None for c in cells], dtype=bool)
+    assert list(at.to_bools(at.from_bools(mask).slice(min(cut, len(cells))))) == list(mask[min(cut, len(cells)) :])
+    ints = np.arange(len(cells), dtype=np.int64) * 7 - 3
+    assert list(at.to_numbers(at.from_ints(ints).slice(min(cut, len(cells))), np.int64)) == list(ints[min(cut, len(cells)) :])
+    with_nulls = pa.array([None if c is None else 1.5 for c in cells], type=pa.float64())
+    expect = [-1.0 if c is None else 1.5 for c in cells]
+    assert list(at.to_numbers(with_nulls, np.float64, null=-1.0)) == expect
+
+
+def test_from_cells_refuses_non_text():
+    with pytest.raises(TypeError):
+        at.from_cells(obj(["a", 1]))
+
+
+# --------------------------------------------------------------------------
+# Factorizing without pandas
+
+
+@st.composite
+def _shared_objects(draw):
+    """Cells drawn from a few str objects, plus equal strings that are new objects."""
+    pool = draw(st.lists(st.sampled_from(["F", "M", "female", "x", ""]), min_size=1, max_size=4))
+    picks = draw(st.lists(st.integers(-1, len(pool) + 1), max_size=60))
+    out = []
+    for p in picks:
+        if p < 0:
+            out.append(None)
+        elif p < len(pool):
+            out.append(pool[p])
+        else:
+            out.append("".join(list(pool[p % len(pool)])))  # equal, another object
+    return obj(out)
+
+
+@PROPS
+@given(st.one_of(_shared_objects(), _TEXTS.map(obj)))
+def test_text_factorize_matches_pandas(arr):
+    ref_codes, ref_uniques = pd.factorize(arr, use_na_sentinel=True)
+    codes, uniques = parsing._factorize_text(arr)
+    assert list(codes) == list(ref_codes) and list(uniques) == list(ref_uniques)
+    ident = parsing._factorize_identity(arr)
+    if ident is not None:
+        assert list(ident[0]) == list(ref_codes) and list(ident[1]) == list(ref_uniques)
+
+
+def test_factorize_by_identity_declines_many_objects_and_non_text():
+    assert parsing._factorize_identity(obj([f"n{i}" for i in range(100)])) is None
+    assert parsing._factorize_identity(obj(["a", 1.0])) is None
+    codes, uniques = parsing._factorize_identity(obj([]))
+    assert len(codes) == 0 and len(uniques) == 0
+
+
+@PROPS
+@given(st.lists(st.integers(0, 11), min_size=1, max_size=80))
+def test_tally_matches_unique(values):
+    values = np.array(values, dtype=np.int64)
+    for got, ref in zip(parsing._tally(values, 12), np.unique(values, return_index=True, return_counts=True), strict=True):
+        assert list(got) == list(ref)
+
+
+# --------------------------------------------------------------------------
+# Parsing: the all-numbers shortcut, and plain readings of height cells
+
+_FAST_NUM = re.compile(parsing._FAST_NUM)
+
+
+@PROPS
+@given(st.text(alphabet="0123456789+-.eE_ xinfaINFA,", max_size=8))
+def test_arrow_float_parser_accepts_no_finite_number_fast_num_refuses(text):
+    # The shortcut in _vector_pass relies on it.
+    try:
+        value = parsing._to_float(at.from_cells(obj([text])))[0]
+    except pa.ArrowInvalid:
+        return
+    if math.isfinite(value):
+        assert _FAST_NUM.fullmatch(text)
+        assert value == float(text)
+
+
+_NUMBER_TEXT = st.one_of(
+    st.floats(40, 260, allow_nan=False).map(lambda x: f"{x:.1f}"),
+    st.integers(40, 260).map(str),
+    st.floats(-1e6, 1e6, allow_nan=False).map(repr),
+    st.sampled_from(["1e3", ".5", "5.", "+7", " 170 ", "\t180\n", "0170", "1e999"]),
+)
+
+
+@PROPS
+@given(st.lists(_NUMBER_TEXT, min_size=1, max_size=30), st.sampled_from(["cm", "in", "m"]))
+def test_columns_of_plain_numbers_read_as_the_cell_readers_read(texts, unit):
+    heights = parsing.parse_height_column(texts, unit)
+    numbers = parsing.parse_number_column(texts)
+    for i, text in enumerate(texts):
+        value, issue, missing = parsing._number_cell(text)
+        assert numbers.issues[i] == issue and numbers.missing[i] == missing
+        assert numbers.values[i] == value or (math.isnan(value) and math.isnan(numbers.values[i]))
+        try:
+            one = parsing.parse_height(text, unit)
+        except ValueError as err:
+            assert heights.issues[i] == str(err)
+        else:
+            assert one == heights.values[i] or (math.isnan(one) and heights.missing[i])
+
+
+@PROPS
+@given(
+    st.lists(
+        st.one_of(st.none(), _NUMBER_TEXT, st.sampled_from(["5'9\"", "1,68 m", "1,65", "175,500", "n/a", "tall", "1,234"])),
+        max_size=25,
+    ),
+    st.sampled_from(["cm", "in", "m"]),
+)
+def test_height_columns_carry_their_plain_number_reading(texts, unit):
+    parsed = parsing.parse_height_column(texts, unit)
+    plain = parsing.parse_number_column(texts).values
+    assert np.array_equal(parsed.plain, plain, equal_nan=True)
+
+
+def test_sheet_keeps_which_cells_were_converted_through_edits():
+    cells = ["170", "5'9\"", None, "1,65", "180"]
+    sheet = Sheet(["name", "gender", "height"], [obj(["a"] * 5), obj(["F"] * 5), obj(cells)])
+    h = sheet.roles.features[0]
+
+    def expected():
+        raw = sheet.column_cells(h)
+        vals = sheet.values(h)
+        plain = parsing.parse_number_column(raw).values
+        return np.isfinite(vals) & ~(np.abs(plain - vals) <= 1e-9)
+
+    assert list(sheet.converted(h)) == list(expected()) == [False, True, False, True, False]
+    sheet.set_cell(0, h, "2 m")
+    sheet.insert_rows(1, 2)
+    sheet.set_block(1, h, [["6 ft"], ["150"]])
+    removed = sheet.remove_rows([0, 3])
+    assert list(sheet.converted(h)) == list(expected())
+    sheet.restore_rows(removed)
+    assert list(sheet.converted(h)) == list(expected())
+    assert sheet.converted(0).dtype == bool and not sheet.converted(0).any()
+
+
+# --------------------------------------------------------------------------
+# Output
+
+
+@PROPS
+@given(st.lists(st.one_of(st.floats(0, 1), st.sampled_from([0.0, 1.0, 0.5, 5e-7, 1 - 5e-7, 0.9999995, 1.5e-6])), max_size=40))
+def test_probability_text_matches_np_char(values):
+    p = np.array(values, dtype=np.float64)
+    ref = np.char.rstrip(np.char.rstrip(np.char.mod("%.6f", np.round(p, 6)), "0"), ".")
+    assert list(_format_probabilities(p)) == list(ref)
+
+
+def test_probability_text_outside_zero_one_takes_the_general_path():
+    assert list(_format_probabilities(np.array([1.5, -0.25, np.nan]))) == ["1.5", "-0.25", "nan"]
+
+
+def test_fit_input_is_kept_until_the_sheet_changes():
+    sheet = Sheet(
+        ["name", "gender", "height"],
+        [obj("abcdef"), obj(["F", "M", None, "F", None, "M"]), obj(["160", "180", "165", "158", "182", "179"])],
+    )
+    first = prepare_fit(sheet)
+    assert prepare_fit(sheet) is first
+    assert prepare_fit(sheet, 3) is not first
+    sheet.set_cell(0, 2, "161")
+    again = prepare_fit(sheet)
+    assert again is not first and again.X[0, 0] == 161
+
+
+def test_export_of_a_filled_sheet_reads_back(tmp_path):
+    n = 3000
+    rng = np.random.default_rng(1)
+    genders = obj(np.where(rng.random(n) < 0.3, None, np.where(rng.random(n) < 0.5, "F", "M")))
+    heights = obj([f"{h:.1f}" for h in rng.normal(170, 9, n)])
+    heights[5] = "5'9\""
+    sheet = Sheet(["name", "gender", "height"], [obj(f"p{i}" for i in range(n)), genders, heights])
+    fill_sheet(sheet)
+    columns, cells = export_table(sheet)
+    assert cells[2][5] == "175.26"  # converted to the column's unit
+    path = tmp_path / "out.csv"
+    fileio.write_table(path, columns, cells)
+    back = fileio.read_table(path)
+    assert back.columns == columns
+    assert all(list(a) == list(b) for a, b in zip(back.cells, cells, strict=True))
+
+
+def test_the_command_line_never_imports_pandas(tmp_path):
+    src = tmp_path / "c.csv"
+    src.write_text("name,gender,height\nAna,F,160\nBen,M,181\nCy,,172\nDi,F,158.5\nEd,,185\n")
+    code = (
+        "import sys\n"
+        "from emgui import cli\n"
+        f"rc = cli.main(['fill', {str(src)!r}, '-o', {str(tmp_path / 'o.csv')!r}])\n"
+        "print(rc, 'pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "False"]

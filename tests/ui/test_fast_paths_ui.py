@@ -1,0 +1,250 @@
+"""The window's paths for a million rows agree with the simple ones, and keep it alive.
+
+Opening a large file in a thread (progress, cancel, errors), sorting text
+and numbers with the fast sorts, and the plot keeping its histogram when F5
+fits the data it already shows.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer
+from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
+
+from emgui.core import fileio
+from emgui.core.fill import prepare_fit
+from emgui.ui import dialogs, loader
+from emgui.ui.table_model import SheetTableModel, _text_sort_perm
+from emgui.ui.window import MainWindow
+
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
+
+
+def _class_csv(path, n: int) -> None:
+    rng = np.random.default_rng(0)
+    rows = [
+        f"P{i},{'' if rng.random() < 0.3 else 'FM'[i % 2]},{rng.normal(170, 9):.1f}\n" for i in range(n)
+    ]
+    path.write_text("name,gender,height\n" + "".join(rows), encoding="utf-8")
+
+
+@pytest.fixture
+def big_csv(tmp_path, monkeypatch):
+    """A file the loader treats as large (the size limit is lowered)."""
+    path = tmp_path / "class.csv"
+    _class_csv(path, 3000)
+    monkeypatch.setattr(loader, "SYNC_MAX_BYTES", 1024)
+    monkeypatch.setattr(loader, "DIALOG_DELAY_MS", 0)
+    return path
+
+
+def _same_sheet(a, b) -> bool:
+    return a.columns == b.columns and all(
+        list(a.column_cells(c)) == list(b.column_cells(c)) for c in range(a.n_cols)
+    ) and a.roles == b.roles
+
+
+def test_a_large_file_loads_in_a_thread_with_the_same_sheet(qtbot, big_csv, monkeypatch):
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    parent.show()
+    threaded = loader.load_sheet(parent, big_csv, 2)
+    monkeypatch.setattr(loader, "SYNC_MAX_BYTES", 1 << 30)
+    direct = loader.load_sheet(parent, big_csv, 2)
+    assert _same_sheet(threaded, direct)
+    # The fit's input was prepared in the thread and is ready for the plot and F5.
+    first = prepare_fit(threaded, None)
+    assert prepare_fit(threaded, None) is first
+
+
+def test_the_dialog_follows_a_slow_read(qtbot, big_csv, monkeypatch):
+    real_build = loader._build
+
+    def slow_build(path, n_components, progress=None, cancel=None):
+        for i in range(20):
+            progress(i / 20)
+            time.sleep(0.02)
+        return real_build(path, n_components, progress, cancel)
+
+    monkeypatch.setattr(loader, "_build", slow_build)
+    shown: list[int] = []
+    real_set = QProgressDialog.setValue
+    monkeypatch.setattr(QProgressDialog, "setValue", lambda self, v: shown.append(v) or real_set(self, v))
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    parent.show()
+    assert loader.load_sheet(parent, big_csv, 2).n_rows == 3000
+    assert len(set(shown)) >= 3 and shown == sorted(shown)
+
+
+def test_cancel_stops_a_large_read(qtbot, big_csv, monkeypatch):
+    def slow_build(path, n_components, progress=None, cancel=None):
+        for i in range(2000):
+            progress(i / 2000)
+            if cancel():
+                raise fileio.ReadCancelled("cancelled")
+            time.sleep(0.005)
+        raise AssertionError("the read was not cancelled")
+
+    monkeypatch.setattr(loader, "_build", slow_build)
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    parent.show()
+
+    def press_cancel():
+        from PySide6.QtWidgets import QPushButton
+
+        for dialog in parent.findChildren(QProgressDialog):
+            dialog.findChild(QPushButton).click()  # what a person does
+
+    QTimer.singleShot(100, press_cancel)
+    assert loader.load_sheet(parent, big_csv, 2) is None
+
+
+def test_a_damaged_large_file_raises_as_a_small_one_does(qtbot, tmp_path, monkeypatch):
+    path = tmp_path / "junk.csv"
+    path.write_bytes(bytes(range(256)) * 40)
+    monkeypatch.setattr(loader, "SYNC_MAX_BYTES", 16)
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    with pytest.raises(fileio.FileFormatError, match="does not look like a text table"):
+        loader.load_sheet(parent, path, 2)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch, qapp):
+    QCoreApplication.setOrganizationName("emgui-tests")
+    QCoreApplication.setApplicationName("EM Gap Filler fast-path tests")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    monkeypatch.setattr(dialogs, "ask_unsaved_changes", lambda parent, name: "discard")
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Ok))
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.controller.wait(10_000)
+
+
+def test_the_window_opens_a_large_file_and_fits_it(window, big_csv, qtbot):
+    assert window.open_path(big_csv, ask=False)
+    assert window.sheet.n_rows == 3000 and "class.csv" in window.windowTitle()
+    plot = window.plot
+    drawn = list(plot._static_items)
+    with qtbot.waitSignal(window.fill_applied, timeout=30_000):
+        window.fill_gaps()
+    # F5 fitted the data the plot already showed: the histogram was kept.
+    assert plot._static_items == drawn and all(a is b for a, b in zip(plot._static_items, drawn, strict=True))
+    assert window.sheet.counts()["filled"] > 0
+
+
+def test_the_plot_redraws_for_other_data(window, big_csv, qtbot):
+    window.open_path(big_csv, ask=False)
+    plot = window.plot
+    drawn = list(plot._static_items)
+    fit_input = prepare_fit(window.sheet, None)
+    plot.set_data(fit_input.X.copy(), fit_input.labels, ["F", "M"], "height (cm)")
+    assert not any(a is b for a, b in zip(plot._static_items, drawn, strict=False))
+
+
+# -- sorting -----------------------------------------------------------------------------
+
+
+def _reference_text_perm(raw: np.ndarray, descending: bool) -> np.ndarray:
+    """The model's general text sort: ranks of casefolded texts, blanks last, stable."""
+    missing = np.equal(raw, None)
+    texts = np.array(["" if v is None else str(v).casefold() for v in raw], dtype=str)
+    _, ranks = np.unique(texts, return_inverse=True)
+    key = -ranks.astype(float) if descending else ranks.astype(float)
+    return np.argsort(np.where(missing, np.inf, key), kind="stable")
+
+
+_PIECES = ["a", "B", "ß", "SS", "ss", "é", "E", "İ", "i", "ﬁ", "FI", "Σ", "ς", "σ", " ", "Z", "1", "ǅ", "😀"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(st.one_of(st.none(), st.lists(st.sampled_from(_PIECES), max_size=3).map("".join)), max_size=40),
+    st.booleans(),
+)
+def test_text_sort_in_arrow_matches_the_casefold_sort(cells, descending):
+    raw = np.empty(len(cells), dtype=object)
+    raw[:] = cells
+    assert list(_text_sort_perm(raw, descending)) == list(_reference_text_perm(raw, descending))
+
+
+def test_sorting_a_number_column_matches_a_two_key_lexsort(qapp):
+    from emgui.core.sheet import Sheet
+
+    rng = np.random.default_rng(2)
+    n = 5000
+    heights = np.array([None if rng.random() < 0.05 else f"{h:.1f}" for h in rng.normal(170, 8, n)], dtype=object)
+    names = np.array([f"p{i}" for i in range(n)], dtype=object)
+    sheet = Sheet(["name", "gender", "height"], [names, np.full(n, None, dtype=object), heights])
+    model = SheetTableModel(sheet)
+    col = model.view_column(sheet.roles.features[0])
+    values = sheet.values(sheet.roles.features[0])
+    missing = ~np.isfinite(values)
+    for order, sign in ((Qt.SortOrder.AscendingOrder, 1), (Qt.SortOrder.DescendingOrder, -1)):
+        model.sort(col, order)
+        expected = np.lexsort((np.where(missing, 0.0, sign * values), missing))
+        assert [model.sheet_row(r) for r in range(n)] == list(expected)
+
+
+# -- saving ------------------------------------------------------------------------------
+
+
+def test_a_large_table_is_written_in_a_thread_with_the_same_bytes(qtbot, tmp_path, monkeypatch):
+    n = 2000
+    columns = ["name", "height"]
+    cells = [np.array([f"p{i}" for i in range(n)], dtype=object), np.array([f"{150 + i % 50}" for i in range(n)], dtype=object)]
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    parent.show()
+    for ext in (".csv", ".xlsx"):
+        direct = tmp_path / f"direct{ext}"
+        fileio.write_table(direct, columns, cells)
+        monkeypatch.setattr(loader, "SYNC_MAX_CELLS", 10)
+        threaded = tmp_path / f"threaded{ext}"
+        assert loader.save_table(parent, threaded, columns, cells)
+        again = fileio.read_table(threaded)
+        assert again.columns == columns and [list(c) for c in again.cells] == [list(c) for c in cells]
+        if ext == ".csv":
+            assert threaded.read_bytes() == direct.read_bytes()
+
+
+def test_cancelling_a_save_keeps_the_old_file(qtbot, tmp_path, monkeypatch):
+    target = tmp_path / "keep.csv"
+    target.write_text("old\n")
+    monkeypatch.setattr(loader, "SYNC_MAX_CELLS", 10)
+    real_write = fileio.write_table
+
+    def slow_write(path, columns, cells, *, progress=None, cancel=None, **extras):
+        for i in range(400):
+            progress(i / 400)
+            time.sleep(0.005)
+            if cancel():
+                raise fileio.ReadCancelled("cancelled")
+        real_write(path, columns, cells, **extras)
+
+    monkeypatch.setattr(fileio, "write_table", slow_write)
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    parent.show()
+
+    def press_cancel():
+        from PySide6.QtWidgets import QPushButton
+
+        for dialog in parent.findChildren(QProgressDialog):
+            dialog.findChild(QPushButton).click()
+
+    QTimer.singleShot(100, press_cancel)
+    cells = [np.array([str(i) for i in range(100)], dtype=object)]
+    assert not loader.save_table(parent, target, ["a"], cells)
+    assert target.read_text() == "old\n"
