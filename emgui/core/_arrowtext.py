@@ -16,7 +16,16 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["from_cells", "from_bools", "from_ints", "to_cells", "to_bools", "to_numbers"]
+__all__ = [
+    "from_bools",
+    "from_cells",
+    "from_ints",
+    "repeat",
+    "to_bools",
+    "to_cells",
+    "to_numbers",
+    "with_nulls",
+]
 
 
 def _plain(arr):
@@ -37,6 +46,16 @@ def from_cells(cells: np.ndarray) -> pa.Array:
         ``(n,)``; large when the text exceeds 2 GiB.
     """
     n = len(cells)
+    from .parsing import _factorize_identity  # numpy only: no import cycle
+
+    few = _factorize_identity(cells) if n > 64 else None
+    if few is not None:
+        # A column of a few shared objects (labels, "true"/"false"): convert
+        # those, then let Arrow repeat them.
+        codes, uniques = few
+        valid = codes >= 0
+        indices = from_ints(np.where(valid, codes, 0), valid=None if valid.all() else valid)
+        return from_cells(uniques).take(indices)
     # Joined with NULs, whose byte positions are the cell boundaries: one C
     # pass instead of len() per cell (about twice as fast at 1M cells).
     # join itself tells whether there is a None (TypeError): most often not.
@@ -44,7 +63,9 @@ def from_cells(cells: np.ndarray) -> pa.Array:
         data = "\x00".join(cells)
         present = None
     except TypeError:
-        present = np.not_equal(cells, None)
+        from .parsing import _is_none
+
+        present = ~_is_none(cells)
         data = "\x00".join(cells[present])  # still TypeError on anything but str
     texts = cells if present is None else cells[present]
     m = len(texts)
@@ -71,6 +92,43 @@ def from_cells(cells: np.ndarray) -> pa.Array:
     return kind.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), validity, null_count)
 
 
+def with_nulls(arr, mask: np.ndarray):
+    """A string array with the cells where ``mask`` is True made null (the text is not copied).
+
+    Parameters
+    ----------
+    arr : pyarrow.StringArray or LargeStringArray, (n,)
+    mask : ndarray of bool, (n,)
+    """
+    arr = _plain(arr)
+    n, offset = len(arr), arr.offset
+    valid = ~np.asarray(mask, dtype=bool)
+    old = _valid(arr)
+    if old is not None:
+        valid &= old
+    bits = np.ones(offset + n, dtype=bool)  # the bitmap counts from the buffers' start
+    bits[offset:] = valid
+    buffers = arr.buffers()
+    return type(arr).from_buffers(
+        n,
+        buffers[1],
+        buffers[2],
+        pa.py_buffer(np.packbits(bits, bitorder="little")),
+        int(n - valid.sum()),
+        offset,
+    )
+
+
+def repeat(text: str, n: int) -> pa.StringArray:
+    """An Arrow string array of ``n`` times ``text`` (a separator for element-wise joins)."""
+    data = text.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
+    kind = pa.LargeStringArray if n * len(data) >= 2**31 - 1 else pa.StringArray
+    if kind is pa.StringArray:
+        offsets = offsets.astype(np.int32)
+    return kind.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
+
+
 def from_bools(mask: np.ndarray) -> pa.BooleanArray:
     """A numpy bool array ``(n,)`` as an Arrow boolean array."""
     mask = np.asarray(mask, dtype=bool)
@@ -78,10 +136,12 @@ def from_bools(mask: np.ndarray) -> pa.BooleanArray:
     return pa.BooleanArray.from_buffers(pa.bool_(), len(mask), [None, bits])
 
 
-def from_ints(values: np.ndarray) -> pa.Int64Array:
-    """A numpy integer array ``(n,)`` as an Arrow int64 array."""
+def from_ints(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Int64Array:
+    """A numpy integer array ``(n,)`` as an Arrow int64 array; null where ``valid`` is False."""
     values = np.ascontiguousarray(values, dtype=np.int64)
-    return pa.Int64Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+    bits = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    nulls = 0 if valid is None else int(len(values) - np.count_nonzero(valid))
+    return pa.Int64Array.from_buffers(pa.int64(), len(values), [bits, pa.py_buffer(values)], nulls)
 
 
 def _bits(buf, offset: int, n: int) -> np.ndarray:

@@ -54,6 +54,7 @@ __all__ = [
     "FileFormatError",
     "ReadCancelled",
     "Table",
+    "object_cells",
     "read_table",
     "write_table",
 ]
@@ -156,6 +157,7 @@ def read_table(
     sheet: str | None = None,
     progress: Progress = None,
     cancel: Cancel = None,
+    arrow: bool = False,
 ) -> Table:
     """Read a CSV, TSV, TXT, XLSX, XLSM or ODS file into a :class:`Table`.
 
@@ -175,12 +177,19 @@ def read_table(
     cancel : callable() -> bool, optional
         Polled now and then; when it returns True, :class:`ReadCancelled` is
         raised.
+    arrow : bool, default False
+        When Arrow's reader reads the file (most CSV and TSV files), leave
+        every column as a ``pyarrow.StringArray`` (null for an empty cell,
+        formula escaping undone) instead of building a Python ``str`` per
+        cell; :func:`object_cells` turns one into the usual array.  For a
+        caller that looks at a few columns of a large file (the command
+        line); other readers return object arrays regardless.
 
     Returns
     -------
     Table
         ``columns`` (n_columns,), ``cells`` n_columns object arrays of shape
-        ``(n_rows,)``.
+        ``(n_rows,)`` (or Arrow arrays, see ``arrow``).
 
     Raises
     ------
@@ -203,9 +212,25 @@ def read_table(
     if ext in (".xlsx", ".xlsm", ".ods"):
         table = _read_workbook(path, name, ext, sheet, report)
     else:
-        table = _read_text(path, name, ext, report)
+        table = _read_text(path, name, ext, report, arrow)
     report(1.0)
     return table
+
+
+def object_cells(column) -> np.ndarray:
+    """A column of a :class:`Table` as an object array of ``str``/None.
+
+    Object arrays are returned as they are; an Arrow string array (see
+    ``read_table(arrow=True)``) is converted, with one ``str`` object per
+    distinct value when its values repeat (a gender or height column).
+    """
+    if isinstance(column, np.ndarray):
+        return column
+    import pyarrow.compute as pc
+
+    head = column.slice(0, _DEDUP_SAMPLE)
+    dedup = len(head) > 0 and pc.count_distinct(head).as_py() <= _DEDUP_SHARE * len(head)
+    return _arrow_cells(column, dedup, clean=False)
 
 
 def write_table(
@@ -234,7 +259,9 @@ def write_table(
     columns : sequence of str, length n_columns
         Header names.
     cells : sequence of numpy.ndarray, length n_columns
-        One array of shape ``(n_rows,)`` per column, items ``str`` or ``None``.
+        One array of shape ``(n_rows,)`` per column, items ``str`` or ``None``;
+        or an Arrow string array (as ``read_table(arrow=True)`` gives), which
+        a CSV is written from without a Python ``str`` per cell.
     fill_colors : dict of int to numpy.ndarray, optional
         XLSX only: per column index, an object array ``(n_rows,)`` of
         ``"#RRGGBB"`` or ``None``; those cells get a solid fill.
@@ -276,6 +303,7 @@ def write_table(
     report = _Reporter(progress, cancel)
     try:
         if ext == ".xlsx":
+            cols = [object_cells(c) for c in cols]
             _write_xlsx(path, name, columns, cols, n_rows, fills, notes, report)
         else:
             _write_csv(path, columns, cols, n_rows, "\t" if ext == ".tsv" else ",", report)
@@ -363,7 +391,7 @@ def _trim_trailing_empty_rows(cols: list[np.ndarray]) -> list[np.ndarray]:
 # Text files (CSV, TSV, TXT)
 
 
-def _read_text(path: str, name: str, ext: str, report: _Reporter) -> Table:
+def _read_text(path: str, name: str, ext: str, report: _Reporter, arrow: bool = False) -> Table:
     size = os.path.getsize(path)
     if size == 0:
         raise FileFormatError(f"{name} is empty.")
@@ -375,7 +403,9 @@ def _read_text(path: str, name: str, ext: str, report: _Reporter) -> Table:
     if _looks_binary(sample):
         raise FileFormatError(f"{name} does not look like a text table.")
     delimiter = "\t" if ext == ".tsv" else _sniff_delimiter(sample, complete=size <= _SNIFF_BYTES)
-    cols = _read_csv_arrow(path, encoding, delimiter, size, sample, report)
+    cols = _read_csv_arrow(path, encoding, delimiter, size, sample, report, keep_arrow=arrow)
+    if cols is not None and cols and not isinstance(cols[0], np.ndarray):
+        return _arrow_table(name, cols, delimiter, ext, encoding)
     if cols is None:
         import pandas as pd
 
@@ -397,6 +427,29 @@ def _read_text(path: str, name: str, ext: str, report: _Reporter) -> Table:
         "encoding": encoding,
     }
     return Table(columns=columns, cells=body, meta=meta)
+
+
+def _arrow_table(name: str, cols: list, delimiter: str, ext: str, encoding: str) -> Table:
+    """The Table of Arrow columns (header row included): ``_read_text``'s ending for them."""
+    import pyarrow.compute as pc
+
+    from . import _arrowtext as at
+
+    if not len(cols[0]):
+        raise FileFormatError(f"{name} is empty.")
+    columns = [c[0].as_py() or "" for c in cols]
+    body = [c.slice(1) for c in cols]
+    # Rows at the end whose cells are all empty are dropped, as for the other readers.
+    filled = np.zeros(len(body[0]), dtype=bool)
+    for c in body:
+        filled |= at.to_bools(pc.is_valid(c))
+    end = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
+    meta = {
+        "format": "tsv" if delimiter == "\t" and ext != ".csv" else "csv",
+        "delimiter": delimiter,
+        "encoding": encoding,
+    }
+    return Table(columns=columns, cells=[c.slice(0, end) for c in body], meta=meta)
 
 
 def _detect_encoding(path: str, name: str, size: int, report: _Reporter) -> str:
@@ -628,12 +681,15 @@ def _read_csv_arrow(
     size: int,
     sample: str,
     report: _Reporter,
-) -> list[np.ndarray] | None:
+    *,
+    keep_arrow: bool = False,
+) -> list | None:
     """Parse with Arrow's multi-threaded CSV reader, in blocks; the fast path.
 
     Returns what :func:`_read_csv_pandas` returns (one object column per
     field, header row included, empty fields as None, our formula escaping
-    undone), or None when Arrow declines the file: an encoding or quoting it
+    undone; with ``keep_arrow``, Arrow string arrays with nulls instead),
+    or None when Arrow declines the file: an encoding or quoting it
     might read differently, ragged rows, a line of blanks (pandas skips it,
     Arrow counts it as a row), anything it fails on.  The pandas and csv
     module readers then take over, so what a file reads as never depends on
@@ -693,7 +749,10 @@ def _read_csv_arrow(
                         <= _DEDUP_SHARE * min(len(c), _DEDUP_SAMPLE)
                         for c in columns
                     ]
-                pieces.append([_arrow_cells(c, d) for c, d in zip(columns, dedup, strict=True)])
+                if keep_arrow:
+                    pieces.append([_arrow_clean(c) for c in columns])
+                else:
+                    pieces.append([_arrow_cells(c, d) for c, d in zip(columns, dedup, strict=True)])
                 # Text plus one delimiter or newline per cell: about the bytes read.
                 done += sum(pc.sum(pc.binary_length(c)).as_py() or 0 for c in columns)
                 done += batch.num_rows * len(columns)
@@ -704,24 +763,62 @@ def _read_csv_arrow(
         return []
     if len(pieces) == 1:
         return pieces[0]
-    return [np.concatenate(parts) for parts in zip(*pieces, strict=True)]
+    if keep_arrow:
+        return [pa.concat_arrays(parts) for parts in zip(*pieces, strict=True)]
+    # Column by column, each one's pieces let go as it is joined: less at once.
+    joined = []
+    for j in range(len(pieces[0])):
+        joined.append(np.concatenate([p[j] for p in pieces]))
+        for p in pieces:
+            p[j] = None
+    return joined
 
 
-def _arrow_cells(column, dedup: bool) -> np.ndarray:
-    """An Arrow string array -> object array of str/None, cleaned like pandas' cells."""
+def _arrow_clean(column):
+    """An Arrow string array as the cells read: empty -> null, formula escaping undone."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from . import _arrowtext as at
+
+    lengths = pc.binary_length(column)
+    empty = at.to_numbers(lengths, f"int{lengths.type.bit_width}") == 0
+    if empty.any():
+        # The same buffers with a validity bitmap: no copy of the text.
+        column = at.with_nulls(column, empty)
+    escaped = np.flatnonzero(at.to_bools(pc.starts_with(column, pattern="'")))
+    if len(escaped):
+        texts = np.empty(len(escaped), dtype=object)
+        texts[:] = [_strip_escape(column[int(i)].as_py()) for i in escaped]
+        mask = np.zeros(len(column), dtype=bool)
+        mask[escaped] = True
+        column = pc.replace_with_mask(column, at.from_bools(mask), at.from_cells(texts))
+    return column if isinstance(column, pa.Array) else column.combine_chunks()
+
+
+def _arrow_cells(column, dedup: bool, *, clean: bool = True) -> np.ndarray:
+    """An Arrow string array -> object array of str/None, cleaned like pandas' cells.
+
+    ``clean`` False: the array is clean already (nulls, escapes undone).
+    """
     import pyarrow.compute as pc
 
     from . import _arrowtext as at
 
     if dedup:
         encoded = column.dictionary_encode()
-        words = _clean_cells(at.to_cells(encoded.dictionary))
+        words = at.to_cells(encoded.dictionary)
+        if clean:
+            words = _clean_cells(words)
         width = encoded.indices.type.bit_width
-        return words[at.to_numbers(encoded.indices, f"int{width}")]
-    # _clean_cells in Arrow's kernels: no Python pass over a million cells.
+        words = np.append(words, None)  # index -1 (a null) picks it
+        return words[at.to_numbers(encoded.indices, f"int{width}", null=-1)]
     cells = at.to_cells(column)
+    if not clean:
+        return cells
+    # _clean_cells in Arrow's kernels: no Python pass over a million cells.
     lengths = pc.binary_length(column)
-    cells[at.to_numbers(lengths, f"int{lengths.type.bit_width}") == 0] = None
+    cells[at.to_numbers(lengths, f"int{lengths.type.bit_width}", null=0) == 0] = None
     for i in np.flatnonzero(at.to_bools(pc.starts_with(column, pattern="'"))):
         cells[i] = _strip_escape(cells[i])
     return cells
@@ -1089,12 +1186,28 @@ def _as_text_column(values) -> np.ndarray:
     million cells); items that are not str/None are dealt with by
     :func:`_text_items` where a writer meets them.
     """
+    if _is_arrow_text(values):
+        return values
+    if type(values).__module__.startswith("pyarrow"):
+        # Arrow numbers or dates: items for _text_items (np.asarray would import pandas).
+        values = _object_array(values.to_pylist())
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise ValueError(f"each column must be 1-D, got shape {arr.shape}")
     if arr.dtype == object:
         return arr
     return _text_items(arr.astype(object))
+
+
+def _is_arrow_text(values) -> bool:
+    """Whether ``values`` is an Arrow string array (without importing pyarrow)."""
+    if not type(values).__module__.startswith("pyarrow"):
+        return False
+    import pyarrow as pa
+
+    return isinstance(values, pa.Array) and (
+        pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    )
 
 
 def _text_items(col: np.ndarray) -> np.ndarray:
@@ -1263,9 +1376,20 @@ def _write_csv(
         # A leading U+FEFF would read as a byte-order mark and vanish; quoted, it stays.
         first = quoted if columns and columns[0].startswith("\ufeff") else plain
         _write_csv_rows(first, quoted, [header[j : j + 1] for j in range(len(header))], special)
+        arrow = any(_is_arrow_text(c) for c in cols)
         for start in range(0, n_rows, _CSV_CHUNK_ROWS):
             stop = min(start + _CSV_CHUNK_ROWS, n_rows)
-            chunk = [c[start:stop] for c in cols]
+            if arrow and plain is not quoted:
+                chunk = [c.slice(start, stop - start) if _is_arrow_text(c) else c[start:stop] for c in cols]
+                data = _csv_bytes_arrow(chunk, delimiter, special)
+                if data is not None:
+                    f.flush()  # the text layer's pending output goes first
+                    f.buffer.write(data)
+                    report(0.05 + 0.9 * stop / n_rows)
+                    continue
+                chunk = [object_cells(c) for c in chunk]
+            else:
+                chunk = [object_cells(c[start:stop]) if _is_arrow_text(c) else c[start:stop] for c in cols]
             text = None if plain is quoted else _csv_lines(chunk, delimiter, special)
             if text is None:
                 # _csv_safe works cell by cell, so chunk by chunk is the same.
@@ -1323,12 +1447,59 @@ def _csv_lines(cols: list[np.ndarray], delimiter: str, special: str) -> str | No
     return "\n".join(lines) + "\n"
 
 
+def _csv_bytes_arrow(cols: list, delimiter: str, special: str) -> bytes | None:
+    """The UTF-8 CSV text of a chunk of rows, joined by Arrow; None unless it is plain.
+
+    The Arrow twin of :func:`_csv_lines` for tables holding Arrow columns:
+    every row is joined in C, and the text is accepted only when no cell
+    needs quoting, holds a ``special`` character or NUL, or may start with a
+    risky character -- exactly then the csv module would write the same
+    bytes.  Otherwise None, and the caller takes the object path.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from . import _arrowtext as at
+
+    n, k = len(cols[0]), len(cols) - 1
+    if not n:
+        return b""
+    try:
+        arrays = [c if isinstance(c, pa.Array) else at.from_cells(c) for c in cols]
+    except (TypeError, UnicodeError):
+        return None
+    options = pc.JoinOptions(null_handling="replace", null_replacement="")
+    lines = pc.binary_join_element_wise(*arrays, at.repeat(delimiter, n), options=options)
+    # "line" + "\n" + "": each row ends with its newline.
+    lines = pc.binary_join_element_wise(lines, at.repeat("", n), at.repeat("\n", n))
+    width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
+    offsets = np.frombuffer(lines.buffers()[1], dtype=width)
+    start, stop = int(offsets[lines.offset]), int(offsets[lines.offset + n])
+    data = memoryview(lines.buffers()[2])[start:stop].tobytes()
+    sep = delimiter.encode()
+    if (
+        data.count(sep) != k * n
+        or data.count(b"\n") != n
+        or any(ch.encode() in data for ch in '"\x00' + special)
+        or any(
+            # "ch in data" first: a search for a rare byte is fast, one for a
+            # pair starting with a newline or delimiter is not.
+            ch in data and (data[:1] == ch or b"\n" + ch in data or sep + ch in data)
+            for ch in (c.encode() for c in _RISKY_FIRST)
+        )
+    ):
+        return None
+    return data
+
+
 def _join_rows(cols: list[np.ndarray], delimiter: str) -> list[str] | None:
     """Each row's cells joined by ``delimiter`` (None as ""); None if a cell is not text."""
+    from .parsing import _is_none
+
     try:
         texts = []
         for c in cols:
-            blank = np.equal(c, None)
+            blank = _is_none(c)
             if blank.any():
                 c = c.copy()
                 c[blank] = ""

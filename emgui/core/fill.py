@@ -278,7 +278,7 @@ def export_table(sheet: Sheet) -> tuple[list[str], list[np.ndarray]]:
         cells[f] = out
     for f in sheet.roles.features:
         issues = sheet.issues(f)
-        if np.not_equal(issues, None).any():
+        if not parsing._is_none(issues).all():
             issue_cols.append((sheet.columns[f] + "_issue", issues.copy()))
     for name, col in issue_cols:
         columns.append(name)

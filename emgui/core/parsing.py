@@ -227,11 +227,21 @@ def _addresses(arr: np.ndarray) -> np.ndarray:
     """
     import ctypes
 
+    if arr.dtype != object:  # the buffer would not hold pointers (nor be 8 bytes a cell)
+        raise TypeError(f"expected an object array, got {arr.dtype}")
     arr = np.ascontiguousarray(arr)
     if not len(arr):
         return np.zeros(0, dtype=np.intp)
     raw = (ctypes.c_ssize_t * len(arr)).from_address(arr.ctypes.data)
     return np.frombuffer(raw, dtype=np.intp).copy()  # before ``arr`` can go
+
+
+def _is_none(arr: np.ndarray) -> np.ndarray:
+    """``arr == None`` for an object array, ``(n,)`` bool, ~15x faster than ``np.equal``.
+
+    None is one object, so comparing addresses tells; no item is touched.
+    """
+    return _addresses(arr) == id(None)
 
 
 def _factorize_identity(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -245,6 +255,8 @@ def _factorize_identity(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     an item that is not a ``str`` or None.
     """
     n = len(arr)
+    if arr.dtype != object:
+        return None
     if not n:
         return np.zeros(0, dtype=np.int64), np.empty(0, dtype=object)
     ptr = _addresses(arr)
@@ -1044,7 +1056,7 @@ def _vector_pass(arr: np.ndarray, numbers_column: bool) -> _Stage:
 
     # Files and typing give only str and None: taken as such (no pandas), and
     # the conversion to Arrow, which refuses anything else, checks it.
-    na = np.equal(arr, None)
+    na = _is_none(arr)
     idx = np.flatnonzero(~na) if na.any() else np.arange(n)
     try:
         texts = at.from_cells(arr[idx])
@@ -1136,7 +1148,10 @@ def _detect_unit(plain: np.ndarray) -> str:
     positive = plain[plain > 0]
     if not len(positive):
         return "cm"
-    median = float(np.median(positive))
+    # np.median's own value, without its first call importing numpy.ma (~20 ms).
+    half = len(positive) // 2
+    part = np.partition(positive, [half - 1, half] if len(positive) % 2 == 0 else [half])
+    median = float(part[half]) if len(positive) % 2 else float((part[half - 1] + part[half]) / 2)
     return "m" if median < 3 else "in" if median < 100 else "cm"
 
 

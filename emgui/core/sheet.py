@@ -867,8 +867,9 @@ def _factorize(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _not_none(arr: np.ndarray) -> np.ndarray:
-    # Elementwise identity test on an object array runs in C (no Python loop).
-    return np.not_equal(arr, None)
+    # Compares the items' addresses with None's: C speed, no item touched.
+    arr = np.asarray(arr)
+    return ~parsing._is_none(arr) if arr.dtype == object else np.ones(len(arr), dtype=bool)
 
 
 def _runs(idx: np.ndarray) -> list[tuple[int, int]]:

@@ -793,10 +793,21 @@ class MainWindow(QMainWindow):
             return False
         self._stop_quietly()
         self._attach_sheet(sheet, path)
+        self._release_memory_soon()
         self._add_recent(path)
         self.statusBar().showMessage(f"Opened {Path(path).name}", 4000)
         self.sheet_loaded.emit(path)
         return True
+
+    def _release_memory_soon(self) -> None:
+        """After a load or a fill: hand the memory their temporaries used back to the system.
+
+        A million rows leave 50-70 MB of freed blocks in the C allocator
+        (which keeps them for reuse) otherwise; trimming takes a few ms.
+        """
+        from emgui.ui.loader import release_memory
+
+        QTimer.singleShot(0, release_memory)
 
     def _add_recent(self, path: str) -> None:
         path = str(Path(path).resolve())
@@ -1300,6 +1311,7 @@ class MainWindow(QMainWindow):
             message += "."
         self.statusBar().showMessage(message, 8000)
         self.fill_applied.emit(plan)
+        self._release_memory_soon()
 
     @Slot(str)
     def _on_fit_failed(self, message: str) -> None:

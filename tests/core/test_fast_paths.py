@@ -150,7 +150,7 @@ def test_arrow_reader_is_used_for_a_plain_file_and_reads_it_in_blocks(tmp_path, 
     monkeypatch.setattr(fileio, "_IO_BLOCK", 4096)
     used = []
     real = fileio._read_csv_arrow
-    monkeypatch.setattr(fileio, "_read_csv_arrow", lambda *a: used.append(r := real(*a)) or r)
+    monkeypatch.setattr(fileio, "_read_csv_arrow", lambda *a, **k: used.append(r := real(*a, **k)) or r)
     seen: list[float] = []
     t = fileio.read_table(path, progress=seen.append)
     assert used and used[0] is not None
@@ -401,3 +401,123 @@ def test_the_command_line_never_imports_pandas(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "False"]
+
+
+# --------------------------------------------------------------------------
+# Arrow columns written as they are, and the command line that reads and
+# writes them without a Python str for columns it does not fill
+
+
+@PROPS
+@given(
+    st.integers(2, 4).flatmap(
+        lambda k: st.tuples(st.just(k), st.lists(st.lists(_CELL, min_size=k, max_size=k), max_size=9))
+    ),
+    st.sampled_from([".csv", ".tsv"]),
+    st.sampled_from([1, 3, 65_536]),
+    st.lists(st.booleans(), min_size=4, max_size=4),
+)
+def test_arrow_columns_are_written_as_object_columns_are(table, ext, chunk, as_arrow):
+    k, rows = table
+    columns = [f"c{j}" for j in range(k)]
+    cells = [obj([r[j] for r in rows]) for j in range(k)]
+    mixed = [at.from_cells(c) if as_arrow[j] else c for j, c in enumerate(cells)]
+    with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory() as d:
+        mp.setattr(fileio, "_CSV_CHUNK_ROWS", chunk)
+        fileio.write_table(Path(d) / f"a{ext}", columns, mixed)
+        fileio.write_table(Path(d) / f"o{ext}", columns, cells)
+        assert (Path(d) / f"a{ext}").read_bytes() == (Path(d) / f"o{ext}").read_bytes()
+
+
+def test_arrow_read_gives_the_object_read(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('name,note,h\n"O\'Brien","\'=1",170\nAna,,\n,,\n"x, y",\'\'=z,180\n,,\n')
+    lazy = fileio.read_table(path, arrow=True)
+    plain = fileio.read_table(path)
+    assert lazy.columns == plain.columns and lazy.n_rows == plain.n_rows == 4  # trailing blanks dropped
+    assert [list(fileio.object_cells(c)) for c in lazy.cells] == [list(c) for c in plain.cells]
+
+
+def _reference_fill(src: Path, out: Path, *options: str) -> None:
+    """The command line as it was: every column read into Python, one whole sheet."""
+    from emgui import cli
+    from emgui.core.fill import export_styles
+
+    args = cli._build_parser().parse_args(["fill", str(src), "-o", str(out), *options])
+    table = fileio.read_table(src)
+    roles = cli._resolve_roles(args, table.columns, table.cells)
+    sheet = Sheet.from_table(table.columns, table.cells, roles)
+    fill_sheet(sheet, n_components=args.components, min_confidence=args.min_confidence, seed=args.seed)
+    columns, cells = export_table(sheet)
+    styles = {}
+    if out.suffix == ".xlsx":
+        colors, comments = export_styles(sheet)
+        styles = {"fill_colors": colors, "comments": comments}
+    fileio.write_table(out, columns, cells, **styles)
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _messy_with_marks(tmp_path: Path) -> Path:
+    """A file saved after a fill (marks columns), with extra columns around them."""
+    path = tmp_path / "saved.csv"
+    path.write_text(
+        "id,name,gender,notes,height,gender_imputed,gender_confidence,extra\n"
+        '1,Ana,F,"a, b",162,false,,=x\n'
+        "2,Ben,M,,181,true,0.91,\n"
+        "3,Cy,,,170,false,,-\n"
+        "4,Di,F,'=SUM(A1),158,false,,\n"
+        "5,Ed,,\"q\"\"\",185,false,,\n"
+        "6,Flo,,,5'4\",false,,\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("source", "options"),
+    [
+        ("messy", ()),
+        ("students", ()),
+        ("students", ("--min-confidence", "0.9", "--seed", "3")),
+        ("marks", ()),
+        ("unlabelled", ("--components", "3")),
+        ("duplicates", ("--features", "height")),
+    ],
+)
+@pytest.mark.parametrize("ext", [".csv", ".xlsx"])
+def test_command_line_output_is_what_the_whole_sheet_gives(tmp_path, source, options, ext):
+    from emgui import cli
+
+    if source == "messy":
+        src = DATA / "messy_class.csv"
+    elif source == "students":
+        src = DATA / "students_speed_gender_height.csv"
+    elif source == "marks":
+        src = _messy_with_marks(tmp_path)
+    elif source == "unlabelled":
+        src = tmp_path / "u.csv"
+        src.write_text("name,height,city\n" + "".join(f"p{i},{150 + (i * 7) % 45},c{i % 3}\n" for i in range(60)))
+    else:
+        src = tmp_path / "d.csv"
+        src.write_text("x,gender,height,x\n" + "".join(f"a{i},{'FM'[i % 2] if i % 3 else ''},{155 + i % 30},b{i}\n" for i in range(40)))
+    ours, ref = tmp_path / f"ours{ext}", tmp_path / f"ref{ext}"
+    assert cli.main(["fill", str(src), "-o", str(ours), *options]) == 0
+    _reference_fill(src, ref, *options)
+    if ext == ".csv":
+        assert ours.read_bytes() == ref.read_bytes()
+    else:
+        a, b = fileio.read_table(ours), fileio.read_table(ref)
+        assert a.columns == b.columns and [list(c) for c in a.cells] == [list(c) for c in b.cells]
+        import openpyxl
+
+        def marks(path):
+            ws = openpyxl.load_workbook(path).active
+            return [
+                (c.coordinate, c.fill.fgColor.rgb, c.comment.text if c.comment else None)
+                for row in ws.iter_rows()
+                for c in row
+                if c.comment is not None or c.fill.fill_type
+            ]
+
+        assert marks(ours) == marks(ref)

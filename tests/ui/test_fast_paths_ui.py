@@ -67,9 +67,9 @@ def test_the_dialog_follows_a_slow_read(qtbot, big_csv, monkeypatch):
 
     def slow_build(path, n_components, progress=None, cancel=None):
         for i in range(20):
-            progress(i / 20)
+            progress(i / 40)
             time.sleep(0.02)
-        return real_build(path, n_components, progress, cancel)
+        return real_build(path, n_components, lambda f: progress(0.5 + f / 2), cancel)
 
     monkeypatch.setattr(loader, "_build", slow_build)
     shown: list[int] = []
