@@ -11,7 +11,6 @@ nothing is written.  See DESIGN.md for the output contract.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -192,24 +191,6 @@ def _merge_output(columns, cells, used, in_sheet, out_columns, out_cells):
     return names, data, where
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    import tempfile
-
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def run_fill(args) -> int:
     """The ``fill`` command; raises UsageError on bad input."""
     import numpy as np
@@ -277,7 +258,7 @@ def run_fill(args) -> int:
         }
     fileio.write_table(out, out_columns, out_cells, **styles)
     if args.report:
-        _write_json_atomic(Path(args.report), report_dict(fit_input, result, plan, label_name))
+        fileio.write_json(args.report, report_dict(fit_input, result, plan, label_name))
     missing = sheet.counts()["missing"]
     print(
         f"{out}: filled {plan.n_filled} of {len(plan.rows) + missing} blank '{label_name}' cells"

@@ -56,6 +56,7 @@ __all__ = [
     "Table",
     "object_cells",
     "read_table",
+    "write_json",
     "write_table",
 ]
 
@@ -1257,6 +1258,19 @@ def _save_error(name: str, path: str, exc: OSError) -> OSError:
     # errno stays on the cause (raise ... from exc); set here, it would
     # replace the message in str() with "[Errno 13] ...".
     return new
+
+
+def write_json(path, data) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (a report, a recovery sidecar).
+
+    ASCII-escaped, so a path that is not valid UTF-8 (surrogate escapes)
+    still round-trips.
+    """
+    import json
+
+    with _atomic_file(os.fspath(path), binary=False) as fh:
+        json.dump(data, fh, indent=2)
+        fh.write("\n")
 
 
 @contextlib.contextmanager

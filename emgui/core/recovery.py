@@ -33,7 +33,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,25 +239,6 @@ def _roles_from_json(data: dict) -> Roles:
     return Roles(None if label is None else int(label), features, units)
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed on every path below
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        # ASCII: a file name that is not valid UTF-8 (surrogate escapes) still round-trips.
-        json.dump(data, tmp, indent=1)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-        tmp.close()
-        os.replace(tmp.name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.close()
-        with contextlib.suppress(OSError):
-            os.unlink(tmp.name)
-        raise
-
-
 # --------------------------------------------------------------------------- processes
 
 
@@ -386,7 +366,7 @@ def write_recovery(
         "table": table_path.name,
     }
     try:
-        _write_json_atomic(sidecar, meta)
+        fileio.write_json(sidecar, meta)
     except BaseException:
         with contextlib.suppress(OSError):
             table_path.unlink()

@@ -167,7 +167,9 @@ def test_a_write_that_fails_half_way_keeps_the_previous_copy(_recovery_folder, m
     def disk_full(path, data):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(recovery, "_write_json_atomic", disk_full)
+    from emgui.core import fileio
+
+    monkeypatch.setattr(fileio, "write_json", disk_full)
     sheet.set_cell(0, 0, "lost edit")
     with pytest.raises(OSError, match="No space"):
         recovery.write_recovery(sheet, None)
