@@ -414,8 +414,10 @@ def test_spec_collects_resources_excludes_dev_libraries_and_filters_gtk(monkeypa
     assert Path(scripts[0]).is_file()
     assert "from emgui.app import main" in Path(scripts[0]).read_text(encoding="utf-8")
     assert kwargs["datas"] == [(str(RESOURCES), "emgui/resources")]
-    for excluded in ("sklearn", "pytest", "hypothesis", "matplotlib", "tkinter", "pyarrow"):
+    for excluded in ("sklearn", "pytest", "hypothesis", "matplotlib", "tkinter"):
         assert excluded in kwargs["excludes"]
+    assert "pyarrow" not in kwargs["excludes"]  # a runtime dependency: backs the text columns
+    assert {"pyarrow.csv", "pyarrow.compute"} <= set(kwargs["hiddenimports"])
     assert not any(m in kwargs["excludes"] for m in ("PySide6.QtOpenGL", "PySide6.QtSvg"))
 
     kept = {dest for dest, *_ in namespace["a"].binaries}
