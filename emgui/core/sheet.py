@@ -841,29 +841,16 @@ def _converted(parsed: parsing.ParsedColumn) -> np.ndarray:
 
 
 def _missing_mask(raw: np.ndarray) -> np.ndarray:
-    """``(n,)`` bool, vectorised over the (few) distinct spellings of a column."""
+    """``(n,)`` bool: the label cells that name no class (blank or a missing marker).
+
+    The same test the fit uses (:func:`~emgui.core.parsing.encode_labels`
+    gives them code -1), so a cell is blank here exactly when the fit sees no
+    label in it.
+    """
     if not len(raw):
         return np.zeros(0, dtype=bool)
-    codes, uniques = _factorize(raw)
-    miss = np.array([parsing.is_missing(u) for u in uniques], dtype=bool)
-    out = np.ones(len(raw), dtype=bool)  # code -1 (None) is missing
-    ok = codes >= 0
-    out[ok] = miss[codes[ok]]
-    return out
-
-
-def _factorize(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    raw = np.asarray(raw, dtype=object)
-    # Cells as loaded or typed need no pandas (importing it costs half a second).
-    fact = parsing._factorize_identity(raw)
-    if fact is not None:
-        return fact
-    if parsing._is_text(raw):
-        return parsing._factorize_text(raw, tried=True)
-    import pandas as pd
-
-    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    return np.asarray(codes), np.asarray(uniques, dtype=object)
+    codes, _ = parsing.encode_labels(raw)
+    return codes < 0
 
 
 def _not_none(arr: np.ndarray) -> np.ndarray:
