@@ -783,21 +783,36 @@ def _check_height(
     )
 
 
+def _typed_cell_issue(cell: object, what: str) -> str | None:
+    """The issue of a boolean, date or time cell in a column of ``what``s; None for others."""
+    if isinstance(cell, (bool, np.bool_)):
+        return f"not a {what}: {_quote(str(bool(cell)))}"
+    if isinstance(cell, (_dt.date, np.datetime64)):
+        return f"a date, not a {what}: {_quote(_date_text(cell))}"
+    if isinstance(cell, _dt.time):
+        return f"a time of day, not a {what}: {_quote(cell.isoformat())}"
+    return None
+
+
+def _real_value(cell: object) -> float | None:
+    """A number cell (from XLSX, or a numeric array) as float, inf if too large; None for text."""
+    if isinstance(cell, (numbers.Real, decimal.Decimal)) and not isinstance(cell, str):
+        try:
+            return float(cell)
+        except (OverflowError, ValueError):
+            return math.inf
+    return None
+
+
 def _height_cell(cell: object, unit: str) -> tuple[float, str | None, bool]:
     """Reference reader of one height cell: (value in unit, issue, missing)."""
     if is_missing(cell):
         return math.nan, None, True
-    if isinstance(cell, (bool, np.bool_)):
-        return math.nan, f"not a height: {_quote(str(bool(cell)))}", False
-    if isinstance(cell, (_dt.date, np.datetime64)):
-        return math.nan, f"a date, not a height: {_quote(_date_text(cell))}", False
-    if isinstance(cell, _dt.time):
-        return math.nan, f"a time of day, not a height: {_quote(cell.isoformat())}", False
-    if isinstance(cell, (numbers.Real, decimal.Decimal)) and not isinstance(cell, str):
-        try:
-            value = float(cell)
-        except (OverflowError, ValueError):
-            value = math.inf
+    issue = _typed_cell_issue(cell, "height")
+    if issue is not None:
+        return math.nan, issue, False
+    value = _real_value(cell)
+    if value is not None:
         value, issue = _check_height(value, False, _cell_text(cell), unit, True)
         return value, issue, False
     text = cell if isinstance(cell, str) else str(cell)
@@ -1208,17 +1223,11 @@ def _number_cell(cell: object) -> tuple[float, str | None, bool]:
     """Reference reader of one plain-number cell: (value, issue, missing)."""
     if is_missing(cell):
         return math.nan, None, True
-    if isinstance(cell, (bool, np.bool_)):
-        return math.nan, f"not a number: {_quote(str(bool(cell)))}", False
-    if isinstance(cell, (_dt.date, np.datetime64)):
-        return math.nan, f"a date, not a number: {_quote(_date_text(cell))}", False
-    if isinstance(cell, _dt.time):
-        return math.nan, f"a time of day, not a number: {_quote(cell.isoformat())}", False
-    if isinstance(cell, (numbers.Real, decimal.Decimal)) and not isinstance(cell, str):
-        try:
-            value = float(cell)
-        except (OverflowError, ValueError):
-            value = math.inf
+    issue = _typed_cell_issue(cell, "number")
+    if issue is not None:
+        return math.nan, issue, False
+    value = _real_value(cell)
+    if value is not None:
         if math.isfinite(value):
             return value, None, False
         return math.nan, f"not a finite number: {_quote(_cell_text(cell))}", False
