@@ -14,13 +14,14 @@ result still matches the sheet.
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import mixture, parsing
+from . import binning, mixture, parsing
 from .sheet import FILLED, UNCERTAIN, USER, Sheet
 
 __all__ = [
@@ -77,6 +78,14 @@ class FitInput:
     version: int
     unlabelled: bool  # True when no class came from the label column (classes "1".."K")
 
+    @functools.cached_property
+    def histogram(self) -> binning.Histogram | None:
+        """The first feature's histogram by class (computed once, on first use).
+
+        The window's loader thread asks for it so the GUI thread only draws it.
+        """
+        return binning.group_histogram(self.X[:, 0], self.labels, self.n_components)
+
 
 @dataclass(frozen=True)
 class FillPlan:
@@ -87,13 +96,18 @@ class FillPlan:
     """
 
     rows: np.ndarray
-    texts: np.ndarray
     status: np.ndarray
     confidence: np.ndarray
     guess: np.ndarray
     posteriors: np.ndarray
     classes: list[str]
     spellings: dict[str, str]
+
+    @property
+    def texts(self) -> np.ndarray:
+        """``(r,)`` object: the text each row gets (None where it stays blank as uncertain)."""
+        names = np.array([self.spellings.get(c, c) for c in self.classes] + [None], dtype=object)
+        return names[np.where(self.status == FILLED, self.guess, len(self.classes))]
 
     @property
     def n_filled(self) -> int:
@@ -177,11 +191,16 @@ def _prepare_fit(sheet: Sheet, n_components: int | None) -> FitInput:
         spellings = {**spellings, **{c: c for c in extra}}
 
     labels = codes_all[rows]
+    blank_rows = np.flatnonzero(blank[rows])
+    # Read-only: a fit thread can share them instead of copying (see
+    # emgui.ui.worker), and a slip that would write into the cache raises.
+    for arr in (X, labels, rows, blank_rows):
+        arr.flags.writeable = False
     return FitInput(
         X=X,
         labels=labels,
         rows=rows,
-        blank_rows=np.flatnonzero(blank[rows]),
+        blank_rows=blank_rows,
         classes=list(classes),
         spellings=dict(spellings),
         n_components=len(classes),
@@ -203,16 +222,10 @@ def plan_fill(fit_input: FitInput, result: mixture.MixtureResult, min_confidence
     guess = np.argmax(post, axis=1) if len(sel) else np.zeros(0, dtype=np.int64)
     conf = np.take_along_axis(post, guess[:, None], axis=1)[:, 0] if len(sel) else np.zeros(0)
     unsure = ~(conf >= min_confidence)
-    names = np.array([fit_input.spellings[c] for c in fit_input.classes], dtype=object)
-    # Runs on the GUI thread after a fit: whole-array steps, no copies it can skip.
-    texts = names[guess] if len(sel) else np.zeros(0, dtype=object)
     status = np.full(len(sel), FILLED, dtype=np.int8)
-    if unsure.any():
-        texts[unsure] = None
-        status[unsure] = UNCERTAIN
+    status[unsure] = UNCERTAIN
     return FillPlan(
         rows=fit_input.rows[sel],
-        texts=texts,
         status=status,
         confidence=conf,
         guess=guess.astype(np.int64, copy=False),
@@ -232,7 +245,7 @@ def apply_plan(sheet: Sheet, plan: FillPlan) -> None:
         sheet.set_roles(Roles(sheet.n_cols - 1, r.features, r.units))
     # apply_fill itself drops the marks of an earlier fill on rows this plan does not cover.
     sheet.apply_fill(
-        plan.rows, plan.texts, plan.status, plan.confidence, plan.guess, plan.posteriors,
+        plan.rows, plan.status, plan.confidence, plan.guess, plan.posteriors,
         plan.classes, plan.spellings,
     )
 
@@ -303,13 +316,13 @@ def export_styles(sheet: Sheet) -> tuple[dict[int, np.ndarray], dict[int, np.nda
     notes = np.full(sheet.n_rows, None, dtype=object)
     k = max(len(sheet.fill_classes), 2)
     names = [sheet.fill_spellings.get(c, c) for c in sheet.fill_classes]
-    post = sheet.posteriors
-    for r in rows:
+    post = sheet.probabilities(rows)
+    for i, r in enumerate(rows):
         g, conf = int(sheet.guess[r]), float(sheet.confidence[r])
         colors[r] = shade_hex(g, conf, k)
         probs = ""
-        if post is not None and post.shape[1] == len(names):
-            probs = " (" + ", ".join(f"{n} {p:.1%}" for n, p in zip(names, post[r], strict=True)) + ")"
+        if post.shape[1] == len(names) and len(names):
+            probs = " (" + ", ".join(f"{n} {p:.1%}" for n, p in zip(names, post[i], strict=True)) + ")"
         notes[r] = f"Filled by EM: {conf:.1%} sure{probs}"
     return {label: colors}, {label: notes}
 

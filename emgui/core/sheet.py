@@ -123,7 +123,7 @@ class Patch:
     provenance: np.ndarray  # (r,) int8
     confidence: np.ndarray  # (r,) float64
     guess: np.ndarray  # (r,) int64
-    posteriors: np.ndarray | None  # (r, K) or None
+    posteriors: np.ndarray | None  # (r, K) stored posteriors (more than two classes), or None
     before_fill: np.ndarray | None = None  # (r,) object: label text a fill replaced
 
 
@@ -241,7 +241,9 @@ class Sheet:
         self.provenance = np.zeros(n, dtype=np.int8)
         self.confidence = np.full(n, np.nan)
         self.guess = np.full(n, -1, dtype=np.int64)
-        self.posteriors: np.ndarray | None = None  # (n, K), NaN rows where not fitted
+        # (n, K) per-class probabilities, NaN rows where not fitted; only kept
+        # for more than two classes (see probabilities()).
+        self._post: np.ndarray | None = None
         self._before_fill = np.full(n, None, dtype=object)  # label text a fill replaced
         self._label_missing = np.ones(n, dtype=bool)  # cache of label_missing()
         self.fill_classes: list[str] = []  # class keys the posteriors' columns refer to
@@ -498,8 +500,8 @@ class Sheet:
 
     def _row_state(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         state = {name: getattr(self, name)[idx].copy() for name, _ in self._ROW_ARRAYS}
-        if self.posteriors is not None:
-            state["posteriors"] = self.posteriors[idx].copy()
+        if self._post is not None:
+            state["posteriors"] = self._post[idx].copy()
         return state
 
     def _missing_dirty(self, rows: np.ndarray) -> None:
@@ -511,8 +513,8 @@ class Sheet:
         self.provenance[rows] = USER
         self.confidence[rows] = np.nan
         self.guess[rows] = -1
-        if self.posteriors is not None:
-            self.posteriors[rows] = np.nan
+        if self._post is not None:
+            self._post[rows] = np.nan
 
     def insert_rows(self, at: int, count: int = 1) -> None:
         """Insert ``count`` blank rows before row ``at``."""
@@ -532,8 +534,8 @@ class Sheet:
             self._converted[f] = grow(self._converted[f], False)
         for name, fill in self._ROW_ARRAYS:
             setattr(self, name, grow(getattr(self, name), fill))
-        if self.posteriors is not None:
-            self.posteriors = grow(self.posteriors, np.nan)
+        if self._post is not None:
+            self._post = grow(self._post, np.nan)
         self._n_rows += count
         self._emit(RowsInserted(at, count))
 
@@ -555,8 +557,8 @@ class Sheet:
             self._converted[f] = self._converted[f][keep]
         for name, _ in self._ROW_ARRAYS:
             setattr(self, name, getattr(self, name)[keep])
-        if self.posteriors is not None:
-            self.posteriors = self.posteriors[keep]
+        if self._post is not None:
+            self._post = self._post[keep]
         self._n_rows = int(keep.sum())
         # Contiguous runs from the bottom up, so each index is valid when read.
         for first, count in reversed(_runs(idx)):
@@ -581,11 +583,11 @@ class Sheet:
         self._cells = [merge(c, b) for c, b in zip(self._cells, removed.cells, strict=True)]
         for name, _ in self._ROW_ARRAYS:
             setattr(self, name, merge(getattr(self, name), removed.state[name]))
-        if self.posteriors is not None:
+        if self._post is not None:
             back = removed.state.get("posteriors")
-            if back is None or back.shape[1] != self.posteriors.shape[1]:
-                back = np.full((len(idx), self.posteriors.shape[1]), np.nan)
-            self.posteriors = merge(self.posteriors, back)
+            if back is None or back.shape[1] != self._post.shape[1]:
+                back = np.full((len(idx), self._post.shape[1]), np.nan)
+            self._post = merge(self._post, back)
         self._n_rows = total
         for f in list(self._converted):
             self._converted[f] = merge(self._converted[f], np.zeros(len(idx), dtype=bool))
@@ -647,7 +649,7 @@ class Sheet:
             self.provenance[idx].copy(),
             self.confidence[idx].copy(),
             self.guess[idx].copy(),
-            None if self.posteriors is None else self.posteriors[idx].copy(),
+            None if self._post is None else self._post[idx].copy(),
             self._before_fill[idx].copy(),
         )
 
@@ -668,25 +670,51 @@ class Sheet:
         self.guess[idx] = patch.guess
         if patch.before_fill is not None:
             self._before_fill[idx] = patch.before_fill
-        if patch.posteriors is not None:
+        if patch.posteriors is not None and patch.posteriors.shape[1] > 2:
             self._ensure_posteriors(patch.posteriors.shape[1])
-            self.posteriors[idx] = patch.posteriors
-        elif self.posteriors is not None:
-            self.posteriors[idx] = np.nan
+            self._post[idx] = patch.posteriors
+        elif self._post is not None:
+            self._post[idx] = np.nan
         left = min(patch.cols) if patch.cols else (self._roles.label or 0)
         right = max(patch.cols) if patch.cols else left
         self._emit(CellsChanged(int(idx.min()), left, int(idx.max()), right))
 
     def _ensure_posteriors(self, k: int) -> None:
-        if self.posteriors is None or self.posteriors.shape[1] != k:
-            self.posteriors = np.full((self._n_rows, k), np.nan)
+        if k <= 2:
+            # With one or two classes the best class and its probability say
+            # it all (the other is 1 - p): no (n, K) array to keep, which at a
+            # million rows is 16 MB and ~20 ms of fresh pages for each fill.
+            self._post = None
+        elif self._post is None or self._post.shape[1] != k:
+            self._post = np.full((self._n_rows, k), np.nan)
+
+    def probabilities(self, rows: Iterable[int] | np.ndarray) -> np.ndarray:
+        """Every class's probability for ``rows`` as the last fill found them.
+
+        Returns
+        -------
+        ndarray, (r, K)
+            Columns follow :attr:`fill_classes`; NaN rows where a row was not
+            filled or marked uncertain.
+        """
+        idx = np.asarray(rows if isinstance(rows, np.ndarray) else list(rows), dtype=np.int64).reshape(-1)
+        k = len(self.fill_classes)
+        if self._post is not None and self._post.shape[1] == k:
+            return self._post[idx]
+        out = np.full((len(idx), k), np.nan)
+        g, conf = self.guess[idx], self.confidence[idx]
+        ok = np.flatnonzero((g >= 0) & (g < k) & (k <= 2))
+        if len(ok):
+            out[ok, g[ok]] = conf[ok]
+            if k == 2:
+                out[ok, 1 - g[ok]] = 1.0 - conf[ok]
+        return out
 
     # -- fill marks ----------------------------------------------------------
 
     def apply_fill(
         self,
         rows: np.ndarray,
-        texts: np.ndarray,
         status: np.ndarray,
         confidence: np.ndarray,
         guess: np.ndarray,
@@ -696,51 +724,74 @@ class Sheet:
     ) -> None:
         """Write filled labels and their marks (one vectorised step).
 
+        A ``FILLED`` row gets its best class written as the column spells it
+        (``spellings[classes[guess]]``); an ``UNCERTAIN`` row stays exactly as
+        it was (blank) and only gets the marks.
+
         Parameters
         ----------
         rows : ndarray, (r,)
             Sheet rows whose blank label is being filled or marked.
-        texts : ndarray, (r,) object
-            The text to write (None for ``UNCERTAIN`` rows, which stay blank).
         status : ndarray, (r,) int8
             ``FILLED`` or ``UNCERTAIN`` per row.
         confidence, guess : ndarray, (r,)
             Probability of the best class, and its index into ``classes``.
         posteriors : ndarray, (r, K)
             Every class's probability.
+        classes : sequence of str
+            Class keys, index = class.
+        spellings : dict
+            The text written for each class key (the key itself if absent).
         """
         label = self._roles.label
         if label is None:
             raise SheetError("the sheet has no label column to fill")
         rows = np.asarray(rows, dtype=np.int64)
+        guess = np.asarray(guess)
+        status = np.asarray(status)
         col = self._cells[label]
-        # Masks rather than setdiff1d/union1d: those sort or hash every row.
-        covered = np.zeros(self._n_rows, dtype=bool)
-        covered[rows] = True
-        # Marks of an earlier fill on rows this fill does not cover are dropped
-        # (their filled text goes back to what was there before).
-        stale = np.flatnonzero((self.provenance != USER) & ~covered)
-        if len(stale):
-            self._unfill(stale)
+        marked = self.provenance != USER
+        had_marks = bool(marked.any())
+        stale = np.zeros(0, dtype=np.int64)
+        if had_marks:
+            # Marks of an earlier fill on rows this fill does not cover are
+            # dropped, and so is the text of a row filled before that this
+            # fill leaves blank as uncertain: both go back to what they held
+            # before.  Masks rather than setdiff1d/union1d (those sort).
+            marked[rows] = False
+            marked[rows[(status == UNCERTAIN) & (self.provenance[rows] == FILLED)]] = True
+            stale = np.flatnonzero(marked)
+            if len(stale):
+                self._unfill(stale)
+                self._missing_dirty(stale)
         self.fill_classes = list(classes)
         self.fill_spellings = dict(spellings)
         self._ensure_posteriors(len(classes))
-        covered[stale] = True
-        touched = np.flatnonzero(covered)
         if len(rows):
-            # Uncertain rows stay exactly as they were (blank): only filled ones are written.
+            names = _obj([spellings.get(c, c) for c in classes])
             filled = status == FILLED
             every = bool(filled.all())  # the usual case: no fancy indexing to redo
             write = rows if every else rows[filled]
-            fresh = write[self.provenance[write] != FILLED]
-            self._before_fill[fresh] = col[fresh]
-            col[write] = texts if every else texts[filled]
+            written = guess if every else guess[filled]
+            # What a cell held before its first fill comes back on undo or
+            # "clear filled"; a row filled again keeps its first "before".
+            # Rows not filled hold None there, so only texts need writing.
+            fresh = write[self.provenance[write] != FILLED] if had_marks else write
+            old = col[fresh]
+            kept = _not_none(old)
+            if kept.any():
+                self._before_fill[fresh[kept]] = old[kept]
+            col[write] = names[written]
+            # Whether each spelling names a class, worked out once per class
+            # instead of once per row.
+            self._label_missing[write] = _missing_mask(names)[written]
             self.provenance[rows] = status
             self.confidence[rows] = confidence
             self.guess[rows] = guess
-            self.posteriors[rows] = posteriors
+            if self._post is not None:
+                self._post[rows] = posteriors
+        touched = np.concatenate([rows, stale]) if len(stale) else rows
         if len(touched):
-            self._missing_dirty(touched)
             self._emit(CellsChanged(int(touched.min()), label, int(touched.max()), label))
         else:
             self._emit(CellsChanged(0, label, max(self._n_rows - 1, 0), label))
@@ -767,9 +818,17 @@ class Sheet:
         label = self._roles.label
         self._emit(CellsChanged(int(rows.min()), label, int(rows.max()), label))
 
-    def clear_filled(self) -> None:
-        """Blank every filled label again (back to what it held: blank or a marker such as "?")."""
-        rows = self.filled_rows()
+    def clear_filled(self, rows: np.ndarray | None = None) -> None:
+        """Blank filled labels again (back to what they held: blank or a marker such as "?").
+
+        Every filled or uncertain row, or those of ``rows`` (other rows in it
+        are left alone).
+        """
+        if rows is None:
+            rows = self.filled_rows()
+        else:
+            rows = np.asarray(rows, dtype=np.int64)
+            rows = rows[self.provenance[rows] != USER]
         if not len(rows):
             return
         label = self._roles.label

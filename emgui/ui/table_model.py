@@ -378,9 +378,8 @@ class SheetTableModel(QAbstractTableModel):
                 "is below the confidence threshold."
             )
         lines = [head]
-        post = sheet.posteriors
-        if post is not None and post.shape[1] == len(names):
-            probs = post[row]
+        probs = sheet.probabilities([row])[0]
+        if len(probs) == len(names):
             for name, p in sorted(zip(names, probs, strict=True), key=lambda t: -t[1]):
                 if math.isfinite(p):
                     lines.append(f"  {name}: {_percent(float(p))}")

@@ -88,15 +88,15 @@ def test_paste_block_past_the_end_adds_rows():
 def test_capture_restore_round_trip_keeps_cells_and_marks():
     s = small_sheet()
     s.apply_fill(
-        np.array([2]), obj("M"), np.array([FILLED], np.int8), np.array([0.8]),
+        np.array([2]), np.array([FILLED], np.int8), np.array([0.8]),
         np.array([1]), np.array([[0.2, 0.8]]), ["female", "male"], {"female": "F", "male": "m"},
     )
     before = s.capture([2], [1, 2])
     s.set_cell(2, 1, "F")
     assert s.provenance[2] == USER and np.isnan(s.confidence[2])
     s.restore(before)
-    assert s.text(2, 1) == "M" and s.provenance[2] == FILLED and s.confidence[2] == 0.8
-    assert s.posteriors[2].tolist() == [0.2, 0.8]
+    assert s.text(2, 1) == "m" and s.provenance[2] == FILLED and s.confidence[2] == 0.8
+    assert s.probabilities([2]).tolist() == [[pytest.approx(0.2), 0.8]]
 
 
 def test_remove_and_restore_rows():
@@ -115,7 +115,7 @@ def test_remove_and_restore_rows():
 def test_accept_and_clear_filled():
     s = small_sheet()
     s.apply_fill(
-        np.array([2, 3]), obj("m", None), np.array([FILLED, UNCERTAIN], np.int8),
+        np.array([2, 3]), np.array([FILLED, UNCERTAIN], np.int8),
         np.array([0.9, 0.55]), np.array([1, 0]), np.array([[0.1, 0.9], [0.55, 0.45]]),
         ["female", "male"], {"female": "F", "male": "m"},
     )
@@ -124,7 +124,7 @@ def test_accept_and_clear_filled():
     assert s.text(2, 1) is None and s.text(3, 1) == ""  # the uncertain blank is untouched
     assert (s.provenance == USER).all()
     s.apply_fill(
-        np.array([2]), obj("m"), np.array([FILLED], np.int8), np.array([0.9]),
+        np.array([2]), np.array([FILLED], np.int8), np.array([0.9]),
         np.array([1]), np.array([[0.1, 0.9]]), ["female", "male"], {"female": "F", "male": "m"},
     )
     s.accept_filled()
@@ -134,7 +134,7 @@ def test_accept_and_clear_filled():
 def test_marks_survive_to_table_and_back():
     s = small_sheet()
     s.apply_fill(
-        np.array([2]), obj("m"), np.array([FILLED], np.int8), np.array([0.875]),
+        np.array([2]), np.array([FILLED], np.int8), np.array([0.875]),
         np.array([1]), np.array([[0.125, 0.875]]), ["female", "male"], {"female": "F", "male": "m"},
     )
     columns, cells = s.to_table()
@@ -167,7 +167,7 @@ def test_clear_filled_gives_back_the_marker_the_fill_replaced():
     s = Sheet(["gender", "height"], [obj("F", "?", "N/A", None), obj("160", "170", "180", "175")])
     assert s.counts()["missing"] == 3
     s.apply_fill(
-        np.array([1, 2, 3]), obj("F", "M", "M"), np.full(3, FILLED, np.int8), np.full(3, 0.9),
+        np.array([1, 2, 3]), np.full(3, FILLED, np.int8), np.full(3, 0.9),
         np.array([0, 1, 1]), np.full((3, 2), 0.5), ["female", "male"], {"female": "F", "male": "M"},
     )
     assert s.counts() == {"rows": 4, "missing": 0, "filled": 3, "uncertain": 0, "unreadable": 0}
@@ -184,11 +184,11 @@ def test_clear_filled_gives_back_the_marker_the_fill_replaced():
 def test_a_new_fill_announces_and_clears_rows_of_the_old_one():
     s = Sheet(["gender", "height"], [obj("F", None, None, None), obj("160", "170", "180", "175")])
     common = (["female", "male"], {"female": "F", "male": "M"})
-    s.apply_fill(np.array([1]), obj("F"), np.array([FILLED], np.int8), np.array([0.9]),
+    s.apply_fill(np.array([1]), np.array([FILLED], np.int8), np.array([0.9]),
                  np.array([0]), np.array([[0.9, 0.1]]), *common)
     events = []
     s.subscribe(events.append)
-    s.apply_fill(np.array([3]), obj("M"), np.array([FILLED], np.int8), np.array([0.8]),
+    s.apply_fill(np.array([3]), np.array([FILLED], np.int8), np.array([0.8]),
                  np.array([1]), np.array([[0.2, 0.8]]), *common)
     assert s.text(1, 0) is None and s.provenance[1] == USER
     assert events == [CellsChanged(1, 0, 3, 0)]
@@ -215,3 +215,46 @@ def test_remove_column_shifts_roles():
     assert s.roles.label == 0 and s.roles.features == (1,)
     s.remove_column(0)
     assert s.roles.label is None and s.roles.features == (0,)
+
+
+def test_probabilities_are_derived_for_two_classes_and_kept_for_more():
+    s = Sheet(["gender", "height"], [obj("F", None, None, None), obj("160", "170", "180", "175")])
+    two = (["female", "male"], {"female": "F", "male": "M"})
+    s.apply_fill(np.array([1, 2]), np.array([FILLED, UNCERTAIN], np.int8), np.array([0.75, 0.5]),
+                 np.array([1, 0]), np.array([[0.25, 0.75], [0.5, 0.5]]), *two)
+    got = s.probabilities([0, 1, 2])
+    assert np.isnan(got[0]).all()  # not filled
+    assert got[1].tolist() == [0.25, 0.75] and got[2].tolist() == [0.5, 0.5]
+    assert s._post is None  # nothing (n, 2) is kept for two classes
+
+    three = (["a", "b", "c"], {"a": "A", "b": "B", "c": "C"})
+    post = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    s.apply_fill(np.array([1, 3]), np.full(2, FILLED, np.int8), np.array([0.5, 0.6]),
+                 np.array([2, 0]), post, *three)
+    assert s.probabilities([1, 3]).tolist() == post.tolist()
+    assert np.isnan(s.probabilities([2])).all()  # the old fill's row was cleared
+    patch = s.capture([1, 3], [0])
+    removed = s.remove_rows([0])
+    assert s.probabilities([0, 2]).tolist() == post.tolist()
+    s.restore_rows(removed)
+    s.clear_filled()
+    assert np.isnan(s.probabilities([1, 3])).all()
+    s.restore(patch)
+    assert s.probabilities([1, 3]).tolist() == post.tolist()
+    assert [s.text(i, 0) for i in range(4)] == ["F", "C", None, "A"]
+
+
+def test_a_refit_that_leaves_a_filled_row_uncertain_blanks_it_again():
+    s = Sheet(["gender", "height"], [obj("F", "?", None, "M"), obj("160", "170", "180", "175")])
+    two = (["female", "male"], {"female": "F", "male": "M"})
+    s.apply_fill(np.array([1, 2]), np.full(2, FILLED, np.int8), np.array([0.9, 0.8]),
+                 np.array([1, 0]), np.array([[0.1, 0.9], [0.8, 0.2]]), *two)
+    assert [s.text(i, 0) for i in range(4)] == ["F", "M", "F", "M"]
+    # The second fit is less sure of row 1: it is left blank -- as it was typed ("?").
+    s.apply_fill(np.array([1, 2]), np.array([UNCERTAIN, FILLED], np.int8), np.array([0.6, 0.8]),
+                 np.array([1, 0]), np.array([[0.4, 0.6], [0.8, 0.2]]), *two)
+    assert [s.text(i, 0) for i in range(4)] == ["F", "?", "F", "M"]
+    assert s.provenance.tolist() == [USER, UNCERTAIN, FILLED, USER]
+    assert s.counts()["missing"] == 1 and s.counts()["uncertain"] == 1
+    s.clear_filled()
+    assert [s.text(i, 0) for i in range(4)] == ["F", "?", None, "M"]

@@ -305,6 +305,39 @@ def test_fill_accept_clear_and_roles_commands_undo(sheet):
     assert sheet.roles.label == 1 and list(np.flatnonzero(sheet.provenance == FILLED)) == list(filled)
 
 
+def test_a_second_fill_undoes_to_the_first_and_then_to_the_typed_sheet(sheet):
+    """The fill's undo record copies only rows an earlier fill marked; both steps still undo exactly."""
+    stack = QUndoStack()
+    SheetTableModel(sheet, stack)
+
+    def state():
+        return (
+            list(sheet.column_cells(1)),
+            sheet.provenance.tolist(),
+            np.nan_to_num(sheet.confidence, nan=-1).tolist(),
+            sheet.guess.tolist(),
+            sheet.label_missing().tolist(),
+            sheet.counts(),
+        )
+
+    typed = state()
+    _, _, first = fill_sheet(Sheet.from_table(*sheet.to_table(marks=False)))
+    # A second fit with a threshold: some of the rows are now left uncertain.
+    _, _, second = fill_sheet(Sheet.from_table(*sheet.to_table(marks=False)), min_confidence=0.9)
+    stack.push(FillCommand(sheet, first))
+    after_first = state()
+    assert second.n_uncertain > 0
+    stack.push(FillCommand(sheet, second))
+    assert state() != after_first
+    stack.undo()
+    assert state() == after_first
+    stack.undo()
+    assert state() == typed
+    stack.redo()
+    stack.redo()
+    assert (sheet.provenance[second.rows] == second.status).all()
+
+
 def test_fill_without_label_column_adds_one_and_undo_removes_it(qtmodeltester):
     sheet = Sheet(["who", "height"], [obj("a", "b", "c", "d", "e", "f"), obj("150", "152", "151", "180", "182", "181")])
     assert sheet.roles.label is None
