@@ -26,6 +26,8 @@ needed), with settings isolated in a temporary folder:
    gap between timer ticks while EM runs in its thread), ``apply_ms`` (the
    slot that writes the result into the sheet and table) and
    ``fill_max_gap_ms`` over the whole fill.  Target: no gap over 50 ms.
+   ``open_top_gaps`` / ``fill_top_gaps``: the three longest gaps as
+   ``[ms, when (ms after the start)]``, to tell one stall from several.
 
 Prints one JSON line ``{"bench": "window", ...}``.
 """
@@ -81,6 +83,12 @@ class _Probe:
         self._timer.stop()
         self.ticks.append(time.perf_counter())
         return self.ticks
+
+    @staticmethod
+    def top_gaps(ticks: list[float], n: int = 3) -> list[list[float]]:
+        """The ``n`` longest gaps as ``[ms, ms since the first tick]``, longest first."""
+        gaps = sorted(((b - a, a - ticks[0]) for a, b in zip(ticks, ticks[1:], strict=False)), reverse=True)
+        return [[round(1e3 * g, 1), round(1e3 * at)] for g, at in gaps[:n]]
 
     @staticmethod
     def max_gap_ms(ticks: list[float], skip: tuple[float, float] | None = None) -> float:
@@ -153,12 +161,15 @@ def main(argv: list[str] | None = None) -> int:
         _wait(app, lambda: bool(loaded))
         _repaint(window)
         out["open_s"] = round(time.perf_counter() - t0, 3)
-        out["open_max_gap_ms"] = probe.max_gap_ms(probe.stop())
+        ticks = probe.stop()
+        out["open_max_gap_ms"] = probe.max_gap_ms(ticks)
+        out["open_top_gaps"] = probe.top_gaps(ticks)
         sheet, model, view = window.sheet, window.model, window.view
         assert sheet.n_rows == args.rows, sheet.n_rows
         for _ in range(5):
             app.processEvents()
         out["rss_loaded_mb"] = round(_rss_mb(), 1)
+        out["peak_loaded_mb"] = round(_peak_mb(), 1)
 
         # 3. data() over a scroll-like sweep, then real scrolling.
         roles = [
@@ -240,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         out["apply_ms"] = round(1e3 * (span[1] - span[0]), 1)
         out["fill_total_s"] = round(t2 - t0, 3)
         out["fill_max_gap_ms"] = probe.max_gap_ms(ticks)
+        out["fill_top_gaps"] = probe.top_gaps(ticks)
         out["filled"] = int(applied[0].n_filled)
         out["rss_filled_mb"] = round(_rss_mb(), 1)
         out["peak_rss_mb"] = round(_peak_mb(), 1)

@@ -9,9 +9,9 @@ a local event loop), so the window's code stays a plain "read, then show"
 sequence.
 
 The thread also prepares the fit's input for the new sheet
-(:func:`emgui.core.fill.prepare_fit` keeps it until the sheet changes), so
-drawing the data and pressing F5 afterwards cost the GUI thread almost
-nothing.  When the read is over, memory the reader's buffers used is
+(:func:`emgui.core.fill.prepare_fit` keeps it until the sheet changes) and
+its histogram, so drawing the data and pressing F5 afterwards cost the GUI
+thread almost nothing.  When the read is over, memory the reader's buffers used is
 handed back to the system (a million rows leave ~50 MB of freed blocks in
 the C allocator otherwise).
 """
@@ -66,7 +66,8 @@ def _build(path: str, n_components: int | None, progress=None, cancel=None):
     if n_components is not None:
         # Nothing to draw on failure: the window says why when asked to fit.
         with contextlib.suppress(FillError, ValueError):
-            prepare_fit(sheet, _components_for(sheet, n_components))
+            fit_input = prepare_fit(sheet, _components_for(sheet, n_components))
+            _ = fit_input.histogram  # binned here too, off the GUI thread
     return sheet
 
 
@@ -75,12 +76,41 @@ def release_memory() -> None:
     pyarrow = sys.modules.get("pyarrow")
     if pyarrow is not None:
         pyarrow.default_memory_pool().release_unused()
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            libc.malloc_trim(0)
-        except (OSError, AttributeError):
-            pass  # not glibc: nothing to trim
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def release_memory_in_background() -> threading.Thread:
+    """:func:`release_memory` in a short-lived thread: trimming a heap of a
+    few hundred MB takes several ms the GUI thread need not wait for (both
+    calls are thread-safe and release the GIL)."""
+    thread = threading.Thread(target=release_memory, name="emgui-trim", daemon=True)
+    thread.start()
+    return thread
+
+
+_TRIM: list = []
+
+
+def _malloc_trim():
+    """glibc's ``malloc_trim``, looked up once (None elsewhere).
+
+    ``ctypes.util.find_library`` would run ``ldconfig`` in a subprocess: a
+    fork of a process holding a million rows, every time.
+    """
+    if not _TRIM:
+        trim = None
+        if sys.platform.startswith("linux"):
+            try:
+                trim = ctypes.CDLL("libc.so.6").malloc_trim
+            except (OSError, AttributeError):
+                try:
+                    trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+                except (OSError, AttributeError):
+                    trim = None  # not glibc: nothing to trim
+        _TRIM.append(trim)
+    return _TRIM[0]
 
 
 class _Job(QObject):
@@ -227,11 +257,11 @@ def load_sheet(parent: QWidget | None, path: str | os.PathLike, n_components: in
             # Reading is the first 80 %; building the sheet the rest.
             report(800 * fraction, f"Preparing {name}…" if fraction >= 1.0 else None)
 
-        return _build(path, n_components, progress, cancel)
+        sheet = _build(path, n_components, progress, cancel)
+        release_memory()  # the reader's temporaries are gone: here, not on the GUI thread
+        return sheet
 
-    sheet = _run(parent, "Opening", f"Reading {name}…", job)
-    release_memory()
-    return sheet
+    return _run(parent, "Opening", f"Reading {name}…", job)
 
 
 def save_table(parent: QWidget | None, path: str | os.PathLike, columns, cells, **extras) -> bool:

@@ -23,14 +23,13 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsTextItem, QVBoxLayout, QWidget
 
+from emgui.core.binning import Histogram, group_histogram
 from emgui.core.colors import UNLABELLED_HEX, class_hex
 
 __all__ = ["MixturePlot"]
 
 _N_GRID = 200  # density curve points (1 feature): smooth with antialiasing, cheap to stroke
 _N_ELLIPSE = 73  # points per ellipse, closed
-_MAX_BINS = 100
-_MIN_BINS = 8
 _TEXT = "#222222"
 _TWO_PI = 2.0 * np.pi
 
@@ -81,44 +80,6 @@ def _with_alpha(hex_color: str, alpha: int) -> QColor:
     c = QColor(hex_color)
     c.setAlpha(alpha)
     return c
-
-
-def _histogram_edges(values: np.ndarray) -> np.ndarray:
-    """Shared bin edges for ``values``, shape (n_bins + 1,).
-
-    Rice's rule clipped to a readable count; data written to a resolution
-    (whole cm, half inches, tenths) gets bins that are a multiple of it,
-    centred on the written values, avoiding a comb of empty and double bins.
-    """
-    lo, hi = float(values.min()), float(values.max())
-    n_bins = int(np.clip(round(2.0 * values.size ** (1.0 / 3.0)), _MIN_BINS, _MAX_BINS))
-    if hi <= lo:
-        half = max(abs(lo) * 0.05, 0.5)
-        return np.linspace(lo - half, hi + half, _MIN_BINS + 1)
-    width = (hi - lo) / n_bins
-    sample = values[:: max(1, values.size // 10_000)]
-    for step in (1.0, 0.5, 0.1):  # the resolution most values were written with
-        if np.mean(np.abs(sample / step - np.round(sample / step)) < 1e-6) >= 0.9:
-            width = step * max(1, round(width / step))
-            start = lo - step / 2  # edges between written values
-            n_bins = int((hi - start) // width) + 1
-            return start + width * np.arange(n_bins + 1)
-    return np.linspace(lo, hi, n_bins + 1)
-
-
-def _group_counts(
-    values: np.ndarray, groups: np.ndarray, edges: np.ndarray, n_groups: int
-) -> np.ndarray:
-    """Histogram of ``values`` per group in one pass, shape (n_groups, n_bins).
-
-    ``groups`` holds 0..n_groups-1 per value; ``edges`` are uniform.
-    """
-    n_bins = edges.size - 1
-    width = (edges[-1] - edges[0]) / n_bins
-    idx = np.floor((values - edges[0]) / width).astype(np.int64)
-    np.clip(idx, 0, n_bins - 1, out=idx)  # the max value lands on the last edge
-    flat = np.bincount(groups * n_bins + idx, minlength=n_groups * n_bins)
-    return flat.reshape(n_groups, n_bins).astype(np.float64)
 
 
 class MixturePlot(QWidget):
@@ -237,6 +198,7 @@ class MixturePlot(QWidget):
         labels: Any = None,
         class_names: Sequence[str] = (),
         unit_label: str | Sequence[str] = "",
+        histogram: Histogram | None = None,
     ) -> None:
         """Show new data; call once per data change (not per frame).
 
@@ -251,6 +213,11 @@ class MixturePlot(QWidget):
             Name of each class, for the legend.
         unit_label : str or sequence of str
             Axis label(s), e.g. ``"height (cm)"`` or one per plotted feature.
+        histogram : Histogram, optional
+            The one-feature histogram of exactly these ``X`` and ``labels``
+            (:func:`emgui.core.binning.group_histogram`), when it was already
+            computed elsewhere, e.g. in a loader thread: a million rows take
+            ~50 ms to bin.  Computed here when omitted.
         """
         x = np.asarray(X, dtype=np.float64)
         if x.ndim == 1:
@@ -294,7 +261,7 @@ class MixturePlot(QWidget):
         item.setLabel("bottom", units[0] if units else "")
         if self._n_features == 1:
             item.setLabel("left", "rows per bin")
-            self._set_histogram(x[:, 0], lab)
+            self._set_histogram(x[:, 0], lab, histogram)
         elif self._n_features == 2:
             item.setLabel("left", units[1] if len(units) > 1 else "")
             self._set_scatter(x[:, :2], lab)
@@ -352,15 +319,13 @@ class MixturePlot(QWidget):
         self._unlabelled_scatter = None
         self._grid = np.empty(0)
 
-    def _set_histogram(self, values: np.ndarray, lab: np.ndarray) -> None:
-        ok = np.isfinite(values)
-        v, g = values[ok], lab[ok]
-        if v.size == 0:
+    def _set_histogram(self, values: np.ndarray, lab: np.ndarray, histogram: Histogram | None) -> None:
+        if histogram is None or histogram.counts.shape[0] != self._n_classes + 1:
+            histogram = group_histogram(values, lab, self._n_classes)
+        if histogram is None:
             self._n_features = 0
             return
-        edges = _histogram_edges(v)
-        n_groups = self._n_classes + 1  # group 0 is unlabelled
-        counts = _group_counts(v, np.where(g >= 0, g + 1, 0), edges, n_groups)
+        edges, counts = histogram.edges, histogram.counts
         total = counts.sum(axis=0)
         self._add_static(
             pg.PlotCurveItem(
@@ -387,7 +352,7 @@ class MixturePlot(QWidget):
             )
         width = edges[1] - edges[0]
         # A component's expected count per bin is n * width * density.
-        self._count_scale = v.size * width
+        self._count_scale = histogram.n_values * width
         self._grid = np.linspace(edges[0], edges[-1], _N_GRID)
         outer = max(1, int(np.ceil(0.4 * total.size)))  # about the legend's width
         left, right = float(total[:outer].max()), float(total[-outer:].max())

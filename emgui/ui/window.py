@@ -108,6 +108,17 @@ def _tsv_block(text: str) -> list[list[str]]:
     return rows or [[""]]
 
 
+def _planner(fit_input, min_confidence: float):
+    """The fill plan of a fit's result, as the worker thread computes it: ``(min_confidence, plan)``."""
+
+    def plan(result):
+        from emgui.core.fill import plan_fill
+
+        return min_confidence, plan_fill(fit_input, result, min_confidence)
+
+    return plan
+
+
 def _iterations(n: int) -> str:
     return "1 iteration" if n == 1 else f"{n:,} iterations"
 
@@ -623,7 +634,13 @@ class MainWindow(QMainWindow):
         except (FillError, ValueError):
             self._plot.set_data([])  # nothing to draw: say how to get a picture
             return
-        self._plot.set_data(fit_input.X, fit_input.labels, self._class_names(fit_input), self._axis_labels())
+        self._plot.set_data(
+            fit_input.X,
+            fit_input.labels,
+            self._class_names(fit_input),
+            self._axis_labels(),
+            histogram=fit_input.histogram if fit_input.X.shape[1] == 1 else None,
+        )
 
     def _class_names(self, fit_input) -> list[str]:
         return [fit_input.spellings.get(c, c) for c in fit_input.classes]
@@ -803,11 +820,12 @@ class MainWindow(QMainWindow):
         """After a load or a fill: hand the memory their temporaries used back to the system.
 
         A million rows leave 50-70 MB of freed blocks in the C allocator
-        (which keeps them for reuse) otherwise; trimming takes a few ms.
+        (which keeps them for reuse) otherwise; trimming takes a few ms, in
+        a thread of its own.
         """
-        from emgui.ui.loader import release_memory
+        from emgui.ui.loader import release_memory_in_background
 
-        QTimer.singleShot(0, release_memory)
+        QTimer.singleShot(0, release_memory_in_background)
 
     def _add_recent(self, path: str) -> None:
         path = str(Path(path).resolve())
@@ -1212,6 +1230,7 @@ class MainWindow(QMainWindow):
             fit_input.labels,
             fit_input.n_components,
             data_version=fit_input.version,
+            after=_planner(fit_input, self._min_confidence),
             **self.fit_options,
         )
 
@@ -1290,7 +1309,13 @@ class MainWindow(QMainWindow):
         from emgui.ui.commands import FillCommand
 
         result = outcome.result
-        plan = plan_fill(fit_input, result, self._min_confidence)
+        # Planned in the worker thread (a million rows: ~15 ms the GUI thread
+        # need not spend), unless the threshold changed meanwhile.
+        planned = outcome.extra
+        if planned is not None and planned[0] == self._min_confidence:
+            plan = planned[1]
+        else:
+            plan = plan_fill(fit_input, result, self._min_confidence)
         if len(plan.rows) or len(self._sheet.filled_rows()):
             self.undo_stack.push(FillCommand(self._sheet, plan))
         self._fit_input = None

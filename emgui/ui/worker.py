@@ -19,7 +19,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,10 +47,15 @@ class FitOutcome:
     data_version : int
         The caller's opaque data version given to ``start``; the window drops
         the outcome when its sheet has changed since.
+    extra : object
+        What the ``after`` function given to ``start`` returned for this
+        result, computed in the worker thread (None without one, and for a
+        step-by-step fit, which runs in the GUI thread).
     """
 
     result: MixtureResult
     data_version: int
+    extra: Any = None
 
 
 def _detached(snapshot: Snapshot) -> Snapshot:
@@ -78,10 +83,21 @@ def _user_message(exc: BaseException) -> str:
 
 
 def _own_copy(X: Any, labels: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    x = np.array(X, dtype=np.float64, copy=True)
+    """The fit's own arrays: read-only arrays of the right type are shared, anything else copied.
+
+    A read-only array cannot be changed by the caller behind the fit's back
+    (``prepare_fit``'s are read-only), so a million rows need no second copy.
+    """
+
+    def own(a: Any, dtype: type) -> np.ndarray:
+        if isinstance(a, np.ndarray) and a.dtype == dtype and not a.flags.writeable and a.flags.c_contiguous:
+            return a
+        return np.array(a, dtype=dtype, copy=True)
+
+    x = own(X, np.float64)
     if x.ndim == 1:
         x = x.reshape(-1, 1)
-    lab = None if labels is None else np.array(labels, dtype=np.int64, copy=True)
+    lab = None if labels is None else own(labels, np.int64)
     return x, lab
 
 
@@ -91,7 +107,8 @@ class FitWorker(QObject):
     Parameters
     ----------
     X : array_like, shape (n_rows, n_features) or (n_rows,)
-        Feature values; copied here, on the caller's (GUI) thread.
+        Feature values; copied here, on the caller's (GUI) thread, unless
+        read-only (then shared: nobody can change them).
     labels : array_like of int, shape (n_rows,), optional
         Known class per row, ``-1`` where unknown; copied too.
     n_components : int, optional
@@ -101,6 +118,11 @@ class FitWorker(QObject):
     min_interval : float, default 0.03
         Minimum seconds between two ``iteration`` signals; the last snapshot
         is always emitted.
+    after : callable, optional
+        ``after(result)`` is called in the worker thread once the fit has
+        finished; its return value travels in :attr:`FitOutcome.extra` (work
+        on the result that would otherwise block the GUI thread).  It must
+        not touch widgets or anything the GUI thread changes.
     **em_kwargs
         Passed to :class:`emgui.core.mixture.EMFit` (``seed``, ``max_iter``,
         ``tol``, ``reg_covar``, ``n_init``).
@@ -136,10 +158,12 @@ class FitWorker(QObject):
         *,
         data_version: int = 0,
         min_interval: float = DEFAULT_MIN_INTERVAL,
+        after: Callable[[MixtureResult], Any] | None = None,
         **em_kwargs: Any,
     ) -> None:
         super().__init__()
         self._X, self._labels = _own_copy(X, labels)
+        self._after = after
         self._n_components = n_components
         self._em_kwargs = dict(em_kwargs)
         self._min_interval = float(min_interval)
@@ -179,13 +203,15 @@ class FitWorker(QObject):
             if fit.cancelled:
                 self.cancelled.emit()
                 return
-            self.finished.emit(FitOutcome(fit.result(), self.data_version))
+            result = fit.result()
+            extra = None if self._after is None else self._after(result)
+            self.finished.emit(FitOutcome(result, self.data_version, extra))
         except Exception as exc:  # every failure must reach the window as a message
             self.failed.emit(_user_message(exc))
         finally:
             with self._lock:
                 self._fit = None
-            self._X = self._labels = None  # the thread is done with its copy
+            self._X = self._labels = self._after = None  # the thread is done with its copy
             self.ended.emit()
 
     def _stream(self, fit: EMFit) -> None:
@@ -273,6 +299,7 @@ class FitController(QObject):
         *,
         data_version: int,
         seed: int = 0,
+        after: Callable[[MixtureResult], Any] | None = None,
         **em_kwargs: Any,
     ) -> None:
         """Fit in a worker thread, replacing any fit that is running.
@@ -280,7 +307,8 @@ class FitController(QObject):
         Parameters
         ----------
         X : array_like, shape (n_rows, n_features) or (n_rows,)
-            Copied before this returns; the caller may change its array.
+            Copied before this returns (the caller may change its array),
+            unless read-only.
         labels : array_like of int, shape (n_rows,), or None
             ``-1`` where unknown.
         n_components : int or None
@@ -288,6 +316,8 @@ class FitController(QObject):
         data_version : int
             Handed back in :class:`FitOutcome`.
         seed : int, default 0
+        after : callable, optional
+            Run on the result in the worker thread (see :class:`FitWorker`).
         **em_kwargs
             ``max_iter``, ``tol``, ``reg_covar``, ``n_init`` for ``EMFit``.
         """
@@ -299,6 +329,7 @@ class FitController(QObject):
             data_version=data_version,
             min_interval=self._min_interval,
             seed=seed,
+            after=after,
             **em_kwargs,
         )
         if self._thread is None:

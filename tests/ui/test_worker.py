@@ -125,6 +125,38 @@ def test_caller_may_change_its_arrays_after_start(qtbot, controller):
     np.testing.assert_allclose(blocker.args[0].result.means, expected.means)
 
 
+def test_read_only_arrays_are_shared_and_writable_ones_copied():
+    from emgui.ui.worker import _own_copy
+
+    x, labels = _heights()
+    x2 = x.reshape(-1, 1)
+    frozen_x, frozen_labels = x2.copy(), labels.astype(np.int64)
+    frozen_x.flags.writeable = False
+    frozen_labels.flags.writeable = False
+    got_x, got_labels = _own_copy(frozen_x, frozen_labels)
+    assert got_x is frozen_x and got_labels is frozen_labels  # nobody can change them: no copy
+    got_x, got_labels = _own_copy(x2, labels)
+    assert not np.shares_memory(got_x, x2) and not np.shares_memory(got_labels, labels)
+
+
+def test_after_runs_in_the_worker_thread_and_its_value_arrives_with_the_outcome(qtbot, controller):
+    import threading
+
+    x, labels = _heights()
+    seen = {}
+
+    def after(result):
+        seen["thread"] = threading.current_thread()
+        return ("planned", result.n_iter)
+
+    with qtbot.waitSignal(controller.fit_finished, timeout=10_000) as blocker:
+        controller.start(x, labels, 2, data_version=3, after=after)
+    outcome = blocker.args[0]
+    assert seen["thread"] is not threading.main_thread()
+    assert outcome.extra == ("planned", outcome.result.n_iter)
+    assert outcome.data_version == 3
+
+
 def test_stop_cancels_a_long_fit(qtbot, controller):
     rec = _Recorder(controller)
     with qtbot.waitSignal(controller.fit_iterated, timeout=20_000):
