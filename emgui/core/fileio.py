@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .textcolumn import DEDUP_SAMPLE, DEDUP_SHARE, shared_cells
+
 __all__ = [
     "SUPPORTED_READ",
     "SUPPORTED_WRITE",
@@ -227,11 +229,7 @@ def object_cells(column) -> np.ndarray:
     """
     if isinstance(column, np.ndarray):
         return column
-    import pyarrow.compute as pc
-
-    head = column.slice(0, _DEDUP_SAMPLE)
-    dedup = len(head) > 0 and pc.count_distinct(head).as_py() <= _DEDUP_SHARE * len(head)
-    return _arrow_cells(column, dedup, clean=False)
+    return shared_cells(column)
 
 
 def write_table(
@@ -597,8 +595,8 @@ _ARROW_ENCODINGS = {"utf-8": "utf8", "utf-8-sig": "utf8", "cp1252": "cp1252", "l
 # A column whose first cells repeat this much is read through a dictionary:
 # one Python str per distinct value instead of one per cell (a height or a
 # gender column: ~50 MB less per million rows, and faster).
-_DEDUP_SAMPLE = 4096
-_DEDUP_SHARE = 0.25
+_DEDUP_SAMPLE = DEDUP_SAMPLE
+_DEDUP_SHARE = DEDUP_SHARE
 
 
 def _first_row_width(sample: str, delimiter: str) -> int | None:

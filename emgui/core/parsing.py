@@ -1099,6 +1099,30 @@ def _vector_pass(arr: np.ndarray, numbers_column: bool) -> _Stage:
     if texts is None:
         idx = np.flatnonzero(kinds == _STRING)
         texts = at.from_cells(arr[idx])
+    return _text_stage(st, idx, texts, numbers_column)
+
+
+def _vector_pass_arrow(column, numbers_column: bool) -> _Stage:
+    """:func:`_vector_pass` of an Arrow string array (null = blank): no Python str per cell."""
+    from . import _arrowtext as at
+
+    n = len(column)
+    st = _Stage(n)
+    if not n:
+        return st
+    na = at._valid(at._plain(column))
+    if na is None:
+        return _text_stage(st, np.arange(n), column, numbers_column)
+    na = ~na
+    st.missing |= na
+    keep = ~na
+    return _text_stage(st, np.flatnonzero(keep), column.filter(at.from_bools(keep)), numbers_column)
+
+
+def _text_stage(st: _Stage, idx: np.ndarray, texts, numbers_column: bool) -> _Stage:
+    """The vectorised readers over the text cells ``texts`` (Arrow) at rows ``idx``."""
+    from . import _arrowtext as at
+
     if not len(idx):
         return st
     import pyarrow.compute as pc
@@ -1176,7 +1200,8 @@ def parse_height_column(raw: Sequence, unit: str | None = None) -> ParsedColumn:
     Parameters
     ----------
     raw : sequence, length n
-        Cells: str, None, NaN, numbers, datetimes (a date is an issue).
+        Cells: str, None, NaN, numbers, datetimes (a date is an issue); or an
+        Arrow string array (null = blank), read without a ``str`` per cell.
     unit : {"cm", "in", "m"} or None
         The column's unit. None detects it from the median of the positive
         unitless numbers: below 3 -> ``"m"``, below 100 -> ``"in"``, otherwise
@@ -1190,32 +1215,30 @@ def parse_height_column(raw: Sequence, unit: str | None = None) -> ParsedColumn:
     """
     if unit is not None:
         _check_unit(unit)
-    arr = _object_array(raw)
-    st = _vector_pass(arr, numbers_column=False)
+    st, cells, n = _first_pass(raw, numbers_column=False)
     slow_idx = np.flatnonzero(st.slow)
     if unit is None:
         plain = st.plain.copy()
-        for i in slow_idx:
-            cell = arr[i]
+        for i, cell in zip(slow_idx, cells(slow_idx), strict=True):
             if isinstance(cell, str):
                 v = _read_height_number(cell)
                 if v is not None and math.isfinite(v):
                     plain[i] = v
         unit = _detect_unit(plain)
-    values, issues = _empty_column(len(arr))
+    values, issues = _empty_column(n)
     lo, hi = _bounds(unit)
     good = (st.plain >= lo * (1 - _RANGE_SLACK)) & (st.plain <= hi * (1 + _RANGE_SLACK))
     values[good] = st.plain[good]
     missing = st.missing
     redo = np.flatnonzero(st.slow | (~np.isnan(st.plain) & ~good))
-    for i in redo:
-        values[i], issues[i], missing[i] = _height_cell(arr[i], unit)
+    for i, cell in zip(redo, cells(redo), strict=True):
+        values[i], issues[i], missing[i] = _height_cell(cell, unit)
     # Cells read as plain numbers already read the same in a number column;
     # only the rest (units, commas, blanks: few, typically) are read again.
     plain = np.where(st.fast, st.plain, np.nan)
     rest = np.flatnonzero(~st.fast)
     if len(rest):
-        plain[rest] = parse_number_column(arr[rest]).values
+        plain[rest] = parse_number_column(cells(rest)).values
     return ParsedColumn(values, issues, missing, unit, plain)
 
 
@@ -1249,7 +1272,8 @@ def parse_number_column(raw: Sequence) -> ParsedColumn:
     Parameters
     ----------
     raw : sequence, length n
-        Cells: str, None, NaN, numbers, datetimes (a date is an issue).
+        Cells: str, None, NaN, numbers, datetimes (a date is an issue); or an
+        Arrow string array (null = blank), read without a ``str`` per cell.
 
     Returns
     -------
@@ -1257,11 +1281,33 @@ def parse_number_column(raw: Sequence) -> ParsedColumn:
         Values as read (decimal commas and thousands separators per the module
         rules, negative and scientific notation fine, no range); ``unit`` None.
     """
-    arr = _object_array(raw)
-    st = _vector_pass(arr, numbers_column=True)
-    values, issues = _empty_column(len(arr))
+    st, cells, n = _first_pass(raw, numbers_column=True)
+    values, issues = _empty_column(n)
     values[:] = st.plain
     missing = st.missing
-    for i in np.flatnonzero(st.slow):
-        values[i], issues[i], missing[i] = _number_cell(arr[i])
+    slow = np.flatnonzero(st.slow)
+    for i, cell in zip(slow, cells(slow), strict=True):
+        values[i], issues[i], missing[i] = _number_cell(cell)
     return ParsedColumn(values, issues, missing, None)
+
+
+def _first_pass(raw, *, numbers_column: bool):
+    """The vectorised pass over a column, and a way to get the cells the per-cell readers need.
+
+    Returns ``(stage, cells, n)``: ``cells(idx)`` gives the cells of rows
+    ``idx`` as an object array.  An Arrow string array (a packed column of
+    a sheet) is read as Arrow text: only those few cells become ``str``.
+    """
+    if type(raw).__module__.startswith("pyarrow"):
+        from . import _arrowtext as at
+
+        column = at._plain(raw)
+
+        def cells(idx: np.ndarray) -> np.ndarray:
+            if not len(idx):
+                return np.empty(0, dtype=object)
+            return at.to_cells(column.take(at.from_ints(idx)))
+
+        return _vector_pass_arrow(column, numbers_column), cells, len(column)
+    arr = _object_array(raw)
+    return _vector_pass(arr, numbers_column), arr.__getitem__, len(arr)

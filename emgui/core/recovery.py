@@ -130,8 +130,9 @@ class RecoveryData:
     Attributes
     ----------
     columns : tuple of str, length n_columns
-    cells : tuple of numpy.ndarray
-        One ``(n_rows,)`` object array per column (copies).
+    cells : tuple
+        One ``(n_rows,)`` column each, as :meth:`Sheet.column_snapshot` gives
+        it: an object array copy, or a packed column's (read-only) Arrow array.
     roles : Roles
     provenance : numpy.ndarray, (n_rows,) int8
     confidence : numpy.ndarray, (n_rows,) float64
@@ -148,7 +149,7 @@ class RecoveryData:
         """Copy ``sheet``'s cells, roles and fill marks."""
         return cls(
             tuple(sheet.columns),
-            tuple(sheet.column_cells(c).copy() for c in range(sheet.n_cols)),
+            tuple(sheet.column_snapshot(c) for c in range(sheet.n_cols)),
             sheet.roles,
             sheet.provenance.copy(),
             sheet.confidence.copy(),

@@ -1,7 +1,13 @@
 """The document: raw cells as typed, column roles, parsed numbers and label marks.
 
 A :class:`Sheet` owns every cell of a table exactly as it was loaded or typed
-(a ``str`` or ``None``), in column and row order.  On top of that it keeps
+(a ``str`` or ``None``), in column and row order.  A column that is neither
+the label nor a feature and came from Arrow's CSV reader stays packed
+(:class:`~emgui.core.textcolumn.TextColumn`: ~15 MB instead of ~70 MB for a
+million names) until one of its cells is changed or rows are inserted or
+removed; then it becomes an ordinary object array.  Features stay packed
+too (their numbers are parsed straight from the packed text); the label
+column never is (fills write into it).  On top of that it keeps
 
 * the column roles: which column is the label and which are features, and
   for each feature whether it holds heights (and in which unit);
@@ -27,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import parsing
+from .textcolumn import TextColumn
 
 __all__ = [
     "USER",
@@ -136,6 +143,27 @@ class RemovedRows:
     state: dict  # per-row arrays (marks) of those rows, by attribute name
 
 
+def _column(values) -> np.ndarray | TextColumn:
+    """A column as the sheet keeps it: an object array, or packed text for an Arrow array."""
+    if isinstance(values, TextColumn):
+        return values
+    if isinstance(values, np.ndarray):
+        return values if values.dtype == object else _obj(values)
+    if type(values).__module__.startswith("pyarrow"):
+        return TextColumn(values)
+    return _obj(values)
+
+
+def _take(col: np.ndarray | TextColumn, idx: np.ndarray) -> np.ndarray:
+    """The cells of rows ``idx`` of a column, as a new object array."""
+    return col.take(idx) if isinstance(col, TextColumn) else col[idx]
+
+
+def _head(col: np.ndarray | TextColumn, n: int) -> np.ndarray:
+    """The first ``n`` cells of a column, as an object array."""
+    return col.take(np.arange(min(n, len(col)))) if isinstance(col, TextColumn) else col[:n]
+
+
 def _obj(values: Iterable) -> np.ndarray:
     arr = np.empty(len(values) if hasattr(values, "__len__") else 0, dtype=object)
     if len(arr):
@@ -164,10 +192,11 @@ def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
     cells spread evenly over the rows (see
     :func:`emgui.core.parsing.parse_height_column`).
     """
+    cells = [_column(c) for c in cells]
     label = next((i for i, name in enumerate(columns) if _LABEL_NAME.match(name or "")), None)
     if label is None:
         for i, col in enumerate(cells):
-            sample = [v for v in col[:2000] if not parsing.is_missing(v)]
+            sample = [v for v in _head(col, 2000) if not parsing.is_missing(v)]
             if sample and sum(parsing.label_key(v) in ("female", "male") for v in sample) >= 0.8 * len(
                 sample
             ):
@@ -185,7 +214,7 @@ def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
     for i, col in enumerate(cells):
         if i == label or (columns[i] or "").endswith(_MARK_SUFFIXES + ("_issue",)):
             continue
-        if len(col) and _numeric_share(col[:5000]) >= 0.8:
+        if len(col) and _numeric_share(_head(col, 5000)) >= 0.8:
             numeric.append(i)
             units[i] = None
     return Roles(label, tuple(numeric), units)
@@ -196,8 +225,12 @@ def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
 _UNIT_SAMPLE = 20_000
 
 
-def _detect_unit(col: np.ndarray) -> str:
+def _detect_unit(col: np.ndarray | TextColumn) -> str:
     """The unit of a height column from an evenly spread sample of its non-blank cells."""
+    if isinstance(col, TextColumn):
+        n = len(col)
+        # The same sample as below, taken from the packed text.
+        col = col.take(np.linspace(0, n - 1, 4 * _UNIT_SAMPLE).astype(np.int64) if n > 4 * _UNIT_SAMPLE else np.arange(n))
     arr = np.asarray(col)
     if arr.dtype == object:
         # Thin out first when that still leaves enough non-blank cells: the
@@ -218,7 +251,10 @@ class Sheet:
     columns : sequence of str
         Header names in order (duplicates and blanks allowed).
     cells : sequence of ndarray
-        One object array per column, each ``(n_rows,)``; items are ``str`` or None.
+        One object array per column, each ``(n_rows,)``; items are ``str`` or
+        None.  A column may also be an Arrow string array (as
+        ``fileio.read_table(arrow=True)`` gives), kept packed unless it is the
+        label.
     roles : Roles, optional
         Column roles; detected from names and contents when omitted.
     """
@@ -235,7 +271,7 @@ class Sheet:
         if len(lengths) > 1:
             raise SheetError("all columns must have the same number of rows")
         self._columns = [str(c) if c is not None else "" for c in columns]
-        self._cells = [c if isinstance(c, np.ndarray) and c.dtype == object else _obj(c) for c in cells]
+        self._cells: list[np.ndarray | TextColumn] = [_column(c) for c in cells]
         n = lengths.pop() if lengths else 0
         self._n_rows = n
         self.provenance = np.zeros(n, dtype=np.int8)
@@ -268,7 +304,7 @@ class Sheet:
         columns and turned back into marks (they are written again on save).
         """
         columns = list(columns)
-        cells = list(cells)
+        cells = [_column(c) for c in cells]  # Arrow arrays packed once, here
         marks: dict[str, np.ndarray] = {}
         if roles is None:
             roles = detect_roles(columns, cells)
@@ -277,7 +313,8 @@ class Sheet:
             for suffix in _MARK_SUFFIXES:
                 wanted = name + suffix
                 if wanted in columns and columns.count(wanted) == 1:
-                    marks[suffix] = cells[columns.index(wanted)]
+                    found = _column(cells[columns.index(wanted)])
+                    marks[suffix] = found.to_cells() if isinstance(found, TextColumn) else found
         if len(marks) == 2:
             drop = {columns.index(columns[roles.label] + s) for s in _MARK_SUFFIXES}
             keep = [i for i in range(len(columns)) if i not in drop]
@@ -325,12 +362,45 @@ class Sheet:
         return self._roles
 
     def column_cells(self, col: int) -> np.ndarray:
-        """The raw cells of a column, ``(n_rows,)`` object (do not modify)."""
-        return self._cells[col]
+        """The raw cells of a column, ``(n_rows,)`` object (do not modify).
+
+        For a packed column this builds the whole array (a million names:
+        ~70 MB, ~0.1 s) without keeping it: :meth:`cells` takes some rows,
+        :meth:`column_snapshot` keeps a column for later.
+        """
+        c = self._cells[col]
+        return c.to_cells() if isinstance(c, TextColumn) else c
+
+    def cells(self, col: int, rows: Iterable[int] | np.ndarray) -> np.ndarray:
+        """The raw cells of ``rows`` of a column, as a new ``(r,)`` object array."""
+        idx = rows if isinstance(rows, np.ndarray) else np.asarray(list(rows), dtype=np.int64)
+        return _take(self._cells[col], idx)
+
+    def column_snapshot(self, col: int):
+        """The cells of a column as they are now, unaffected by later edits.
+
+        An object array copy, or for a packed column its Arrow string array
+        (read-only, shared: no copy).  :func:`emgui.core.fileio.write_table`
+        and :class:`Sheet` take either.
+        """
+        c = self._cells[col]
+        return c.to_arrow() if isinstance(c, TextColumn) else c.copy()
+
+    def is_packed(self, col: int) -> bool:
+        """Whether a column is still kept as packed text (see the module docstring)."""
+        return isinstance(self._cells[col], TextColumn)
 
     def text(self, row: int, col: int) -> str | None:
         """The raw cell exactly as typed or loaded."""
-        return self._cells[col][row]
+        c = self._cells[col]
+        return c.get(row) if isinstance(c, TextColumn) else c[row]
+
+    def _unpack(self, col: int) -> np.ndarray:
+        """Make a packed column an ordinary object array (before changing it); returns it."""
+        c = self._cells[col]
+        if isinstance(c, TextColumn):
+            c = self._cells[col] = c.to_cells()
+        return c
 
     def values(self, col: int) -> np.ndarray:
         """Parsed numbers of a feature column, ``(n_rows,)`` float64, NaN if missing/unreadable."""
@@ -415,6 +485,8 @@ class Sheet:
                 raise SheetError(f"column '{self._columns[f]}' cannot be both the label and a feature")
         units = {f: roles.units.get(f) for f in roles.features}
         self._roles = Roles(roles.label, tuple(roles.features), units)
+        if roles.label is not None:
+            self._unpack(roles.label)  # fills write into it
         self._values.clear()
         self._issues.clear()
         self._converted.clear()
@@ -430,13 +502,16 @@ class Sheet:
 
     def _parse_column(self, col: int) -> None:
         raw = self._cells[col]
+        if isinstance(raw, TextColumn):
+            raw = raw.to_arrow()  # read as Arrow text: a str only for the odd cell
         unit = self._roles.units.get(col)
         if unit is None:
             parsed = parsing.parse_number_column(raw)
         else:
             parsed = parsing.parse_height_column(raw, unit)
-        self._values[col] = np.array(parsed.values, dtype=np.float64)
-        self._issues[col] = np.array(parsed.issues, dtype=object)
+        # The parser's own fresh arrays: no second copy of a million rows.
+        self._values[col] = np.asarray(parsed.values, dtype=np.float64)
+        self._issues[col] = np.asarray(parsed.issues, dtype=object)
         if parsed.plain is not None:
             self._converted[col] = _converted(parsed)
         self._issue_count[col] = int(np.count_nonzero(_not_none(self._issues[col])))
@@ -480,7 +555,7 @@ class Sheet:
         for j in range(width):
             c = col + j
             colvals = [(r[j] if j < len(r) else None) for r in block]
-            self._cells[c][row : row + height] = [None if v == "" else v for v in colvals]
+            self._unpack(c)[row : row + height] = [None if v == "" else v for v in colvals]
             self._parse_cells(c, rows)
             if c == self._roles.label:
                 self._clear_marks(rows)
@@ -521,6 +596,8 @@ class Sheet:
         if count <= 0:
             return
         at = max(0, min(at, self._n_rows))
+        for c in range(self.n_cols):
+            self._unpack(c)
 
         def grow(arr: np.ndarray, fill) -> np.ndarray:
             blank = np.full((count,) + arr.shape[1:], fill, dtype=arr.dtype)
@@ -543,9 +620,11 @@ class Sheet:
         """Remove rows (any order); returns what :meth:`restore_rows` needs to undo it."""
         idx = np.unique(np.asarray(list(rows), dtype=np.int64))
         idx = idx[(idx >= 0) & (idx < self._n_rows)]
-        removed = RemovedRows(idx, tuple(c[idx].copy() for c in self._cells), self._row_state(idx))
+        removed = RemovedRows(idx, tuple(_take(c, idx) for c in self._cells), self._row_state(idx))
         if not len(idx):
             return removed
+        for c in range(self.n_cols):
+            self._unpack(c)
         keep = np.ones(self._n_rows, dtype=bool)
         keep[idx] = False
         self._cells = [c[keep] for c in self._cells]
@@ -570,6 +649,8 @@ class Sheet:
         idx = removed.rows
         if not len(idx):
             return
+        for c in range(self.n_cols):
+            self._unpack(c)
         total = self._n_rows + len(idx)
         slot = np.zeros(total, dtype=bool)
         slot[idx] = True
@@ -645,7 +726,7 @@ class Sheet:
         return Patch(
             idx,
             cols,
-            tuple(self._cells[c][idx].copy() for c in cols),
+            tuple(_take(self._cells[c], idx) for c in cols),
             self.provenance[idx].copy(),
             self.confidence[idx].copy(),
             self.guess[idx].copy(),
@@ -661,7 +742,7 @@ class Sheet:
         if len(idx) and idx.max() >= self._n_rows:
             raise SheetError("the rows of this change no longer exist")
         for c, vals in zip(patch.cols, patch.cells, strict=True):
-            self._cells[c][idx] = vals
+            self._unpack(c)[idx] = vals
             self._parse_cells(c, idx)
             if c == self._roles.label:
                 self._missing_dirty(idx)
@@ -842,10 +923,11 @@ class Sheet:
         """Columns and raw cells for saving; with ``<label>_imputed/_confidence`` added.
 
         The raw cells are written exactly as typed, so reopening gives the same
-        sheet back, filled marks included.
+        sheet back, filled marks included.  Each column as
+        :meth:`column_snapshot` gives it (a packed one as its Arrow array).
         """
         columns = list(self._columns)
-        cells = [c.copy() for c in self._cells]
+        cells = [self.column_snapshot(c) for c in range(self.n_cols)]
         if marks and self._roles.label is not None:
             name = self._columns[self._roles.label]
             imputed, conf = self.mark_columns()

@@ -613,7 +613,7 @@ def sheet_row_input(sheet, classes: Sequence[str], row: int) -> tuple[np.ndarray
     label = -1
     col = sheet.roles.label
     if col is not None and sheet.provenance[row] == USER and not sheet.label_missing()[row]:
-        key = parsing.label_key(sheet.column_cells(col)[row])
+        key = parsing.label_key(sheet.text(row, col))
         if key in classes:
             label = list(classes).index(key)
     return x, label

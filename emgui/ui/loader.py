@@ -58,11 +58,18 @@ def _build(path: str, n_components: int | None, progress=None, cancel=None):
     from emgui.core.fill import FillError, prepare_fit
     from emgui.core.sheet import Sheet
 
-    table = fileio.read_table(path, progress=progress, cancel=cancel)
+    # Arrow's columns as they are: the sheet keeps text-only columns packed
+    # (a million names: ~15 MB instead of ~70 MB of Python strings).
+    table = fileio.read_table(path, progress=progress, cancel=cancel, arrow=True)
     if not table.columns:
         raise fileio.FileFormatError(f"{os.path.basename(path)} has no columns.")
+    # Freed blocks stay with the allocators (Arrow's pool, glibc's heap)
+    # until trimmed: done between the steps, the reader's and the parser's
+    # temporaries do not pile up (a million rows: a peak ~70 MB lower).
+    release_memory()
     sheet = Sheet.from_table(table.columns, table.cells)
     del table
+    release_memory()
     if n_components is not None:
         # Nothing to draw on failure: the window says why when asked to fit.
         with contextlib.suppress(FillError, ValueError):

@@ -1005,7 +1005,7 @@ class MainWindow(QMainWindow):
                     [f"{c:.4f}" if f and np.isfinite(c) else "" for c, f in zip(conf, filled, strict=True)]
                 )
             else:
-                raw = sheet.column_cells(sc)[rows]
+                raw = sheet.cells(sc, rows)
                 columns.append(["" if v is None else _tsv_cell(str(v)) for v in raw])
         lines = ["\t".join(cells) for cells in zip(*columns, strict=True)]
         return "\n".join(lines) + "\n"

@@ -1,0 +1,120 @@
+"""A column of text cells kept packed, as Arrow lays it out, until it is edited.
+
+A million names held as Python ``str`` objects take ~70 MB (one object of
+~60 bytes per cell, plus the pointer); the same text packed as one UTF-8
+buffer with offsets takes ~15 MB.  :class:`TextColumn` is that packed form
+for the columns a sheet only shows (names, notes): a cell is decoded when
+the table asks for it, a block of rows when a command copies it, and the
+sheet turns the whole column into an ordinary object array
+(:meth:`TextColumn.to_cells`) the first time a cell of it is changed or its
+rows move.  Label and feature columns are never packed: the fit reads them
+whole.
+
+Reading a cell needs no pyarrow (memoryviews over Arrow's buffers); taking
+rows and unpacking import it, which is already loaded whenever a column was
+packed (the CSV reader made the array).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["TextColumn", "shared_cells"]
+
+# A column whose first cells repeat this much is unpacked through a
+# dictionary: one Python str per distinct value instead of one per cell.
+DEDUP_SAMPLE = 4096
+DEDUP_SHARE = 0.25
+
+
+def shared_cells(array) -> np.ndarray:
+    """An Arrow string array as an object array of ``str``/None (``(n,)``).
+
+    When its first cells repeat (a gender or height column) the values go
+    through a dictionary, so equal cells share one ``str``: ~50 MB less per
+    million rows, and faster.
+    """
+    import pyarrow.compute as pc
+
+    from . import _arrowtext as at
+
+    head = array.slice(0, DEDUP_SAMPLE)
+    if len(head) and pc.count_distinct(head).as_py() <= DEDUP_SHARE * len(head):
+        encoded = array.dictionary_encode()
+        words = np.append(at.to_cells(encoded.dictionary), None)  # index -1 (a null) picks None
+        width = encoded.indices.type.bit_width
+        return words[at.to_numbers(encoded.indices, f"int{width}", null=-1)]
+    return at.to_cells(array)
+
+
+class TextColumn:
+    """Read-only text cells of one column in Arrow's layout (see the module docstring).
+
+    Parameters
+    ----------
+    array : pyarrow.StringArray or LargeStringArray (or a ChunkedArray of one)
+        The cells; null (or an empty string) is a blank cell.
+    """
+
+    __slots__ = ("_array", "_offsets", "_data", "_valid", "_first_bit", "_n")
+
+    def __init__(self, array) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from . import _arrowtext as at
+
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+            raise TypeError(f"a TextColumn holds strings, not {array.type}")
+        lengths = pc.binary_length(array)
+        empty = at.to_numbers(lengths, f"int{lengths.type.bit_width}", null=-1) == 0
+        if empty.any():  # a blank cell is None, never ""
+            array = at.with_nulls(array, empty)
+        self._array = array
+        self._n = len(array)
+        validity, offsets, data = array.buffers()
+        kind, size = ("q", 8) if pa.types.is_large_string(array.type) else ("i", 4)
+        raw = memoryview(offsets)
+        raw = raw[: len(raw) // size * size]  # cast() wants whole items
+        self._offsets = raw.cast(kind)[array.offset : array.offset + self._n + 1] if self._n else None
+        self._data = memoryview(data) if data is not None else memoryview(b"")
+        self._valid = memoryview(validity) if array.null_count else None
+        self._first_bit = array.offset
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the packed buffers."""
+        return int(self._array.nbytes)
+
+    def get(self, row: int) -> str | None:
+        """One cell, ``str`` or None; ``row`` in ``[0, len)``."""
+        if self._valid is not None:
+            bit = row + self._first_bit
+            if not (self._valid[bit >> 3] >> (bit & 7)) & 1:
+                return None
+        off = self._offsets
+        return str(self._data[off[row] : off[row + 1]], "utf-8")
+
+    def take(self, rows) -> np.ndarray:
+        """The cells of ``rows`` (ints in ``[0, len)``) as an object array ``(r,)``."""
+        from . import _arrowtext as at
+
+        idx = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if not len(idx):
+            return np.empty(0, dtype=object)
+        if len(idx) and (idx.min() < 0 or idx.max() >= self._n):
+            raise IndexError("row out of range")
+        return at.to_cells(self._array.take(at.from_ints(idx)))
+
+    def to_arrow(self):
+        """The cells as the Arrow string array they are kept in (shared, read-only)."""
+        return self._array
+
+    def to_cells(self) -> np.ndarray:
+        """Every cell as an object array ``(n,)`` of ``str``/None (equal cells shared when they repeat)."""
+        return shared_cells(self._array)
