@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         out["unsort_ms"] = timed(window.restore_order)
         out["filter_ms"] = timed(lambda: window.set_filter("missing"))
         out["unfilter_ms"] = timed(lambda: window.set_filter("all"))
+        out["peak_after_sort_mb"] = round(_peak_mb(), 1)
 
         # 5. F5 with the probe running.
         applied: list[object] = []

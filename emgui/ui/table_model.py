@@ -569,15 +569,20 @@ class SheetTableModel(QAbstractTableModel):
         key, missing = self._sort_key(col, rows)
         # Blanks go last either way (keys are finite, blanks +inf); ties keep
         # the sheet's order (stable sort).  One argsort, not a two-key
-        # lexsort: ~1.5x faster at a million rows.
+        # lexsort: ~1.5x faster at a million rows.  In place, and ranks by
+        # searchsorted rather than np.unique(return_inverse): a third of
+        # the temporary memory at a million rows.
         if descending:
-            key = -key
-        key = np.where(missing, np.inf, key)
-        ranks, rank = np.unique(key, return_inverse=True)
+            np.negative(key, out=key)
+        key[missing] = np.inf
+        del missing
+        ranks = np.unique(key)
         if len(ranks) <= 2**16:
             # Few distinct values (heights to a millimetre): numpy's stable
             # sort of 16-bit integers is a radix sort, several times faster.
-            return np.argsort(rank.astype(np.uint16), kind="stable")
+            rank = np.searchsorted(ranks, key).astype(np.uint16)
+            del key
+            return np.argsort(rank, kind="stable")
         return np.argsort(key, kind="stable")
 
     def _sort_key(self, col: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -586,11 +591,13 @@ class SheetTableModel(QAbstractTableModel):
         if col < 0:
             key = sheet.confidence[rows].astype(np.float64)
             missing = ~np.isfinite(key) | (sheet.provenance[rows] == USER)
-            return np.where(missing, 0.0, key), missing
+            key[missing] = 0.0
+            return key, missing
         if col in self._features:
-            key = sheet.values(col)[rows]
+            key = sheet.values(col)[rows]  # a copy (rows are indices): changed in place
             missing = ~np.isfinite(key)
-            return np.where(missing, 0.0, key), missing
+            key[missing] = 0.0
+            return key, missing
         raw = sheet.cells(col, rows)
         missing = np.equal(raw, None)
         texts = np.array(["" if v is None else str(v).casefold() for v in raw], dtype=str)
