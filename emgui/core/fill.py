@@ -290,9 +290,8 @@ def export_table(sheet: Sheet) -> tuple[list[str], list[np.ndarray]]:
         out[convert] = [parsing.format_number(round(float(v), 3)) for v in vals[convert]]
         cells[f] = out
     for f in sheet.roles.features:
-        issues = sheet.issues(f)
-        if not parsing._is_none(issues).all():
-            issue_cols.append((sheet.columns[f] + "_issue", issues.copy()))
+        if sheet.unreadable(f).any():
+            issue_cols.append((sheet.columns[f] + "_issue", sheet.issues(f).copy()))
     for name, col in issue_cols:
         columns.append(name)
         cells.append(col)

@@ -129,7 +129,7 @@ class Patch:
     cells: tuple[np.ndarray, ...]  # per column, (r,) object
     provenance: np.ndarray  # (r,) int8
     confidence: np.ndarray  # (r,) float64
-    guess: np.ndarray  # (r,) int64
+    guess: np.ndarray  # (r,) int
     posteriors: np.ndarray | None  # (r, K) stored posteriors (more than two classes), or None
     before_fill: np.ndarray | None = None  # (r,) object: label text a fill replaced
 
@@ -276,7 +276,7 @@ class Sheet:
         self._n_rows = n
         self.provenance = np.zeros(n, dtype=np.int8)
         self.confidence = np.full(n, np.nan)
-        self.guess = np.full(n, -1, dtype=np.int64)
+        self.guess = np.full(n, -1, dtype=np.int16)  # best class of a fill; 2 bytes a row
         # (n, K) per-class probabilities, NaN rows where not fitted; only kept
         # for more than two classes (see probabilities()).
         self._post: np.ndarray | None = None
@@ -287,7 +287,9 @@ class Sheet:
         self.version = 0
         self._listeners: list[Callable[[object], None]] = []
         self._values: dict[int, np.ndarray] = {}
-        self._issues: dict[int, np.ndarray] = {}
+        # Per feature: the reasons of its unreadable cells, or None while it
+        # has none (a million readable cells need no (n,) array of None).
+        self._issues: dict[int, np.ndarray | None] = {}
         self._converted: dict[int, np.ndarray] = {}  # height features: see converted()
         self._issue_count: dict[int, int] = {}
         self._roles = Roles()
@@ -418,8 +420,19 @@ class Sheet:
         return np.zeros(self._n_rows, dtype=bool) if found is None else found
 
     def issues(self, col: int) -> np.ndarray:
-        """Reasons for unreadable cells of a feature column, ``(n_rows,)`` object (None if fine)."""
-        return self._issues[col]
+        """Reasons for unreadable cells of a feature column, ``(n_rows,)`` object (None if fine).
+
+        Do not modify.  A column with no unreadable cell keeps no such array:
+        this builds one, so per cell use :meth:`issue`, for a mask
+        :meth:`unreadable`.
+        """
+        found = self._issues[col]
+        return np.full(self._n_rows, None, dtype=object) if found is None else found
+
+    def unreadable(self, col: int) -> np.ndarray:
+        """``(n_rows,)`` bool: the cells of a feature column that could not be read."""
+        found = self._issues.get(col)
+        return np.zeros(self._n_rows, dtype=bool) if found is None else _not_none(found)
 
     def value(self, row: int, col: int) -> float | None:
         if col not in self._values:
@@ -427,9 +440,8 @@ class Sheet:
         return float(self._values[col][row])
 
     def issue(self, row: int, col: int) -> str | None:
-        if col not in self._issues:
-            return None
-        return self._issues[col][row]
+        found = self._issues.get(col)
+        return None if found is None else found[row]
 
     def unit(self, col: int) -> str | None:
         return self._roles.units.get(col)
@@ -511,10 +523,12 @@ class Sheet:
             parsed = parsing.parse_height_column(raw, unit)
         # The parser's own fresh arrays: no second copy of a million rows.
         self._values[col] = np.asarray(parsed.values, dtype=np.float64)
-        self._issues[col] = np.asarray(parsed.issues, dtype=object)
+        issues = np.asarray(parsed.issues, dtype=object)
+        count = int(np.count_nonzero(_not_none(issues)))
+        self._issues[col] = issues if count else None
         if parsed.plain is not None:
             self._converted[col] = _converted(parsed)
-        self._issue_count[col] = int(np.count_nonzero(_not_none(self._issues[col])))
+        self._issue_count[col] = count
 
     def _parse_cells(self, col: int, rows: np.ndarray) -> None:
         if col not in self._values or not len(rows):
@@ -522,12 +536,16 @@ class Sheet:
         unit = self._roles.units.get(col)
         raw = self._cells[col][rows]
         parsed = parsing.parse_number_column(raw) if unit is None else parsing.parse_height_column(raw, unit)
-        before = int(np.count_nonzero(_not_none(self._issues[col][rows])))
+        issues = self._issues[col]
+        before = 0 if issues is None else int(np.count_nonzero(_not_none(issues[rows])))
+        after = int(np.count_nonzero(_not_none(np.asarray(parsed.issues, dtype=object))))
         self._values[col][rows] = parsed.values
-        self._issues[col][rows] = parsed.issues
+        if issues is None and after:
+            issues = self._issues[col] = np.full(self._n_rows, None, dtype=object)
+        if issues is not None:
+            issues[rows] = parsed.issues
         if col in self._converted:
             self._converted[col][rows] = _converted(parsed)
-        after = int(np.count_nonzero(_not_none(self._issues[col][rows])))
         self._issue_count[col] += after - before
 
     # -- editing -----------------------------------------------------------
@@ -606,7 +624,8 @@ class Sheet:
         self._cells = [grow(c, None) for c in self._cells]
         for f in list(self._values):
             self._values[f] = grow(self._values[f], np.nan)
-            self._issues[f] = grow(self._issues[f], None)
+            if self._issues[f] is not None:
+                self._issues[f] = grow(self._issues[f], None)
         for f in list(self._converted):
             self._converted[f] = grow(self._converted[f], False)
         for name, fill in self._ROW_ARRAYS:
@@ -629,9 +648,10 @@ class Sheet:
         keep[idx] = False
         self._cells = [c[keep] for c in self._cells]
         for f in list(self._values):
-            self._issue_count[f] -= int(np.count_nonzero(_not_none(self._issues[f][idx])))
             self._values[f] = self._values[f][keep]
-            self._issues[f] = self._issues[f][keep]
+            if self._issues[f] is not None:
+                self._issue_count[f] -= int(np.count_nonzero(_not_none(self._issues[f][idx])))
+                self._issues[f] = self._issues[f][keep]
         for f in list(self._converted):
             self._converted[f] = self._converted[f][keep]
         for name, _ in self._ROW_ARRAYS:
@@ -674,7 +694,8 @@ class Sheet:
             self._converted[f] = merge(self._converted[f], np.zeros(len(idx), dtype=bool))
         for f in list(self._values):
             self._values[f] = merge(self._values[f], np.full(len(idx), np.nan))
-            self._issues[f] = merge(self._issues[f], np.full(len(idx), None, dtype=object))
+            if self._issues[f] is not None:
+                self._issues[f] = merge(self._issues[f], np.full(len(idx), None, dtype=object))
             self._parse_cells(f, idx)
         for first, count in _runs(idx):
             self._emit(RowsInserted(first, count))

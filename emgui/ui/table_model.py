@@ -313,7 +313,7 @@ class SheetTableModel(QAbstractTableModel):
             return "" if role == _EDIT else None
         if role == _EDIT:
             return text
-        issue = sheet.issues(col)[row]
+        issue = sheet.issue(row, col)
         if issue is not None:
             if role == _DISPLAY:
                 return text
@@ -534,8 +534,7 @@ class SheetTableModel(QAbstractTableModel):
             return sheet.provenance == UNCERTAIN
         mask = np.zeros(sheet.n_rows, dtype=bool)
         for f in sheet.roles.features:
-            issues = sheet.issues(f)
-            mask |= np.fromiter((v is not None for v in issues), dtype=bool, count=len(issues))
+            mask |= sheet.unreadable(f)
         return mask
 
     def _compute_order(self) -> tuple[np.ndarray, bool]:

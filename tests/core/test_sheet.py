@@ -258,3 +258,20 @@ def test_a_refit_that_leaves_a_filled_row_uncertain_blanks_it_again():
     assert s.counts()["missing"] == 1 and s.counts()["uncertain"] == 1
     s.clear_filled()
     assert [s.text(i, 0) for i in range(4)] == ["F", "?", None, "M"]
+
+
+def test_a_feature_keeps_no_issue_array_until_a_cell_cannot_be_read():
+    s = Sheet(["name", "height"], [obj("a", "b", "c"), obj("160", "170", "180")])
+    assert s._issues[1] is None and not s.unreadable(1).any()
+    assert s.issues(1).tolist() == [None, None, None] and s.issue(0, 1) is None
+    s.set_cell(1, 1, "tall")
+    assert s.unreadable(1).tolist() == [False, True, False] and s.counts()["unreadable"] == 1
+    assert "tall" in s.issue(1, 1)
+    removed = s.remove_rows([1])
+    assert s.counts()["unreadable"] == 0
+    s.restore_rows(removed)
+    assert s.unreadable(1).tolist() == [False, True, False] and s.counts()["unreadable"] == 1
+    s.insert_rows(0, 1)
+    assert s.unreadable(1).tolist() == [False, False, True, False]
+    s.set_cell(2, 1, "175")
+    assert not s.unreadable(1).any() and s.counts()["unreadable"] == 0
