@@ -97,6 +97,28 @@ def release_memory_in_background() -> threading.Thread:
     return thread
 
 
+def preload_readers() -> threading.Thread:
+    """Import Arrow's CSV reader in a background thread, ahead of the first open.
+
+    Loading pyarrow's libraries holds the interpreter lock for ~50 ms at a
+    time (extension modules load with it held); done during the first open,
+    those stalls would freeze the progress dialog and the window.  Started
+    once the window is up, they happen while nobody is waiting on it.
+    """
+
+    def load() -> None:
+        try:
+            import pyarrow  # noqa: F401
+            import pyarrow.compute  # noqa: F401
+            import pyarrow.csv  # noqa: F401
+        except ImportError:  # pragma: no cover - a dependency; the reader says what is wrong
+            pass
+
+    thread = threading.Thread(target=load, name="emgui-preload", daemon=True)
+    thread.start()
+    return thread
+
+
 _TRIM: list = []
 
 

@@ -108,7 +108,8 @@ def _tsv_block(text: str) -> list[list[str]]:
     return rows or [[""]]
 
 
-#: Sheets with at least this many rows give memory back after a sort or filter.
+#: Sheets with at least this many rows give memory back after a sort or
+#: filter, and are shown in steps (table, then column widths and plot).
 _LARGE_ROWS = 100_000
 
 
@@ -510,8 +511,11 @@ class MainWindow(QMainWindow):
             return
         self._ready = True
         from emgui.core.sheet import Sheet
+        from emgui.ui.loader import preload_readers
         from emgui.ui.table_model import SheetTableModel
         from emgui.ui.worker import FitController
+
+        preload_readers()
 
         self._controller = FitController(self)
         self._controller.fit_started.connect(self._on_fit_started)
@@ -620,12 +624,24 @@ class MainWindow(QMainWindow):
         self.undo_stack.setClean()
         self.setWindowModified(False)
         self._update_title()
-        self._size_columns()
         self._update_counts()
         self.fit_label.setText("")
         self.fit_panel.clear()
         self.welcome.hide()
-        self._show_data_in_plot()
+        if sheet.n_rows >= _LARGE_ROWS:
+            # The table first; column widths and the plot (~30 ms each at a
+            # million rows) follow in later turns of the event loop, so the
+            # window never stalls for the sum of all three.
+            # Timers of 1 ms, not 0: zero-timers can all run in the same
+            # pass of the event loop, without input or painting in between.
+            def plot_later() -> None:
+                QTimer.singleShot(1, self._show_data_in_plot)
+
+            QTimer.singleShot(1, self._size_columns)
+            QTimer.singleShot(1, plot_later)
+        else:
+            self._size_columns()
+            self._show_data_in_plot()
 
     def _show_data_in_plot(self) -> None:
         """Draw the sheet's data (no components yet) so the plot is never blank."""
