@@ -144,6 +144,22 @@ def test_the_window_opens_a_large_file_and_fits_it(window, big_csv, qtbot):
     assert window.sheet.counts()["filled"] > 0
 
 
+def test_a_large_sheet_shows_its_table_first_and_its_widths_and_plot_next(window, big_csv, qtbot, monkeypatch):
+    import emgui.ui.window as window_module
+
+    monkeypatch.setattr(window_module, "_LARGE_ROWS", 1000)  # 3000 rows count as large
+    window.plot.set_data([])  # nothing drawn before the open
+    assert window.open_path(big_csv, ask=False)
+    # The table is there at once; widths and plot follow in later turns.
+    assert window.model.rowCount() == 3001
+    assert not window.plot.has_data and window.view.columnWidth(0) < 80  # not measured yet
+    qtbot.waitUntil(lambda: window.plot.has_data, timeout=5_000)
+    assert window.view.columnWidth(0) >= 80
+    with qtbot.waitSignal(window.fill_applied, timeout=30_000):
+        window.fill_gaps()
+    assert window.sheet.counts()["filled"] > 0
+
+
 def test_the_plot_redraws_for_other_data(window, big_csv, qtbot):
     window.open_path(big_csv, ask=False)
     plot = window.plot
