@@ -149,12 +149,15 @@ def test_a_large_sheet_shows_its_table_first_and_its_widths_and_plot_next(window
 
     monkeypatch.setattr(window_module, "_LARGE_ROWS", 1000)  # 3000 rows count as large
     window.plot.set_data([])  # nothing drawn before the open
+    sized = []
+    size_columns = window._size_columns
+    monkeypatch.setattr(window, "_size_columns", lambda: (sized.append(window.sheet.n_rows), size_columns()))
     assert window.open_path(big_csv, ask=False)
     # The table is there at once; widths and plot follow in later turns.
     assert window.model.rowCount() == 3001
-    assert not window.plot.has_data and window.view.columnWidth(0) < 80  # not measured yet
+    assert not window.plot.has_data and sized == []
     qtbot.waitUntil(lambda: window.plot.has_data, timeout=5_000)
-    assert window.view.columnWidth(0) >= 80
+    assert sized == [3000] and window.view.columnWidth(0) >= 80
     with qtbot.waitSignal(window.fill_applied, timeout=30_000):
         window.fill_gaps()
     assert window.sheet.counts()["filled"] > 0
