@@ -1341,10 +1341,21 @@ class MainWindow(QMainWindow):
         if len(plan.rows) or len(self._sheet.filled_rows()):
             self.undo_stack.push(FillCommand(self._sheet, plan))
         self._fit_input = None
-        self.fit_panel.show_result(result)
-        if self._plot is not None:
-            self._plot.show_result(result)
-            self._plot.show_posteriors(result.posteriors)
+
+        def show() -> None:
+            if self._fit_input is not None:
+                return  # another fit has started meanwhile: it draws itself
+            self.fit_panel.show_result(result)
+            if self._plot is not None:
+                self._plot.show_result(result)
+                self._plot.show_posteriors(result.posteriors)
+
+        if self._sheet.n_rows >= _LARGE_ROWS:
+            # The plot shows the last iteration already; the final drawing
+            # waits a turn, so the table's repaint and it never add up.
+            QTimer.singleShot(1, show)
+        else:
+            show()
         state = "" if result.converged else " (stopped before converging)"
         self.fit_label.setText(
             f"{_iterations(result.n_iter)}{state}  ·  log-likelihood {result.log_likelihood:,.2f}"
