@@ -119,6 +119,10 @@ def _text_sort_perm(raw, descending: bool) -> np.ndarray | None:
     return at.to_numbers(perm, np.uint64).astype(np.int64)
 
 
+_FLAGS_READ_ONLY = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+_FLAGS_EDITABLE = _FLAGS_READ_ONLY | Qt.ItemFlag.ItemIsEditable
+
+
 class SheetTableModel(QAbstractTableModel):
     """Table model over a :class:`Sheet`, with view-only sorting and filtering.
 
@@ -246,10 +250,9 @@ class SheetTableModel(QAbstractTableModel):
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if self._view_cols[index.column()] < 0:
-            return base | Qt.ItemFlag.ItemNeverHasChildren
-        return base | Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemNeverHasChildren
+        # Combined once (module constants): "|" on Qt flags builds enum
+        # objects in Python, and a repaint asks for every visible cell's flags.
+        return _FLAGS_READ_ONLY if self._view_cols[index.column()] < 0 else _FLAGS_EDITABLE
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY):
         if not index.isValid():
