@@ -153,10 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         app = QApplication.instance() or QApplication([])
         from emgui.ui.window import MainWindow
 
-        window = MainWindow()
+        # As the program starts it (defer=True): core and plot after the
+        # first paint, then the file readers in the background.
+        window = MainWindow(defer=True)
         window.resize(1280, 800)
         window.show()
         _wait(app, lambda: window.isVisible())
+        _wait(app, lambda: window.ready)
+        from emgui.ui import loader
+
+        loader.preload_readers().join()  # the thread the window started
         for _ in range(5):
             app.processEvents()
         out["rss_empty_mb"] = round(_rss_mb(), 1)

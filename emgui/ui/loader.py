@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import gc
 import os
 import sys
 import threading
@@ -36,8 +37,10 @@ SYNC_MAX_BYTES = 2 * 1024**2
 #: Tables up to this many cells are written on the GUI thread (a CSV of
 #: 100,000 rows takes a tenth of a second; an XLSX file, a second).
 SYNC_MAX_CELLS = 200_000
-#: The dialog appears only if the work is still going after this long.
-DIALOG_DELAY_MS = 400
+#: The dialog appears only if the work is still going after this long: a
+#: progress dialog for anything over a second, none flashing by for a
+#: shorter wait (showing and closing one stalls the window ~50 ms each).
+DIALOG_DELAY_MS = 1000
 
 
 def _components_for(sheet, n_components: int) -> int | None:
@@ -97,14 +100,25 @@ def release_memory_in_background() -> threading.Thread:
     return thread
 
 
-def preload_readers() -> threading.Thread:
+def preload_readers(*, freeze_gc: bool = False) -> threading.Thread:
     """Import Arrow's CSV reader in a background thread, ahead of the first open.
 
     Loading pyarrow's libraries holds the interpreter lock for ~50 ms at a
     time (extension modules load with it held); done during the first open,
     those stalls would freeze the progress dialog and the window.  Started
-    once the window is up, they happen while nobody is waiting on it.
+    once the window is up, they happen while nobody is waiting on it.  The
+    first call starts the thread, later ones return it (``join`` to wait).
+
+    With ``freeze_gc`` (the real program), every object alive once the
+    readers are loaded -- the modules of Qt, pyqtgraph, numpy and Arrow,
+    ~80,000 objects -- is moved out of the garbage collector's full passes
+    (:func:`gc.freeze`): each such pass held the interpreter lock for
+    30-40 ms, a stall of the window at random moments.  Those objects live
+    as long as the program anyway.
     """
+    global _PRELOAD
+    if _PRELOAD is not None:
+        return _PRELOAD
 
     def load() -> None:
         try:
@@ -113,10 +127,15 @@ def preload_readers() -> threading.Thread:
             import pyarrow.csv  # noqa: F401
         except ImportError:  # pragma: no cover - a dependency; the reader says what is wrong
             pass
+        if freeze_gc:
+            gc.freeze()
 
-    thread = threading.Thread(target=load, name="emgui-preload", daemon=True)
-    thread.start()
-    return thread
+    _PRELOAD = threading.Thread(target=load, name="emgui-preload", daemon=True)
+    _PRELOAD.start()
+    return _PRELOAD
+
+
+_PRELOAD: threading.Thread | None = None
 
 
 _TRIM: list = []

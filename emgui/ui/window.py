@@ -109,8 +109,11 @@ def _tsv_block(text: str) -> list[list[str]]:
 
 
 #: Sheets with at least this many rows give memory back after a sort or
-#: filter, and are shown in steps (table, then column widths and plot).
+#: filter, and are shown in steps (table, then column widths and plot)...
 _LARGE_ROWS = 100_000
+#: ...this many milliseconds apart, so the event loop paints and handles
+#: input between the steps.
+_STEP_MS = 20
 
 
 def _planner(fit_input, min_confidence: float):
@@ -246,8 +249,11 @@ class MainWindow(QMainWindow):
     Parameters
     ----------
     defer : bool, default False
-        Build only the widgets now and import the core, the worker and the
-        plot from a zero-delay timer (after the first paint).
+        The real program's start-up: build only the widgets now and import
+        the core, the worker and the plot from a zero-delay timer (after the
+        first paint); then load the file readers in the background and keep
+        the objects alive at that point out of the garbage collector's full
+        passes (see :func:`emgui.ui.loader.preload_readers`).
 
     Attributes
     ----------
@@ -278,6 +284,7 @@ class MainWindow(QMainWindow):
     def __init__(self, *, defer: bool = False) -> None:
         super().__init__()
         self._ready = False
+        self._defer = defer
         self._sheet = None
         self._model = None
         self._path: str | None = None
@@ -515,7 +522,7 @@ class MainWindow(QMainWindow):
         from emgui.ui.table_model import SheetTableModel
         from emgui.ui.worker import FitController
 
-        preload_readers()
+        preload_readers(freeze_gc=self._defer)
 
         self._controller = FitController(self)
         self._controller.fit_started.connect(self._on_fit_started)
@@ -587,6 +594,11 @@ class MainWindow(QMainWindow):
         return self._plot
 
     @property
+    def ready(self) -> bool:
+        """Whether the start-up has finished (core, model and plot are there)."""
+        return self._ready
+
+    @property
     def path(self) -> str | None:
         """The file the sheet was opened from or saved to."""
         return self._path
@@ -632,13 +644,14 @@ class MainWindow(QMainWindow):
             # The table first; column widths and the plot (~30 ms each at a
             # million rows) follow in later turns of the event loop, so the
             # window never stalls for the sum of all three.
-            # Timers of 1 ms, not 0: zero-timers can all run in the same
-            # pass of the event loop, without input or painting in between.
+            # A short wait before each, not a zero-timer: timers already due
+            # all run in the same pass of the event loop as the table's
+            # first paint, with no input handled in between.
             def plot_later() -> None:
-                QTimer.singleShot(1, self._show_data_in_plot)
+                QTimer.singleShot(_STEP_MS, self._show_data_in_plot)
 
-            QTimer.singleShot(1, self._size_columns)
-            QTimer.singleShot(1, plot_later)
+            QTimer.singleShot(_STEP_MS, self._size_columns)
+            QTimer.singleShot(_STEP_MS, plot_later)
         else:
             self._size_columns()
             self._show_data_in_plot()
@@ -1353,7 +1366,7 @@ class MainWindow(QMainWindow):
         if self._sheet.n_rows >= _LARGE_ROWS:
             # The plot shows the last iteration already; the final drawing
             # waits a turn, so the table's repaint and it never add up.
-            QTimer.singleShot(1, show)
+            QTimer.singleShot(_STEP_MS, show)
         else:
             show()
         state = "" if result.converged else " (stopped before converging)"

@@ -267,3 +267,19 @@ def test_cancelling_a_save_keeps_the_old_file(qtbot, tmp_path, monkeypatch):
     cells = [np.array([str(i) for i in range(100)], dtype=object)]
     assert not loader.save_table(parent, target, ["a"], cells)
     assert target.read_text() == "old\n"
+
+
+def test_preloading_the_readers_once_and_freezing_the_start_up_objects():
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, sys\n"
+        "from emgui.ui import loader\n"
+        "t = loader.preload_readers(freeze_gc=True)\n"
+        "assert loader.preload_readers() is t\n"
+        "t.join()\n"
+        "print('pyarrow.csv' in sys.modules, gc.get_freeze_count() > 1000)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
