@@ -52,7 +52,7 @@ APP_TITLE = "EM Gap Filler"
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SAMPLE_PATH = RESOURCES / "sample_class.csv"
 MAX_RECENT = 8
-_SIZE_SAMPLE_ROWS = 100
+_SIZE_SAMPLE_ROWS = 50
 
 # The same keys as emgui.ui.table_model.FILTERS, repeated here so the window
 # can be built before the core (numpy, pandas) is imported.
