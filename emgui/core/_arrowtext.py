@@ -19,6 +19,8 @@ import pyarrow as pa
 __all__ = [
     "from_bools",
     "from_cells",
+    "bools_as_text",
+    "from_padded",
     "from_ints",
     "repeat",
     "to_bools",
@@ -127,6 +129,51 @@ def repeat(text: str, n: int) -> pa.StringArray:
     if kind is pa.StringArray:
         offsets = offsets.astype(np.int32)
     return kind.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
+
+
+def bools_as_text(mask: np.ndarray):
+    """An Arrow string array ``(n,)`` of ``"true"``/``"false"``, built from bytes (no str per row).
+
+    Arrow's own cast does the same but keeps ~4x the result's size in its
+    allocator afterwards.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    rows = np.empty((len(mask), 5), dtype=np.uint8)
+    rows[:] = np.frombuffer(b"false", dtype=np.uint8)
+    rows[mask, :4] = np.frombuffer(b"true", dtype=np.uint8)
+    lengths = 5 - mask.view(np.uint8)
+    return from_padded(rows, lengths, lengths)
+
+
+def from_padded(rows: np.ndarray, lengths: np.ndarray, full_lengths: np.ndarray, valid: np.ndarray | None = None):
+    """An Arrow string array from UTF-8 text padded into the rows of a uint8 matrix.
+
+    Parameters
+    ----------
+    rows : ndarray, (m, w) uint8
+        Row ``i`` holds a text in its first ``lengths[i]`` bytes.
+    lengths : ndarray, (m,)
+    full_lengths : ndarray, (n,)
+        The length of every cell of the result: the texts of ``rows`` in
+        order where ``valid`` is True, 0 elsewhere (``n == m`` without it).
+    valid : ndarray of bool, (n,), optional
+        Cells that are not null.
+    """
+    rows = np.asarray(rows, dtype=np.uint8)
+    lengths = np.asarray(lengths)
+    keep = np.arange(rows.shape[1] if rows.ndim == 2 else 0, dtype=lengths.dtype) < lengths[:, None]
+    data = rows[keep]  # row by row, in order: the texts back to back
+    n = len(full_lengths)
+    large = int(lengths.sum(dtype=np.int64)) >= 2**31 - 1
+    offsets = np.zeros(n + 1, dtype=np.int64 if large else np.int32)
+    np.cumsum(full_lengths, out=offsets[1:])
+    kind = pa.LargeStringArray if large else pa.StringArray
+    # py_buffer shares the numpy arrays' memory (no copy); the array keeps them alive.
+    if valid is None:
+        return kind.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    valid = np.asarray(valid, dtype=bool)
+    bits = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return kind.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), bits, int(n - valid.sum()))
 
 
 def from_bools(mask: np.ndarray) -> pa.BooleanArray:

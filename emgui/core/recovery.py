@@ -161,18 +161,13 @@ class RecoveryData:
 
     def table(self) -> tuple[list[str], list[np.ndarray]]:
         """Columns and cells as :meth:`Sheet.to_table` gives them (marks included)."""
-        import numpy as np
-
-        from . import parsing
-        from .sheet import FILLED
+        from .sheet import mark_cells
 
         columns, cells = list(self.columns), list(self.cells)
         if self.roles.label is not None:
-            filled = self.provenance == FILLED
-            imputed = np.where(filled, "true", "false").astype(object)
-            conf = np.full(self.n_rows, None, dtype=object)
-            if filled.any():
-                conf[filled] = [parsing.format_number(round(float(v), 6)) for v in self.confidence[filled]]
+            # As a saved sheet writes them, as Arrow text (a million rows:
+            # no str per row; this runs after every fill).
+            imputed, conf = mark_cells(self.provenance, self.confidence, arrow=True)
             name = columns[self.roles.label]
             columns += [name + "_imputed", name + "_confidence"]
             cells += [imputed, conf]

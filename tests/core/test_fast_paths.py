@@ -521,3 +521,42 @@ def test_command_line_output_is_what_the_whole_sheet_gives(tmp_path, source, opt
             ]
 
         assert marks(ours) == marks(ref)
+
+
+# --------------------------------------------------------------------------
+# Fill marks as Arrow text (the recovery copy) against the object cells
+
+
+@PROPS
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0, 1, 2]),
+            st.one_of(st.floats(0, 1), st.sampled_from([0.0, 1.0, 0.5, 0.9999995, 4e-7, 1.5, -0.25, float("nan")])),
+        ),
+        max_size=40,
+    )
+)
+def test_mark_cells_as_arrow_text_are_the_object_cells(marks):
+    from emgui.core.sheet import mark_cells
+
+    prov = np.array([m[0] for m in marks], dtype=np.int8)
+    conf = np.array([m[1] for m in marks], dtype=np.float64)
+    imputed, confidence = mark_cells(prov, conf)
+    a_imputed, a_confidence = mark_cells(prov, conf, arrow=True)
+    assert fileio.object_cells(a_imputed).tolist() == imputed.tolist()
+    assert fileio.object_cells(a_confidence).tolist() == confidence.tolist()
+
+
+def test_arrow_mark_text_of_many_rows_keeps_its_offsets():
+    # Offsets past 2**8 and 2**16 bytes: the lengths are small integers, the sums are not.
+    from emgui.core.sheet import FILLED, USER, mark_cells
+
+    rng = np.random.default_rng(3)
+    n = 70_000
+    prov = np.where(rng.random(n) < 0.4, FILLED, USER).astype(np.int8)
+    conf = rng.random(n)
+    imputed, confidence = mark_cells(prov, conf)
+    a_imputed, a_confidence = mark_cells(prov, conf, arrow=True)
+    assert fileio.object_cells(a_imputed).tolist() == imputed.tolist()
+    assert fileio.object_cells(a_confidence).tolist() == confidence.tolist()
