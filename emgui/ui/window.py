@@ -116,6 +116,31 @@ _LARGE_ROWS = 100_000
 _STEP_MS = 20
 
 
+_COLLECTOR: list = []
+
+
+def _collect_garbage_in_gui_thread() -> None:
+    """Run Python's cyclic garbage collector only in the GUI thread, on a timer.
+
+    Left automatic, a collection runs in whichever thread happens to
+    allocate -- a loader or fit thread -- and may destroy Qt objects (the
+    cycles of closed windows and dialogs) from there: Qt then deadlocks or
+    crashes (seen here once as a test run hanging with the reader thread
+    stopped mid-parse while the GUI thread painted).  pyqtgraph's
+    GarbageCollector turns the automatic collector off and collects from a
+    1 s timer of the GUI thread instead.  Once per process.
+    """
+    if _COLLECTOR:
+        return
+    try:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+    except Exception:  # noqa: BLE001 - without pyqtgraph the collector stays automatic
+        _log.exception("cannot move garbage collection to the GUI thread")
+        _COLLECTOR.append(None)
+        return
+    _COLLECTOR.append(GarbageCollector(interval=1.0))
+
+
 def _planner(fit_input, min_confidence: float):
     """The fill plan of a fit's result, as the worker thread computes it: ``(min_confidence, plan)``."""
 
@@ -523,6 +548,7 @@ class MainWindow(QMainWindow):
         from emgui.ui.worker import FitController
 
         preload_readers(freeze_gc=self._defer)
+        _collect_garbage_in_gui_thread()
 
         self._controller = FitController(self)
         self._controller.fit_started.connect(self._on_fit_started)

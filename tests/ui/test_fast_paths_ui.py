@@ -283,3 +283,25 @@ def test_preloading_the_readers_once_and_freezing_the_start_up_objects():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_garbage_is_collected_only_in_the_gui_thread(window, qtbot):
+    """A collection in a reader or fit thread could destroy Qt objects there."""
+    import gc
+    import threading
+
+    import emgui.ui.window as window_module
+
+    assert not gc.isenabled()  # no automatic collection, in any thread
+    collector = window_module._COLLECTOR[0]
+    assert collector is not None and collector.timer.isActive()
+    seen = []
+    threshold = collector.threshold
+    gc.callbacks.append(lambda phase, info: seen.append(threading.current_thread()))
+    try:
+        collector.threshold = (0, 0, 0)  # collect at the next tick
+        qtbot.waitUntil(lambda: bool(seen), timeout=5_000)
+    finally:
+        gc.callbacks.pop()
+        collector.threshold = threshold
+    assert all(t is threading.main_thread() for t in seen)
