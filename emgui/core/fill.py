@@ -29,6 +29,11 @@ __all__ = [
     "FitInput",
     "FillPlan",
     "prepare_fit",
+    "FitSource",
+    "fit_source",
+    "prepare_from",
+    "cached_fit_input",
+    "remember_fit_input",
     "plan_fill",
     "apply_plan",
     "fill_sheet",
@@ -135,15 +140,71 @@ def prepare_fit(sheet: Sheet, n_components: int | None = None) -> FitInput:
     FillError
         No feature column, no readable rows, or a label column to fill is missing.
     """
-    key = (sheet.version, n_components)
+    cached = cached_fit_input(sheet, n_components)
+    if cached is not None:
+        return cached
+    fit_input = prepare_from(fit_source(sheet, copy=False), n_components)
+    remember_fit_input(sheet, n_components, fit_input)
+    return fit_input
+
+
+def cached_fit_input(sheet: Sheet, n_components: int | None = None) -> FitInput | None:
+    """The kept result of :func:`prepare_fit` if the sheet has not changed since, else None."""
     with _CACHE_LOCK:
         cached = _CACHE.get(sheet)
-    if cached is not None and cached[0] == key:
+    if cached is not None and cached[0] == (sheet.version, n_components):
         return cached[1]
-    fit_input = _prepare_fit(sheet, n_components)
-    with _CACHE_LOCK:
-        _CACHE[sheet] = (key, fit_input)
-    return fit_input
+    return None
+
+
+def remember_fit_input(sheet: Sheet, n_components: int | None, fit_input: FitInput) -> None:
+    """Keep ``fit_input`` (made by :func:`prepare_from`) as :func:`prepare_fit`'s, if still current."""
+    if fit_input.version == sheet.version:
+        with _CACHE_LOCK:
+            _CACHE[sheet] = ((fit_input.version, n_components), fit_input)
+
+
+@dataclass(frozen=True)
+class FitSource:
+    """What :func:`prepare_from` reads from a sheet: its copy, or a view of it.
+
+    :func:`fit_source` takes it on the thread that owns the sheet (a few
+    array copies: ~20 ms at a million rows); :func:`prepare_from` may then
+    run anywhere, e.g. in the fit's thread, while the sheet is edited.
+    """
+
+    values: tuple[np.ndarray, ...]  # per feature, (n,) float64
+    label_cells: np.ndarray | None  # (n,) object, or None without a label column
+    user: np.ndarray  # (n,) bool: the label is the user's (not filled or marked)
+    label_missing: np.ndarray  # (n,) bool
+    n_rows: int
+    feature_names: list[str]
+    version: int
+
+
+def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
+    """The sheet's part in a fit (copies, unless ``copy`` is False: then use it at once).
+
+    Raises
+    ------
+    FillError
+        The sheet has no feature column.
+    """
+    roles = sheet.roles
+    if not roles.features:
+        raise FillError(
+            "There is no numeric column to fit: mark a column such as height as a feature."
+        )
+    keep = np.array if copy else np.asarray
+    return FitSource(
+        values=tuple(keep(sheet.values(f)) for f in roles.features),
+        label_cells=None if roles.label is None else keep(sheet.column_cells(roles.label)),
+        user=sheet.provenance == USER,
+        label_missing=keep(sheet.label_missing()),
+        n_rows=sheet.n_rows,
+        feature_names=[sheet.columns[f] for f in roles.features],
+        version=sheet.version,
+    )
 
 
 # The last FitInput of each sheet, by sheet (weakly): see prepare_fit.  A
@@ -152,33 +213,28 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
 
 
-def _prepare_fit(sheet: Sheet, n_components: int | None) -> FitInput:
-    roles = sheet.roles
-    if not roles.features:
-        raise FillError(
-            "There is no numeric column to fit: mark a column such as height as a feature."
-        )
+def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput:
+    """:func:`prepare_fit` of a :class:`FitSource`; safe in any thread (it reads only the source)."""
     if n_components is not None and n_components < 1:
         raise FillError("The number of classes must be at least 1.")
-    values = np.column_stack([sheet.values(f) for f in roles.features])
+    values = np.column_stack(source.values)
     readable = np.isfinite(values).all(axis=1)
     rows = np.flatnonzero(readable)
     if not len(rows):
         raise FillError("No row has a readable value in every feature column; nothing to fit.")
     X = np.ascontiguousarray(values[rows])
 
-    user = sheet.provenance == USER
-    if roles.label is not None:
-        raw = sheet.column_cells(roles.label)
-        typed_raw = np.where(user, raw, None)
+    user = source.user
+    if source.label_cells is not None:
+        typed_raw = np.where(user, source.label_cells, None)
         codes_all, classes = parsing.encode_labels(typed_raw)
         codes_all = np.asarray(codes_all, dtype=np.int64)
         spellings = parsing.preferred_spellings(typed_raw, codes_all, classes)
-        blank = sheet.label_missing() | ~user
+        blank = source.label_missing | ~user
     else:
-        codes_all = np.full(sheet.n_rows, -1, dtype=np.int64)
+        codes_all = np.full(source.n_rows, -1, dtype=np.int64)
         classes, spellings = [], {}
-        blank = np.ones(sheet.n_rows, dtype=bool)
+        blank = np.ones(source.n_rows, dtype=bool)
 
     unlabelled = not classes
     if unlabelled:
@@ -204,8 +260,8 @@ def _prepare_fit(sheet: Sheet, n_components: int | None) -> FitInput:
         classes=list(classes),
         spellings=dict(spellings),
         n_components=len(classes),
-        feature_names=[sheet.columns[f] for f in roles.features],
-        version=sheet.version,
+        feature_names=list(source.feature_names),
+        version=source.version,
         unlabelled=unlabelled,
     )
 

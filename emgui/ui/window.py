@@ -142,14 +142,33 @@ def _collect_garbage_in_gui_thread() -> None:
 
 
 def _planner(fit_input, min_confidence: float):
-    """The fill plan of a fit's result, as the worker thread computes it: ``(min_confidence, plan)``."""
+    """The fill plan of a fit's result, as the worker thread computes it: ``(min_confidence, plan)``.
+
+    ``fit_input`` is the fit's input, or a one-item list that will hold it
+    (filled by :func:`_preparer` in the same thread, before the fit).
+    """
 
     def plan(result):
         from emgui.core.fill import plan_fill
 
-        return min_confidence, plan_fill(fit_input, result, min_confidence)
+        made = fit_input[0] if isinstance(fit_input, list) else fit_input
+        return min_confidence, plan_fill(made, result, min_confidence)
 
     return plan
+
+
+def _preparer(source, n_components, made: list):
+    """Make the fit's input (and its histogram) from a sheet's copy, in the fit's thread."""
+
+    def prepare():
+        from emgui.core.fill import prepare_from
+
+        fit_input = prepare_from(source, n_components)
+        _ = fit_input.histogram  # binned here too, off the GUI thread
+        made.append(fit_input)
+        return fit_input
+
+    return prepare
 
 
 def _iterations(n: int) -> str:
@@ -314,6 +333,8 @@ class MainWindow(QMainWindow):
         self._model = None
         self._path: str | None = None
         self._fit_input = None
+        self._fit_serial = 0  # counts fits started, so late drawings of an old one are skipped
+        self._preparing_k: int | None = None
         self._fitting = False
         self._plot = None
         self._controller = None
@@ -552,6 +573,7 @@ class MainWindow(QMainWindow):
 
         self._controller = FitController(self)
         self._controller.fit_started.connect(self._on_fit_started)
+        self._controller.fit_prepared.connect(self._on_fit_prepared)
         self._controller.fit_iterated.connect(self._on_fit_iterated)
         self._controller.fit_finished.connect(self._on_fit_finished)
         self._controller.fit_failed.connect(self._on_fit_failed)
@@ -673,8 +695,14 @@ class MainWindow(QMainWindow):
             # A short wait before each, not a zero-timer: timers already due
             # all run in the same pass of the event loop as the table's
             # first paint, with no input handled in between.
+            serial = self._fit_serial
+
             def plot_later() -> None:
-                QTimer.singleShot(_STEP_MS, self._show_data_in_plot)
+                QTimer.singleShot(_STEP_MS, draw)
+
+            def draw() -> None:
+                if self._fit_serial == serial:  # else a fit has drawn the data already
+                    self._show_data_in_plot()
 
             QTimer.singleShot(_STEP_MS, self._size_columns)
             QTimer.singleShot(_STEP_MS, plot_later)
@@ -727,8 +755,16 @@ class MainWindow(QMainWindow):
             self._counts_timer.start()
         if self.welcome.isVisible():
             self.welcome.hide()
-        if self._plot is not None and not self._fitting and not self._plot.has_fit:
-            self._plot_data_timer.start()  # the histogram follows typing until a fit is drawn
+        if (
+            self._plot is not None
+            and not self._fitting
+            and not self._plot.has_fit
+            and self._sheet.n_rows < _LARGE_ROWS
+        ):
+            # The histogram follows typing until a fit is drawn; not for a
+            # large sheet, whose fit input takes ~0.1 s to make again (and
+            # whose histogram a few typed cells hardly change): F5 redraws it.
+            self._plot_data_timer.start()
         self._widen_columns(event)
 
     @Slot()
@@ -1269,7 +1305,13 @@ class MainWindow(QMainWindow):
     def _begin_fit_display(self, fit_input) -> None:
         names = self._class_names(fit_input)
         if self._plot is not None:
-            self._plot.set_data(fit_input.X, fit_input.labels, names, self._axis_labels())
+            self._plot.set_data(
+                fit_input.X,
+                fit_input.labels,
+                names,
+                self._axis_labels(),
+                histogram=fit_input.histogram if fit_input.X.shape[1] == 1 else None,
+            )
         self.fit_panel.reset(names, fit_input.feature_names)
         self._explained, self._last_snapshot = fit_input, None
         if self._how_em is not None:
@@ -1279,6 +1321,31 @@ class MainWindow(QMainWindow):
     def fill_gaps(self) -> None:
         """Fit the mixture in the background and fill the blank labels (F5)."""
         self._ensure_ready()
+        self._fit_serial += 1
+        from emgui.core.fill import FillError, cached_fit_input, fit_source
+
+        sheet, k = self._sheet, self._components_for_sheet()
+        if sheet.n_rows >= _LARGE_ROWS and cached_fit_input(sheet, k) is None:
+            # A large sheet changed since its fit input was made (a refit
+            # after a fill, an edit): making it takes ~0.1 s, done in the
+            # fit's thread from a copy of the columns (~20 ms here).
+            try:
+                source = fit_source(sheet)
+            except FillError as exc:
+                self._warn_fit(str(exc))
+                return
+            made: list = []
+            self._fit_input = None
+            self._preparing_k = k
+            self._set_fitting(True)
+            self.fit_label.setText("Preparing…")
+            self._controller.start(
+                prepare=_preparer(source, k, made),
+                data_version=source.version,
+                after=_planner(made, self._min_confidence),
+                **self.fit_options,
+            )
+            return
         fit_input = self._prepare()
         if fit_input is None:
             return
@@ -1307,6 +1374,7 @@ class MainWindow(QMainWindow):
         fit_input = self._prepare()
         if fit_input is None:
             return
+        self._fit_serial += 1
         self._fit_input = fit_input
         self._begin_fit_display(fit_input)
         self._set_fitting(True)
@@ -1340,6 +1408,17 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_fit_started(self) -> None:
+        if self._fit_input is not None:
+            self.fit_label.setText("Fitting…")
+
+    @Slot(object)
+    def _on_fit_prepared(self, fit_input) -> None:
+        """The fit's thread made the input of a large sheet's fit: show the data and keep it."""
+        from emgui.core.fill import remember_fit_input
+
+        self._fit_input = fit_input
+        remember_fit_input(self._sheet, self._preparing_k, fit_input)
+        self._begin_fit_display(fit_input)
         self.fit_label.setText("Fitting…")
 
     @Slot(object)
@@ -1381,8 +1460,10 @@ class MainWindow(QMainWindow):
             self.undo_stack.push(FillCommand(self._sheet, plan))
         self._fit_input = None
 
+        serial = self._fit_serial
+
         def show() -> None:
-            if self._fit_input is not None:
+            if self._fit_serial != serial:
                 return  # another fit has started meanwhile: it draws itself
             self.fit_panel.show_result(result)
             if self._plot is not None:

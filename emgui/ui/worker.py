@@ -75,8 +75,10 @@ def _detached(snapshot: Snapshot) -> Snapshot:
 
 
 def _user_message(exc: BaseException) -> str:
-    """The text shown for ``exc``: a MixtureError as is, anything else short."""
-    if isinstance(exc, MixtureError):
+    """The text shown for ``exc``: a MixtureError or FillError as is, anything else short."""
+    from emgui.core.fill import FillError
+
+    if isinstance(exc, (MixtureError, FillError)):
         return str(exc)
     _log.error("EM fit failed unexpectedly", exc_info=exc)
     return f"The fit stopped because of an internal error ({type(exc).__name__}); details are in the log."
@@ -123,6 +125,12 @@ class FitWorker(QObject):
         finished; its return value travels in :attr:`FitOutcome.extra` (work
         on the result that would otherwise block the GUI thread).  It must
         not touch widgets or anything the GUI thread changes.
+    prepare : callable, optional
+        Instead of ``X``, ``labels`` and ``n_components``: ``prepare()`` is
+        called first in the worker thread and returns an object with ``X``,
+        ``labels`` and ``n_components`` attributes (a
+        :class:`~emgui.core.fill.FitInput`), emitted as ``prepared``.  Its
+        errors are reported like the fit's.
     **em_kwargs
         Passed to :class:`emgui.core.mixture.EMFit` (``seed``, ``max_iter``,
         ``tol``, ``reg_covar``, ``n_init``).
@@ -131,6 +139,9 @@ class FitWorker(QObject):
     -------
     started()
         The fit began.
+    prepared(object)
+        What ``prepare`` returned (only with ``prepare``), before the first
+        iteration.
     iteration(Snapshot)
         A progress snapshot (copied, read-only arrays), throttled.
     finished(FitOutcome)
@@ -144,6 +155,7 @@ class FitWorker(QObject):
     """
 
     started = Signal()
+    prepared = Signal(object)
     iteration = Signal(object)
     finished = Signal(object)
     failed = Signal(str)
@@ -159,10 +171,12 @@ class FitWorker(QObject):
         data_version: int = 0,
         min_interval: float = DEFAULT_MIN_INTERVAL,
         after: Callable[[MixtureResult], Any] | None = None,
+        prepare: Callable[[], Any] | None = None,
         **em_kwargs: Any,
     ) -> None:
         super().__init__()
-        self._X, self._labels = _own_copy(X, labels)
+        self._prepare = prepare
+        self._X, self._labels = (None, None) if prepare is not None else _own_copy(X, labels)
         self._after = after
         self._n_components = n_components
         self._em_kwargs = dict(em_kwargs)
@@ -192,6 +206,14 @@ class FitWorker(QObject):
             if self._abort.is_set():
                 self.cancelled.emit()
                 return
+            if self._prepare is not None:
+                prepared = self._prepare()
+                self._X, self._labels = _own_copy(prepared.X, prepared.labels)
+                self._n_components = prepared.n_components
+                self.prepared.emit(prepared)
+                if self._abort.is_set():
+                    self.cancelled.emit()
+                    return
             fit = EMFit(self._X, self._labels, self._n_components, **self._em_kwargs)
             with self._lock:
                 self._fit = fit
@@ -211,7 +233,7 @@ class FitWorker(QObject):
         finally:
             with self._lock:
                 self._fit = None
-            self._X = self._labels = self._after = None  # the thread is done with its copy
+            self._X = self._labels = self._after = self._prepare = None  # the thread is done with its copy
             self.ended.emit()
 
     def _stream(self, fit: EMFit) -> None:
@@ -256,6 +278,7 @@ class FitController(QObject):
     Signals
     -------
     fit_started()
+    fit_prepared(object)
     fit_iterated(Snapshot)
     fit_finished(FitOutcome)
     fit_failed(str)
@@ -272,6 +295,7 @@ class FitController(QObject):
     """
 
     fit_started = Signal()
+    fit_prepared = Signal(object)
     fit_iterated = Signal(object)
     fit_finished = Signal(object)
     fit_failed = Signal(str)
@@ -293,13 +317,14 @@ class FitController(QObject):
 
     def start(
         self,
-        X: Any,
-        labels: Any,
-        n_components: int | None,
+        X: Any = None,
+        labels: Any = None,
+        n_components: int | None = None,
         *,
         data_version: int,
         seed: int = 0,
         after: Callable[[MixtureResult], Any] | None = None,
+        prepare: Callable[[], Any] | None = None,
         **em_kwargs: Any,
     ) -> None:
         """Fit in a worker thread, replacing any fit that is running.
@@ -318,6 +343,10 @@ class FitController(QObject):
         seed : int, default 0
         after : callable, optional
             Run on the result in the worker thread (see :class:`FitWorker`).
+        prepare : callable, optional
+            Makes the fit's input in the worker thread, instead of ``X``,
+            ``labels`` and ``n_components`` (see :class:`FitWorker`);
+            ``fit_prepared`` carries what it made.
         **em_kwargs
             ``max_iter``, ``tol``, ``reg_covar``, ``n_init`` for ``EMFit``.
         """
@@ -330,6 +359,7 @@ class FitController(QObject):
             min_interval=self._min_interval,
             seed=seed,
             after=after,
+            prepare=prepare,
             **em_kwargs,
         )
         if self._thread is None:
@@ -392,6 +422,7 @@ class FitController(QObject):
         thread.finished.connect(worker.deleteLater)
         thread.finished.connect(thread.deleteLater)
         worker.started.connect(self._on_worker_started)
+        worker.prepared.connect(self._on_worker_prepared)
         worker.iteration.connect(self._on_worker_iteration)
         worker.finished.connect(self._on_worker_finished)
         worker.failed.connect(self._on_worker_failed)
@@ -406,6 +437,11 @@ class FitController(QObject):
     def _on_worker_started(self) -> None:
         if not self._stale:
             self.fit_started.emit()
+
+    @Slot(object)
+    def _on_worker_prepared(self, prepared: object) -> None:
+        if not self._stale:
+            self.fit_prepared.emit(prepared)
 
     @Slot(object)
     def _on_worker_iteration(self, snapshot: Snapshot) -> None:

@@ -305,3 +305,58 @@ def test_garbage_is_collected_only_in_the_gui_thread(window, qtbot):
         gc.callbacks.pop()
         collector.threshold = threshold
     assert all(t is threading.main_thread() for t in seen)
+
+
+def test_a_large_sheet_changed_since_its_last_fit_is_prepared_in_the_fit_thread(window, big_csv, qtbot, monkeypatch):
+    """A refit after a fill (or an edit) makes its input off the GUI thread, with the same result."""
+    import threading
+
+    import emgui.ui.window as window_module
+    from emgui.core import fill as fill_module
+    from emgui.core.fill import prepare_fit
+
+    monkeypatch.setattr(window_module, "_LARGE_ROWS", 1000)  # 3000 rows count as large
+    assert window.open_path(big_csv, ask=False)
+    with qtbot.waitSignal(window.fill_applied, timeout=30_000):
+        window.fill_gaps()  # prepared by the loader: the usual path
+    first = window.sheet.provenance.copy()
+    threads = []
+    prepare_from = fill_module.prepare_from
+    monkeypatch.setattr(
+        fill_module, "prepare_from", lambda *a, **k: (threads.append(threading.current_thread()), prepare_from(*a, **k))[1]
+    )
+    kept = []  # after the window's own slot: is the input kept as prepare_fit's?
+    window.controller.fit_prepared.connect(
+        lambda made: kept.append(fill_module.cached_fit_input(window.sheet, None) is made)
+    )
+    with qtbot.waitSignal(window.controller.fit_prepared, timeout=30_000):
+        window.fill_gaps()  # the sheet changed (filled): input made in the fit's thread
+        assert window._fit_input is None  # not on the GUI thread
+    qtbot.waitUntil(lambda: not window.is_fitting(), timeout=30_000)
+    qtbot.wait(100)  # nothing left over (a deferred drawing of the data) makes it here either
+    assert threads and all(t is not threading.main_thread() for t in threads)
+    assert kept == [True]
+    assert (window.sheet.provenance == first).all()  # the same fit, the same fill
+    monkeypatch.setattr(fill_module, "prepare_from", prepare_from)
+    again = prepare_fit(window.sheet, None)
+    assert np.array_equal(again.X, window._explained.X) and np.array_equal(again.labels, window._explained.labels)
+
+
+def test_a_fit_input_that_cannot_be_made_in_the_thread_is_reported(window, big_csv, qtbot, monkeypatch):
+    import emgui.ui.window as window_module
+    from emgui.core import fill as fill_module
+
+    monkeypatch.setattr(window_module, "_LARGE_ROWS", 1000)
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text, *a, **k: shown.append(text)))
+    assert window.open_path(big_csv, ask=False)
+    window.sheet.set_cell(0, 0, "edited")  # the kept input is stale now
+
+    def fails(*args, **kwargs):
+        raise fill_module.FillError("No row has a readable value in every feature column; nothing to fit.")
+
+    monkeypatch.setattr(fill_module, "prepare_from", fails)
+    with qtbot.waitSignal(window.controller.fit_failed, timeout=30_000):
+        window.fill_gaps()
+    assert shown and "No row has a readable value" in shown[-1]
+    assert not window.is_fitting() and window.sheet.counts()["filled"] == 0
