@@ -14,8 +14,11 @@ needed), with settings isolated in a temporary folder:
    plot included (reading in a background thread keeps it small; reading
    on the GUI thread blocks it for the whole read).
 2. Resident memory of the whole process after the load and after the fill
-   (``rss_*_mb``, psutil) and its peak (``peak_rss_mb``, ``ru_maxrss``).
-   Target: under 350 MB.
+   (``rss_*_mb``, psutil) and its peak (``ru_maxrss``): after loading
+   (``peak_loaded_mb``), sorting and filtering (``peak_after_sort_mb``),
+   the fill with its recovery copy (``peak_after_fill_mb``) and the whole
+   run, the second F5 included (``peak_rss_mb``).  The window keeps a
+   crash-recovery copy as the program does.  Target: under 350 MB.
 3. ``data()`` over a scroll-like sweep: 200 pages of 40 rows spread over
    the sheet, every column, the roles a view asks for when painting;
    ``data_call_us`` is the mean per call.  ``scroll_frame_ms``: a real
@@ -31,6 +34,9 @@ needed), with settings isolated in a temporary folder:
    program takes after a fill included).  Target: no gap over 50 ms.
    ``open_top_gaps`` / ``fill_top_gaps``: the three longest gaps as
    ``[ms, when (ms after the start)]``, to tell one stall from several.
+
+6. F5 again on the filled sheet (``refit_handler_ms``, ``refit_max_gap_ms``):
+   the sheet changed, so the fit's input is made again, in the fit's thread.
 
 Prints one JSON line ``{"bench": "window", ...}``.
 """
@@ -283,8 +289,27 @@ def main(argv: list[str] | None = None) -> int:
         out["filled"] = int(applied[0].n_filled)
         out["rss_filled_mb"] = round(_rss_mb(), 1)
         out["peak_rss_mb"] = round(_peak_mb(), 1)
+        keeper.wait()  # the recovery copy after the fill is part of it
+        out["peak_after_fill_mb"] = round(_peak_mb(), 1)
+        # 6. F5 again: the sheet changed (it was filled), so the fit's input
+        # is made again -- in the fit's thread for a sheet this large.
+        keeper.wait()
+        applied.clear()
+        probe.start()
+        t0 = time.perf_counter()
+        window.fill_gaps()
+        out["refit_handler_ms"] = round(1e3 * (time.perf_counter() - t0), 1)
+        _wait(app, lambda: bool(applied))
+        _settle(app, 0.3)
+        ticks = probe.stop()
+        out["refit_total_s"] = round(time.perf_counter() - t0 - 0.3, 3)
+        out["refit_max_gap_ms"] = probe.max_gap_ms(ticks)
+        out["refit_top_gaps"] = probe.top_gaps(ticks)
+        out["peak_rss_mb"] = round(_peak_mb(), 1)
         out["targets"] = {
+            "rss_under_350mb_through_fill": out["peak_after_fill_mb"] < RSS_TARGET_MB,
             "rss_under_350mb": out["peak_rss_mb"] < RSS_TARGET_MB,
+            "refit_gap_under_50ms": out["refit_max_gap_ms"] <= GAP_TARGET_MS,
             "fit_gap_under_50ms": out["fit_max_gap_ms"] <= GAP_TARGET_MS,
             "fill_gap_under_50ms": out["fill_max_gap_ms"] <= GAP_TARGET_MS,
             "open_gap_under_50ms": out["open_max_gap_ms"] <= GAP_TARGET_MS,

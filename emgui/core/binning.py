@@ -57,7 +57,7 @@ def group_histogram(values: np.ndarray, labels: np.ndarray, n_classes: int) -> H
     if v.size == 0:
         return None
     edges = histogram_edges(v)
-    groups = g + 1  # -1 (unlabelled) -> 0
+    groups = g.astype(np.intp) + 1  # -1 (unlabelled) -> 0; intp: the bin index below multiplies it
     np.maximum(groups, 0, out=groups)
     return Histogram(edges, group_counts(v, groups, edges, n_classes + 1), int(v.size))
 

@@ -839,8 +839,9 @@ class Sheet:
             ``FILLED`` or ``UNCERTAIN`` per row.
         confidence, guess : ndarray, (r,)
             Probability of the best class, and its index into ``classes``.
-        posteriors : ndarray, (r, K)
-            Every class's probability.
+        posteriors : ndarray, (r, K), or None
+            Every class's probability; only needed (and kept) for more than
+            two classes (see :meth:`probabilities`).
         classes : sequence of str
             Class keys, index = class.
         spellings : dict

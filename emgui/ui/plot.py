@@ -14,6 +14,7 @@ second and each frame only calls ``setData`` on curves created once
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -80,6 +81,14 @@ def _with_alpha(hex_color: str, alpha: int) -> QColor:
     c = QColor(hex_color)
     c.setAlpha(alpha)
     return c
+
+
+def _weak(obj: Any):
+    """A weak reference to ``obj``, or a callable giving None when it cannot have one."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:  # a list, None: never "the same arrays again"
+        return lambda: None
 
 
 class MixturePlot(QWidget):
@@ -235,19 +244,21 @@ class MixturePlot(QWidget):
         # The same arrays again (a fit of the data just drawn: the fit's input
         # is cached until the sheet changes): keep the histogram, which takes
         # ~50 ms of the GUI thread at a million rows; drop only the fit.
-        same = (X, labels, list(class_names), unit_label)
         last = self._drawn
         if (
             last is not None
             and self._n_features == 1
-            and last[0] is same[0]
-            and last[1] is same[1]
-            and last[2:] == same[2:]
+            and last[0]() is X
+            and last[1]() is labels
+            and last[2:] == (list(class_names), unit_label)
         ):
             self._drop_components()
             self.reset_history()
             return
-        self._drawn = same  # holds the arrays, so "is" cannot meet a new one at an old address
+        # Weak references: the plot does not keep a million rows alive (the
+        # window lets an old fit's input go before making a new one), and a
+        # dead reference never matches a new array at the old address.
+        self._drawn = (_weak(X), _weak(labels), list(class_names), unit_label)
         self._clear_items()
         self.reset_history()
         self._class_names = [str(c) for c in class_names]

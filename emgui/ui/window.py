@@ -1322,7 +1322,7 @@ class MainWindow(QMainWindow):
         """Fit the mixture in the background and fill the blank labels (F5)."""
         self._ensure_ready()
         self._fit_serial += 1
-        from emgui.core.fill import FillError, cached_fit_input, fit_source
+        from emgui.core.fill import FillError, cached_fit_input, fit_source, forget_fit_input
 
         sheet, k = self._sheet, self._components_for_sheet()
         if sheet.n_rows >= _LARGE_ROWS and cached_fit_input(sheet, k) is None:
@@ -1334,6 +1334,9 @@ class MainWindow(QMainWindow):
             except FillError as exc:
                 self._warn_fit(str(exc))
                 return
+            # The last fit's input is stale: let it go before the new one is made.
+            forget_fit_input(sheet)
+            self._explained = None
             made: list = []
             self._fit_input = None
             self._preparing_k = k

@@ -91,15 +91,16 @@ def _own_copy(X: Any, labels: Any) -> tuple[np.ndarray, np.ndarray | None]:
     (``prepare_fit``'s are read-only), so a million rows need no second copy.
     """
 
-    def own(a: Any, dtype: type) -> np.ndarray:
-        if isinstance(a, np.ndarray) and a.dtype == dtype and not a.flags.writeable and a.flags.c_contiguous:
+    def own(a: Any, usable: Callable[[np.dtype], bool], dtype: type) -> np.ndarray:
+        if isinstance(a, np.ndarray) and usable(a.dtype) and not a.flags.writeable and a.flags.c_contiguous:
             return a
         return np.array(a, dtype=dtype, copy=True)
 
-    x = own(X, np.float64)
+    x = own(X, lambda d: d == np.float64, np.float64)
     if x.ndim == 1:
         x = x.reshape(-1, 1)
-    lab = None if labels is None else own(labels, np.int64)
+    # Labels of any signed integer type: the fit converts them itself.
+    lab = None if labels is None else own(labels, lambda d: d.kind == "i", np.int64)
     return x, lab
 
 
