@@ -335,6 +335,7 @@ class MainWindow(QMainWindow):
         self._fit_input = None
         self._fit_serial = 0  # counts fits started, so late drawings of an old one are skipped
         self._preparing_k: int | None = None
+        self._pending_display = None  # a fit input made in the fit's thread, not drawn yet
         self._fitting = False
         self._plot = None
         self._controller = None
@@ -674,6 +675,7 @@ class MainWindow(QMainWindow):
         self._sheet = sheet
         self._path = path
         self._fit_input = None
+        self._pending_display = None  # an older sheet's fit: never drawn over this one
         sheet.subscribe(self._on_sheet_event)
         if self._model.sheet is not sheet:
             self._model.set_sheet(sheet)
@@ -1421,11 +1423,22 @@ class MainWindow(QMainWindow):
 
         self._fit_input = fit_input
         remember_fit_input(self._sheet, self._preparing_k, fit_input)
-        self._begin_fit_display(fit_input)
         self.fit_label.setText("Fitting…")
+        # Drawn a turn later (the plot's items and the window's repaint
+        # would add up otherwise); the first iteration flushes it if sooner.
+        self._pending_display = fit_input
+        serial = self._fit_serial
+        QTimer.singleShot(_STEP_MS, lambda: self._flush_display(serial))
+
+    def _flush_display(self, serial: int | None = None) -> None:
+        """Draw the data of a fit whose input the fit's thread made (see _on_fit_prepared)."""
+        fit_input, self._pending_display = self._pending_display, None
+        if fit_input is not None and serial in (None, self._fit_serial):
+            self._begin_fit_display(fit_input)
 
     @Slot(object)
     def _on_fit_iterated(self, snapshot) -> None:
+        self._flush_display()
         if self._plot is not None:
             self._plot.show_snapshot(snapshot)
         self.fit_panel.show_snapshot(snapshot)
@@ -1438,6 +1451,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_fit_finished(self, outcome) -> None:
+        self._flush_display()
         fit_input = self._fit_input
         if fit_input is None or fit_input.version != outcome.data_version:
             return  # a fit nobody waits for any more (another sheet was opened)
