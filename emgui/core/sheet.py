@@ -228,17 +228,19 @@ _UNIT_SAMPLE = 20_000
 
 def _detect_unit(col: np.ndarray | TextColumn) -> str:
     """The unit of a height column from an evenly spread sample of its non-blank cells."""
-    if isinstance(col, TextColumn):
-        n = len(col)
-        # The same sample as below, taken from the packed text.
-        col = col.take(np.linspace(0, n - 1, 4 * _UNIT_SAMPLE).astype(np.int64) if n > 4 * _UNIT_SAMPLE else np.arange(n))
-    arr = np.asarray(col)
-    if arr.dtype == object:
+    arr = col if isinstance(col, TextColumn) else np.asarray(col)
+    if isinstance(arr, TextColumn) or arr.dtype == object:
         # Thin out first when that still leaves enough non-blank cells: the
-        # blank test then runs over a few cells, not a million.
-        thin = arr[np.linspace(0, len(arr) - 1, 4 * _UNIT_SAMPLE).astype(np.int64)] if len(arr) > 4 * _UNIT_SAMPLE else arr
+        # blank test then runs over a few cells, not a million (and a packed
+        # column unpacks only those).
+        n = len(arr)
+        thinned = n > 4 * _UNIT_SAMPLE
+        thin = _take(arr, np.linspace(0, n - 1, 4 * _UNIT_SAMPLE).astype(np.int64) if thinned else np.arange(n))
         present = thin[_not_none(thin)]
-        arr = present if len(present) >= _UNIT_SAMPLE or thin is arr else arr[_not_none(arr)]
+        if len(present) < _UNIT_SAMPLE and thinned:  # mostly blank: look at every cell
+            every = _take(arr, np.arange(n))
+            present = every[_not_none(every)]
+        arr = present
     if len(arr) > _UNIT_SAMPLE:
         arr = arr[np.linspace(0, len(arr) - 1, _UNIT_SAMPLE).astype(np.int64)]
     return parsing.parse_height_column(arr).unit

@@ -207,3 +207,12 @@ def test_parsing_packed_text_gives_what_parsing_object_cells_gives(cells, unit):
             assert b.plain is None
         else:
             np.testing.assert_array_equal(a.plain, b.plain)
+
+
+def test_a_packed_height_column_gets_the_unit_its_object_cells_get():
+    from emgui.core.sheet import _detect_unit
+
+    rng = np.random.default_rng(0)
+    for blank in (0.0, 0.999):  # mostly blank: every cell is looked at, packed or not
+        cells = [None if rng.random() < blank else f"{rng.normal(1.7, 0.1):.2f}" for _ in range(100_000)]
+        assert _detect_unit(obj(cells)) == _detect_unit(TextColumn(pa.array(cells, type=pa.string()))) == "m"
