@@ -163,6 +163,27 @@ def test_a_large_sheet_shows_its_table_first_and_its_widths_and_plot_next(window
     assert window.sheet.counts()["filled"] > 0
 
 
+def test_the_plot_keeps_its_items_for_new_arrays_with_the_same_histogram(window, big_csv, qtbot):
+    """A refit makes new arrays of unchanged data: the drawn histogram stays, the fit goes."""
+    from emgui.core.binning import group_histogram
+
+    window.open_path(big_csv, ask=False)
+    plot = window.plot
+    fit_input = prepare_fit(window.sheet, None)
+    X, labels = fit_input.X.copy(), fit_input.labels.copy()
+    names, axis = window._class_names(fit_input), window._axis_labels()
+    plot.set_data(X, labels, names, axis, histogram=group_histogram(X[:, 0], labels, 2))
+    drawn = list(plot._static_items)
+    X2, labels2 = X.copy(), labels.copy()
+    plot.set_data(X2, labels2, names, axis, histogram=group_histogram(X2[:, 0], labels2, 2))
+    assert all(a is b for a, b in zip(plot._static_items, drawn, strict=True))
+    assert not plot.has_fit
+    labels3 = labels2.copy()
+    labels3[: len(labels3) // 2] = -1  # other data: drawn anew
+    plot.set_data(X2.copy(), labels3, names, axis, histogram=group_histogram(X2[:, 0], labels3, 2))
+    assert not any(a is b for a, b in zip(plot._static_items, drawn, strict=False))
+
+
 def test_the_plot_redraws_for_other_data(window, big_csv, qtbot):
     window.open_path(big_csv, ask=False)
     plot = window.plot
