@@ -384,5 +384,5 @@ def keep_recovery(window, *, open_after: str | os.PathLike | None = None) -> Rec
         elif open_after is not None:
             window.open_when_ready(open_after)
 
-    QTimer.singleShot(0, start)
+    QTimer.singleShot(0, window, start)  # not after the window is gone
     return keeper

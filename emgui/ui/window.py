@@ -409,7 +409,7 @@ class MainWindow(QMainWindow):
             # Import the heavy parts only once the window has been painted, so
             # a person sees it at once; a fallback covers a window never painted.
             self.view.viewport().installEventFilter(self)
-            QTimer.singleShot(1500, self.finish_startup)
+            QTimer.singleShot(1500, self, self.finish_startup)
         else:
             self.finish_startup()
 
@@ -419,13 +419,13 @@ class MainWindow(QMainWindow):
             if os.environ.get("EMGUI_STARTUP_PROBE"):
                 _report_startup()  # benchmarks/bench_startup.py waits for this line
             # After this paint the whole window is flushed to the screen.
-            QTimer.singleShot(0, self.finish_startup)
+            QTimer.singleShot(0, self, self.finish_startup)
         return super().eventFilter(obj, event)
 
     def open_when_ready(self, path: str | os.PathLike) -> None:
         """Open ``path`` as soon as the start-up has finished (the command line's file)."""
         if self._ready:
-            QTimer.singleShot(0, lambda: self.open_path(path, ask=False))
+            QTimer.singleShot(0, self, lambda: self.open_path(path, ask=False))
         else:
             self._pending_open = os.fspath(path)
 
@@ -592,7 +592,7 @@ class MainWindow(QMainWindow):
         self._create_plot()
         if self._pending_open is not None:
             path, self._pending_open = self._pending_open, None
-            QTimer.singleShot(0, lambda: self.open_path(path, ask=False))
+            QTimer.singleShot(0, self, lambda: self.open_path(path, ask=False))
 
     def _show_welcome(self) -> None:
         """Show the welcome panel over an empty sheet, ready for typing in its first cell."""
@@ -700,14 +700,14 @@ class MainWindow(QMainWindow):
             serial = self._fit_serial
 
             def plot_later() -> None:
-                QTimer.singleShot(_STEP_MS, draw)
+                QTimer.singleShot(_STEP_MS, self, draw)
 
             def draw() -> None:
                 if self._fit_serial == serial:  # else a fit has drawn the data already
                     self._show_data_in_plot()
 
-            QTimer.singleShot(_STEP_MS, self._size_columns)
-            QTimer.singleShot(_STEP_MS, plot_later)
+            QTimer.singleShot(_STEP_MS, self, self._size_columns)
+            QTimer.singleShot(_STEP_MS, self, plot_later)
         else:
             self._size_columns()
             self._show_data_in_plot()
@@ -1056,7 +1056,7 @@ class MainWindow(QMainWindow):
             # Open after the drop returns: a message box inside a drop handler
             # would freeze the drag source on some platforms.
             path = urls[0].toLocalFile()
-            QTimer.singleShot(0, lambda: self.open_path(path))
+            QTimer.singleShot(0, self, lambda: self.open_path(path))
 
     # -- edit menu -----------------------------------------------------------------
 
@@ -1428,7 +1428,7 @@ class MainWindow(QMainWindow):
         # would add up otherwise); the first iteration flushes it if sooner.
         self._pending_display = fit_input
         serial = self._fit_serial
-        QTimer.singleShot(_STEP_MS, lambda: self._flush_display(serial))
+        QTimer.singleShot(_STEP_MS, self, lambda: self._flush_display(serial))
 
     def _flush_display(self, serial: int | None = None) -> None:
         """Draw the data of a fit whose input the fit's thread made (see _on_fit_prepared)."""
@@ -1490,7 +1490,7 @@ class MainWindow(QMainWindow):
         if self._sheet.n_rows >= _LARGE_ROWS:
             # The plot shows the last iteration already; the final drawing
             # waits a turn, so the table's repaint and it never add up.
-            QTimer.singleShot(_STEP_MS, show)
+            QTimer.singleShot(_STEP_MS, self, show)
         else:
             show()
         state = "" if result.converged else " (stopped before converging)"
