@@ -996,56 +996,49 @@ def mark_cells(
 
 
 def _probability_bytes(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities in [0, 1] as ASCII text, ``(n, 8)`` uint8 padded, and each text's length ``(n,)``.
+    """Probabilities as ASCII text: ``(n, w)`` uint8, each row's text zero-padded, and its length ``(n,)``.
 
-    The text of :func:`_format_probabilities`: 6 decimals, trailing zeros
-    cut ("0.999977", "0.5", "1", "0").  Values outside [0, 1] (or NaN) take
-    the general path, one at a time.
+    The text is ``"%.6f" % round(p, 6)`` with trailing zeros cut ("0.999977",
+    "0.5", "1", "0").  Values in [0, 1] are spelt digit by digit from their
+    rounded millionths (``np.round(p, 6)`` is ``rint(p * 1e6) / 1e6``), whole
+    columns at a time; anything else (a confidence read back from a
+    hand-edited file) one at a time, as wide as it needs (``w`` >= 8).
     """
     p = np.asarray(p, dtype=np.float64)
     ok = (p >= 0) & (p <= 1)
+    odd = np.flatnonzero(~ok)
+    others = [f"{round(float(p[i]), 6):.6f}".rstrip("0").rstrip(".").encode("ascii") for i in odd]
+    width = max([8, *map(len, others)])
     m = np.rint(np.where(ok, p, 0.0) * 1e6).astype(np.int32)  # millionths: 0..1e6
-    out = np.empty((len(p), 8), dtype=np.uint8)
+    out = np.zeros((len(p), width), dtype=np.uint8)
     out[:, 0], out[:, 1] = ord("0"), ord(".")
     for j in range(6):  # a column at a time: small temporaries at 300k rows
         out[:, 2 + j] = (m // 10 ** (5 - j)) % 10 + ord("0")
     # Trailing zeros of the six decimals: 6 when they are all zero.
-    digits = out[:, 2:] != ord("0")
+    digits = out[:, 2:8] != ord("0")
     last = np.where(digits.any(axis=1), 5 - np.argmax(digits[:, ::-1], axis=1), -1)
     lengths = np.where(last >= 0, last + 3, 1).astype(np.int32)  # "0.xx" or "0"
     one = m >= 1_000_000
     out[one, 0], lengths[one] = ord("1"), 1
-    for i in np.flatnonzero(~ok):  # a confidence read back from a hand-edited file
-        text = _format_probabilities(p[i : i + 1])[0].encode("ascii", "replace")[:8]
+    for i, text in zip(odd, others, strict=True):
+        out[i] = 0
         out[i, : len(text)] = np.frombuffer(text, dtype=np.uint8)
         lengths[i] = len(text)
+    out[np.arange(width) >= lengths[:, None]] = 0  # the padding
     return out, lengths
 
 
 def _format_probabilities(p: np.ndarray) -> np.ndarray:
-    """Probabilities as short text with 6 decimals ("0.999977", "1", "0.5"), vectorised.
+    """Probabilities as short text with 6 decimals ("0.999977", "1", "0.5"), ``(n,)`` object.
 
-    ``p`` is ``(n,)``; the result ``(n,)`` object, the same text as
-    ``"%.6f" % round(p, 6)`` with trailing zeros cut.  Values in [0, 1] are
-    spelt digit by digit from their rounded millionths in numpy (``np.char``
-    loops in Python: several times slower); anything else (a confidence read
-    back from a hand-edited file) takes the ``np.char`` path.
+    The text of :func:`_probability_bytes`, as ``str`` objects (the padding
+    is zeros, which a fixed-width str view drops).
     """
-    p = np.asarray(p, dtype=np.float64)
-    strings = getattr(np, "strings", None)  # numpy >= 2: C loops
-    if strings is not None and len(p) and ((p >= 0) & (p <= 1)).all():
-        # np.round(p, 6) is rint(p * 1e6) / 1e6, so its 6 decimals are m's digits.
-        m = np.rint(p * 1e6).astype(np.int64)
-        codes = np.empty((len(p), 8), dtype=np.uint32)
-        codes[:, 0], codes[:, 1] = ord("0"), ord(".")
-        codes[:, 2:] = (m[:, None] // 10 ** np.arange(5, -1, -1)) % 10 + ord("0")
-        text = codes.view(np.dtype("U8")).ravel()
-        text = strings.rstrip(strings.rstrip(text, "0"), ".")
-        text[m >= 1_000_000] = "1"
-        return text.astype(object)
-    text = np.char.mod("%.6f", np.round(p, 6))
-    text = np.char.rstrip(np.char.rstrip(text, "0"), ".")
-    return text.astype(object)
+    out, _ = _probability_bytes(p)
+    if not len(out):
+        return np.empty(0, dtype=object)
+    # ASCII codes as UTF-32 code points: a fixed-width str view, trailing zeros dropped.
+    return out.astype(np.uint32).view(f"U{out.shape[1]}").ravel().astype(object)
 
 
 def _converted(parsed: parsing.ParsedColumn) -> np.ndarray:

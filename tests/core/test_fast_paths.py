@@ -358,6 +358,8 @@ def test_probability_text_matches_np_char(values):
 
 def test_probability_text_outside_zero_one_takes_the_general_path():
     assert list(_format_probabilities(np.array([1.5, -0.25, np.nan]))) == ["1.5", "-0.25", "nan"]
+    # Wider than the 8 characters of a probability: not cut (the Arrow text was).
+    assert list(_format_probabilities(np.array([12345678.25, -1e10]))) == ["12345678.25", "-10000000000"]
 
 
 def test_fit_input_is_kept_until_the_sheet_changes():
@@ -532,7 +534,10 @@ def test_command_line_output_is_what_the_whole_sheet_gives(tmp_path, source, opt
     st.lists(
         st.tuples(
             st.sampled_from([0, 1, 2]),
-            st.one_of(st.floats(0, 1), st.sampled_from([0.0, 1.0, 0.5, 0.9999995, 4e-7, 1.5, -0.25, float("nan")])),
+            st.one_of(
+                st.floats(0, 1),
+                st.sampled_from([0.0, 1.0, 0.5, 0.9999995, 4e-7, 1.5, -0.25, float("nan"), 12345678.25, -1e10]),
+            ),
         ),
         max_size=40,
     )
