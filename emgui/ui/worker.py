@@ -2,7 +2,8 @@
 
 :class:`FitWorker` is a ``QObject`` moved to a ``QThread`` (the superqt
 ``_qthreading`` pattern): ``thread.started -> worker.run``, the worker's last
-signal ``ended -> thread.quit``, ``thread.finished -> deleteLater`` for both.
+signal ``ended -> thread.quit``, ``thread.finished -> worker.deleteLater`` in the
+fit thread, and the thread deletes itself once it has really ended.
 It works on its own copy of the data, never touches a widget and checks an
 abort flag between iterations.
 
@@ -267,6 +268,36 @@ class _Stepper:
         return next(self._snapshots, None)
 
 
+class _FitThread(QThread):
+    """A fit's thread, owned by the application; it deletes itself once it has really ended.
+
+    The worker is deleted in this thread as it finishes (``finished ->
+    worker.deleteLater``, carried out by Qt before the thread ends).  The
+    thread object lives in the GUI thread and deletes itself from there --
+    only after :meth:`QThread.wait`: ``finished`` is emitted while the
+    thread is still finishing, and a bare ``finished -> deleteLater`` let
+    the GUI thread destroy this object, and with it the last Python
+    reference to the worker, while the fit thread was deleting that worker
+    too -- a double free (seen as SIGBUS/SIGSEGV in ``~QObject`` of the fit
+    thread, when a window was deleted mid-fit and its controller never got
+    ``finished``).  The reaping slot belongs to the thread itself, so it
+    runs even when the controller that started the fit is gone.
+    """
+
+    def __init__(self, worker: FitWorker) -> None:
+        super().__init__(QCoreApplication.instance())
+        self.setObjectName("emgui-fit")
+        self.worker = worker  # the worker's Python half lives as long as this thread
+        worker.moveToThread(self)
+        self.finished.connect(worker.deleteLater)  # direct: runs in the finishing thread
+        self.finished.connect(self._reap)  # queued to the GUI thread
+
+    @Slot()
+    def _reap(self) -> None:
+        self.wait()
+        self.deleteLater()
+
+
 class FitController(QObject):
     """Owns the fit thread: start, stop, step, and a clean shutdown.
 
@@ -411,17 +442,12 @@ class FitController(QObject):
         # running thread then outlives a controller dropped without wait()
         # instead of being destroyed while running, and the test suite's
         # leak check (children of the application) sees it.
-        thread = QThread(QCoreApplication.instance())
-        thread.setObjectName("emgui-fit")
-        thread.worker = worker  # the worker lives as long as its thread
-        worker.moveToThread(thread)
+        thread = _FitThread(worker)
         thread.started.connect(worker.run)
         # Direct: quit must not depend on the GUI thread's event loop, which
         # is blocked while wait() runs on close.
         worker.ended.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.finished.connect(self._on_thread_finished)
-        thread.finished.connect(worker.deleteLater)
-        thread.finished.connect(thread.deleteLater)
         worker.started.connect(self._on_worker_started)
         worker.prepared.connect(self._on_worker_prepared)
         worker.iteration.connect(self._on_worker_iteration)

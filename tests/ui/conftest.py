@@ -1,13 +1,24 @@
-"""UI test fixtures: fail any test that leaves a QThread running (as napari does).
+"""UI test fixtures: Qt objects die before their Python halves; no test leaves a QThread running.
 
-And destroy the widgets earlier tests closed before anything else runs:
-pytest-qt closes them and calls ``deleteLater``, which only an event loop
-carries out -- often in the middle of a later test.  The window collects
-garbage from a timer in the GUI thread; collected first, a closed window's
-Python half is cleared while Qt still holds the window, and its destruction
-then calls into the cleared half ("no attribute '_order'" from the table
-model, seen once in a full run).  The program's own event loop runs
-``deleteLater`` at once, so this is about the test harness.
+Why the first: a window is a cycle of Python objects (its wrapper, its
+model, its plot, the lambdas they hold) around live C++ objects.  When a
+test ends, pytest-qt closes the windows it was given and calls
+``deleteLater``, which only an event loop carries out; windows a test made
+for itself are merely dropped.  If Python's cyclic collector gets to such a
+window first, it clears the Python halves in no particular order while Qt
+still holds the C++ ones: the view then calls a model whose attributes are
+gone ("no attribute '_order'"), and objects owned by both sides are freed
+twice -- seen here as segmentation faults in later tests, in
+``QScreen::devicePixelRatio`` and ``~QObject``, one or two full runs in
+five.  The program itself has one window for its whole life and deletes
+what it closes with ``deleteLater`` in its own event loop; this is about
+the test harness.
+
+So: the program's collector (a 1 s timer of the GUI thread, see
+``emgui.ui.window._collect_garbage_in_gui_thread``) is paused for the
+session, and after every test each top-level widget the test left behind is
+deleted -- by Qt, with its Python half intact -- before anything is
+collected.
 """
 
 import gc
@@ -15,25 +26,56 @@ import gc
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _delete_closed_widgets_first(qapp):
+def _address(widget) -> int:
+    import shiboken6
+
+    return shiboken6.getCppPointer(widget)[0]
+
+
+def _flush_deferred_deletes() -> None:
     from PySide6.QtCore import QCoreApplication, QEvent
 
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _gui_collector_paused(qapp):
+    """Start the program's GUI-thread collector as the first window would, then pause its timer.
+
+    The automatic collector stays off (no collection in a worker thread);
+    garbage is collected after each test instead, once the widgets are gone.
+    """
+    import emgui.ui.window as window_module
+
+    window_module._collect_garbage_in_gui_thread()
+    collector = window_module._COLLECTOR[0]
+    assert collector is not None and collector.timer.isActive() and not gc.isenabled()
+    collector.timer.stop()
+    yield collector
+
+
+@pytest.fixture(autouse=True)
+def _widgets_deleted_before_collection(qapp):
+    _flush_deferred_deletes()
     gc.collect()
+    before = {_address(w) for w in qapp.topLevelWidgets()}
     yield
+    left = [w for w in qapp.topLevelWidgets() if _address(w) not in before and w.parent() is None]
+    for w in left:
+        w.hide()
+        w.deleteLater()
+    del left
+    _flush_deferred_deletes()
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
 def _no_running_qthreads(qapp):
     from PySide6.QtCore import QThread
 
-    before = set()
     yield
     qapp.processEvents()
-    leaked = [
-        t for t in qapp.findChildren(QThread) if t.isRunning() and id(t) not in before
-    ]
+    leaked = [t for t in qapp.findChildren(QThread) if t.isRunning()]
     for t in leaked:
         t.quit()
         t.wait(5000)

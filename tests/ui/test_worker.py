@@ -372,3 +372,33 @@ def test_dropping_the_controller_mid_fit_leaves_no_dangling_thread(qtbot, qapp):
 
     assert fit_threads()  # still alive, owned by the application
     qtbot.waitUntil(lambda: not fit_threads(), timeout=30_000)
+
+
+def test_a_fit_thread_outlives_its_deleted_controller_and_frees_its_worker_once(qtbot, qapp):
+    """The worker is deleted in its own thread as it ends; the thread deletes itself after that.
+
+    Deleting the controller mid-fit (a window closed in a hurry) used to let
+    the GUI thread destroy the thread object -- and with it the worker's
+    last Python reference -- while the fit thread was deleting the worker:
+    a double free, a crash now and then.
+    """
+    import threading
+
+    import shiboken6
+    from PySide6.QtCore import Qt
+
+    c = FitController()
+    with qtbot.waitSignal(c.fit_iterated, timeout=20_000):
+        c.start(_big(), None, 2, data_version=0, **_ENDLESS)
+    events = []
+    here = Qt.ConnectionType.DirectConnection
+    c._worker.destroyed.connect(lambda: events.append(("worker", threading.current_thread().name)), here)
+    c._thread.destroyed.connect(lambda: events.append(("thread", threading.current_thread().name)), here)
+    c.stop()
+    shiboken6.delete(c)  # gone before the thread's ``finished`` reaches it
+    del c
+    gc.collect()
+    qtbot.waitUntil(lambda: len(events) == 2, timeout=30_000)
+    (what, where), (then, there) = events
+    assert (what, then) == ("worker", "thread")
+    assert where != threading.main_thread().name and there == threading.main_thread().name
