@@ -242,9 +242,7 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
             typed_raw[~user] = None
         else:
             typed_raw = np.where(user, source.label_cells, None)
-        codes_all, classes = parsing.encode_labels(typed_raw)
-        codes_all = np.asarray(codes_all, dtype=np.int64)
-        spellings = parsing.preferred_spellings(typed_raw, codes_all, classes)
+        codes_all, classes, spellings = parsing.encode_labels_and_spellings(typed_raw)
         blank = source.label_missing | ~user
     else:
         codes_all = np.full(source.n_rows, -1, dtype=np.int64)

@@ -66,6 +66,7 @@ __all__ = [
     "MISSING_TOKENS",
     "ParsedColumn",
     "encode_labels",
+    "encode_labels_and_spellings",
     "format_height",
     "format_number",
     "is_height_column",
@@ -376,6 +377,41 @@ def encode_labels(raw: Sequence) -> tuple[np.ndarray, list[str]]:
     index = {k: i for i, k in enumerate(classes)}
     lut = np.array([-1 if k is None else index[k] for k in keys] + [-1], dtype=np.int64)
     return lut[codes], classes  # code -1 picks the trailing -1
+
+
+def encode_labels_and_spellings(raw: Sequence) -> tuple[np.ndarray, list[str], dict[str, str]]:
+    """:func:`encode_labels` and :func:`preferred_spellings` of a label column, factorized once.
+
+    The same three results as ``codes, classes = encode_labels(raw)`` then
+    ``preferred_spellings(raw, codes, classes)``; a column of a few distinct
+    texts (the usual label column) is grouped only once, and its spellings
+    are tallied over its distinct values instead of over its rows.
+    """
+    arr = _object_array(raw)
+    fact = _factorize(arr)
+    if fact is None:  # mixed cells: keys and spellings each take their own pass
+        codes, classes = encode_labels(arr)
+        return codes, classes, preferred_spellings(arr, codes, classes)
+    value_codes, uniques = fact
+    keys = [label_key(u) for u in uniques]
+    classes = sorted({k for k in keys if k is not None}, key=_class_order)
+    index = {k: i for i, k in enumerate(classes)}
+    lut = np.array([-1 if k is None else index[k] for k in keys] + [-1], dtype=np.int64)
+    codes = lut[value_codes]  # value code -1 picks the trailing -1
+    # Uniques come in order of first appearance, so a lower index is an
+    # earlier first row: the tie-break of :func:`preferred_spellings`.
+    counts = np.bincount(value_codes + 1, minlength=len(uniques) + 1)[1:]
+    tally: dict[int, dict[str, list[int]]] = {}
+    for u, (value, key) in enumerate(zip(uniques, keys, strict=True)):
+        spelt = None if key is None else _spelling(value)
+        if spelt is None or not counts[u]:
+            continue
+        entry = tally.setdefault(index[key], {}).setdefault(spelt, [0, u])
+        entry[0] += int(counts[u])
+    spellings = {c: c for c in classes}
+    for c, options in tally.items():
+        spellings[classes[c]] = min(options.items(), key=lambda kv: (-kv[1][0], kv[1][1]))[0]
+    return codes, classes, spellings
 
 
 def preferred_spellings(raw: Sequence, codes: np.ndarray, classes: list[str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from emgui.core.parsing import (
     HEIGHT_UNITS,
     MISSING_TOKENS,
     encode_labels,
+    encode_labels_and_spellings,
     format_height,
     format_number,
     is_height_column,
@@ -546,6 +547,33 @@ def test_preferred_spellings_tie_goes_to_the_first_seen():
     raw = ["male", "F", "M", "female", "female", "F"]
     codes, classes = encode_labels(raw)
     assert preferred_spellings(raw, codes, classes) == {"female": "F", "male": "male"}
+
+
+_LABEL_CELLS = st.sampled_from(
+    ["F", "f", " F", "Female", "female ", "M", "m", "male", "Male", "boy", "girl", "n/a", "", " ", "?",
+     None, 1, 2, 1.0, 2.5, True, False, float("nan")]
+)
+
+
+@given(st.lists(_LABEL_CELLS, max_size=200), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_labels_and_spellings_in_one_pass_equal_the_two_passes(cells, as_objects):
+    raw = np.empty(len(cells), dtype=object)
+    raw[:] = cells
+    if as_objects and cells:  # one object per distinct value, as a file's column holds them
+        raw = raw[np.random.default_rng(len(cells)).integers(0, len(cells), 300)]
+    codes, classes = encode_labels(raw)
+    one_codes, one_classes, one_spellings = encode_labels_and_spellings(raw)
+    assert one_classes == classes
+    assert one_codes.dtype == np.int64 and one_codes.tolist() == codes.tolist()
+    assert one_spellings == preferred_spellings(raw, codes, classes)
+
+
+def test_labels_and_spellings_in_one_pass_break_ties_by_the_first_seen():
+    raw = ["male", "F", "M", "female", "female", "F", None, " M "]
+    codes, classes, spellings = encode_labels_and_spellings(raw)
+    assert classes == ["female", "male"] and codes.tolist() == [1, 0, 1, 0, 0, 0, -1, 1]
+    assert spellings == {"female": "F", "male": "M"}  # "M" twice (with " M "), "male" once
 
 
 def test_preferred_spellings_for_classes_without_cells():
