@@ -204,8 +204,10 @@ def _as_labels(labels, n: int) -> np.ndarray:
             )
     elif arr.dtype.kind not in "iu":
         raise MixtureError("Labels must be whole class codes: -1 for unknown, 0..K-1 for a class.")
-    # A copy unless read-only already (then nobody can change it under the fit).
-    out = arr.astype(np.intp, copy=arr.flags.writeable)
+    # A copy unless read-only already (then nobody can change it under the
+    # fit); small signed codes stay small (a million int8 labels: 1 MB, not 8).
+    dtype = arr.dtype if arr.dtype.kind == "i" and not arr.flags.writeable else np.intp
+    out = arr.astype(dtype, copy=arr.flags.writeable)
     if (out < -1).any():
         bad = int(out[out < -1][0])
         raise MixtureError(
@@ -328,6 +330,28 @@ def _log_normalise(logp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return norm, ex / tot[:, None]
 
 
+def _normalise_in_place(logp: np.ndarray) -> np.ndarray:
+    """Posteriors (n, K) of log π_k N_k, written over ``logp`` itself; returns it.
+
+    The posteriors :func:`_log_normalise` gives, with no (n, K) temporary and
+    the row-wise max and sum taken a column at a time (an ``axis=1``
+    reduction over a handful of columns is several times slower).
+    """
+    k = logp.shape[1]
+    mx = logp[:, 0].copy()
+    for j in range(1, k):
+        np.maximum(mx, logp[:, j], out=mx)
+    mx[~np.isfinite(mx)] = 0.0
+    logp -= mx[:, None]
+    with np.errstate(under="ignore"):
+        np.exp(logp, out=logp)
+    tot = logp[:, 0].copy()
+    for j in range(1, k):
+        tot += logp[:, j]
+    logp /= tot[:, None]
+    return logp
+
+
 def predict_proba(X, weights, means, covariances) -> np.ndarray:
     """Posterior class probabilities of rows under given parameters.
 
@@ -345,7 +369,7 @@ def predict_proba(X, weights, means, covariances) -> np.ndarray:
     """
     x = _as_rows(X)
     w, mu, cov = _as_params(weights, means, covariances, x.shape[1])
-    _, post = _log_normalise(_weighted_log_prob(x, _factorise(w / w.sum(), mu, cov)))
+    post = _normalise_in_place(_weighted_log_prob(x, _factorise(w / w.sum(), mu, cov)))
     return post
 
 
@@ -751,12 +775,12 @@ class EMFit:
         if cache is not None and cache[0] is run and cache[1] == run.iteration:
             return cache[2]
         k = self.n_components
-        post = np.zeros((self._n, k))
-        known = self._labels >= 0
-        post[known, self._labels[known]] = 1.0
+        post = np.empty((self._n, k))
+        for j in range(k):  # a labelled row is certain: 1 for its class, 0 for the others
+            np.equal(self._labels, j, out=post[:, j])
         if self._unl_rows.shape[0]:
             g = _factorise(*run.theta)
-            _, post[self._unl_rows] = _log_normalise(_weighted_log_prob(self._xu_input_order, g))
+            post[self._unl_rows] = _normalise_in_place(_weighted_log_prob(self._xu_input_order, g))
         post.flags.writeable = False  # results share it
         self._posterior_cache = (run, run.iteration, post)
         return post

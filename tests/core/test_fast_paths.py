@@ -565,3 +565,36 @@ def test_arrow_mark_text_of_many_rows_keeps_its_offsets():
     a_imputed, a_confidence = mark_cells(prov, conf, arrow=True)
     assert fileio.object_cells(a_imputed).tolist() == imputed.tolist()
     assert fileio.object_cells(a_confidence).tolist() == confidence.tolist()
+
+
+@given(
+    st.integers(1, 5),
+    st.lists(st.floats(-800, 50, allow_nan=False) | st.just(-math.inf), min_size=1, max_size=60),
+)
+@PROPS
+def test_posteriors_normalised_in_place_are_the_plain_normalisation(k, values):
+    from emgui.core import mixture
+
+    n = max(1, len(values) // k)
+    logp = np.resize(np.array(values, dtype=np.float64), (n, k))
+    with np.errstate(invalid="ignore"):  # 0/0 for a row that is -inf throughout, both ways
+        _, expected = mixture._log_normalise(logp.copy())
+        out = mixture._normalise_in_place(logp)
+    assert out is logp
+    np.testing.assert_array_equal(out, expected)  # NaN where a row is all -inf, as before
+
+
+def test_a_fits_posteriors_are_labels_for_labelled_rows_and_the_reference_for_the_others():
+    from emgui.core import mixture
+
+    rng = np.random.default_rng(3)
+    x = np.r_[rng.normal(160, 6, 500), rng.normal(178, 7, 500)][:, None]
+    labels = np.full(1000, -1, dtype=np.int8)
+    labels[:40], labels[500:540] = 0, 1
+    labels.flags.writeable = False
+    fit = mixture.EMFit(x, labels, 2, n_init=1)
+    assert fit._labels.dtype == np.int8  # read-only codes are not widened
+    res = fit.result()
+    np.testing.assert_array_equal(res.posteriors[labels >= 0], np.eye(2)[labels[labels >= 0]])
+    reference = mixture.predict_proba(x[labels < 0], res.weights, res.means, res.covariances)
+    np.testing.assert_allclose(res.posteriors[labels < 0], reference, rtol=1e-12, atol=1e-15)
