@@ -181,6 +181,36 @@ class SheetView(QTableView):
                 index = super().moveCursor(action, modifiers)
         return index
 
+    def dataChanged(self, top_left, bottom_right, roles=()) -> None:  # noqa: N802
+        """Repaint only the changed cells that are on screen.
+
+        Qt repaints the whole viewport when a change spans more rows than it
+        shows -- a fill of a million rows changes two columns, and every
+        visible cell of every column was asked for its data again.  Clipped
+        to the rows in view, the change repaints just its columns (rows out
+        of view are drawn fresh when scrolled to).  Unclipped while a cell
+        is being edited, so the editor always gets its cell's new data.
+        """
+        model = self.model()
+        if (
+            model is not None
+            and top_left.isValid()
+            and bottom_right.isValid()
+            and self.state() != QAbstractItemView.State.EditingState
+        ):
+            first = self.rowAt(0)
+            last = self.rowAt(self.viewport().height() - 1)
+            if first >= 0:
+                if last < 0:
+                    last = model.rowCount() - 1
+                top, bottom = max(top_left.row(), first), min(bottom_right.row(), last)
+                if top > bottom:
+                    return  # nothing changed on screen
+                if (top, bottom) != (top_left.row(), bottom_right.row()):
+                    top_left = model.index(top, top_left.column(), top_left.parent())
+                    bottom_right = model.index(bottom, bottom_right.column(), bottom_right.parent())
+        super().dataChanged(top_left, bottom_right, roles)
+
     def keyPressEvent(self, event) -> None:  # noqa: N802
         if event.key() in _ENTER_KEYS and self.state() != QAbstractItemView.State.EditingState:
             self._move_down()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QApplication
 
 from emgui.core import fileio
 from emgui.core.fill import fill_sheet
@@ -516,3 +517,54 @@ def test_a_removal_of_several_runs_at_once_ends_consistent(sheet):
     assert [e for e in rec.events if e[0] == "removed"] == [("removed", 9, 9), ("removed", 5, 6), ("removed", 2, 2)]
     assert model.rowCount() == sheet.n_rows + 1
     assert [model.index(r, NAME).data(D) for r in range(sheet.n_rows)] == list(sheet.column_cells(0))
+
+
+def test_a_change_of_many_rows_repaints_only_its_columns_in_view(qtbot):
+    """A fill changes two columns of every row: the view repaints those, not every visible cell."""
+    from emgui.ui.delegates import SheetView
+
+    asked: list[int] = []
+
+    class Counting(SheetTableModel):
+        def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+            asked.append(index.column())
+            return super().data(index, role)
+
+    rng = np.random.default_rng(0)
+    n = 5000
+    heights = np.r_[rng.normal(162, 6, n // 2), rng.normal(177, 7, n - n // 2)]
+    genders = np.where(np.arange(n) % 3 == 0, None, np.where(np.arange(n) < n // 2, "F", "M"))
+    sheet = Sheet(
+        ["name", "gender", "height", "notes"],
+        [obj(*[f"P{i}" for i in range(n)]), obj(*genders), obj(*[f"{h:.1f}" for h in heights]), obj(*[""] * n)],
+    )
+    model = Counting(sheet, QUndoStack())
+    view = SheetView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(900, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    columns = model.columnCount()
+    assert all(view.columnViewportPosition(c) < view.viewport().width() for c in range(columns))
+
+    def repaint_after(change) -> set[int]:
+        """The view columns whose cells are asked for their data when ``change`` is painted."""
+        QApplication.processEvents()
+        asked.clear()
+        change()
+        QApplication.processEvents()  # the repaint that is due, of what is dirty
+        return set(asked)
+
+    assert repaint_after(lambda: view.viewport().update()) == set(range(columns))
+    # Every blank label of 5000 rows: one CellsChanged over all rows.
+    painted = repaint_after(lambda: fill_sheet(sheet))
+    assert {GENDER, CONF} <= painted < set(range(columns))  # the fill's columns, not all
+    # Shown as changed: a filled row in view has its mark.
+    r = int(np.flatnonzero(sheet.provenance == FILLED)[0])
+    assert view.rowAt(0) <= r <= view.rowAt(view.viewport().height() - 1)
+    assert model.index(r, GENDER).data(D).endswith(FILLED_MARK)
+    # A change wholly out of view repaints nothing.
+    far = n - 10
+    assert far > view.rowAt(view.viewport().height() - 1)
+    assert repaint_after(lambda: sheet.set_cell(far, 0, "Zed")) == set()
