@@ -291,7 +291,7 @@ def plan_fill(fit_input: FitInput, result: mixture.MixtureResult, min_confidence
     blank and is marked uncertain (the best guess is kept for the tooltip).
     """
     sel = fit_input.blank_rows
-    post = result.posteriors[sel]
+    post = result.posteriors_of(sel)  # only these rows: no (n, K) array for the whole sheet
     guess = np.argmax(post, axis=1) if len(sel) else np.zeros(0, dtype=np.int64)
     conf = np.take_along_axis(post, guess[:, None], axis=1)[:, 0] if len(sel) else np.zeros(0)
     unsure = ~(conf >= min_confidence)

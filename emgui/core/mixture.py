@@ -29,8 +29,8 @@ from __future__ import annotations
 import math
 import operator
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -115,7 +115,8 @@ class MixtureResult:
         False if ``max_iter`` was reached (or the fit was stopped) first.
     posteriors : ndarray, shape (n_rows, K)
         P(class | row) under these parameters, rows in the input order;
-        labelled rows are one-hot.
+        labelled rows are one-hot.  Read-only; made on first use (a million
+        rows and two classes: 16 MB), see :meth:`posteriors_of`.
     history : tuple of float
         Log-likelihood at iterations 0..n_iter of the kept start.
     """
@@ -126,8 +127,33 @@ class MixtureResult:
     log_likelihood: float
     n_iter: int
     converged: bool
-    posteriors: np.ndarray
     history: tuple[float, ...]
+    _posteriors_of: Callable[[np.ndarray | None], np.ndarray] = field(repr=False)
+    _made: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def posteriors(self) -> np.ndarray:
+        post = self._made.get("all")
+        if post is None:
+            post = self._made["all"] = self._posteriors_of(None)
+        return post
+
+    def posteriors_of(self, rows) -> np.ndarray:
+        """``posteriors[rows]``, without making the whole array: shape (r, K), a new array.
+
+        Filling the blanks needs the posteriors of the unlabelled rows only;
+        the labelled ones are one-hot.
+
+        Parameters
+        ----------
+        rows : array_like of int, shape (r,)
+            Row indices in the input order.
+        """
+        post = self._made.get("all")
+        rows = np.asarray(rows, dtype=np.intp)
+        if post is not None:
+            return post[rows]
+        return self._posteriors_of(rows)
 
 
 class _Theta(NamedTuple):
@@ -605,7 +631,6 @@ class EMFit:
         self._finished = False
         self._cancel = threading.Event()
         self._lock = threading.RLock()
-        self._posterior_cache: tuple[_Run, int, np.ndarray] | None = None
 
     # ----------------------------------------------------------------- public
 
@@ -668,14 +693,7 @@ class EMFit:
                 self.step()
                 return self.result()
             best = max(runs, key=lambda r: r.ll)
-            post = self._posteriors(best)
             weights, means, cov = self._present(best.theta)
-            if not self._has_labels:
-                order = self._order(best.theta)
-                post = post[:, order]  # a new array
-                post.flags.writeable = False
-            # Else the cached array itself: read-only, so sharing it is safe
-            # (a million rows: 16 MB and a copy saved).
             return MixtureResult(
                 weights=weights,
                 means=means,
@@ -683,8 +701,8 @@ class EMFit:
                 log_likelihood=best.ll,
                 n_iter=best.iteration,
                 converged=best.converged,
-                posteriors=post,
                 history=tuple(best.history),
+                _posteriors_of=self._posterior_maker(best.theta),
             )
 
     # ----------------------------------------------------------------- stepping
@@ -769,21 +787,38 @@ class EMFit:
             out.append(a)
         return out[0], out[1], out[2]
 
-    def _posteriors(self, run: _Run) -> np.ndarray:
-        """Posteriors of every row under the run's parameters, input order, shape (n, K)."""
-        cache = self._posterior_cache
-        if cache is not None and cache[0] is run and cache[1] == run.iteration:
-            return cache[2]
-        k = self.n_components
-        post = np.empty((self._n, k))
-        for j in range(k):  # a labelled row is certain: 1 for its class, 0 for the others
-            np.equal(self._labels, j, out=post[:, j])
-        if self._unl_rows.shape[0]:
-            g = _factorise(*run.theta)
-            post[self._unl_rows] = _normalise_in_place(_weighted_log_prob(self._xu_input_order, g))
-        post.flags.writeable = False  # results share it
-        self._posterior_cache = (run, run.iteration, post)
-        return post
+    def _posterior_maker(self, theta: _Theta) -> Callable[[np.ndarray | None], np.ndarray]:
+        """A function giving the posteriors of rows (all rows for None) under ``theta``.
+
+        It holds the parameters (theta is replaced, never changed, as EM
+        goes on) and the unlabelled rows, not the fit: a result may outlive it.
+        """
+        k, labels, unl_rows, xu = self.n_components, self._labels, self._unl_rows, self._xu_input_order
+        order = None if self._has_labels else self._order(theta)
+
+        def posteriors_of(rows: np.ndarray | None) -> np.ndarray:
+            if rows is not None and len(rows) == len(unl_rows) and np.array_equal(rows, unl_rows):
+                # Just the unlabelled rows (the blanks of a fill): computed in place.
+                post = _normalise_in_place(_weighted_log_prob(xu, _factorise(*theta)))
+            else:
+                lab = labels if rows is None else labels[rows]
+                post = np.empty((len(lab), k))
+                for j in range(k):  # a labelled row is certain: 1 for its class, 0 for the others
+                    np.equal(lab, j, out=post[:, j])
+                if rows is None:
+                    at, which = unl_rows, slice(None)
+                else:  # the unlabelled ones among ``rows``, and where they are in ``xu``
+                    at = np.flatnonzero(lab < 0)
+                    which = np.searchsorted(unl_rows, rows[at])
+                if len(at):
+                    post[at] = _normalise_in_place(_weighted_log_prob(xu[which], _factorise(*theta)))
+            if order is not None:
+                post = post[:, order]
+            if rows is None:
+                post.flags.writeable = False  # kept by the result, and shared
+            return post
+
+        return posteriors_of
 
     # ----------------------------------------------------------------- E and M
 

@@ -634,8 +634,10 @@ class MixturePlot(QWidget):
 
         Parameters
         ----------
-        posteriors : array_like, shape (n_rows, K), or None
-            Rows aligned with ``X`` of :meth:`set_data`; None restores grey.
+        posteriors : array_like, shape (n_rows, K), callable, or None
+            Rows aligned with ``X`` of :meth:`set_data`, or a function giving
+            the posteriors of given rows (``MixtureResult.posteriors_of``:
+            only the points drawn are computed); None restores grey.
         """
         scatter = self._unlabelled_scatter
         if self._n_features != 2 or scatter is None:
@@ -647,7 +649,11 @@ class MixturePlot(QWidget):
             scatter.setBrush([grey] * len(scatter.data))
             self._rename_unlabelled("unlabelled")
             return
-        p = np.asarray(posteriors, dtype=np.float64)[self._shown_rows[self._shown_unlabelled]]
+        rows = self._shown_rows[self._shown_unlabelled]
+        if callable(posteriors):
+            p = np.asarray(posteriors(rows), dtype=np.float64)
+        else:
+            p = np.asarray(posteriors, dtype=np.float64)[rows]
         if p.ndim != 2 or p.shape[1] == 0:
             return
         best = np.argmax(p, axis=1)

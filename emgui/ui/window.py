@@ -1485,7 +1485,7 @@ class MainWindow(QMainWindow):
             self.fit_panel.show_result(result)
             if self._plot is not None:
                 self._plot.show_result(result)
-                self._plot.show_posteriors(result.posteriors)
+                self._plot.show_posteriors(result.posteriors_of)  # the drawn points' only
 
         if self._sheet.n_rows >= _LARGE_ROWS:
             # The plot shows the last iteration already; the final drawing

@@ -598,3 +598,30 @@ def test_a_fits_posteriors_are_labels_for_labelled_rows_and_the_reference_for_th
     np.testing.assert_array_equal(res.posteriors[labels >= 0], np.eye(2)[labels[labels >= 0]])
     reference = mixture.predict_proba(x[labels < 0], res.weights, res.means, res.covariances)
     np.testing.assert_allclose(res.posteriors[labels < 0], reference, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_posteriors_of_some_rows_are_those_rows_of_the_whole_array(labelled):
+    """Filling uses the unlabelled rows' posteriors only; the (n, K) array is made on demand."""
+    from emgui.core import mixture
+
+    rng = np.random.default_rng(11)
+    x = np.r_[rng.normal(160, 6, 700), rng.normal(178, 7, 500), rng.normal(195, 4, 300)][:, None]
+    labels = np.full(len(x), -1)
+    if labelled:
+        labels[:30], labels[700:730], labels[1200:1230] = 0, 1, 2
+    res = mixture.EMFit(x, labels, 3, n_init=2).result()
+    rows = np.r_[rng.integers(0, len(x), 200), [0, len(x) - 1, 5, 5]]
+    some = res.posteriors_of(rows)
+    assert "all" not in res._made  # nothing of the whole sheet's size yet
+    np.testing.assert_array_equal(some, res.posteriors[rows])
+    assert res.posteriors is res.posteriors and not res.posteriors.flags.writeable
+    blanks = np.flatnonzero(labels < 0)  # what a fill asks for
+    np.testing.assert_array_equal(res.posteriors_of(blanks), res.posteriors[blanks])
+    res2 = mixture.EMFit(x, labels, 3, n_init=2).result()
+    np.testing.assert_array_equal(res2.posteriors_of(blanks), res.posteriors[blanks])  # computed alone
+    np.testing.assert_array_equal(res.posteriors_of(rows), some)  # from the whole array now
+    np.testing.assert_allclose(res.posteriors.sum(axis=1), 1.0, rtol=1e-12)
+    reference = mixture.predict_proba(x, res.weights, res.means, res.covariances)
+    unl = labels < 0
+    np.testing.assert_allclose(res.posteriors[unl], reference[unl], rtol=1e-9, atol=1e-12)

@@ -318,6 +318,11 @@ def test_posteriors_colour_unlabelled_points_by_confidence(plot):
     assert [b.rgb() for b in brushes] == [QColor(class_hex(k)).rgb() for k in (0, 1, 0)]
     alphas = [b.alpha() for b in brushes]
     assert alphas[0] > alphas[1] > alphas[2]
+    # A function of rows (MixtureResult.posteriors_of) is asked for the drawn points only.
+    asked = []
+    plot.show_posteriors(lambda rows: asked.append(list(rows)) or post[rows])
+    assert asked == [[2, 3, 4]]
+    assert [pt.brush().color() for pt in plot._unlabelled_scatter.points()] == brushes
     plot.show_posteriors(None)
     assert {pt.brush().color().rgb() for pt in plot._unlabelled_scatter.points()} == {
         QColor("#999999").rgb()
