@@ -334,6 +334,7 @@ class MainWindow(QMainWindow):
         self._path: str | None = None
         self._fit_input = None
         self._fit_serial = 0  # counts fits started, so late drawings of an old one are skipped
+        self._pending_apply: int | None = None  # a large sheet's finished fit, applied a turn later
         self._preparing_k: int | None = None
         self._pending_display = None  # a fit input made in the fit's thread, not drawn yet
         self._fitting = False
@@ -1395,10 +1396,16 @@ class MainWindow(QMainWindow):
     @Slot()
     def stop_fit(self) -> None:
         """Stop the running fit (Esc); nothing is filled."""
+        if self._pending_apply is not None and self._pending_apply == self._fit_serial:
+            # Finished, but not written yet: then not at all.
+            self._pending_apply = None
+            self._on_fit_cancelled()
+            return
         if self._controller is not None:
             self._controller.stop()
 
     def _stop_quietly(self) -> None:
+        self._pending_apply = None
         if self._controller is not None and (self._controller.is_running() or self._controller.is_stepping()):
             self._controller.stop()
         self._set_fitting(False)
@@ -1455,6 +1462,26 @@ class MainWindow(QMainWindow):
         fit_input = self._fit_input
         if fit_input is None or fit_input.version != outcome.data_version:
             return  # a fit nobody waits for any more (another sheet was opened)
+        if self._sheet.n_rows >= _LARGE_ROWS:
+            # Applied from a timer a turn later.  A queued signal is a posted
+            # event, and Qt serves posted events before timers and input: the
+            # plot's last frame, this apply and the table's repaint would run
+            # back to back (~50 ms); from a timer, what is due comes first.
+            serial = self._fit_serial
+            self._pending_apply = serial
+            QTimer.singleShot(_STEP_MS, self, lambda: self._apply_outcome(outcome, serial))
+            return
+        self._apply_outcome(outcome)
+
+    def _apply_outcome(self, outcome, serial: int | None = None) -> None:
+        """Fill the sheet from a finished fit (or fit again if the sheet changed meanwhile)."""
+        if serial is not None:
+            if self._pending_apply != serial or self._fit_serial != serial:
+                return  # stopped (Esc), or another fit or sheet came first
+            self._pending_apply = None
+        fit_input = self._fit_input
+        if fit_input is None or fit_input.version != outcome.data_version:
+            return
         if outcome.data_version != self._sheet.version:
             # The sheet changed while EM ran: this result describes old data.
             self.fit_discarded.emit()

@@ -384,3 +384,52 @@ def test_a_fit_input_that_cannot_be_made_in_the_thread_is_reported(window, big_c
         window.fill_gaps()
     assert shown and "No row has a readable value" in shown[-1]
     assert not window.is_fitting() and window.sheet.counts()["filled"] == 0
+
+
+def test_a_large_sheets_fill_is_written_from_a_timer_a_turn_after_the_fit(window, big_csv, qtbot, monkeypatch):
+    """Not in the slot of the fit's queued signal: posted events go before timers and input."""
+    import emgui.ui.window as window_module
+
+    monkeypatch.setattr(window_module, "_LARGE_ROWS", 1000)  # 3000 rows count as large
+    assert window.open_path(big_csv, ask=False)
+    finished, applied = [], []
+    window._controller.fit_finished.connect(lambda o: finished.append(window.sheet.filled_rows().size))
+    window.fill_applied.connect(applied.append)
+    with qtbot.waitSignal(window.fill_applied, timeout=30_000):
+        window.fill_gaps()
+    assert finished == [0] and len(applied) == 1  # nothing written in the fit's slot itself
+    assert window.sheet.filled_rows().size == len(applied[0].rows) > 0
+    assert not window.is_fitting()
+
+
+def test_escape_between_a_large_fit_and_its_fill_writes_nothing(window, big_csv, qtbot, monkeypatch):
+    import emgui.ui.window as window_module
+
+    monkeypatch.setattr(window_module, "_LARGE_ROWS", 1000)
+    monkeypatch.setattr(window_module, "_STEP_MS", 300)  # time to press Escape in between
+    assert window.open_path(big_csv, ask=False)
+    applied = []
+    window.fill_applied.connect(applied.append)
+    with qtbot.waitSignal(window._controller.fit_finished, timeout=30_000):
+        window.fill_gaps()
+    assert window.is_fitting()  # finished, not written yet: Stop still applies
+    window.stop_fit()
+    qtbot.wait(500)
+    assert applied == [] and window.sheet.filled_rows().size == 0
+    assert not window.is_fitting() and window.fit_label.text() == "Stopped"
+
+
+def test_an_edit_between_a_large_fit_and_its_fill_fits_again(window, big_csv, qtbot, monkeypatch):
+    import emgui.ui.window as window_module
+
+    monkeypatch.setattr(window_module, "_LARGE_ROWS", 1000)
+    monkeypatch.setattr(window_module, "_STEP_MS", 300)
+    assert window.open_path(big_csv, ask=False)
+    discarded, applied = [], []
+    window.fit_discarded.connect(lambda: discarded.append(True))
+    window.fill_applied.connect(applied.append)
+    with qtbot.waitSignal(window._controller.fit_finished, timeout=30_000):
+        window.fill_gaps()
+    window.sheet.set_cell(0, 0, "Renamed")  # the data changed before the fill was written
+    qtbot.waitUntil(lambda: bool(applied), timeout=30_000)
+    assert discarded == [True] and applied[0].rows.size == window.sheet.filled_rows().size
