@@ -132,7 +132,13 @@ class Patch:
     confidence: np.ndarray  # (r,) float64
     guess: np.ndarray  # (r,) int
     posteriors: np.ndarray | None  # (r, K) stored posteriors (more than two classes), or None
-    before_fill: np.ndarray | None = None  # (r,) object: label text a fill replaced
+    # (r,) object: label text a fill replaced; NO_TEXT_BEFORE_FILL: none in
+    # any of the rows (put back as such); None: left as it is.
+    before_fill: np.ndarray | None = None
+
+
+#: :attr:`Patch.before_fill` of rows that held no text before a fill: restored as None.
+NO_TEXT_BEFORE_FILL = np.empty(0, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -284,6 +290,9 @@ class Sheet:
         # for more than two classes (see probabilities()).
         self._post: np.ndarray | None = None
         self._before_fill = np.full(n, None, dtype=object)  # label text a fill replaced
+        # Whether any row's _before_fill may hold text (a fill replaced a
+        # marker such as "?"); while not, undo records need not copy it.
+        self._before_fill_any = False
         self._label_missing = np.ones(n, dtype=bool)  # cache of label_missing()
         self.fill_classes: list[str] = []  # class keys the posteriors' columns refer to
         self.fill_spellings: dict[str, str] = {}
@@ -687,6 +696,8 @@ class Sheet:
         self._cells = [merge(c, b) for c, b in zip(self._cells, removed.cells, strict=True)]
         for name, _ in self._ROW_ARRAYS:
             setattr(self, name, merge(getattr(self, name), removed.state[name]))
+        if _not_none(removed.state["_before_fill"]).any():
+            self._before_fill_any = True
         if self._post is not None:
             back = removed.state.get("posteriors")
             if back is None or back.shape[1] != self._post.shape[1]:
@@ -755,7 +766,8 @@ class Sheet:
             self.confidence[idx].copy(),
             self.guess[idx].copy(),
             None if self._post is None else self._post[idx].copy(),
-            self._before_fill[idx].copy(),
+            # Nothing held anywhere (the usual case): no copy of a million Nones.
+            self._before_fill[idx].copy() if self._before_fill_any else NO_TEXT_BEFORE_FILL,
         )
 
     def restore(self, patch: Patch) -> None:
@@ -773,8 +785,12 @@ class Sheet:
         self.provenance[idx] = patch.provenance
         self.confidence[idx] = patch.confidence
         self.guess[idx] = patch.guess
-        if patch.before_fill is not None:
+        if patch.before_fill is NO_TEXT_BEFORE_FILL:
+            self._before_fill[idx] = None
+        elif patch.before_fill is not None:
             self._before_fill[idx] = patch.before_fill
+            if _not_none(patch.before_fill).any():
+                self._before_fill_any = True
         if patch.posteriors is not None and patch.posteriors.shape[1] > 2:
             self._ensure_posteriors(patch.posteriors.shape[1])
             self._post[idx] = patch.posteriors
@@ -887,6 +903,7 @@ class Sheet:
             kept = _not_none(old)
             if kept.any():
                 self._before_fill[fresh[kept]] = old[kept]
+                self._before_fill_any = True
             col[write] = names[written]
             # Whether each spelling names a class, worked out once per class
             # instead of once per row.

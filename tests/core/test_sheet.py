@@ -275,3 +275,45 @@ def test_a_feature_keeps_no_issue_array_until_a_cell_cannot_be_read():
     assert s.unreadable(1).tolist() == [False, False, True, False]
     s.set_cell(2, 1, "175")
     assert not s.unreadable(1).any() and s.counts()["unreadable"] == 0
+
+
+def _state(s):
+    label = s.roles.label
+    return (
+        [s.text(i, label) for i in range(s.n_rows)],
+        s.provenance.tolist(),
+        [None if np.isnan(c) else round(float(c), 9) for c in s.confidence],
+        s.guess.tolist(),
+        s._before_fill.tolist(),
+    )
+
+
+@pytest.mark.parametrize("cells", [("F", None, None, "M", None, None), ("F", "?", None, "M", "N/A", None)])
+def test_undo_records_copy_the_text_before_a_fill_only_when_there_is_some(cells):
+    """Blanks that were None need no copy of a million Nones; markers ("?") are copied and come back."""
+    from emgui.core.sheet import NO_TEXT_BEFORE_FILL
+
+    rng = np.random.default_rng(len(cells))
+    common = (["female", "male"], {"female": "F", "male": "M"})
+
+    def fill(s, rows, status):
+        rows = np.array(rows)
+        s.apply_fill(rows, np.array(status, np.int8), rng.uniform(0.5, 1, len(rows)),
+                     rng.integers(0, 2, len(rows)), None, *common)
+
+    sheets = [Sheet(["gender", "height"], [obj(*cells), obj(*["170"] * 6)]) for _ in range(2)]
+    sheets[1]._before_fill_any = True  # the full copy, as the reference
+    states = []
+    for s in sheets:
+        fill(s, [1, 2, 4, 5], [FILLED, FILLED, UNCERTAIN, FILLED])
+        before = _state(s)
+        patch = s.capture(s.filled_rows(), [0])
+        fill(s, [1, 2, 5], [FILLED, UNCERTAIN, FILLED])  # a refit: row 4 stale, row 2 now uncertain
+        s.clear_filled(np.array([1, 2, 5]))  # what undoing the refit does first
+        s.restore(patch)  # then the first fill's marks
+        assert _state(s) == before
+        states.append((before, patch))
+    with_markers = any(c not in (None, "F", "M") for c in cells)
+    assert (states[0][1].before_fill is NO_TEXT_BEFORE_FILL) is not with_markers
+    s.clear_filled()
+    assert [s.text(i, 0) for i in range(6)] == list(cells)
