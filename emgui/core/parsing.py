@@ -373,10 +373,26 @@ def encode_labels(raw: Sequence) -> tuple[np.ndarray, list[str]]:
     """
     arr = _object_array(raw)
     codes, keys = _keys(arr)
+    classes, lut = _classes_of(keys)
+    return lut[codes], classes  # code -1 picks the trailing -1
+
+
+def _classes_of(keys: list[str | None]) -> tuple[list[str], np.ndarray]:
+    """The classes of distinct label keys in :func:`encode_labels`' order, and each key's
+    class index (-1 for None) with a trailing -1, so ``lut[codes]`` maps code -1 to -1."""
     classes = sorted({k for k in keys if k is not None}, key=_class_order)
     index = {k: i for i, k in enumerate(classes)}
     lut = np.array([-1 if k is None else index[k] for k in keys] + [-1], dtype=np.int64)
-    return lut[codes], classes  # code -1 picks the trailing -1
+    return classes, lut
+
+
+def _most_used(tally: dict[int, dict[str, list[int]]], classes: list[str]) -> dict[str, str]:
+    """Each class's spelling from ``{class: {spelling: [count, first seen]}}``:
+    the most used, ties to the first seen; the class key itself when it has none."""
+    out = {c: c for c in classes}
+    for c, options in tally.items():
+        out[classes[c]] = min(options.items(), key=lambda kv: (-kv[1][0], kv[1][1]))[0]
+    return out
 
 
 def encode_labels_and_spellings(raw: Sequence) -> tuple[np.ndarray, list[str], dict[str, str]]:
@@ -394,9 +410,7 @@ def encode_labels_and_spellings(raw: Sequence) -> tuple[np.ndarray, list[str], d
         return codes, classes, preferred_spellings(arr, codes, classes)
     value_codes, uniques = fact
     keys = [label_key(u) for u in uniques]
-    classes = sorted({k for k in keys if k is not None}, key=_class_order)
-    index = {k: i for i, k in enumerate(classes)}
-    lut = np.array([-1 if k is None else index[k] for k in keys] + [-1], dtype=np.int64)
+    classes, lut = _classes_of(keys)
     codes = lut[value_codes]  # value code -1 picks the trailing -1
     # Uniques come in order of first appearance, so a lower index is an
     # earlier first row: the tie-break of :func:`preferred_spellings`.
@@ -406,12 +420,9 @@ def encode_labels_and_spellings(raw: Sequence) -> tuple[np.ndarray, list[str], d
         spelt = None if key is None else _spelling(value)
         if spelt is None or not counts[u]:
             continue
-        entry = tally.setdefault(index[key], {}).setdefault(spelt, [0, u])
+        entry = tally.setdefault(int(lut[u]), {}).setdefault(spelt, [0, u])
         entry[0] += int(counts[u])
-    spellings = {c: c for c in classes}
-    for c, options in tally.items():
-        spellings[classes[c]] = min(options.items(), key=lambda kv: (-kv[1][0], kv[1][1]))[0]
-    return codes, classes, spellings
+    return codes, classes, _most_used(tally, classes)
 
 
 def preferred_spellings(raw: Sequence, codes: np.ndarray, classes: list[str]) -> dict[str, str]:
@@ -435,10 +446,9 @@ def preferred_spellings(raw: Sequence, codes: np.ndarray, classes: list[str]) ->
     """
     arr = _object_array(raw)
     codes = np.asarray(codes, dtype=np.int64)
-    out = {c: c for c in classes}
     rows = np.flatnonzero(codes >= 0)
     if not len(rows):
-        return out
+        return {c: c for c in classes}
     fact = _factorize(arr[rows])
     if fact is None:
         spelt = np.empty(len(rows), dtype=object)
@@ -461,9 +471,7 @@ def preferred_spellings(raw: Sequence, codes: np.ndarray, classes: list[str]) ->
         entry = tally.setdefault(c, {}).setdefault(s, [0, f])
         entry[0] += n
         entry[1] = min(entry[1], f)
-    for c, spellings in tally.items():
-        out[classes[c]] = min(spellings.items(), key=lambda kv: (-kv[1][0], kv[1][1]))[0]
-    return out
+    return _most_used(tally, classes)
 
 
 def _tally(values: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
