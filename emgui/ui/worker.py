@@ -493,8 +493,8 @@ class FitController(QObject):
     @Slot()
     def _on_thread_finished(self) -> None:
         # ``finished`` is emitted just before the thread really ends; wait
-        # out that last moment so dropping the reference can never destroy a
-        # running QThread.  deleteLater (queued after this) frees both.
+        # out that last moment so a queued fit never runs beside it (one
+        # thread at a time).  The thread deletes itself (see _FitThread).
         if self._thread is not None:
             self._thread.wait()
         self._thread = self._worker = None
