@@ -41,7 +41,10 @@ def _build_parser() -> argparse.ArgumentParser:
     fill.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="a .csv, .tsv or .xlsx file")
     fill.add_argument("--label", metavar="COL", help="the label column (default: detected, e.g. gender/sex)")
     fill.add_argument("--features", metavar="A,B,...", help="feature columns (default: detected, e.g. height)")
-    fill.add_argument("--components", type=int, metavar="K", help="number of classes when no label is typed (default 2)")
+    fill.add_argument("--components", type=int, metavar="K",
+                      help="number of groups (default: chosen by BIC; with typed labels, the typed classes or one more)")
+    fill.add_argument("--covariance", choices=("auto", "separate", "shared"), default="auto",
+                      help="each group's own covariance, one shared by all, or the better by BIC (default)")
     fill.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                       help="leave a label blank when its probability is below P (0..1)")
     fill.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
@@ -232,11 +235,12 @@ def run_fill(args) -> int:
         if not np.isfinite(sheet.values(f)).any():
             raise UsageError(f"column '{sheet.columns[f]}' holds no readable numbers")
     try:
-        fit_input, result, plan = fill_sheet(
+        fit_input, report, plan = fill_sheet(
             sheet,
             n_components=args.components,
             min_confidence=args.min_confidence,
             seed=args.seed,
+            covariance=args.covariance,
         )
     except (FillError, mixture.MixtureError) as exc:
         raise UsageError(str(exc)) from exc
@@ -258,11 +262,20 @@ def run_fill(args) -> int:
         }
     fileio.write_table(out, out_columns, out_cells, **styles)
     if args.report:
-        fileio.write_json(args.report, report_dict(fit_input, result, plan, label_name))
-    missing = sheet.counts()["missing"]
+        fileio.write_json(args.report, report_dict(fit_input, report, plan, label_name))
+    result = report.result
+    # Blank labels: those the fill covered (filled or left blank with a note)
+    # and those of rows it could not use (no readable feature value).
+    counts = sheet.counts()
+    blank = plan.n_filled + counts["missing"]
+    model = f"{report.groups} group{'s' if report.groups != 1 else ''}, {report.covariance} covariance"
     print(
-        f"{out}: filled {plan.n_filled} of {len(plan.rows) + missing} blank '{label_name}' cells"
-        + (f", {plan.n_uncertain} left blank as uncertain" if plan.n_uncertain else "")
+        f"{out}: filled {plan.n_filled} of {blank} blank '{label_name}' cells"
+        + (f", {plan.n_uncertain} left blank (see '{label_name}_note')" if plan.n_uncertain else "")
+        + (f"; {report.n_unusual} row{'s' if report.n_unusual != 1 else ''} with unusual values set aside"
+           if report.n_unusual else "")
+        + f"; model: {model}"
+        + ("" if report.check is None else f". {report.check.sentence()}")
         + ("" if result.converged else f" (EM stopped after {result.n_iter} iterations without converging)"),
         file=sys.stderr,
     )

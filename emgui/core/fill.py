@@ -14,6 +14,7 @@ result still matches the sheet.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import weakref
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import binning, mixture, parsing
-from .sheet import FILLED, UNCERTAIN, USER, Sheet
+from .sheet import FILLED, UNCERTAIN, USER, FillNotes, Sheet
 
 __all__ = [
     "FillError",
@@ -38,6 +39,8 @@ __all__ = [
     "plan_fill",
     "apply_plan",
     "fill_sheet",
+    "FillJob",
+    "FillReport",
     "export_table",
     "export_styles",
     "report_dict",
@@ -83,6 +86,10 @@ class FitInput:
     feature_names: list[str]
     version: int
     unlabelled: bool  # True when no class came from the label column (classes "1".."K")
+    # Classes typed only on rows without a usable feature value: no group, and
+    # the sheet rows typed so (for their note).
+    absent: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    heights: tuple[int, ...] = ()  # positions of the features that hold heights
 
     @functools.cached_property
     def histogram(self) -> binning.Histogram | None:
@@ -108,6 +115,14 @@ class FillPlan:
     posteriors: np.ndarray | None  # (r, K); None with two classes or fewer (see Sheet.probabilities)
     classes: list[str]
     spellings: dict[str, str]
+    # Why a row's label stayed blank (or why a typed label took no part):
+    # sheet rows (q,) and their texts (q,) object.  Few rows, typically.
+    note_rows: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    note_texts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=object))
+    # Feature cells unusual under the fit: (sheet row, feature position, reason).
+    unusual: tuple[tuple[int, int, str], ...] = ()
+    # Per class: True for a group no typed label names (never written).
+    unnamed: tuple[bool, ...] = ()
 
     @property
     def texts(self) -> np.ndarray:
@@ -187,7 +202,8 @@ class FitSource:
     n_rows: int
     feature_names: list[str]
     version: int
-    copied: bool = False  # the arrays are this source's own (prepare_from may reuse them)
+    copied: bool = False
+    heights: tuple[int, ...] = ()  # positions of the features that hold heights  # the arrays are this source's own (prepare_from may reuse them)
 
 
 def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
@@ -213,6 +229,7 @@ def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
         feature_names=[sheet.columns[f] for f in roles.features],
         version=sheet.version,
         copied=copy,
+        heights=tuple(i for i, f in enumerate(roles.features) if roles.units.get(f)),
     )
 
 
@@ -249,15 +266,28 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
         classes, spellings = [], {}
         blank = np.ones(source.n_rows, dtype=bool)
 
+    # A class typed only where no feature can be read is no group: it would
+    # become a free component and be written on rows nobody typed so.
+    absent: dict[str, np.ndarray] = {}
+    if classes:
+        present = np.zeros(len(classes) + 1, dtype=bool)
+        present[codes_all[rows] + 1] = True
+        if not present[1:].all():
+            remap = np.full(len(classes) + 1, -1, dtype=np.int64)
+            kept = [j for j in range(len(classes)) if present[j + 1]]
+            remap[[j + 1 for j in kept]] = np.arange(len(kept))
+            for j in range(len(classes)):
+                if not present[j + 1]:
+                    absent[spellings.get(classes[j], classes[j])] = np.flatnonzero(codes_all == j)
+            codes_all = remap[codes_all + 1]
+            spellings = {classes[j]: spellings[classes[j]] for j in kept if classes[j] in spellings}
+            classes = [classes[j] for j in kept]
+
     unlabelled = not classes
     if unlabelled:
         k = 2 if n_components is None else n_components
         classes = [str(i + 1) for i in range(k)]
         spellings = {c: c for c in classes}
-    elif n_components is not None and n_components > len(classes):
-        extra = [str(i + 1) for i in range(len(classes), n_components)]
-        classes = list(classes) + extra
-        spellings = {**spellings, **{c: c for c in extra}}
 
     # Small integer types: kept with the fit input (and by the window for the
     # "How EM works" panel), they cost a million rows 5 MB instead of 24.
@@ -280,6 +310,8 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
         feature_names=list(source.feature_names),
         version=source.version,
         unlabelled=unlabelled,
+        absent=absent,
+        heights=tuple(source.heights),
     )
 
 
@@ -310,7 +342,7 @@ def plan_fill(fit_input: FitInput, result: mixture.MixtureResult, min_confidence
     )
 
 
-def apply_plan(sheet: Sheet, plan: FillPlan) -> None:
+def apply_plan(sheet: Sheet, plan: FillPlan, notes: FillNotes | None = None) -> None:
     """Write a fill plan into the sheet (adds a ``class`` column if it has no label)."""
     if sheet.roles.label is None:
         sheet.insert_column(sheet.n_cols, "class")
@@ -319,10 +351,349 @@ def apply_plan(sheet: Sheet, plan: FillPlan) -> None:
         r = sheet.roles
         sheet.set_roles(Roles(sheet.n_cols - 1, r.features, r.units))
     # apply_fill itself drops the marks of an earlier fill on rows this plan does not cover.
+    features = sheet.roles.features
     sheet.apply_fill(
         plan.rows, plan.status, plan.confidence, plan.guess, plan.posteriors,
         plan.classes, plan.spellings,
+        unusual=[(r, features[f], reason) for r, f, reason in plan.unusual],
+        notes=notes,
     )
+
+
+#: Held-out log-loss (nats per typed label) by which the typed rows alone must beat the full fit to replace it.
+TYPED_ONLY_MARGIN = 0.02
+
+
+def _typed_only_result(alone: mixture.MixtureResult, X: np.ndarray) -> mixture.MixtureResult:
+    """A fit of the typed rows alone, with posteriors for every row of ``X`` (the blank ones included)."""
+    params = (alone.weights, alone.means, alone.covariances)
+
+    def posteriors_of(rows):
+        rows = np.arange(len(X)) if rows is None else rows
+        return mixture.predict_proba(X[rows], *params)
+
+    return dataclasses.replace(alone, _posteriors_of=posteriors_of, _made={})
+
+
+#: How a group no typed label names is called in tooltips and reports (never written in a cell).
+UNNAMED = "(unnamed group {})"
+COVARIANCE_CHOICES = ("auto", *mixture.COVARIANCES)
+
+
+@dataclass(frozen=True)
+class FillReport:
+    """What a fill found beyond the cells: the model chosen, the candidates, the self-check.
+
+    Attributes
+    ----------
+    result : MixtureResult
+        The final fit (rows with unusual values left out).
+    classes : list of str
+        Class keys of the result's components; unnamed groups included.
+    names : list of str
+        How each is shown (the column's spelling, or "(unnamed group 1)").
+    unnamed : tuple of bool
+    covariance : str
+    candidates : list of trust.Candidate
+    check : trust.Check or None
+        None when the self-check was not asked for.
+    n_unusual : int
+        Rows left out of the fit as unusual.
+    subsampled : int or None
+        Rows the candidates and the check were fitted on, when fewer than all.
+    """
+
+    result: mixture.MixtureResult
+    classes: list[str]
+    names: list[str]
+    unnamed: tuple[bool, ...]
+    covariance: str
+    candidates: list
+    check: object | None
+    n_unusual: int
+    subsampled: int | None = None
+    typed_only: bool = False  # the blank rows took no part (see FillJob.finish)
+
+    @property
+    def groups(self) -> int:
+        return len(self.classes)
+
+    def model_dict(self) -> dict:
+        return {
+            "covariance": self.covariance,
+            "groups": self.groups,
+            "unnamed_groups": int(sum(self.unnamed)),
+            "fitted_on": "typed rows only" if self.typed_only else "all rows",
+            "candidates": [c.as_dict() for c in self.candidates],
+        }
+
+
+class FillJob:
+    """The fill of a :class:`FitInput`, in three steps that may run in another thread.
+
+    ``prepare()`` screens for unusual values and chooses the model by BIC;
+    ``em()`` gives the chosen model's :class:`~emgui.core.mixture.EMFit` over
+    the rows kept (the window streams it to the plot); ``finish(result)``
+    looks for unusual values again under the final fit, runs the self-check,
+    calibrates and plans the fill::
+
+        job = FillJob(fit_input)
+        job.prepare()
+        em = job.em()
+        for _ in em: pass
+        plan, report = job.finish(em.result())
+
+    Parameters
+    ----------
+    fit_input : FitInput
+    components : int, optional
+        Fixes the number of groups (otherwise chosen by BIC).
+    covariance : {"auto", "separate", "shared"}
+    min_confidence : float
+        Blanks whose best class is less likely stay blank (uncertain).
+    seed : int
+    check : bool
+        Run the self-check (and calibrate from it).
+    folds : int
+    """
+
+    def __init__(
+        self,
+        fit_input: FitInput,
+        *,
+        components: int | None = None,
+        covariance: str = "auto",
+        min_confidence: float = 0.0,
+        seed: int = 0,
+        check: bool = True,
+        folds: int = 5,
+        **em_kwargs,
+    ) -> None:
+        from . import trust
+
+        if covariance not in COVARIANCE_CHOICES:
+            raise FillError(f"covariance must be one of {', '.join(COVARIANCE_CHOICES)}, not '{covariance}'")
+        self.fit_input = fit_input
+        self.components = components
+        self.covariance = covariance
+        self.min_confidence = float(min_confidence)
+        self.seed = int(seed)
+        self.check = bool(check)
+        self.folds = int(folds)
+        self._em_kwargs = {k: v for k, v in em_kwargs.items() if k in ("max_iter", "tol", "reg_covar")}
+        fi = fit_input
+        self.n_typed = 0 if fi.unlabelled else len(fi.classes)
+        if self.n_typed == 1 and components is None and len(fi.blank_rows):
+            name = fi.spellings.get(fi.classes[0], fi.classes[0])
+            raise FillError(
+                f"Only one class ('{name}') is typed: nothing can be told apart from it. "
+                "Type a row of each other class, or give the number of groups."
+            )
+        if components is not None and components > len(fi.X):
+            raise FillError(
+                f"{components} groups need at least {components} rows with readable values; "
+                f"there are {len(fi.X)}."
+            )
+        self._sub = trust.subsample(len(fi.X), seed=self.seed)
+        self.keep: np.ndarray | None = None  # (m,) bool over the fit input's rows
+        self.chosen = None
+        self.candidates: list = []
+        self.unusual = None
+        self.typed_only = False
+
+    # -- step 1 ---------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Screen for unusual values and choose the model (several small fits)."""
+        from . import trust
+
+        fi = self.fit_input
+        X, labels = fi.X, fi.labels
+        sub = self._sub
+        Xs, ls = (X, labels) if sub is None else (X[sub], labels[sub])
+        keep_s = np.ones(len(Xs), dtype=bool)
+        for _ in range(3):
+            chosen, candidates = trust.choose_model(
+                Xs[keep_s], ls[keep_s], self.n_typed,
+                groups=self.components, covariance=self.covariance, seed=self.seed,
+            )
+            found = self._find_unusual(Xs, chosen.result)
+            if np.array_equal(~found.mask, keep_s):
+                break
+            keep_s = ~found.mask
+        self.chosen, self.candidates = chosen, candidates
+        self.unusual = self._find_unusual(X, chosen.result) if sub is not None else found
+        self.keep = ~self.unusual.mask
+
+    def _find_unusual(self, X: np.ndarray, result):
+        from . import trust
+
+        fi = self.fit_input
+        return trust.find_unusual(
+            X, result, fi.feature_names, heights=frozenset(fi.heights), n_total=len(fi.X)
+        )
+
+    # -- step 2 ---------------------------------------------------------------------
+
+    def em(self) -> mixture.EMFit:
+        """The chosen model's fit over the rows kept.
+
+        Small data: the chosen candidate's own fit again (the same starts, so
+        the plot shows EM climbing to it); large data: started from the
+        candidate's parameters (fitted on a subsample).
+        """
+        if self.chosen is None:
+            self.prepare()
+        X, labels = self._kept()
+        c = self.chosen
+        init = None
+        if self._sub is not None or not self.keep.all():
+            r = c.result
+            init = (r.weights, r.means, r.covariances)
+        return mixture.EMFit(
+            X, labels, c.groups, covariance=c.covariance, seed=self.seed, init=init,
+            n_init=1 if init is not None else 5, **self._em_kwargs,
+        )
+
+    def _kept(self) -> tuple[np.ndarray, np.ndarray]:
+        fi = self.fit_input
+        if self.keep is None or self.keep.all():
+            return fi.X, fi.labels
+        return fi.X[self.keep], fi.labels[self.keep]
+
+    # -- step 3 ---------------------------------------------------------------------
+
+    def finish(self, result: mixture.MixtureResult) -> tuple[FillPlan, FillReport]:
+        """Unusual values under the final fit, the self-check, calibration and the plan."""
+        from . import trust
+
+        fi = self.fit_input
+        c = self.chosen
+        found = self._find_unusual(fi.X, result)
+        if not np.array_equal(~found.mask, self.keep):
+            # The final fit sees a different set of unusual rows: fit once more without them.
+            self.keep, self.unusual = ~found.mask, found
+            X, labels = self._kept()
+            result = trust.fit_model(
+                X, labels, c.groups, c.covariance, seed=self.seed,
+                init=(result.weights, result.means, result.covariances),
+            )
+        classes, names, unnamed = self._classes(result)
+        n_named = len(classes) - sum(unnamed)
+        check = None
+        if self.check:
+            if fi.unlabelled:
+                check = trust.no_check("no label is typed, so there is nothing to check against", self.folds)
+            else:
+                X, labels = self._kept()
+                sub = trust.subsample(len(X), seed=self.seed + 1)
+                if sub is not None:
+                    X, labels = X[sub], labels[sub]
+                check = trust.self_check(
+                    X, labels, names[:n_named], n_named, c.covariance, result,
+                    folds=self.folds, min_confidence=self.min_confidence, seed=self.seed,
+                )
+                if (
+                    check.typed_only_log_loss is not None
+                    and check.typed_only_log_loss < check.log_loss - TYPED_ONLY_MARGIN
+                ):
+                    # The blank rows pull the groups away from the typed
+                    # classes (features far from Gaussian): the typed rows
+                    # alone predict the hidden labels better, so they decide.
+                    X_all, lab_all = self._kept()
+                    use = lab_all >= 0
+                    alone = trust.fit_model(X_all[use], lab_all[use], c.groups, c.covariance,
+                                            seed=self.seed, n_init=1)
+                    result = _typed_only_result(alone, X_all)
+                    self.typed_only = True
+                    check = trust.self_check(
+                        X, labels, names[:n_named], n_named, c.covariance, result,
+                        folds=self.folds, min_confidence=self.min_confidence, seed=self.seed,
+                        typed_rows_only=True,
+                    )
+        temperature = check.temperature if check is not None and check.accuracy is not None else 1.0
+        plan = self._plan(result, classes, unnamed, temperature)
+        report = FillReport(
+            result=result, classes=classes, names=names, unnamed=unnamed,
+            covariance=c.covariance, candidates=self.candidates, check=check,
+            n_unusual=int(np.count_nonzero(~self.keep)),
+            subsampled=None if self._sub is None else len(self._sub),
+            typed_only=self.typed_only,
+        )
+        return plan, report
+
+    def _classes(self, result) -> tuple[list[str], list[str], tuple[bool, ...]]:
+        fi = self.fit_input
+        k = len(result.weights)
+        if fi.unlabelled:
+            classes = [str(i + 1) for i in range(k)]
+            return classes, list(classes), (False,) * k
+        extra = k - self.n_typed
+        classes = list(fi.classes) + [UNNAMED.format(i + 1) for i in range(extra)]
+        names = [fi.spellings.get(c, c) for c in fi.classes] + classes[self.n_typed:]
+        return classes, names, (False,) * self.n_typed + (True,) * extra
+
+    def _plan(self, result, classes, unnamed, temperature) -> FillPlan:
+        from . import trust
+
+        fi = self.fit_input
+        keep = self.keep
+        blank = fi.blank_rows
+        kept_blank = blank[keep[blank]]
+        position = np.cumsum(keep) - 1  # row of the fit input -> row of the kept rows
+        post = result.posteriors_of(position[kept_blank])
+        post = trust.temper(post, temperature)
+        k = post.shape[1]
+        guess = np.argmax(post, axis=1) if len(post) else np.zeros(0, dtype=np.int64)
+        conf = np.take_along_axis(post, guess[:, None], axis=1)[:, 0] if len(post) else np.zeros(0)
+        named = ~np.asarray(unnamed, dtype=bool)[guess] if len(guess) else np.zeros(0, dtype=bool)
+        status = np.where(named & (conf >= self.min_confidence), FILLED, UNCERTAIN).astype(np.int8)
+        # Rows with unusual values take no part: their blank label is not filled.
+        off = blank[~keep[blank]]
+        rows = np.concatenate([kept_blank, off])
+        status = np.concatenate([status, np.full(len(off), UNCERTAIN, dtype=np.int8)])
+        conf = np.concatenate([conf, np.full(len(off), np.nan)])
+        guess = np.concatenate([guess, np.full(len(off), -1, dtype=guess.dtype)])
+        if k > 2:
+            post = np.concatenate([post, np.full((len(off), k), np.nan)])
+        order = np.argsort(rows, kind="stable")
+        unusual = tuple(
+            (int(fi.rows[i]), int(f), reason)
+            for i, items in sorted(self.unusual.reasons.items())
+            for f, reason in items
+        )
+        return FillPlan(
+            rows=fi.rows[rows[order]],
+            status=status[order],
+            confidence=conf[order],
+            guess=guess[order].astype(np.int16),
+            posteriors=post[order] if k > 2 else None,
+            classes=classes,
+            spellings={**fi.spellings, **{c: c for c in classes if c not in fi.spellings}},
+            unusual=unusual,
+            unnamed=tuple(unnamed),
+        )
+
+    def notes(self, plan: FillPlan, report: FillReport) -> FillNotes:
+        """The sheet's notes for this fill: unnamed groups described, absent classes explained."""
+        fi = self.fit_input
+        res = report.result
+        unnamed = {}
+        for g, is_unnamed in enumerate(report.unnamed):
+            if not is_unnamed:
+                continue
+            n_rows = int(np.count_nonzero((plan.guess == g) & (plan.status == UNCERTAIN)))
+            where = ", ".join(
+                f"{name} {parsing.format_number(float(f'{m:.4g}'))}"
+                for name, m in zip(fi.feature_names, res.means[g], strict=True)
+            )
+            unnamed[g] = f"a group of {n_rows:,} blank row{'s' if n_rows != 1 else ''} around {where}"
+        features = " or ".join(f"'{n}'" for n in fi.feature_names)
+        absent = {
+            name: f"'{name}' is typed only on rows without a usable {features}: it took no part in the fit"
+            for name in fi.absent
+        }
+        return FillNotes(unnamed=unnamed, absent=absent)
 
 
 def fill_sheet(
@@ -331,16 +702,23 @@ def fill_sheet(
     n_components: int | None = None,
     min_confidence: float = 0.0,
     seed: int = 0,
+    covariance: str = "auto",
+    check: bool = True,
     **em_kwargs,
-) -> tuple[FitInput, mixture.MixtureResult, FillPlan]:
-    """Fit and fill in one call (the command line's path)."""
+) -> tuple[FitInput, FillReport, FillPlan]:
+    """Fit and fill in one call (the command line's path): see :class:`FillJob`."""
     fit_input = prepare_fit(sheet, n_components)
-    result = mixture.fit(
-        fit_input.X, fit_input.labels, fit_input.n_components, seed=seed, **em_kwargs
+    job = FillJob(
+        fit_input, components=n_components, covariance=covariance,
+        min_confidence=min_confidence, seed=seed, check=check, **em_kwargs,
     )
-    plan = plan_fill(fit_input, result, min_confidence)
-    apply_plan(sheet, plan)
-    return fit_input, result, plan
+    job.prepare()
+    em = job.em()
+    for _ in em:
+        pass
+    plan, report = job.finish(em.result())
+    apply_plan(sheet, plan, job.notes(plan, report))
+    return fit_input, report, plan
 
 
 def export_table(sheet: Sheet) -> tuple[list[str], list[np.ndarray]]:
@@ -401,19 +779,24 @@ def export_styles(sheet: Sheet) -> tuple[dict[int, np.ndarray], dict[int, np.nda
     return {label: colors}, {label: notes}
 
 
-def report_dict(fit_input: FitInput, result: mixture.MixtureResult, plan: FillPlan, label: str) -> dict:
-    """The ``--report`` JSON: the fitted model in the features' units and the fill counts."""
+def report_dict(fit_input: FitInput, report: FillReport, plan: FillPlan, label: str) -> dict:
+    """The ``--report`` JSON: the fitted model in the features' units, the fill counts,
+    the model choice and the self-check (DESIGN.md)."""
+    result = report.result
     return {
         "label": label,
         "features": fit_input.feature_names,
-        "classes": [fit_input.spellings[c] for c in fit_input.classes],
+        "classes": list(report.names),
         "weights": np.asarray(result.weights).tolist(),
         "means": np.asarray(result.means).tolist(),
         "covariances": np.asarray(result.covariances).tolist(),
         "log_likelihood": float(result.log_likelihood),
         "n_iter": int(result.n_iter),
         "converged": bool(result.converged),
-        "n_rows_fitted": int(len(fit_input.rows)),
+        "n_rows_fitted": int(len(fit_input.rows) - report.n_unusual),
+        "n_unusual": int(report.n_unusual),
         "n_filled": plan.n_filled,
         "n_uncertain": plan.n_uncertain,
+        "check": None if report.check is None else report.check.as_dict(),
+        "model": report.model_dict(),
     }

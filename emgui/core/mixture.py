@@ -26,6 +26,7 @@ and the same ``seed`` gives the same result.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import threading
@@ -38,12 +39,14 @@ import numpy as np
 from emgui.core import _mixture_fast as _fast
 
 __all__ = [
+    "COVARIANCES",
     "EMFit",
     "MixtureError",
     "MixtureResult",
     "Snapshot",
     "fit",
     "log_likelihood",
+    "n_parameters",
     "predict_proba",
 ]
 
@@ -64,6 +67,8 @@ _QUAD_MAX_COLUMNS = 15
 _QUAD_MAX_BYTES = 256 * 2**20
 _LLOYD_ITERATIONS = 20
 _KMEANS_ROWS = 20_000
+#: The covariance models: one per class, or one shared by all classes.
+COVARIANCES = ("separate", "shared")
 
 
 class MixtureError(ValueError):
@@ -467,6 +472,37 @@ def _reference_step(X, labels, weights, means, covariances, reg_covar=1e-6):
     return ll, resp, nk / nk.sum(), new_means, new_cov
 
 
+def _match(cost: np.ndarray) -> list[int]:
+    """Distinct columns for the rows of ``cost`` (r <= c) with the least total cost.
+
+    Every assignment is tried for up to 7 columns (5,040), a greedy choice beyond.
+    """
+    r, c = cost.shape
+    if c <= 7:
+        cols = np.array(list(itertools.permutations(range(c), r)), dtype=np.intp)
+        best = int(np.argmin(cost[np.arange(r), cols].sum(axis=1)))
+        return [int(j) for j in cols[best]]
+    out = [-1] * r
+    taken: set[int] = set()
+    for i in np.argsort(cost.min(axis=1)):  # the clearest matches first
+        out[int(i)] = next(int(j) for j in np.argsort(cost[i]) if int(j) not in taken)
+        taken.add(out[int(i)])
+    return out
+
+
+def n_parameters(n_components: int, n_features: int, covariance: str = "separate") -> int:
+    """Free parameters of a mixture: weights, means and covariances (for the BIC).
+
+    Parameters
+    ----------
+    n_components, n_features : int
+    covariance : {"separate", "shared"}
+    """
+    k, d = n_components, n_features
+    cov = d * (d + 1) // 2
+    return (k - 1) + k * d + (k * cov if covariance == "separate" else cov)
+
+
 # --------------------------------------------------------------------------- the fit
 
 
@@ -536,6 +572,8 @@ class EMFit:
         reg_covar=1e-6,
         n_init=5,
         seed=0,
+        covariance="separate",
+        init=None,
     ) -> None:
         x = _as_rows(X)
         n, dim = x.shape
@@ -556,6 +594,11 @@ class EMFit:
         self.reg_covar = _as_nonnegative(reg_covar, "reg_covar")
         self.n_init = _as_int(n_init, "n_init", 1)
         self.seed = _as_int(seed, "seed", 0)
+        if covariance not in COVARIANCES:
+            raise MixtureError(
+                f"covariance must be one of {', '.join(COVARIANCES)}, got {covariance!r}."
+            )
+        self.covariance = covariance
 
         # Every group of rows (all, unlabelled, each class) is put in a
         # canonical order: sorted by the features, first feature first.  Rows
@@ -622,7 +665,17 @@ class EMFit:
         elif n_u and p <= _QUAD_MAX_COLUMNS and n_u * p * 8 <= _QUAD_MAX_BYTES:
             self._fast = _fast.QuadraticFeatures(self._xu, k)
 
-        self._n_starts = 1 if has_labels else self.n_init
+        self._init: _Theta | None = None
+        if init is not None:
+            w, mu, cov = _as_params(*init, dim=dim)
+            if w.shape[0] != k:
+                raise MixtureError(f"The starting parameters have {w.shape[0]} classes, not {k}.")
+            self._init = _Theta(w / w.sum(), mu - self._shift, cov.copy())
+        # One start from given parameters; otherwise the typed rows' start
+        # (with labels) and seeded k-means starts: with few typed rows per
+        # class, the typed start alone often ends in a poor local optimum.
+        seeded = self._xu.shape[0] >= k  # seeded starts need unlabelled rows to seed from
+        self._n_starts = 1 if init is not None or (has_labels and not seeded) else self.n_init
         self._seeds = np.random.SeedSequence(self.seed).spawn(self._n_starts)
         self._start = 0
         self._run: _Run | None = None
@@ -900,7 +953,10 @@ class EMFit:
             + np.einsum("k,ki,kj->kij", n_lab, dl, dl)
             + np.einsum("k,ki,kj->kij", s0, du, du)
         )
-        cov = scatter / nk[:, None, None]
+        if self.covariance == "shared":
+            cov = np.broadcast_to(scatter.sum(axis=0) / nk.sum(), scatter.shape).copy()
+        else:
+            cov = scatter / nk[:, None, None]
         cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
         if clip:
             vals, vecs = np.linalg.eigh(cov)
@@ -914,41 +970,100 @@ class EMFit:
     # ----------------------------------------------------------------- initialisation
 
     def _initial_theta(self, start: int) -> _Theta:
-        k, dim = self.n_components, self._dim
-        eye = np.eye(dim)
-        if (self._n_lab >= 2).all():
-            cov = self._scatter_lab / self._n_lab[:, None, None] + self.reg_covar * eye
-            return _Theta(self._n_lab / self._n_lab.sum(), self._mean_lab.copy(), cov)
+        if self._init is not None:
+            return self._init
         rng = np.random.default_rng(self._seeds[start])
+        if self._has_labels and start > 0 and self._xu.shape[0] >= self.n_components:
+            theta = self._matched_theta(rng)
+        elif (self._n_lab >= 2).all():
+            theta = self._typed_theta()
+        else:
+            theta = self._anchored_theta(rng)
+        if self.covariance == "shared":
+            pooled = np.einsum("k,kij->ij", theta.weights, theta.covariances)
+            theta = _Theta(theta.weights, theta.means, np.broadcast_to(pooled, theta.covariances.shape).copy())
+        return theta
+
+    def _typed_theta(self) -> _Theta:
+        """The typed rows' own statistics (every class has at least 2 typed rows).
+
+        A class with fewer typed rows than features + 2 has a singular or
+        nearly singular covariance; it starts from the typed rows' pooled
+        within-class covariance instead (the spread of all rows when even
+        that has too few rows), shrunk towards by as many pseudo-rows as it lacks.
+        """
+        dim, n_lab = self._dim, self._n_lab
+        eye = np.eye(dim)
+        need = dim + 2
+        pooled_n = float(n_lab.sum() - len(n_lab))
+        target = self._scatter_lab.sum(axis=0) / pooled_n if pooled_n >= need else self._global_cov
+        short = np.maximum(need - n_lab, 0.0)
+        cov = (self._scatter_lab + short[:, None, None] * target) / (n_lab + short)[:, None, None]
+        return _Theta(n_lab / n_lab.sum(), self._mean_lab.copy(), cov + self.reg_covar * eye)
+
+    def _sample(self, rng: np.random.Generator) -> np.ndarray:
+        """At most _KMEANS_ROWS unlabelled rows: a start is cheap on a million rows, and EM refines it."""
         xu = self._xu
-        n_u = xu.shape[0]
-        n_lab, m_lab, w_lab = self._n_lab, self._mean_lab, self._scatter_lab
-        centres = m_lab.copy()
-        have = n_lab > 0
-        if n_u:
-            # Seeding and k-means on at most _KMEANS_ROWS rows: a start is then
-            # cheap on a million rows, and EM refines it anyway.
-            sample = xu
-            if n_u > _KMEANS_ROWS:
-                sample = xu[np.sort(rng.choice(n_u, _KMEANS_ROWS, replace=False))]
-            d2 = np.full(sample.shape[0], np.inf)
-            for j in np.flatnonzero(have):
-                d2 = np.minimum(d2, self._dist2(sample, centres[j]))
-            for j in np.flatnonzero(~have):
-                total = float(d2.sum()) if np.isfinite(d2).all() else math.inf
-                if math.isfinite(total) and total > 0.0:
-                    # k-means++: a row with probability ∝ its squared distance.
-                    pick = int(np.searchsorted(np.cumsum(d2), rng.random() * total, side="right"))
-                    pick = min(pick, sample.shape[0] - 1)
-                else:
-                    pick = int(rng.integers(sample.shape[0]))
-                centres[j] = sample[pick]
-                d2 = np.minimum(d2, self._dist2(sample, centres[j]))
-            self._lloyd(sample, centres, n_u / sample.shape[0])
-            assign = self._nearest(xu, centres)
+        if xu.shape[0] > _KMEANS_ROWS:
+            return xu[np.sort(rng.choice(xu.shape[0], _KMEANS_ROWS, replace=False))]
+        return xu
+
+    def _seed_centres(self, sample: np.ndarray, centres: np.ndarray, have: np.ndarray, rng) -> None:
+        """k-means++ seeds for the classes not in ``have`` (the others' centres given); in place."""
+        d2 = np.full(sample.shape[0], np.inf)
+        for j in np.flatnonzero(have):
+            d2 = np.minimum(d2, self._dist2(sample, centres[j]))
+        for j in np.flatnonzero(~have):
+            total = float(d2.sum()) if np.isfinite(d2).all() else math.inf
+            if math.isfinite(total) and total > 0.0:
+                # k-means++: a row with probability ∝ its squared distance.
+                pick = int(np.searchsorted(np.cumsum(d2), rng.random() * total, side="right"))
+                pick = min(pick, sample.shape[0] - 1)
+            else:
+                pick = int(rng.integers(sample.shape[0]))
+            centres[j] = sample[pick]
+            d2 = np.minimum(d2, self._dist2(sample, centres[j]))
+
+    def _anchored_theta(self, rng: np.random.Generator) -> _Theta:
+        """k-means with each typed class's centre anchored by its typed rows; seeds for the others."""
+        centres = self._mean_lab.copy()
+        if self._xu.shape[0]:
+            sample = self._sample(rng)
+            self._seed_centres(sample, centres, self._n_lab > 0, rng)
+            self._lloyd(sample, centres, self._xu.shape[0] / sample.shape[0])
+            assign = self._nearest(self._xu, centres)
         else:
             assign = np.zeros(0, dtype=np.intp)
+        return self._partition_theta(assign, centres)
 
+    def _matched_theta(self, rng: np.random.Generator) -> _Theta:
+        """Free k-means on the unlabelled rows, its groups matched to the typed classes.
+
+        The typed rows then join their own class.  Unlike the typed rows'
+        start, this one does not depend on the few typed rows of each class
+        being typical of it.
+        """
+        k = self.n_components
+        sample = self._sample(rng)
+        centres = np.zeros((k, self._dim))
+        self._seed_centres(sample, centres, np.zeros(k, dtype=bool), rng)
+        self._lloyd(sample, centres, self._xu.shape[0] / sample.shape[0], anchored=False)
+        typed = np.flatnonzero(self._n_lab > 0)
+        cost = np.stack([self._dist2(centres, self._mean_lab[j]) for j in typed])  # (typed, k)
+        order = _match(cost)
+        rest = [c for c in range(k) if c not in set(order)]
+        mapping = np.empty(k, dtype=np.intp)  # class -> centre
+        mapping[typed] = order
+        mapping[np.setdiff1d(np.arange(k), typed)] = rest
+        centres = centres[mapping]
+        return self._partition_theta(self._nearest(self._xu, centres), centres)
+
+    def _partition_theta(self, assign: np.ndarray, centres: np.ndarray) -> _Theta:
+        """Weights, means and covariances of a hard partition: typed rows in their class."""
+        k, dim = self.n_components, self._dim
+        eye = np.eye(dim)
+        xu = self._xu
+        n_lab, m_lab, w_lab = self._n_lab, self._mean_lab, self._scatter_lab
         weights = np.empty(k)
         means = np.empty((k, dim))
         cov = np.empty((k, dim, dim))
@@ -970,7 +1085,10 @@ class EMFit:
             diff = rows - mu_u
             dl, du = m_lab[j] - mean, mu_u - mean
             scatter = w_lab[j] + diff.T @ diff + n_lab[j] * np.outer(dl, dl) + nu * np.outer(du, du)
-            cov[j] = scatter / ntot + self.reg_covar * eye
+            # A group of fewer rows than features + 2 is shrunk towards the
+            # spread of all rows rather than started (nearly) singular.
+            short = max(dim + 2 - ntot, 0.0)
+            cov[j] = (scatter + short * self._global_cov) / (ntot + short) + self.reg_covar * eye
         return _Theta(weights / weights.sum(), means, cov)
 
     def _dist2(self, rows: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -983,13 +1101,16 @@ class EMFit:
         dist = np.stack([self._dist2(rows, c) for c in centres], axis=1)
         return np.argmin(dist, axis=1)
 
-    def _lloyd(self, rows: np.ndarray, centres: np.ndarray, scale: float) -> None:
+    def _lloyd(self, rows: np.ndarray, centres: np.ndarray, scale: float, anchored: bool = True) -> None:
         """k-means steps on unlabelled `rows`, labelled rows fixed; updates `centres`.
 
-        Each row stands for `scale` unlabelled rows (a sample of them).
+        Each row stands for `scale` unlabelled rows (a sample of them).  With
+        ``anchored`` False the labelled rows take no part.
         """
         k = self.n_components
         n_lab, m_lab = self._n_lab, self._mean_lab
+        if not anchored:
+            n_lab = np.zeros_like(n_lab)
         assign = None
         for _ in range(_LLOYD_ITERATIONS):
             new = self._nearest(rows, centres)

@@ -50,6 +50,9 @@ __all__ = [
     "RemovedRows",
     "detect_roles",
     "mark_cells",
+    "FillNotes",
+    "UNUSUAL_PREFIX",
+    "no_measurement",
 ]
 
 #: Label provenance codes (``Sheet.provenance``): typed (or blank), filled by EM,
@@ -61,6 +64,27 @@ _LABEL_NAME = re.compile(
     re.IGNORECASE,
 )
 _MARK_SUFFIXES = ("_imputed", "_confidence")
+#: Columns the program adds to its output besides the marks (read back, they are its own).
+_NOTE_SUFFIX, _ISSUE_SUFFIX = "_note", "_issue"
+#: The reason of a feature cell that is readable but unusual under the last fit.
+UNUSUAL_PREFIX = "unusual: "
+
+
+@dataclass(frozen=True)
+class FillNotes:
+    """What the last fill found beyond each cell's marks, to explain blanks in words.
+
+    Attributes
+    ----------
+    unnamed : dict
+        Class index (into ``Sheet.fill_classes``) -> description of a group
+        no typed label names ("a group of 48 rows around height 172").
+    absent : dict
+        Label spelling -> why that typed class took no part in the fit.
+    """
+
+    unnamed: dict[int, str] = field(default_factory=dict)
+    absent: dict[str, str] = field(default_factory=dict)
 
 
 class SheetError(ValueError):
@@ -209,8 +233,10 @@ def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
             ):
                 label = i
                 break
+    own = _MARK_SUFFIXES + (_NOTE_SUFFIX, _ISSUE_SUFFIX, "_low", "_high")
     heights = [
-        i for i, name in enumerate(columns) if i != label and parsing.is_height_column(name or "")
+        i for i, name in enumerate(columns)
+        if i != label and parsing.is_height_column(name or "") and not (name or "").endswith(own)
     ]
     units: dict[int, str | None] = {}
     if heights:
@@ -219,12 +245,37 @@ def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
         return Roles(label, tuple(heights), units)
     numeric = []
     for i, col in enumerate(cells):
-        if i == label or (columns[i] or "").endswith(_MARK_SUFFIXES + ("_issue",)):
+        if i == label or (columns[i] or "").endswith(own):
             continue
-        if len(col) and _numeric_share(_head(col, 5000)) >= 0.8:
+        head = _head(col, 5000)
+        if len(col) and _numeric_share(head) >= 0.8 and no_measurement(columns[i], head) is None:
             numeric.append(i)
             units[i] = None
     return Roles(label, tuple(numeric), units)
+
+
+def no_measurement(name: str | None, cells) -> str | None:
+    """Why a numeric column is no measurement to fit, or None if it may be one.
+
+    Two or fewer distinct values (0/1, yes/no coded as numbers) carry no
+    bell curve; distinct whole numbers that only increase are an identifier
+    (a row number, a student id).  The reason is one sentence naming the column.
+    """
+    values = parsing.parse_number_column(np.asarray(cells, dtype=object)).values
+    values = values[np.isfinite(values)]
+    label = f"column '{name or ''}'"
+    distinct = np.unique(values)
+    if len(values) and len(distinct) <= 2:
+        shown = ", ".join(f"{v:g}" for v in distinct)
+        return f"{label} holds only {len(distinct)} distinct value{'s' if len(distinct) > 1 else ''} ({shown}): it is a code, not a measurement"
+    if (
+        len(values) >= 10
+        and len(distinct) == len(values)
+        and np.all(values == np.round(values))
+        and np.all(np.diff(values) > 0)
+    ):
+        return f"{label} holds distinct whole numbers that only increase: it is an identifier, not a measurement"
+    return None
 
 
 # Enough cells for the median that picks a height unit (cm, in or m: far
@@ -296,6 +347,7 @@ class Sheet:
         self._label_missing = np.ones(n, dtype=bool)  # cache of label_missing()
         self.fill_classes: list[str] = []  # class keys the posteriors' columns refer to
         self.fill_spellings: dict[str, str] = {}
+        self.fill_notes = FillNotes()
         self.version = 0
         self._listeners: list[Callable[[object], None]] = []
         self._values: dict[int, np.ndarray] = {}
@@ -329,8 +381,22 @@ class Sheet:
                 if wanted in columns and columns.count(wanted) == 1:
                     found = _column(cells[columns.index(wanted)])
                     marks[suffix] = found.to_cells() if isinstance(found, TextColumn) else found
-        if len(marks) == 2:
-            drop = {columns.index(columns[roles.label] + s) for s in _MARK_SUFFIXES}
+        # The program's own derived columns: notes and issue reasons are made
+        # again from the marks and the cells, so they are not read as data
+        # (filling the program's output again replaces them).
+        own = set()
+        if roles.label is not None:
+            note = columns[roles.label] + _NOTE_SUFFIX
+            if columns.count(note) == 1:
+                own.add(columns.index(note))
+        for f in roles.features:
+            issue = (columns[f] or "") + _ISSUE_SUFFIX
+            if columns.count(issue) == 1:
+                own.add(columns.index(issue))
+        if len(marks) == 2 or own:
+            drop = set(own)
+            if len(marks) == 2:
+                drop |= {columns.index(columns[roles.label] + s) for s in _MARK_SUFFIXES}
             keep = [i for i in range(len(columns)) if i not in drop]
             remap = {old: new for new, old in enumerate(keep)}
             roles = Roles(
@@ -339,7 +405,8 @@ class Sheet:
                 {remap[f]: u for f, u in roles.units.items() if f in remap},
             )
             sheet = cls([columns[i] for i in keep], [cells[i] for i in keep], roles)
-            sheet._restore_marks(marks["_imputed"], marks["_confidence"])
+            if len(marks) == 2:
+                sheet._restore_marks(marks["_imputed"], marks["_confidence"])
             return sheet
         return cls(columns, cells, roles)
 
@@ -356,6 +423,10 @@ class Sheet:
         filled = flags & ~self._label_missing
         self.provenance[filled] = FILLED
         self.confidence[filled] = conf[filled]
+        # Left blank as uncertain: blank, not filled, with its best guess's probability.
+        uncertain = ~flags & self._label_missing & np.isfinite(conf)
+        self.provenance[uncertain] = UNCERTAIN
+        self.confidence[uncertain] = conf[uncertain]
 
     # -- shape and access -----------------------------------------------
 
@@ -842,6 +913,9 @@ class Sheet:
         posteriors: np.ndarray,
         classes: Sequence[str],
         spellings: dict[str, str],
+        *,
+        unusual: Sequence[tuple[int, int, str]] = (),
+        notes: FillNotes | None = None,
     ) -> None:
         """Write filled labels and their marks (one vectorised step).
 
@@ -864,6 +938,11 @@ class Sheet:
             Class keys, index = class.
         spellings : dict
             The text written for each class key (the key itself if absent).
+        unusual : sequence of (row, column, reason)
+            Feature cells unusual under the fit; they replace the last fill's
+            (see :meth:`set_unusual_marks`).
+        notes : FillNotes, optional
+            Groups no typed label names, and typed classes that took no part.
         """
         label = self._roles.label
         if label is None:
@@ -888,6 +967,8 @@ class Sheet:
                 self._missing_dirty(stale)
         self.fill_classes = list(classes)
         self.fill_spellings = dict(spellings)
+        self.fill_notes = notes if notes is not None else FillNotes()
+        self.set_unusual_marks(unusual, notify=False)
         self._ensure_posteriors(len(classes))
         if len(rows):
             names = _obj([spellings.get(c, c) for c in classes])
@@ -918,6 +999,103 @@ class Sheet:
             self._emit(CellsChanged(int(touched.min()), label, int(touched.max()), label))
         else:
             self._emit(CellsChanged(0, label, max(self._n_rows - 1, 0), label))
+
+    def unusual_marks(self) -> tuple[tuple[int, int, str], ...]:
+        """The feature cells marked unusual by the last fill: (row, column, reason) each."""
+        out = []
+        for col, issues in self._issues.items():
+            if issues is None:
+                continue
+            for row in np.flatnonzero(_not_none(issues)):
+                text = issues[row]
+                if isinstance(text, str) and text.startswith(UNUSUAL_PREFIX):
+                    out.append((int(row), int(col), text[len(UNUSUAL_PREFIX):]))
+        return tuple(out)
+
+    def set_unusual_marks(self, marks: Sequence[tuple[int, int, str]], *, notify: bool = True) -> None:
+        """Replace the unusual marks with ``marks`` (row, column, reason); a fill and its undo use it.
+
+        A mark is shown like an unreadable cell's reason, prefixed
+        "unusual: "; it is dropped when the cell is edited.  Cells that cannot
+        be read keep their own reason.
+        """
+        old = self.unusual_marks()
+        for row, col, _ in old:
+            self._issues[col][row] = None
+            self._issue_count[col] -= 1
+        for row, col, reason in marks:
+            if col not in self._values or not 0 <= row < self._n_rows:
+                continue
+            issues = self._issues.get(col)
+            if issues is None:
+                issues = self._issues[col] = np.full(self._n_rows, None, dtype=object)
+            if issues[row] is not None:
+                continue  # unreadable: its own reason stays
+            issues[row] = UNUSUAL_PREFIX + reason
+            self._issue_count[col] += 1
+        if notify and (old or marks):
+            cols = [c for _, c, _ in old] + [c for _, c, _ in marks]
+            self._emit(CellsChanged(0, min(cols), max(self._n_rows - 1, 0), max(cols)))
+
+    def is_unusual(self, row: int, col: int) -> bool:
+        text = self.issue(row, col)
+        return isinstance(text, str) and text.startswith(UNUSUAL_PREFIX)
+
+    def note(self, row: int) -> str | None:
+        """Why row's label stayed blank, or what it held before a fill; None if nothing to say."""
+        found = self.note_column(np.array([row]))
+        return None if found is None else found[0]
+
+    def note_column(self, rows: np.ndarray | None = None) -> np.ndarray | None:
+        """The ``<label>_note`` cells of ``rows`` (all rows for None), (r,) object; None when no row has a note.
+
+        Made from the marks, not stored: an uncertain blank's best guess, a
+        group no typed label names, a value unusual under the fit, a typed
+        class that took no part, and what a filled cell held before ("was '?'").
+        """
+        label = self._roles.label
+        if label is None:
+            return None
+        idx = np.arange(self._n_rows) if rows is None else np.asarray(rows, dtype=np.int64)
+        prov = self.provenance[idx]
+        interesting = prov != USER
+        if self._before_fill_any:
+            interesting |= _not_none(self._before_fill[idx])
+        absent = self.fill_notes.absent
+        col = self._cells[label]
+        if absent:
+            texts = _take(col, idx)
+            interesting |= np.isin(texts, np.array(list(absent), dtype=object))
+        hits = np.flatnonzero(interesting)
+        if not len(hits):
+            return None
+        out = np.full(len(idx), None, dtype=object)
+        names = [self.fill_spellings.get(c, c) for c in self.fill_classes]
+        unusual_rows: dict[int, list[str]] = {}
+        for row, _col, reason in self.unusual_marks():
+            unusual_rows.setdefault(row, []).append(reason)
+        for h in hits:
+            row = int(idx[h])
+            parts = []
+            status, g, conf = int(prov[h]), int(self.guess[row]), float(self.confidence[row])
+            if status == UNCERTAIN:
+                if row in unusual_rows:
+                    parts.append("not filled: unusual value (" + "; ".join(dict.fromkeys(unusual_rows[row])) + ")")
+                elif g in self.fill_notes.unnamed:
+                    parts.append(
+                        f"unlike every typed class: {self.fill_notes.unnamed[g]}; type one of them to name it"
+                    )
+                elif 0 <= g < len(names):
+                    parts.append(f"uncertain: best guess {names[g]} ({conf:.0%})")
+            text = col[row] if status == USER else None
+            if isinstance(text, str) and text in absent:
+                parts.append(absent[text])
+            before = self._before_fill[row]
+            if before is not None:
+                parts.append(f"was '{before}'")
+            if parts:
+                out[h] = "; ".join(parts)
+        return out if _not_none(out).any() else None
 
     def _unfill(self, rows: np.ndarray) -> None:
         """Put back what filled cells held before the fill and drop the marks."""
@@ -975,6 +1153,10 @@ class Sheet:
             imputed, conf = self.mark_columns()
             columns += [name + "_imputed", name + "_confidence"]
             cells += [imputed, conf]
+            notes = self.note_column()
+            if notes is not None:
+                columns.append(name + _NOTE_SUFFIX)
+                cells.append(notes)
         return columns, cells
 
     def mark_columns(self) -> tuple[np.ndarray, np.ndarray]:
@@ -995,20 +1177,22 @@ def mark_cells(
     after every fill, takes ~40 MB less that way).
     """
     filled = provenance == FILLED
+    # A blank left blank as uncertain keeps its best guess's probability too.
+    shown = filled if not (provenance == UNCERTAIN).any() else (provenance != USER) & np.isfinite(confidence)
     if arrow:
         from . import _arrowtext as at
 
         imputed = at.bools_as_text(filled)  # "true" / "false"
-        texts, lengths = _probability_bytes(confidence[filled]) if filled.any() else (np.zeros((0, 8), np.uint8), np.zeros(0, np.int32))
+        texts, lengths = _probability_bytes(confidence[shown]) if shown.any() else (np.zeros((0, 8), np.uint8), np.zeros(0, np.int32))
         full = np.zeros(len(provenance), dtype=np.int32)
-        full[filled] = lengths
-        return imputed, at.from_padded(texts, lengths, full, valid=filled)
+        full[shown] = lengths
+        return imputed, at.from_padded(texts, lengths, full, valid=shown)
     imputed = np.empty(len(provenance), dtype=object)
     imputed[:] = "false"  # one shared object (np.full would make one per row)
     imputed[filled] = "true"
     conf = np.full(len(provenance), None, dtype=object)
-    if filled.any():
-        conf[filled] = _format_probabilities(confidence[filled])
+    if shown.any():
+        conf[shown] = _format_probabilities(confidence[shown])
     return imputed, conf
 
 

@@ -15,7 +15,7 @@ import pytest
 from emgui.core import parsing
 from emgui.core.fill import FillError, export_table, fill_sheet
 from emgui.core.mixture import MixtureError
-from emgui.core.sheet import FILLED, USER, Sheet
+from emgui.core.sheet import FILLED, UNCERTAIN, USER, Sheet
 
 HEIGHT = "Height (cm)"
 
@@ -38,7 +38,8 @@ def _attempt(sheet: Sheet, **kwargs):
     """Fill; return (result, plan) or the error's message.  Anything else propagates."""
     before = [list(sheet.column_cells(c)) for c in range(sheet.n_cols)]
     try:
-        _, result, plan = fill_sheet(sheet, **kwargs)
+        _, report, plan = fill_sheet(sheet, **kwargs)
+        result = report.result
     except (FillError, MixtureError) as exc:
         message = str(exc)
         assert message.strip().endswith("."), message  # a sentence for a person
@@ -80,9 +81,12 @@ def _check_export(sheet: Sheet) -> None:
 # --------------------------------------------------------------------------- the cases
 
 
-def test_one_row_with_a_blank_label_is_refused_clearly():
-    message = _attempt(_sheet([None], ["170"]))
-    assert "distinct value" in message
+def test_one_row_with_a_blank_label_is_one_group():
+    # Without a typed label the number of groups is chosen by BIC: one row is one group.
+    result, plan = _attempt(_sheet([None], ["170"]))
+    assert len(result.weights) == 1 and plan.n_filled == 1
+    # Asked for two groups, one distinct value is refused with a reason.
+    assert "distinct value" in _attempt(_sheet([None], ["170"]), n_components=2)
 
 
 def test_one_labelled_row_fits_and_fills_nothing():
@@ -102,12 +106,13 @@ def test_all_heights_equal_is_refused_clearly(genders):
     assert "distinct value" in message
 
 
-def test_one_class_only_fills_every_blank_with_it():
+def test_one_class_only_is_no_classification():
+    # Before: every blank was written F "at 100 %".  One typed class tells
+    # nothing apart: refused, with what to type.
     sheet = _sheet(["F", "F", None, None], ["160", "165", "170", "180"])
-    result, plan = _attempt(sheet)
-    assert plan.n_filled == 2
-    assert [sheet.text(r, 1) for r in (2, 3)] == ["F", "F"]
-    np.testing.assert_allclose(sheet.confidence[[2, 3]], 1.0)
+    message = _attempt(sheet)
+    assert "Only one class ('F')" in message
+    assert [sheet.text(r, 1) for r in (2, 3)] == [None, None]
 
 
 def test_a_class_with_one_row_gets_a_usable_spread():
@@ -184,20 +189,36 @@ def test_more_classes_than_distinct_values_is_refused_clearly():
     assert "distinct value" in outcome
 
 
-@pytest.mark.parametrize("n_components", [None, 2, 5])
-def test_one_labelled_row_and_many_unlabelled(n_components):
+def test_one_typed_class_fills_nothing_and_says_to_type_the_others():
+    rng = np.random.default_rng(3)
+    heights = np.concatenate([rng.normal(162, 6, 100), rng.normal(178, 7, 100)])
+    sheet = _sheet(["F"] + [None] * 200, ["165"] + [f"{v:.1f}" for v in heights])
+    message = _attempt(sheet)
+    assert "Only one class ('F')" in message and "Type a row of each other class" in message
+
+
+@pytest.mark.parametrize("n_components", [2, 5])
+def test_one_typed_class_with_groups_given_names_no_other_group(n_components):
     rng = np.random.default_rng(3)
     heights = np.concatenate([rng.normal(162, 6, 100), rng.normal(178, 7, 100)])
     sheet = _sheet(["F"] + [None] * 200, ["165"] + [f"{v:.1f}" for v in heights])
     result, plan = _attempt(sheet, n_components=n_components)
-    assert plan.n_filled == 200
-    assert len(result.weights) == (n_components or 1)
+    assert len(result.weights) == n_components
+    # Only 'F' is ever written; the other groups' rows stay blank with a note.
+    label = sheet.roles.label
+    written = {sheet.text(r, label) for r in np.flatnonzero(sheet.provenance == FILLED)}
+    assert written <= {"F"}
+    blank = np.flatnonzero(sheet.provenance == UNCERTAIN)
+    assert len(blank) > 50
+    assert all("unlike every typed class" in sheet.note(int(r)) for r in blank)
     assert sheet.text(0, 1) == "F" and sheet.provenance[0] == USER
 
 
-def test_no_label_at_all_and_all_values_equal_is_refused_clearly():
-    message = _attempt(_sheet([None] * 40, ["170"] * 40))
-    assert "distinct value" in message
+def test_no_label_at_all_and_all_values_equal_is_one_group():
+    result, plan = _attempt(_sheet([None] * 40, ["170"] * 40))
+    assert len(result.weights) == 1 and plan.n_filled == 40
+    # Two groups asked for cannot be told apart.
+    assert "distinct value" in _attempt(_sheet([None] * 40, ["170"] * 40), n_components=2)
 
 
 def test_no_readable_value_is_refused_clearly():

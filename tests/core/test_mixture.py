@@ -538,7 +538,7 @@ def test_likelihood_still_climbs_when_reg_covar_rivals_the_spread(seed, monkeypa
     n = int(rng.integers(10, 80))
     x = rng.normal(0.0, rng.uniform(0.01, 0.05), n)
     labels = np.where(rng.random(n) < 0.8, rng.integers(0, 2, n), -1)
-    em = EMFit(x, labels, 2, reg_covar=1e-3, tol=1e-12)
+    em = EMFit(x, labels, 2, reg_covar=1e-3, tol=1e-12, n_init=1)
     history = np.array([s.log_likelihood for s in em])
     assert np.all(np.diff(history) >= -1e-10 * np.abs(history[1:]))
     assert np.linalg.eigvalsh(em.result().covariances).min() >= 1e-3 * (1 - 1e-9)
@@ -548,7 +548,7 @@ def test_likelihood_still_climbs_when_reg_covar_rivals_the_spread(seed, monkeypa
     )
     # Without the floored step the same data do lose likelihood.
     monkeypatch.setattr("emgui.core.mixture._SLACK", math.inf)
-    plain = np.array([s.log_likelihood for s in EMFit(x, labels, 2, reg_covar=1e-3, tol=1e-12)])
+    plain = np.array([s.log_likelihood for s in EMFit(x, labels, 2, reg_covar=1e-3, tol=1e-12, n_init=1)])
     assert np.diff(plain).min() < -1e-6
 
 
@@ -574,7 +574,7 @@ def test_outlier_does_not_produce_nan():
 
 def test_step_starts_at_iteration_zero_and_is_idempotent_when_done():
     x, _, labels = two_gaussians(200, 0, hidden=0.5)
-    em = EMFit(x, labels, tol=1e-8)
+    em = EMFit(x, labels, tol=1e-8, n_init=1)
     first = em.step()
     assert isinstance(first, Snapshot)
     assert first.iteration == 0 and first.start == 0 and not first.converged
@@ -620,10 +620,16 @@ def test_unlabelled_streams_every_start_and_keeps_the_best():
         assert np.all(np.diff(s.means[:, 0]) >= 0)
 
 
-def test_labels_mean_one_start():
+def test_labels_start_from_the_typed_rows_then_from_seeds_and_keep_the_best():
     x, _, labels = two_gaussians(200, 1, hidden=0.8)
-    snaps = run_to_end(EMFit(x, labels, n_init=7))
-    assert {s.start for s in snaps} == {0}
+    em = EMFit(x, labels, n_init=4)
+    snaps = run_to_end(em)
+    assert {s.start for s in snaps} == {0, 1, 2, 3}
+    best = max((s for s in snaps if s.converged), key=lambda s: s.log_likelihood)
+    assert em.result().log_likelihood == best.log_likelihood
+    # One start when asked, and when every row is typed (nothing to seed from).
+    assert {s.start for s in run_to_end(EMFit(x, labels, n_init=1))} == {0}
+    assert {s.start for s in run_to_end(EMFit(x, np.r_[np.zeros(100, int), np.ones(100, int)]))} == {0}
 
 
 def test_default_number_of_classes():

@@ -1,0 +1,615 @@
+"""How far a fill can be trusted: model choice, unusual values, the self-check, calibration.
+
+A mixture fitted to real data can be confidently wrong: a model with the
+wrong shape, a value typed ×10 that drags a class away, a group nobody typed.
+This module holds the four checks a fill goes through (see
+:mod:`emgui.core.fill` for the order):
+
+* :func:`find_unusual` — rows far from every group under a fit (a Mahalanobis
+  distance beyond what ``n`` Gaussian rows would reach by chance, with a
+  Bonferroni bound), each with a reason a person understands ("195 is 9.8 SD
+  from the nearest group; typed ×10?", "height 57 with weight 166:
+  swapped?").  Iterated by the caller: fit without them, look again.
+* :func:`choose_model` — candidates (covariance separate per group or shared;
+  the typed classes K and K+1 groups, or 1..6 groups without labels) compared
+  by the BIC, ``-2 log L + p log n``: lower is better.
+* :func:`self_check` — the typed labels hidden a fold at a time (stratified
+  k-fold), each fold refitted from the full fit's parameters (warm start), and
+  the hidden labels compared with what the fill would have written: accuracy
+  with a Wilson interval, Brier score, each class's recall, a reliability
+  curve, and a temperature fitted on the hidden labels' posteriors.
+* :func:`temper` — that temperature applied to posteriors, so a written
+  confidence of 0.9 is right about 9 times in 10.
+
+Large data: the candidates and the check are fitted on a random subsample of
+at most :data:`SUBSAMPLE_ROWS` rows (their statistics need no more); the final
+fit uses every row, started from the chosen candidate's parameters.
+
+No Qt, no scipy: the one quantile needed (chi-square) comes from ``math.erfc``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import mixture
+
+__all__ = [
+    "CHECK_MIN_TYPED",
+    "MAX_GROUPS",
+    "SUBSAMPLE_ROWS",
+    "Candidate",
+    "Check",
+    "Unusual",
+    "choose_model",
+    "find_unusual",
+    "fit_model",
+    "self_check",
+    "subsample",
+    "temper",
+]
+
+#: Rows the candidates and the self-check are fitted on, at most.
+SUBSAMPLE_ROWS = 40_000
+#: A class needs this many typed labels for the self-check to say anything.
+CHECK_MIN_TYPED = 5
+#: Groups tried without typed labels: 1..MAX_GROUPS.
+MAX_GROUPS = 6
+#: BIC difference a model with a group no typed label names must win by ("very strong"
+#: evidence on Kass and Raftery's scale): its rows are left blank, so a marginal win is not enough.
+EXTRA_GROUP_MARGIN = 10.0
+#: Expected number of rows flagged by chance in a data set that is exactly Gaussian.
+_FALSE_FLAGS = 0.01
+# A corrected value (÷10, ...) or swapped pair explains a flag when it is this typical (chi-square tail).
+_TYPICAL_P = 0.01
+# (factor the typed value is off by, hint); "typed ×10?" when value / 10 fits.
+_SLIPS = ((10.0, "typed ×10?"), (0.1, "typed ÷10?"), (100.0, "typed ×100?"), (0.01, "typed ÷100?"))
+_UNIT_SLIPS = ((2.54, "in cm, not inches?"), (1 / 2.54, "in inches, not cm?"))
+
+
+# --------------------------------------------------------------------------- small maths
+
+
+def _normal_isf(p: float) -> float:
+    """z with P(Z > z) = p for a standard normal (bisection on erfc; p in (0, 0.5])."""
+    lo, hi = 0.0, 40.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if 0.5 * math.erfc(mid / math.sqrt(2.0)) > p:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def chi2_isf(p: float, dof: int) -> float:
+    """The chi-square quantile with upper tail ``p``: exact for 1 and 2 degrees of freedom,
+    Wilson–Hilferty beyond (within about 1 % where it is used here)."""
+    if dof == 1:
+        return _normal_isf(p / 2.0) ** 2
+    if dof == 2:
+        return -2.0 * math.log(p)
+    z = _normal_isf(p)
+    c = 2.0 / (9.0 * dof)
+    return dof * (1.0 - c + z * math.sqrt(c)) ** 3
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95 % by default)."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = successes / n
+    den = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def temper(post: np.ndarray, temperature: float) -> np.ndarray:
+    """Posteriors raised to ``1 / temperature`` and normalised again, shape as ``post``.
+
+    A temperature above 1 makes them less sure, below 1 surer; 1 changes nothing.
+    """
+    if temperature == 1.0 or post.size == 0:
+        return post
+    with np.errstate(divide="ignore"):
+        logp = np.log(post) / temperature
+    logp -= logp.max(axis=1, keepdims=True)
+    out = np.exp(logp)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def _fit_temperature(post: np.ndarray, truth: np.ndarray) -> float:
+    """The temperature that minimises the hidden labels' negative log-likelihood.
+
+    Golden-section search on log T in [1/2, 20]; posteriors of 0 are floored
+    at 1e-12 so one hopeless row cannot dominate.
+    """
+    logp = np.log(np.clip(post, 1e-12, 1.0))
+    rows = np.arange(len(truth))
+
+    def nll(log_t: float) -> float:
+        z = logp / math.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        return float(-(z[rows, truth] - np.log(np.exp(z).sum(axis=1))).sum())
+
+    a, b = math.log(0.5), math.log(20.0)
+    g = (math.sqrt(5.0) - 1.0) / 2.0
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = nll(c), nll(d)
+    for _ in range(60):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - g * (b - a)
+            fc = nll(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + g * (b - a)
+            fd = nll(d)
+    return float(math.exp(0.5 * (a + b)))
+
+
+def subsample(n: int, limit: int = SUBSAMPLE_ROWS, seed: int = 0) -> np.ndarray | None:
+    """Sorted row indices of a random subsample of at most ``limit`` rows, or None for all rows."""
+    if n <= limit:
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, limit, replace=False))
+
+
+# --------------------------------------------------------------------------- fitting one model
+
+
+def fit_model(X, labels, groups: int, covariance: str, *, seed: int = 0, init=None,
+              n_init: int = 5, tol: float = 1e-6, max_iter: int = 300) -> mixture.MixtureResult:
+    """One candidate fitted to the end (several starts, or one from ``init``)."""
+    em = mixture.EMFit(
+        X, labels, groups, covariance=covariance, seed=seed, init=init,
+        n_init=1 if init is not None else n_init, tol=tol, max_iter=max_iter,
+    )
+    for _ in em:
+        pass
+    return em.result()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model compared by the BIC (lower is better)."""
+
+    covariance: str
+    groups: int
+    bic: float | None  # None when the model could not be fitted
+    log_likelihood: float | None
+    n_params: int
+    result: mixture.MixtureResult | None = field(default=None, repr=False, compare=False)
+
+    def as_dict(self) -> dict:
+        return {
+            "covariance": self.covariance,
+            "groups": self.groups,
+            "bic": self.bic,
+            "log_likelihood": self.log_likelihood,
+            "n_params": self.n_params,
+        }
+
+
+def choose_model(
+    X: np.ndarray,
+    labels: np.ndarray,
+    n_typed: int,
+    *,
+    groups: int | None = None,
+    covariance: str = "auto",
+    seed: int = 0,
+) -> tuple[Candidate, list[Candidate]]:
+    """The candidate with the lowest BIC, and every candidate tried.
+
+    Parameters
+    ----------
+    X : ndarray, (n, D)
+    labels : ndarray, (n,)
+        -1 for a blank; 0..n_typed-1 for the typed classes.
+    n_typed : int
+        Typed classes (0 without labels).
+    groups : int, optional
+        Fixes the number of groups (``--components``).
+    covariance : {"auto", "separate", "shared"}
+
+    Raises
+    ------
+    mixture.MixtureError
+        No candidate could be fitted (the message of the last failure).
+    """
+    n, dim = X.shape
+    if groups is not None:
+        counts = [max(groups, n_typed)]
+    elif n_typed:
+        counts = [n_typed, n_typed + 1]
+    else:
+        counts = list(range(1, MAX_GROUPS + 1))
+    n_unlabelled = int(np.count_nonzero(labels < 0))
+    distinct = len(np.unique(X, axis=0)) if n <= 200_000 else n
+    counts = [k for k in counts if k <= distinct and (k <= n_typed or n_unlabelled >= k - n_typed)] or counts[:1]
+    shapes = list(mixture.COVARIANCES) if covariance == "auto" else [covariance]
+    out: list[Candidate] = []
+    error: Exception | None = None
+    for k in counts:
+        for cov in shapes:
+            p = mixture.n_parameters(k, dim, cov)
+            try:
+                res = fit_model(X, labels, k, cov, seed=seed)
+            except mixture.MixtureError as exc:
+                error = exc
+                out.append(Candidate(cov, k, None, None, p))
+                continue
+            bic = -2.0 * res.log_likelihood + p * math.log(n)
+            out.append(Candidate(cov, k, float(bic), float(res.log_likelihood), p, res))
+    # A group of a handful of rows is an outlier's, not a group (a free group
+    # of one row also makes the likelihood unbounded); typed classes are kept
+    # whatever their size.
+    smallest = 2 * (dim + 1)
+    fitted = [
+        c for c in out
+        if c.bic is not None and (np.asarray(c.result.weights)[n_typed:] * n >= smallest).all()
+    ]
+    if not fitted:
+        if error is not None:
+            raise error
+        fitted = [c for c in out if c.bic is not None]
+    if n_typed and groups is None:
+        # A group no typed label names must be unlike every typed class: if
+        # the typed rows, their labels set aside, fall into it about as often
+        # as the blank rows do, it describes the shape of the typed classes
+        # (a skewed tail, say), not a class nobody typed.
+        fitted = [c for c in fitted if c.groups == n_typed or _untyped_group(X, labels, n_typed, c.result)]
+    best = min(fitted, key=lambda c: c.bic)
+    if n_typed and groups is None and best.groups > n_typed:
+        plain = [c for c in fitted if c.groups == n_typed]
+        if plain:
+            base = min(plain, key=lambda c: c.bic)
+            if base.bic - best.bic < EXTRA_GROUP_MARGIN:
+                best = base
+    return best, out
+
+
+#: Typed rows may fall into a group no typed label names at most this share of the blank rows' rate.
+_UNTYPED_RATE = 0.2
+
+
+def _untyped_group(X: np.ndarray, labels: np.ndarray, n_typed: int, result: mixture.MixtureResult) -> bool:
+    """Whether the groups beyond the typed classes hold few typed rows (their labels set aside)."""
+    typed, blank = labels >= 0, labels < 0
+    if not blank.any() or not typed.any():
+        return False
+    post = mixture.predict_proba(X, result.weights, result.means, result.covariances)
+    extra_typed = post[typed, n_typed:].sum(axis=1).mean()
+    extra_blank = result.posteriors_of(np.flatnonzero(blank))[:, n_typed:].sum(axis=1).mean()
+    return bool(extra_typed < _UNTYPED_RATE * extra_blank)
+
+
+# --------------------------------------------------------------------------- unusual values
+
+
+@dataclass(frozen=True)
+class Unusual:
+    """Rows far from every group under a fit.
+
+    Attributes
+    ----------
+    mask : ndarray, (n,) bool
+    reasons : dict
+        Row -> list of (feature index, reason) for the flagged rows.
+    """
+
+    mask: np.ndarray
+    reasons: dict[int, list[tuple[int, str]]]
+
+
+def _mahalanobis2(X: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distance of every row to every group, (n, K)."""
+    n, k = X.shape[0], means.shape[0]
+    out = np.empty((n, k))
+    for j in range(k):
+        chol = np.linalg.cholesky(covariances[j])
+        y = np.linalg.solve(chol, (X - means[j]).T)
+        out[:, j] = np.einsum("ij,ij->j", y, y)
+    return out
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def find_unusual(
+    X: np.ndarray,
+    result: mixture.MixtureResult,
+    names: list[str],
+    *,
+    heights: frozenset[int] = frozenset(),
+    n_total: int | None = None,
+) -> Unusual:
+    """Rows whose values are far from every group of ``result``.
+
+    A row is unusual when its squared Mahalanobis distance to the nearest group
+    exceeds the chi-square quantile that ``n`` Gaussian rows pass by chance
+    with probability 1 % in all (a Bonferroni bound: on 1,000 rows about 4.4
+    SD for one feature).  The reason names the feature that is off by itself
+    (its distance in that feature's SD from the nearest group, and a likely
+    slip: ×10, ÷10, ×100, ÷100, inches for cm in a height column) or, when each
+    value alone is plausible, the pair that is impossible together (and
+    whether swapping them would fit).
+
+    Parameters
+    ----------
+    X : ndarray, (n, D)
+    result : MixtureResult
+    names : list of str
+        Feature names, for the reasons.
+    heights : frozenset of int
+        Features holding heights (their unit slips are suggested too).
+    n_total : int, optional
+        Rows the bound is for (default ``len(X)``).
+    """
+    n, dim = X.shape
+    means, cov = np.asarray(result.means), np.asarray(result.covariances)
+    total = max(int(n_total or n), 1)
+    limit = chi2_isf(_FALSE_FLAGS / total, dim)
+    d2 = _mahalanobis2(X, means, cov)
+    mask = d2.min(axis=1) > limit
+    reasons: dict[int, list[tuple[int, str]]] = {}
+    if not mask.any():
+        return Unusual(mask, reasons)
+    sd = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))  # (K, D)
+    one_limit = math.sqrt(chi2_isf(_FALSE_FLAGS / (total * dim), 1))
+    typical = chi2_isf(_TYPICAL_P, dim)
+    typical_one = math.sqrt(chi2_isf(_TYPICAL_P, 1))
+    for i in np.flatnonzero(mask):
+        x = X[i]
+        z = np.abs(x - means) / sd  # (K, D)
+        zmin = z.min(axis=0)
+        worst = int(np.argmax(zmin))
+        if zmin[worst] > one_limit:
+            f = worst
+            hint = ""
+            slips = _SLIPS + (_UNIT_SLIPS if f in heights else ())
+            for factor, text in slips:
+                fixed = x[f] / factor
+                if float(np.min(np.abs(fixed - means[:, f]) / sd[:, f])) <= typical_one:
+                    hint = "; " + text
+                    break
+            reasons[int(i)] = [(f, f"{_fmt(x[f])} is {zmin[f]:.1f} SD from the nearest group{hint}")]
+            continue
+        # Each value alone is plausible: the pair that is most unusual together.
+        nearest = int(np.argmin(d2[i]))
+        best, pair = -1.0, (0, 1 if dim > 1 else 0)
+        for f in range(dim):
+            for g in range(f + 1, dim):
+                sub = cov[nearest][np.ix_([f, g], [f, g])]
+                dv = x[[f, g]] - means[nearest, [f, g]]
+                val = float(dv @ np.linalg.solve(sub, dv))
+                if val > best:
+                    best, pair = val, (f, g)
+        f, g = pair
+        swapped = x.copy()
+        swapped[f], swapped[g] = x[g], x[f]
+        both = f"{names[f]} {_fmt(x[f])} with {names[g]} {_fmt(x[g])}"
+        if f != g and _mahalanobis2(swapped[None, :], means, cov).min() <= typical:
+            text = f"{both}: swapped?"
+        else:
+            text = f"{both} is {math.sqrt(d2[i].min()):.1f} SD from the nearest group"
+        reasons[int(i)] = [(f, text)] + ([(g, text)] if g != f else [])
+    return Unusual(mask, reasons)
+
+
+# --------------------------------------------------------------------------- the self-check
+
+
+@dataclass(frozen=True)
+class Check:
+    """The expected accuracy of the filled cells, from typed labels hidden and refilled.
+
+    ``accuracy`` and the rest are None, with ``reason`` saying why, when a
+    typed class has fewer than :data:`CHECK_MIN_TYPED` labels.
+    """
+
+    accuracy: float | None
+    low: float | None
+    high: float | None
+    brier: float | None
+    folds: int
+    hidden: int
+    per_class: dict[str, float | None]
+    reason: str | None
+    reliability: list[dict] = field(default_factory=list)
+    temperature: float = 1.0
+    log_loss: float | None = None  # held-out, after calibration
+    typed_only_log_loss: float | None = None  # the same with the typed rows alone
+
+    def as_dict(self) -> dict:
+        return {
+            "accuracy": self.accuracy,
+            "low": self.low,
+            "high": self.high,
+            "brier": self.brier,
+            "folds": self.folds,
+            "hidden": self.hidden,
+            "per_class": dict(self.per_class),
+            "reason": self.reason,
+            "reliability": list(self.reliability),
+            "temperature": self.temperature,
+            "log_loss": self.log_loss,
+        }
+
+    def sentence(self) -> str:
+        """The check in words, for the Fit panel and the command line."""
+        if self.accuracy is None:
+            return f"No self-check: {self.reason}"
+        share = 100 // self.folds if self.folds else 0
+        return (
+            f"About {self.accuracy:.0%} of the filled cells are likely right "
+            f"({self.low:.0%}–{self.high:.0%}), checked by hiding {self.folds} × {share} % "
+            "of the typed labels"
+        )
+
+
+def no_check(reason: str, folds: int = 0, per_class: dict | None = None) -> Check:
+    return Check(None, None, None, None, folds, 0, dict(per_class or {}), reason)
+
+
+def _reliability(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> list[dict]:
+    """Equal-width bins of confidence: mean confidence, accuracy and count of each non-empty bin."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, bins - 1)
+    out = []
+    for b in range(bins):
+        sel = which == b
+        if sel.any():
+            out.append({
+                "low": float(edges[b]),
+                "high": float(edges[b + 1]),
+                "confidence": float(conf[sel].mean()),
+                "accuracy": float(correct[sel].mean()),
+                "count": int(sel.sum()),
+            })
+    return out
+
+
+def self_check(
+    X: np.ndarray,
+    labels: np.ndarray,
+    class_names: list[str],
+    n_named: int,
+    covariance: str,
+    start: mixture.MixtureResult,
+    *,
+    folds: int = 5,
+    min_confidence: float = 0.0,
+    seed: int = 0,
+    calibrate: bool = True,
+    compare_typed: bool = True,
+    typed_rows_only: bool = False,
+) -> Check:
+    """Hide the typed labels a fold at a time, refit, and compare.
+
+    Parameters
+    ----------
+    X : ndarray, (n, D)
+    labels : ndarray, (n,)
+        -1 blank, else the class index; the first ``n_named`` classes are
+        named, any further groups are unnamed.
+    class_names : list of str
+        The named classes' names (for ``per_class``).
+    covariance : str
+        The chosen model's covariance.
+    start : MixtureResult
+        The full fit: every refit starts from its parameters.
+    min_confidence : float
+        Cells below it are left blank, and so are not counted.
+    compare_typed : bool
+        Also score the typed rows alone on the same folds
+        (:attr:`Check.typed_only_log_loss`).
+    typed_rows_only : bool
+        Check a fit of the typed rows alone (the blank rows take no part).
+
+    Returns
+    -------
+    Check
+    """
+    counts = np.bincount(labels[labels >= 0], minlength=n_named)[:n_named]
+    if n_named < 2:
+        return no_check("only one class is typed", folds)
+    few = [class_names[j] for j in range(n_named) if counts[j] < CHECK_MIN_TYPED]
+    if few:
+        names = ", ".join(f"'{c}' ({int(counts[class_names.index(c)])})" for c in few)
+        return no_check(
+            f"fewer than {CHECK_MIN_TYPED} typed labels in {names}; type more of each class", folds
+        )
+    folds = int(max(2, min(folds, counts.min())))
+    rng = np.random.default_rng(seed)
+    fold_of = np.full(len(labels), -1)
+    for j in range(n_named):
+        rows = np.flatnonzero(labels == j)
+        rng.shuffle(rows)
+        fold_of[rows] = np.arange(len(rows)) % folds
+    k = len(start.weights)
+    init = (start.weights, start.means, start.covariances)
+
+    def semi(lab: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return fit_model(X, lab, k, covariance, init=init, seed=seed).posteriors_of(rows)
+
+    def alone(lab: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+        use = lab >= 0
+        res = fit_model(X[use], lab[use], k, covariance, seed=seed, n_init=1)
+        return mixture.predict_proba(X[hidden], res.weights, res.means, res.covariances)
+
+    typed = labels >= 0
+    rows, post = _held_out(np.where(typed, labels, -1) if typed_rows_only else labels, fold_of, folds,
+                           alone if typed_rows_only else semi)
+    truth = labels[rows].astype(np.intp)
+    typed_only = None
+    if compare_typed and not typed_rows_only and k == n_named:
+        # The same folds with the typed rows alone (the blank rows left out):
+        # when the features are far from Gaussian, the blank rows can pull
+        # the groups away from the classes, and the typed rows alone do better.
+        try:
+            t_rows, t_post = _held_out(np.where(typed, labels, -1), fold_of, folds, alone)
+            typed_only = _log_loss(t_post, labels[t_rows].astype(np.intp))
+        except mixture.MixtureError:
+            typed_only = None
+    # The hidden rows are known to be in a named class: the temperature is
+    # fitted on those classes' probabilities alone.
+    named = post[:, :n_named] / np.maximum(post[:, :n_named].sum(axis=1, keepdims=True), 1e-300)
+    temperature = _fit_temperature(named, truth) if calibrate else 1.0
+    post = temper(post, temperature)
+    guess = post.argmax(axis=1)
+    conf = post[np.arange(len(rows)), guess]
+    filled = (guess < n_named) & (conf >= min_confidence)
+    correct = guess == truth
+    if not filled.any():
+        return no_check("no hidden label would have been filled", folds)
+    n_ok, n_f = int(correct[filled].sum()), int(filled.sum())
+    low, high = wilson(n_ok, n_f)
+    onehot = np.zeros_like(post)
+    onehot[np.arange(len(rows)), truth] = 1.0
+    brier = float(((post - onehot) ** 2).sum(axis=1).mean())
+    per_class = {}
+    for j in range(n_named):
+        sel = truth == j
+        per_class[class_names[j]] = float(correct[sel].mean()) if sel.any() else None
+    return Check(
+        accuracy=n_ok / n_f,
+        low=low,
+        high=high,
+        brier=brier,
+        folds=folds,
+        hidden=int(len(rows)),
+        per_class=per_class,
+        reason=None,
+        reliability=_reliability(conf[filled], correct[filled]),
+        temperature=float(temperature),
+        log_loss=_log_loss(named, truth),
+        typed_only_log_loss=typed_only,
+    )
+
+
+def _held_out(labels: np.ndarray, fold_of: np.ndarray, folds: int, refit) -> tuple[np.ndarray, np.ndarray]:
+    """Hide each fold's typed labels in turn: the hidden rows (r,) and ``refit``'s posteriors for them (r, K)."""
+    rows, posts = [], []
+    for f in range(folds):
+        hidden = np.flatnonzero(fold_of == f)
+        lab = labels.copy()
+        lab[hidden] = -1
+        rows.append(hidden)
+        posts.append(refit(lab, hidden))
+    return np.concatenate(rows), np.concatenate(posts)
+
+
+def _log_loss(post: np.ndarray, truth: np.ndarray) -> float:
+    """Mean negative log-probability of the true class, after the best temperature."""
+    t = _fit_temperature(post, truth)
+    p = temper(np.clip(post, 1e-12, 1.0), t)
+    return float(-np.log(np.clip(p[np.arange(len(truth)), truth], 1e-12, 1.0)).mean())
