@@ -483,6 +483,13 @@ class FillJob:
         self._em_kwargs = {k: v for k, v in em_kwargs.items() if k in ("max_iter", "tol", "reg_covar")}
         fi = fit_input
         self.n_typed = 0 if fi.unlabelled else len(fi.classes)
+        if fi.unlabelled and fi.absent:
+            names = ", ".join(f"'{name}'" for name in fi.absent)
+            features = " or ".join(f"'{n}'" for n in fi.feature_names)
+            raise FillError(
+                f"The typed labels ({names}) are all on rows without a usable {features}, "
+                "so no class can be filled: type labels on rows whose values can be read."
+            )
         if self.n_typed == 1 and components is None and len(fi.blank_rows):
             name = fi.spellings.get(fi.classes[0], fi.classes[0])
             raise FillError(

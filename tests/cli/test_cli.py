@@ -85,7 +85,9 @@ def test_messy_file_conversions_and_issues(tmp_path):
     assert main(["fill", str(DATA / "messy_class.csv"), "-o", str(out)]) == 0
     header, rows = read_csv(out)
     _, original = read_csv(DATA / "messy_class.csv")
-    assert header == ["name", "gender", "height", "notes", "gender_imputed", "gender_confidence", "height_issue"]
+    assert header == [
+        "name", "gender", "height", "notes", "gender_imputed", "gender_confidence", "gender_note", "height_issue"
+    ]
     by_name = {r[0]: r for r in rows}
     assert [r[0] for r in rows] == [r[0] for r in original]
     # Converted to the column's unit (cm).
@@ -95,7 +97,9 @@ def test_messy_file_conversions_and_issues(tmp_path):
     # Unreadable cells keep their text and say why.
     for name, text in [("Mia Rossi", "five foot two"), ("Tom Becker", "17O"), ("Gus Brown", "-172")]:
         assert by_name[name][2] == text
-        assert by_name[name][6] != ""
+        assert by_name[name][7] != ""
+    # A filled marker keeps what was typed in the note.
+    assert by_name["Bea Santos"][6] == "was '?'"
     # Their blank labels stay blank; readable blanks are filled in the column's spelling.
     assert by_name["Tom Becker"][1] == ""
     for name in ["Eve Novak", "Hiro Tanaka", "Noah Schulz", "Qi Wang"]:
@@ -114,15 +118,20 @@ def test_xlsx_output_and_min_confidence(students_with_blanks, tmp_path):
     out = tmp_path / "out.xlsx"
     assert main(["fill", str(path), "-o", str(out), "--min-confidence", "0.9"]) == 0
     table = fileio.read_table(out)
-    assert table.columns == header + ["gender_imputed", "gender_confidence"]
+    assert table.columns == header + ["gender_imputed", "gender_confidence", "gender_note"]
     gender = table.cells[1]
     imputed = table.cells[3]
     conf = table.cells[4]
+    note = table.cells[5]
     n_left_blank = 0
     for i in truth:
         if gender[i] in (None, ""):
             n_left_blank += 1
             assert imputed[i] == "false"
+            if conf[i]:  # left blank as uncertain: its best guess and probability are kept
+                assert note[i].startswith("uncertain: best guess ") and float(conf[i]) < 0.9
+            else:  # no readable height: not fitted
+                assert note[i] is None
         else:
             assert float(conf[i]) >= 0.9
     assert n_left_blank > 0

@@ -86,7 +86,7 @@ def test_one_row_with_a_blank_label_is_one_group():
     result, plan = _attempt(_sheet([None], ["170"]))
     assert len(result.weights) == 1 and plan.n_filled == 1
     # Asked for two groups, one distinct value is refused with a reason.
-    assert "distinct value" in _attempt(_sheet([None], ["170"]), n_components=2)
+    assert "2 groups need at least 2 rows" in _attempt(_sheet([None], ["170"]), n_components=2)
 
 
 def test_one_labelled_row_fits_and_fills_nothing():

@@ -470,7 +470,7 @@ def _messy_with_marks(tmp_path: Path) -> Path:
         "2,Ben,M,,181,true,0.91,\n"
         "3,Cy,,,170,false,,-\n"
         "4,Di,F,'=SUM(A1),158,false,,\n"
-        "5,Ed,,\"q\"\"\",185,false,,\n"
+        "5,Ed,M,\"q\"\"\",185,false,,\n"
         "6,Flo,,,5'4\",false,,\n"
     )
     return path

@@ -181,7 +181,7 @@ def _check_export(columns, expected, sheet, outcome, back_columns, back):
     # Column order: the input's, then the marks, then issue columns.
     assert back_columns[:n_cols] == columns
     assert back_columns[n_cols : n_cols + 2] == [columns[label] + "_imputed", columns[label] + "_confidence"]
-    assert all(c.endswith("_issue") for c in back_columns[n_cols + 2 :])
+    assert all(c.endswith(("_issue", "_note")) for c in back_columns[n_cols + 2 :])
     # Row order and count: every input row is there (the mark column is never blank).
     assert all(len(c) == n_rows for c in back)
     imputed, confidence = back[n_cols], back[n_cols + 1]
