@@ -77,6 +77,14 @@ def _resolve_roles(args, columns, cells):
         if not names:
             raise UsageError("--features names no column")
         features = [_column_index(columns, n.strip()) for n in names]
+        from .core.sheet import no_measurement
+
+        for f in features:
+            # A named column that is a code (0/1) or an identifier is refused
+            # rather than fitted: it would only add noise to every fill.
+            reason = no_measurement(columns[f], cells[f])
+            if reason is not None:
+                raise UsageError(f"{reason}; leave it out of --features")
     else:
         features = [f for f in detected.features if f != label]
     if label is not None and label in features:

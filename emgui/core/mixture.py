@@ -526,9 +526,11 @@ class EMFit:
     reg_covar : float, default 1e-6
         Added to every covariance diagonal: keeps a class with one distinct
         value (or one row) from collapsing to zero spread.
-    n_init : int, default 5
-        Random starts when no label is known (the best log-likelihood is kept);
-        with labels there is one start.
+    n_init : int, optional
+        Starts; the best log-likelihood is kept.  Default 5 without labels
+        (k-means++ seeds) and 1 with labels.  With labels, start 0 is the
+        typed rows' own statistics and the others seeded k-means groups
+        matched to the typed classes.
     seed : int, default 0
         Seeds the k-means++ initialisation; the same seed gives the same fit.
 
@@ -570,7 +572,7 @@ class EMFit:
         max_iter=300,
         tol=1e-6,
         reg_covar=1e-6,
-        n_init=5,
+        n_init=None,
         seed=0,
         covariance="separate",
         init=None,
@@ -592,6 +594,11 @@ class EMFit:
         self.max_iter = _as_int(max_iter, "max_iter", 0)
         self.tol = _as_nonnegative(tol, "tol")
         self.reg_covar = _as_nonnegative(reg_covar, "reg_covar")
+        # Without labels several random starts are the rule; with labels the
+        # typed rows' start alone, unless more starts are asked for (the fill
+        # asks for 5: see emgui.core.trust.fit_model).
+        if n_init is None:
+            n_init = 1 if has_labels else 5
         self.n_init = _as_int(n_init, "n_init", 1)
         self.seed = _as_int(seed, "seed", 0)
         if covariance not in COVARIANCES:

@@ -254,6 +254,9 @@ def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
     return Roles(label, tuple(numeric), units)
 
 
+_ID_NAME = re.compile(r"(^|[^a-z])(id|no|nr|number|num|#)([^a-z]|$)", re.IGNORECASE)
+
+
 def no_measurement(name: str | None, cells) -> str | None:
     """Why a numeric column is no measurement to fit, or None if it may be one.
 
@@ -268,11 +271,15 @@ def no_measurement(name: str | None, cells) -> str | None:
     if len(values) and len(distinct) <= 2:
         shown = ", ".join(f"{v:g}" for v in distinct)
         return f"{label} holds only {len(distinct)} distinct value{'s' if len(distinct) > 1 else ''} ({shown}): it is a code, not a measurement"
+    # Distinct whole numbers counting up (a row number, 1, 2, 3...; or ids
+    # named so): a sheet merely sorted by a measurement has gaps and ties.
+    steps = np.diff(values)
     if (
         len(values) >= 10
         and len(distinct) == len(values)
         and np.all(values == np.round(values))
-        and np.all(np.diff(values) > 0)
+        and np.all(steps > 0)
+        and (np.median(steps) == 1 or _ID_NAME.search(name or "") is not None)
     ):
         return f"{label} holds distinct whole numbers that only increase: it is an identifier, not a measurement"
     return None
