@@ -25,7 +25,8 @@ Large data: the candidates and the check are fitted on a random subsample of
 at most :data:`SUBSAMPLE_ROWS` rows (their statistics need no more); the final
 fit uses every row, started from the chosen candidate's parameters.
 
-No Qt, no scipy: the one quantile needed (chi-square) comes from ``math.erfc``.
+No Qt, no scipy: the one quantile needed (chi-square) comes from ``math.lgamma``
+and the incomplete gamma function's series and continued fraction.
 """
 
 from __future__ import annotations
@@ -73,28 +74,53 @@ _UNIT_SLIPS = ((2.54, "in cm, not inches?"), (1 / 2.54, "in inches, not cm?"))
 # --------------------------------------------------------------------------- small maths
 
 
-def _normal_isf(p: float) -> float:
-    """z with P(Z > z) = p for a standard normal (bisection on erfc; p in (0, 0.5])."""
-    lo, hi = 0.0, 40.0
+def _chi2_sf(x: float, dof: int) -> float:
+    """P(χ²_dof > x): the regularised upper incomplete gamma Q(dof/2, x/2), by its series
+    below a + 1 and its continued fraction above (Numerical Recipes, ``gammq``)."""
+    a, y = dof / 2.0, x / 2.0
+    if y <= 0.0:
+        return 1.0
+    log_front = -y + a * math.log(y) - math.lgamma(a)
+    if y < a + 1.0:
+        term = total = 1.0 / a
+        n = a
+        for _ in range(1000):
+            n += 1.0
+            term *= y / n
+            total += term
+            if abs(term) < abs(total) * 1e-15:
+                break
+        return max(0.0, 1.0 - total * math.exp(log_front))
+    tiny = 1e-300
+    b = y + 1.0 - a
+    c, d = 1.0 / tiny, 1.0 / b
+    h = d
+    for i in range(1, 1000):
+        an = -i * (i - a)
+        b += 2.0
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1.0 / d
+        h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return math.exp(log_front) * h
+
+
+def chi2_isf(p: float, dof: int) -> float:
+    """The chi-square quantile with upper tail ``p`` (bisection on :func:`_chi2_sf`)."""
+    lo, hi = 0.0, max(10.0, 10.0 * dof)
+    while _chi2_sf(hi, dof) > p:
+        hi *= 2.0
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        if 0.5 * math.erfc(mid / math.sqrt(2.0)) > p:
+        if _chi2_sf(mid, dof) > p:
             lo = mid
         else:
             hi = mid
     return 0.5 * (lo + hi)
-
-
-def chi2_isf(p: float, dof: int) -> float:
-    """The chi-square quantile with upper tail ``p``: exact for 1 and 2 degrees of freedom,
-    Wilson–Hilferty beyond (within about 1 % where it is used here)."""
-    if dof == 1:
-        return _normal_isf(p / 2.0) ** 2
-    if dof == 2:
-        return -2.0 * math.log(p)
-    z = _normal_isf(p)
-    c = 2.0 / (9.0 * dof)
-    return dof * (1.0 - c + z * math.sqrt(c)) ** 3
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -320,6 +346,18 @@ def _mahalanobis2(X: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> 
     return out
 
 
+def _swapped(x: np.ndarray, means: np.ndarray, cov: np.ndarray, typical: float) -> tuple[int, int] | None:
+    """The pair of features whose values, swapped, make the row typical of a group; None if none."""
+    dim = len(x)
+    for f in range(dim):
+        for g in range(f + 1, dim):
+            y = x.copy()
+            y[f], y[g] = x[g], x[f]
+            if _mahalanobis2(y[None, :], means, cov).min() <= typical:
+                return f, g
+    return None
+
+
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
@@ -369,6 +407,12 @@ def find_unusual(
     typical_one = math.sqrt(chi2_isf(_TYPICAL_P, 1))
     for i in np.flatnonzero(mask):
         x = X[i]
+        swap = _swapped(x, means, cov, typical)
+        if swap is not None:
+            f, g = swap
+            text = f"{names[f]} {_fmt(x[f])} with {names[g]} {_fmt(x[g])}: swapped?"
+            reasons[int(i)] = [(f, text), (g, text)]
+            continue
         z = np.abs(x - means) / sd  # (K, D)
         zmin = z.min(axis=0)
         worst = int(np.argmax(zmin))
@@ -394,13 +438,7 @@ def find_unusual(
                 if val > best:
                     best, pair = val, (f, g)
         f, g = pair
-        swapped = x.copy()
-        swapped[f], swapped[g] = x[g], x[f]
-        both = f"{names[f]} {_fmt(x[f])} with {names[g]} {_fmt(x[g])}"
-        if f != g and _mahalanobis2(swapped[None, :], means, cov).min() <= typical:
-            text = f"{both}: swapped?"
-        else:
-            text = f"{both} is {math.sqrt(d2[i].min()):.1f} SD from the nearest group"
+        text = f"{names[f]} {_fmt(x[f])} with {names[g]} {_fmt(x[g])} is {math.sqrt(d2[i].min()):.1f} SD from the nearest group"
         reasons[int(i)] = [(f, text)] + ([(g, text)] if g != f else [])
     return Unusual(mask, reasons)
 
