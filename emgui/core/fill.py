@@ -507,6 +507,7 @@ class FillJob:
         self.candidates: list = []
         self.unusual = None
         self.typed_only = False
+        self.temperature = 1.0
 
     # -- step 1 ---------------------------------------------------------------------
 
@@ -619,6 +620,7 @@ class FillJob:
                         typed_rows_only=True,
                     )
         temperature = check.temperature if check is not None and check.accuracy is not None else 1.0
+        self.temperature = temperature
         plan = self._plan(result, classes, unnamed, temperature)
         report = FillReport(
             result=result, classes=classes, names=names, unnamed=unnamed,
@@ -680,6 +682,12 @@ class FillJob:
             unusual=unusual,
             unnamed=tuple(unnamed),
         )
+
+    def replan(self, result: mixture.MixtureResult, min_confidence: float) -> FillPlan:
+        """The plan of a finished fill at another threshold (the window's threshold changed meanwhile)."""
+        self.min_confidence = float(min_confidence)
+        classes, _, unnamed = self._classes(result)
+        return self._plan(result, classes, unnamed, self.temperature)
 
     def notes(self, plan: FillPlan, report: FillReport) -> FillNotes:
         """The sheet's notes for this fill: unnamed groups described, absent classes explained."""

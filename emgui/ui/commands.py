@@ -150,6 +150,8 @@ class _MarksCommand(QUndoCommand):
         self._patch: Patch | None = None
         self._classes = list(sheet.fill_classes)
         self._spellings = dict(sheet.fill_spellings)
+        self._notes = sheet.fill_notes
+        self._unusual = sheet.unusual_marks()
 
     def _capture(self, rows: np.ndarray) -> None:
         label = self._sheet.roles.label
@@ -159,8 +161,11 @@ class _MarksCommand(QUndoCommand):
         sheet = self._sheet
         sheet.fill_classes = list(self._classes)
         sheet.fill_spellings = dict(self._spellings)
+        sheet.fill_notes = self._notes
         if self._patch is not None:
             sheet.restore(self._patch)
+        if self._unusual != sheet.unusual_marks():
+            sheet.set_unusual_marks(self._unusual)
 
 
 class FillCommand(_MarksCommand):
@@ -172,10 +177,11 @@ class FillCommand(_MarksCommand):
     ordinary column again.
     """
 
-    def __init__(self, sheet: Sheet, plan, parent: QUndoCommand | None = None) -> None:
+    def __init__(self, sheet: Sheet, plan, parent: QUndoCommand | None = None, notes=None) -> None:
         n = plan.n_filled
         super().__init__(sheet, f"Fill {n} Gap" + ("" if n == 1 else "s"), parent)
         self._plan = plan
+        self._fill_notes = notes
         self._roles_before: Roles | None = None
         self._roles_after: Roles | None = None
 
@@ -191,7 +197,7 @@ class FillCommand(_MarksCommand):
                 # keeps what each filled cell held), see undo.  A first fill
                 # of a million rows thus copies nothing.
                 self._capture(sheet.filled_rows())
-        apply_plan(sheet, self._plan)  # adds the "class" column again after an undo
+        apply_plan(sheet, self._plan, self._fill_notes)  # adds the "class" column again after an undo
         if self._roles_after is None:
             self._roles_after = sheet.roles
             if self._patch is None:  # the label column was added just now

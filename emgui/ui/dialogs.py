@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -201,11 +202,13 @@ class ColumnsDialog(QDialog):
         self.label_combo.setCurrentIndex(0 if roles.label is None else roles.label + 1)
         form.addRow("Label column:", self.label_combo)
         self.components_spin = QSpinBox()
-        self.components_spin.setRange(1, 30)
+        self.components_spin.setRange(0, 30)
+        self.components_spin.setSpecialValueText("Auto (by BIC)")
         self.components_spin.setValue(n_components)
         self.components_spin.setToolTip(
             "When no label is typed (or there is no label column), EM looks for this many "
-            "groups and names them 1, 2, … in order of their mean."
+            "groups and names them 1, 2, … in order of their mean.  Auto: the number of "
+            "groups (1 to 6) whose model has the lowest BIC."
         )
         form.addRow("Classes to find when no label is typed:", self.components_spin)
         layout.addLayout(form)
@@ -260,7 +263,7 @@ class ColumnsDialog(QDialog):
         return Roles(label, features, units)
 
     def n_components(self) -> int:
-        """K for a sheet whose label column names no class."""
+        """K for a sheet whose label column names no class (0: chosen by BIC)."""
         return self.components_spin.value()
 
     def set_feature(self, col: int, used: bool, unit: str | None = None) -> None:
@@ -291,3 +294,47 @@ def show_about(parent: QWidget | None) -> None:
         "and shows how sure each filled value is.</p>"
         "<p>Built with Python, NumPy, pandas, PySide6 (Qt) and pyqtgraph.</p>",
     )
+
+
+class ReliabilityDialog(QDialog):
+    """The self-check's reliability curve: for each band of confidence, how often the fill was right.
+
+    The points come from typed labels hidden and filled again (see
+    :func:`emgui.core.trust.self_check`); on the diagonal, a confidence of
+    0.8 is right 8 times in 10.
+    """
+
+    def __init__(self, check, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        import pyqtgraph as pg
+
+        self.setWindowTitle("Reliability Curve")
+        layout = QVBoxLayout(self)
+        text = QLabel(
+            f"{check.sentence()}.  Each point is a band of confidence: how sure the fill was "
+            "(across) and how often it was right (up), over the hidden typed labels; the dashed "
+            "line is a confidence that means what it says.  Brier score "
+            f"{check.brier:.3f} (0 is perfect)."
+        )
+        text.setWordWrap(True)
+        layout.addWidget(text)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setLabel("bottom", "Confidence of the filled cell")
+        self.plot.setLabel("left", "Share right")
+        self.plot.setXRange(0, 1)
+        self.plot.setYRange(0, 1)
+        self.plot.plot([0, 1], [0, 1], pen=pg.mkPen("#999999", style=Qt.PenStyle.DashLine))
+        xs = [b["confidence"] for b in check.reliability]
+        ys = [b["accuracy"] for b in check.reliability]
+        sizes = [6 + 14 * (b["count"] / max(c["count"] for c in check.reliability)) ** 0.5 for b in check.reliability]
+        self.points = self.plot.plot(xs, ys, pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=sizes,
+                                     symbolBrush="#1f77b4")
+        layout.addWidget(self.plot)
+        per_class = ", ".join(
+            f"{name} {recall:.0%}" for name, recall in check.per_class.items() if recall is not None
+        )
+        layout.addWidget(QLabel(f"Right per class (recall): {per_class}"))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(520, 460)

@@ -52,7 +52,7 @@ def _components_for(sheet, n_components: int) -> int | None:
     typed = sheet.roles.label is not None and bool(
         np.any(~sheet.label_missing() & (sheet.provenance == USER))
     )
-    return None if typed else n_components
+    return None if typed or not n_components else n_components
 
 
 def _build(path: str, n_components: int | None, progress=None, cancel=None):

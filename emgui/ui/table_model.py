@@ -30,6 +30,7 @@ from emgui.core import parsing
 from emgui.core.sheet import (
     FILLED,
     UNCERTAIN,
+    UNUSUAL_PREFIX,
     USER,
     CellsChanged,
     RowsInserted,
@@ -47,7 +48,8 @@ FILTERS: tuple[tuple[str, str], ...] = (
     ("missing", "Missing label"),
     ("filled", "Filled"),
     ("uncertain", "Uncertain"),
-    ("unreadable", "Unreadable"),
+    ("unreadable", "Unreadable or unusual"),
+    ("notes", "With a note"),
 )
 
 #: Suffix marking a filled label, so filled cells differ from typed ones
@@ -325,6 +327,11 @@ class SheetTableModel(QAbstractTableModel):
             if role == _FOREGROUND:
                 return self._fg_unreadable
             if role == _TOOLTIP:
+                if issue.startswith(UNUSUAL_PREFIX):
+                    return (
+                        f"Unusual under the fit: {issue[len(UNUSUAL_PREFIX):]}. This row took no part "
+                        "in the fit and its blank label was not filled; correct the value and press F5."
+                    )
                 return f"Cannot read “{text}”: {issue}. This row takes no part in the fit."
             return None
         if role == _DISPLAY:
@@ -378,14 +385,20 @@ class SheetTableModel(QAbstractTableModel):
         guess = int(sheet.guess[row])
         conf = float(sheet.confidence[row])
         best = names[guess] if 0 <= guess < len(names) else "?"
+        note = sheet.note(row)
         if status == FILLED:
             head = f"Filled by EM: {best}, {_percent(conf)} sure."
+        elif note is not None and not note.startswith("uncertain"):
+            head = f"Left blank: {note}."
+            note = None
         else:
             head = (
                 f"Left blank: the best guess, {best} ({_percent(conf)}), "
                 "is below the confidence threshold."
             )
         lines = [head]
+        if note is not None and not note.startswith("uncertain"):
+            lines.append(f"Note: {note}.")
         probs = sheet.probabilities([row])[0]
         if len(probs) == len(names):
             for name, p in sorted(zip(names, probs, strict=True), key=lambda t: -t[1]):
@@ -488,7 +501,7 @@ class SheetTableModel(QAbstractTableModel):
         return self._sort
 
     def set_filter(self, mode: str) -> None:
-        """Show ``"all"``, ``"missing"``, ``"filled"``, ``"uncertain"`` or ``"unreadable"`` rows."""
+        """Show ``"all"``, ``"missing"``, ``"filled"``, ``"uncertain"``, ``"unreadable"`` or ``"notes"`` rows."""
         if mode not in dict(FILTERS):
             raise ValueError(f"unknown filter {mode!r}")
         self.beginResetModel()
@@ -535,6 +548,9 @@ class SheetTableModel(QAbstractTableModel):
             return sheet.provenance == FILLED
         if mode == "uncertain":
             return sheet.provenance == UNCERTAIN
+        if mode == "notes":
+            notes = sheet.note_column()
+            return np.zeros(sheet.n_rows, dtype=bool) if notes is None else notes != None  # noqa: E711
         mask = np.zeros(sheet.n_rows, dtype=bool)
         for f in sheet.roles.features:
             mask |= sheet.unreadable(f)

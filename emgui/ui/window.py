@@ -20,6 +20,7 @@ import io
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, QUrl, Signal, Slot
@@ -61,7 +62,8 @@ ROW_FILTERS = (
     ("missing", "Missing label"),
     ("filled", "Filled"),
     ("uncertain", "Uncertain"),
-    ("unreadable", "Unreadable"),
+    ("unreadable", "Unreadable or unusual"),
+    ("notes", "With a note"),
 )
 
 SAVE_FILTERS = ("CSV (*.csv)", "Tab-separated (*.tsv)", "Excel workbook (*.xlsx)")
@@ -141,34 +143,57 @@ def _collect_garbage_in_gui_thread() -> None:
     _COLLECTOR.append(GarbageCollector(interval=1.0))
 
 
-def _planner(fit_input, min_confidence: float):
-    """The fill plan of a fit's result, as the worker thread computes it: ``(min_confidence, plan)``.
+class _FillRun:
+    """One F5 as the fit's thread runs it: the fit input, the model choice, EM, the trust checks.
 
-    ``fit_input`` is the fit's input, or a one-item list that will hold it
-    (filled by :func:`_preparer` in the same thread, before the fit).
+    ``prepare`` makes the fit's input from a copy of the sheet (large sheets)
+    or hands over the one already made; ``make_fit`` screens for unusual
+    values, chooses the model by BIC and gives the EM fit the plot follows;
+    ``after`` runs the final checks, the self-check and the calibration, and
+    plans the fill (see :class:`emgui.core.fill.FillJob`).  All three run in
+    the fit's thread; the window only writes the plan.
     """
 
-    def plan(result):
-        from emgui.core.fill import plan_fill
+    def __init__(self, fit_input, components, min_confidence: float, options: dict, source=None) -> None:
+        self.fit_input, self.source = fit_input, source
+        self.components, self.min_confidence = components, float(min_confidence)
+        self.options = dict(options)
+        self.job = None
 
-        made = fit_input[0] if isinstance(fit_input, list) else fit_input
-        return min_confidence, plan_fill(made, result, min_confidence)
+    def prepare(self):
+        if self.fit_input is None:
+            from emgui.core.fill import prepare_from
 
-    return plan
+            self.fit_input = prepare_from(self.source, self.components)
+            _ = self.fit_input.histogram  # binned here too, off the GUI thread
+            self.source = None
+        return self.fit_input
+
+    def make_fit(self):
+        from emgui.core.fill import FillJob
+
+        options = {k: v for k, v in self.options.items() if k in ("max_iter", "tol", "reg_covar")}
+        self.job = FillJob(
+            self.fit_input, components=self.components, min_confidence=self.min_confidence,
+            seed=int(self.options.get("seed", 0)), **options,
+        )
+        self.job.prepare()
+        return self.job.em()
+
+    def after(self, result) -> _Filled:
+        plan, report = self.job.finish(result)
+        return _Filled(self.min_confidence, plan, report, self.job.notes(plan, report), self.job)
 
 
-def _preparer(source, n_components, made: list):
-    """Make the fit's input (and its histogram) from a sheet's copy, in the fit's thread."""
+@dataclass(frozen=True)
+class _Filled:
+    """What a fill run gives the window: the plan at a threshold, the report, the notes."""
 
-    def prepare():
-        from emgui.core.fill import prepare_from
-
-        fit_input = prepare_from(source, n_components)
-        _ = fit_input.histogram  # binned here too, off the GUI thread
-        made.append(fit_input)
-        return fit_input
-
-    return prepare
+    min_confidence: float
+    plan: object
+    report: object
+    notes: object
+    job: object
 
 
 def _iterations(n: int) -> str:
@@ -198,9 +223,31 @@ class FitPanel(QWidget):
         self.table.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
         self.table.hide()  # an empty white box until a fit names its classes
         layout.addWidget(self.table)
+        # How far the fill can be trusted: the self-check in a sentence, the
+        # model chosen and the candidates it was chosen from.
+        self.trust = QLabel("")
+        self.trust.setWordWrap(True)
+        self.trust.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.trust.hide()
+        layout.addWidget(self.trust)
+        self.reliability_button = QPushButton("Reliability Curve…")
+        self.reliability_button.setToolTip(
+            "How often a filled cell of each confidence was right when typed labels were hidden"
+        )
+        self.reliability_button.hide()
+        self.reliability_button.clicked.connect(self._show_reliability)
+        layout.addWidget(self.reliability_button)
+        self.models = QTableWidget(0, 4)
+        self.models.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.models.verticalHeader().setVisible(False)
+        self.models.setHorizontalHeaderLabels(["Groups", "Covariance", "BIC", "Parameters"])
+        self.models.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
+        self.models.hide()
+        layout.addWidget(self.models)
         layout.addStretch(1)
         self._classes: list[str] = []
         self._features: list[str] = []
+        self.report = None
 
     def reset(self, classes: list[str], features: list[str]) -> None:
         """Prepare the parameter table for a new fit."""
@@ -246,7 +293,9 @@ class FitPanel(QWidget):
             f"Iteration {snapshot.iteration}{done}\nLog-likelihood {snapshot.log_likelihood:,.3f}"
         )
 
-    def show_result(self, result) -> None:
+    def show_result(self, result, report=None) -> None:
+        if report is not None and len(report.names) != self.table.rowCount():
+            self.reset(list(report.names), self._features)
         self.show_parameters(result.weights, result.means, result.covariances)
         self.table.resizeColumnsToContents()
         state = "converged" if result.converged else "stopped before converging"
@@ -254,6 +303,41 @@ class FitPanel(QWidget):
             f"Finished after {_iterations(result.n_iter)}, {state}.\n"
             f"Log-likelihood {result.log_likelihood:,.3f}"
         )
+        self.show_report(report)
+
+    def show_report(self, report) -> None:
+        """The self-check sentence, the model chosen and the candidates (None: hide them)."""
+        self.report = report
+        for w in (self.trust, self.reliability_button, self.models):
+            w.setVisible(report is not None)
+        if report is None:
+            return
+        lines = []
+        check = report.check
+        if check is not None:
+            lines.append(f"<b>{check.sentence()}.</b>")
+        model = f"{report.groups} group{'s' if report.groups != 1 else ''}, {report.covariance} covariance"
+        if any(report.unnamed):
+            model += f" ({sum(report.unnamed)} no typed label names: its rows stay blank, with a note)"
+        lines.append(f"Model: {model}, the lowest BIC of the candidates below (lower is better).")
+        if report.typed_only:
+            lines.append("The typed rows alone predicted the hidden labels better: the blank rows took no part.")
+        if report.n_unusual:
+            lines.append(f"{report.n_unusual:,} row(s) with unusual values were left out and not filled.")
+        self.trust.setText("<br>".join(lines))
+        self.reliability_button.setEnabled(check is not None and bool(check.reliability))
+        cands = [c for c in report.candidates if c.bic is not None]
+        self.models.setRowCount(len(cands))
+        for i, c in enumerate(sorted(cands, key=lambda c: c.bic)):
+            chosen = c.groups == report.groups and c.covariance == report.covariance
+            for j, text in enumerate([str(c.groups), c.covariance, f"{c.bic:,.1f}", str(c.n_params)]):
+                item = QTableWidgetItem(("✔ " if chosen and j == 0 else "") + text)
+                self.models.setItem(i, j, item)
+        self.models.resizeColumnsToContents()
+
+    def _show_reliability(self) -> None:
+        if self.report is not None and self.report.check is not None:
+            dialogs.ReliabilityDialog(self.report.check, self).exec()
 
     def show_message(self, text: str) -> None:
         self.status.setText(text)
@@ -262,6 +346,7 @@ class FitPanel(QWidget):
         """No fit: drop the last sheet's parameters."""
         self.table.setRowCount(0)
         self.table.hide()
+        self.show_report(None)
         self.status.setText("No fit yet. Press F5 to fill the gaps.")
 
 
@@ -343,7 +428,8 @@ class MainWindow(QMainWindow):
         self.fit_options: dict = {}
         self._settings = QSettings()
         self._min_confidence = float(self._settings.value("fill/minConfidence", 0.0))
-        self._n_components = int(self._settings.value("fill/components", 2))
+        # Groups to find when no label is typed; 0: chosen by BIC (the default).
+        self._n_components = int(self._settings.value("fill/components", 0))
 
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -1288,7 +1374,7 @@ class MainWindow(QMainWindow):
         typed = sheet.roles.label is not None and bool(
             np.any(~sheet.label_missing() & (sheet.provenance == USER))
         )
-        return None if typed else self._n_components
+        return None if typed or not self._n_components else self._n_components
 
     @property
     def n_components(self) -> int:
@@ -1296,7 +1382,7 @@ class MainWindow(QMainWindow):
         return self._n_components
 
     def set_n_components(self, k: int) -> None:
-        self._n_components = max(1, int(k))
+        self._n_components = max(0, int(k))
         self._settings.setValue("fill/components", self._n_components)
 
     def _warn_fit(self, message: str) -> None:
@@ -1340,15 +1426,16 @@ class MainWindow(QMainWindow):
             # The last fit's input is stale: let it go before the new one is made.
             forget_fit_input(sheet)
             self._explained = None
-            made: list = []
             self._fit_input = None
             self._preparing_k = k
             self._set_fitting(True)
             self.fit_label.setText("Preparing…")
+            run = _FillRun(None, k, self._min_confidence, self.fit_options, source=source)
             self._controller.start(
-                prepare=_preparer(source, k, made),
+                prepare=run.prepare,
+                make_fit=run.make_fit,
                 data_version=source.version,
-                after=_planner(made, self._min_confidence),
+                after=run.after,
                 **self.fit_options,
             )
             return
@@ -1359,12 +1446,12 @@ class MainWindow(QMainWindow):
         self._begin_fit_display(fit_input)
         self._set_fitting(True)
         self.fit_label.setText("Fitting…")
+        run = _FillRun(fit_input, k, self._min_confidence, self.fit_options)
         self._controller.start(
-            fit_input.X,
-            fit_input.labels,
-            fit_input.n_components,
+            prepare=run.prepare,
+            make_fit=run.make_fit,
             data_version=fit_input.version,
-            after=_planner(fit_input, self._min_confidence),
+            after=run.after,
             **self.fit_options,
         )
 
@@ -1493,23 +1580,30 @@ class MainWindow(QMainWindow):
         from emgui.ui.commands import FillCommand
 
         result = outcome.result
-        # Planned in the worker thread (a million rows: ~15 ms the GUI thread
-        # need not spend), unless the threshold changed meanwhile.
-        planned = outcome.extra
-        if planned is not None and planned[0] == self._min_confidence:
-            plan = planned[1]
-        else:
+        filled = outcome.extra
+        notes = report = None
+        if isinstance(filled, _Filled):
+            # Planned in the worker thread with the model chosen there (a
+            # million rows: ~15 ms the GUI thread need not spend), unless
+            # the threshold changed meanwhile.
+            report, notes = filled.report, filled.notes
+            result = report.result
+            plan = filled.plan if filled.min_confidence == self._min_confidence else filled.job.replan(
+                result, self._min_confidence
+            )
+        else:  # a step-by-step fit: the plain model
             plan = plan_fill(fit_input, result, self._min_confidence)
         if len(plan.rows) or len(self._sheet.filled_rows()):
-            self.undo_stack.push(FillCommand(self._sheet, plan))
+            self.undo_stack.push(FillCommand(self._sheet, plan, notes=notes))
         self._fit_input = None
+        self.last_report = report
 
         serial = self._fit_serial
 
         def show() -> None:
             if self._fit_serial != serial:
                 return  # another fit has started meanwhile: it draws itself
-            self.fit_panel.show_result(result)
+            self.fit_panel.show_result(result, report)
             if self._plot is not None:
                 self._plot.show_result(result)
                 self._plot.show_posteriors(result.posteriors_of)  # the drawn points' only

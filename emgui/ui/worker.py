@@ -133,6 +133,11 @@ class FitWorker(QObject):
         ``labels`` and ``n_components`` attributes (a
         :class:`~emgui.core.fill.FitInput`), emitted as ``prepared``.  Its
         errors are reported like the fit's.
+    make_fit : callable, optional
+        ``make_fit()`` (after ``prepare``) gives the :class:`EMFit` to run,
+        instead of one made from ``X``, ``labels`` and ``n_components``: the
+        fill's model choice (see :class:`emgui.core.fill.FillJob`) runs here,
+        in the worker thread.
     **em_kwargs
         Passed to :class:`emgui.core.mixture.EMFit` (``seed``, ``max_iter``,
         ``tol``, ``reg_covar``, ``n_init``).
@@ -174,10 +179,12 @@ class FitWorker(QObject):
         min_interval: float = DEFAULT_MIN_INTERVAL,
         after: Callable[[MixtureResult], Any] | None = None,
         prepare: Callable[[], Any] | None = None,
+        make_fit: Callable[[], EMFit] | None = None,
         **em_kwargs: Any,
     ) -> None:
         super().__init__()
         self._prepare = prepare
+        self._make_fit = make_fit
         self._X, self._labels = (None, None) if prepare is not None else _own_copy(X, labels)
         self._after = after
         self._n_components = n_components
@@ -216,7 +223,10 @@ class FitWorker(QObject):
                 if self._abort.is_set():
                     self.cancelled.emit()
                     return
-            fit = EMFit(self._X, self._labels, self._n_components, **self._em_kwargs)
+            if self._make_fit is not None:
+                fit = self._make_fit()
+            else:
+                fit = EMFit(self._X, self._labels, self._n_components, **self._em_kwargs)
             with self._lock:
                 self._fit = fit
             if self._abort.is_set():  # abort() arrived while EMFit was initialising
@@ -235,7 +245,7 @@ class FitWorker(QObject):
         finally:
             with self._lock:
                 self._fit = None
-            self._X = self._labels = self._after = self._prepare = None  # the thread is done with its copy
+            self._X = self._labels = self._after = self._prepare = self._make_fit = None  # done with them
             self.ended.emit()
 
     def _stream(self, fit: EMFit) -> None:
@@ -357,6 +367,7 @@ class FitController(QObject):
         seed: int = 0,
         after: Callable[[MixtureResult], Any] | None = None,
         prepare: Callable[[], Any] | None = None,
+        make_fit: Callable[[], EMFit] | None = None,
         **em_kwargs: Any,
     ) -> None:
         """Fit in a worker thread, replacing any fit that is running.
@@ -379,6 +390,8 @@ class FitController(QObject):
             Makes the fit's input in the worker thread, instead of ``X``,
             ``labels`` and ``n_components`` (see :class:`FitWorker`);
             ``fit_prepared`` carries what it made.
+        make_fit : callable, optional
+            Gives the fit to run, in the worker thread (see :class:`FitWorker`).
         **em_kwargs
             ``max_iter``, ``tol``, ``reg_covar``, ``n_init`` for ``EMFit``.
         """
@@ -392,6 +405,7 @@ class FitController(QObject):
             seed=seed,
             after=after,
             prepare=prepare,
+            make_fit=make_fit,
             **em_kwargs,
         )
         if self._thread is None:

@@ -431,7 +431,7 @@ def test_edits_and_inserts_under_a_sort_land_on_the_right_view_rows(model, sheet
 
 
 def test_filters(model, sheet):
-    assert [k for k, _ in FILTERS] == ["all", "missing", "filled", "uncertain", "unreadable"]
+    assert [k for k, _ in FILTERS] == ["all", "missing", "filled", "uncertain", "unreadable", "notes"]
     model.set_filter("unreadable")
     shown = {model.index(r, NAME).data(D) for r in range(model.n_data_rows)}
     assert {"Tom Becker", "Mia Rossi"} <= shown

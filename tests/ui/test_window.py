@@ -766,7 +766,8 @@ def test_columns_dialog_sets_the_number_of_groups_for_unlabelled_data(qtbot, win
     window.set_sheet(Sheet(["waiting"], [np.array([f"{v:.1f}" for v in x], dtype=object)]))
 
     def accept(dialog):
-        assert dialog.n_components() == 2
+        assert dialog.n_components() == 0  # chosen by BIC unless set
+        assert dialog.components_spin.text() == "Auto (by BIC)"
         dialog.components_spin.setValue(3)
         return dialogs.ColumnsDialog.DialogCode.Accepted
 
@@ -775,3 +776,14 @@ def test_columns_dialog_sets_the_number_of_groups_for_unlabelled_data(qtbot, win
     assert window.n_components == 3
     run_fill(qtbot, window)
     assert [window.sheet.column_cells(1)[i] for i in (0, 50, 100)] == ["1", "2", "3"]
+
+
+def test_unlabelled_groups_are_chosen_by_bic_in_the_window(qtbot, window):
+    rng = np.random.default_rng(9)
+    x = np.concatenate([rng.normal(m, 2, 50) for m in (40, 60, 80)])
+    window.set_sheet(Sheet(["waiting"], [np.array([f"{v:.1f}" for v in x], dtype=object)]))
+    assert window.n_components == 0
+    run_fill(qtbot, window)
+    assert [window.sheet.column_cells(1)[i] for i in (0, 50, 100)] == ["1", "2", "3"]
+    assert window.fit_panel.report.groups == 3
+    assert window.fit_panel.models.rowCount() == 12  # 1..6 groups, separate or shared
