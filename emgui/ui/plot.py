@@ -511,16 +511,30 @@ class MixturePlot(QWidget):
         self._timer.stop()
         self._on_frame_due()
 
-    def show_result(self, result: Any) -> None:
+    def show_result(self, result: Any, unnamed: Any = ()) -> None:
         """Draw a finished fit: its parameters and its full likelihood history.
 
         Parameters
         ----------
         result : MixtureResult
+        unnamed : sequence of bool
+            Per component: a group no typed label names, drawn grey and dashed.
         """
         self._timer.stop()
         self._latest = None
         self._draw_components(result.weights, result.means, result.covariances)
+        for k, curves in enumerate(self._component_items):
+            grey = k < len(unnamed) and bool(unnamed[k])
+            for i, curve in enumerate(curves):
+                color = QColor(UNLABELLED_HEX if grey else class_hex(k))
+                if self._n_features > 1 and not grey:
+                    color = color.darker(170)
+                if i == 1:
+                    color.setAlpha(150)
+                pen = _mkpen(color, 1.5 if grey else 1.0)
+                if grey:
+                    pen.setStyle(Qt.PenStyle.DashLine)
+                curve.setPen(pen)
         history = np.asarray(result.history, dtype=np.float64)
         self.reset_history()
         for i, ll in enumerate(history):

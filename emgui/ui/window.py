@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -206,6 +207,13 @@ def _tsv_cell(text: str) -> str:
     return text
 
 
+def _fit_rows(table: QTableWidget) -> None:
+    """Make a small table exactly as tall as its rows (the panel scrolls, not the table)."""
+    height = table.horizontalHeader().height() + 2 * table.frameWidth()
+    height += sum(table.rowHeight(r) for r in range(table.rowCount()))
+    table.setFixedHeight(height + 2)
+
+
 class FitPanel(QWidget):
     """Iteration, log-likelihood, convergence and the parameters per class."""
 
@@ -269,6 +277,7 @@ class FitPanel(QWidget):
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(k, c, cell)
         self.table.resizeColumnsToContents()
+        _fit_rows(self.table)
         self.table.show()
         self.status.setText("Starting…")
 
@@ -334,6 +343,7 @@ class FitPanel(QWidget):
                 item = QTableWidgetItem(("✔ " if chosen and j == 0 else "") + text)
                 self.models.setItem(i, j, item)
         self.models.resizeColumnsToContents()
+        _fit_rows(self.models)
 
     def _show_reliability(self) -> None:
         if self.report is not None and self.report.check is not None:
@@ -457,9 +467,14 @@ class MainWindow(QMainWindow):
         self.fit_panel = FitPanel()
         self.fit_dock = QDockWidget("Fit", self)
         self.fit_dock.setObjectName("fitDock")
-        self.fit_dock.setWidget(self.fit_panel)
+        # Scrolls rather than squeezing its tables to one row each.
+        fit_scroll = QScrollArea()
+        fit_scroll.setWidgetResizable(True)
+        fit_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        fit_scroll.setWidget(self.fit_panel)
+        self.fit_dock.setWidget(fit_scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.fit_dock)
-        self.resizeDocks([self.plot_dock, self.fit_dock], [520, 160], Qt.Orientation.Vertical)
+        self.resizeDocks([self.plot_dock, self.fit_dock], [440, 300], Qt.Orientation.Vertical)
         self.resizeDocks([self.plot_dock], [460], Qt.Orientation.Horizontal)
 
         self.counts_label = QLabel("")
@@ -1605,7 +1620,7 @@ class MainWindow(QMainWindow):
                 return  # another fit has started meanwhile: it draws itself
             self.fit_panel.show_result(result, report)
             if self._plot is not None:
-                self._plot.show_result(result)
+                self._plot.show_result(result, () if report is None else report.unnamed)
                 self._plot.show_posteriors(result.posteriors_of)  # the drawn points' only
 
         if self._sheet.n_rows >= _LARGE_ROWS:
