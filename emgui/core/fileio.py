@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _guards
 from .textcolumn import DEDUP_SAMPLE, DEDUP_SHARE, shared_cells
 
 __all__ = [
@@ -330,12 +331,16 @@ class _Reporter:
 
 
 def _display_name(path: str) -> str:
-    return "'" + (os.path.basename(os.path.normpath(path)) or path) + "'"
+    # Control characters escaped: a name cannot send escape sequences to a terminal.
+    return "'" + _guards.printable(os.path.basename(os.path.normpath(path)) or path) + "'"
 
 
 def _check_readable(path: str, name: str) -> None:
-    if os.path.isdir(path):
-        raise FileFormatError(f"{name} is a folder, not a file.")
+    try:
+        # Before open(): opening a FIFO waits for a writer forever.
+        _guards.check_regular_file(path, name)
+    except _guards.GuardError as exc:
+        raise FileFormatError(str(exc)) from None
     try:
         with open(path, "rb"):
             pass
@@ -402,6 +407,11 @@ def _read_text(path: str, name: str, ext: str, report: _Reporter, arrow: bool = 
     if _looks_binary(sample):
         raise FileFormatError(f"{name} does not look like a text table.")
     delimiter = "\t" if ext == ".tsv" else _sniff_delimiter(sample, complete=size <= _SNIFF_BYTES)
+    try:
+        # A million empty columns (21 MB) took 11 GB in the readers.
+        _guards.check_text_width(path, name, delimiter)
+    except _guards.GuardError as exc:
+        raise FileFormatError(str(exc)) from None
     cols = _read_csv_arrow(path, encoding, delimiter, size, sample, report, keep_arrow=arrow)
     if cols is not None and cols and not isinstance(cols[0], np.ndarray):
         return _arrow_table(name, cols, delimiter, ext, encoding)
@@ -919,6 +929,11 @@ def _read_csv_module(
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue  # blank line, as pandas skips them
                 if len(row) > len(cols):
+                    if len(row) > _guards.MAX_COLUMNS:
+                        raise FileFormatError(
+                            f"{name} has a row of {len(row):,} fields; "
+                            f"at most {_guards.MAX_COLUMNS:,} columns can be read."
+                        )
                     cols.extend([None] * n for _ in range(len(row) - len(cols)))
                 for j, col in enumerate(cols):
                     v = row[j] if j < len(row) else ""
@@ -946,6 +961,12 @@ def _object_array(values: list) -> np.ndarray:
 def _read_workbook(path: str, name: str, ext: str, sheet: str | None, report: _Reporter) -> Table:
     kind = "an OpenDocument spreadsheet" if ext == ".ods" else "an Excel workbook"
     has_error_cells = _check_zip(path, name, kind, report)
+    try:
+        # The reader allocates a sheet's whole range and aborts the process
+        # when it cannot: its cost is checked first.
+        _guards.check_workbook(path, name, ext)
+    except _guards.GuardError as exc:
+        raise FileFormatError(str(exc)) from None
     report(0.3)
     import python_calamine
 
