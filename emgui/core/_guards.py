@@ -25,10 +25,13 @@ of which costs a scan of bytes and bounded memory:
 - **Signals.** Temporary files being written are registered; SIGTERM,
   SIGHUP and SIGINT remove them before the process dies of the signal
   (:func:`install_signal_cleanup`).
+- **XLSX output.** :func:`check_xlsx_fits` checks rows, columns and
+  characters per cell against Excel's limits before a long fit, not after.
 - **Messages.** :func:`printable` escapes control characters, so a file or
   column name cannot send escape sequences to a terminal.
 
-Nothing here imports more than the standard library.
+Nothing here imports more than the standard library, except pyarrow's
+kernels to measure the cells of an Arrow column.
 """
 
 from __future__ import annotations
@@ -50,9 +53,11 @@ __all__ = [
     "check_regular_file",
     "check_text_width",
     "check_workbook",
+    "check_xlsx_fits",
     "install_signal_cleanup",
     "printable",
     "temp_prefix",
+    "temporary_folder",
     "tracked",
     "write_target",
 ]
@@ -185,6 +190,19 @@ def tracked(path: str):
             _TRACKED.discard(path)
 
 
+@contextlib.contextmanager
+def temporary_folder(prefix: str):
+    """A new temporary folder, registered like :func:`tracked`, removed on exit."""
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix=prefix)
+    try:
+        with tracked(path):
+            yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def remove_tracked() -> None:
     """Remove every registered temporary file or folder (signal-safe enough:
     no locks taken, errors ignored)."""
@@ -256,9 +274,7 @@ def check_text_width(path: str, name: str, delimiter: str, limit: int | None = N
             row = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
             count = len(row) - 1
     if count + 1 > limit:
-        raise GuardError(
-            f"{name} has {count + 1:,} columns; at most {limit:,} can be read."
-        )
+        raise GuardError(f"{name} has {count + 1:,} columns; at most {limit:,} can be read.")
 
 
 # --------------------------------------------------------------------------
@@ -526,3 +542,76 @@ def _check_ods_content(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) ->
         offset += len(block)
     if text > MAX_SHEET_TEXT:
         raise _too_much_text(name)
+
+
+# --------------------------------------------------------------------------
+# What an XLSX sheet can hold (checked before a long fit, not after it)
+
+XLSX_MAX_ROWS = 1_048_576
+XLSX_MAX_COLS = 16_384
+XLSX_MAX_CELL_CHARS = 32_767
+
+
+def _longest_cell(column) -> tuple[int, int]:
+    """(index, UTF-16 length) of the longest cell of a column of str/None or Arrow text."""
+    if type(column).__module__.startswith("pyarrow"):
+        import numpy as np
+        import pyarrow.compute as pc
+
+        lengths = pc.utf8_length(column).to_numpy(zero_copy_only=False)
+        lengths = np.nan_to_num(lengths.astype(float), nan=0.0)
+        if not len(lengths) or lengths.max() <= XLSX_MAX_CELL_CHARS // 2:
+            return (int(lengths.argmax()) if len(lengths) else 0), int(lengths.max(initial=0))
+        # Characters beyond the BMP count twice in UTF-16: measure the long ones exactly.
+        best = (0, 0)
+        for i in np.flatnonzero(lengths > XLSX_MAX_CELL_CHARS // 2):
+            n = len(column[int(i)].as_py().encode("utf-16-le")) // 2
+            best = max(best, (int(i), n), key=lambda t: t[1])
+        return best
+    best = (0, 0)
+    for i, v in enumerate(column):
+        if v is not None and type(v) is str and len(v) > max(best[1], XLSX_MAX_CELL_CHARS // 2):
+            n = len(v.encode("utf-16-le")) // 2
+            if n > best[1]:
+                best = (i, n)
+    return best
+
+
+def check_xlsx_fits(name: str, columns, cells, extra_columns: int = 0) -> None:
+    """Refuse a table an Excel sheet cannot hold: rows, columns, characters per cell.
+
+    Parameters
+    ----------
+    name : str
+        The output's name as shown in messages (quoted).
+    columns : sequence of str
+    cells : sequence of columns
+        Object arrays of str/None or Arrow string arrays, ``(n_rows,)`` each.
+    extra_columns : int
+        Columns the output may add to these (an upper bound).
+    """
+    n_rows = len(cells[0]) if len(cells) else 0
+    if n_rows + 1 > XLSX_MAX_ROWS:
+        raise GuardError(
+            f"{name} cannot hold {n_rows:,} rows: an Excel sheet holds at most "
+            f"{XLSX_MAX_ROWS - 1:,} rows below the header; write a .csv instead."
+        )
+    if len(columns) + extra_columns > XLSX_MAX_COLS:
+        raise GuardError(
+            f"{name} would need {len(columns) + extra_columns:,} columns: an Excel sheet holds "
+            f"at most {XLSX_MAX_COLS:,}; write a .csv instead."
+        )
+    for j, title in enumerate(columns):
+        if title and len(title.encode("utf-16-le")) // 2 > XLSX_MAX_CELL_CHARS:
+            raise GuardError(
+                f"{name} cannot hold the name of column {j + 1}: it has more than "
+                f"{XLSX_MAX_CELL_CHARS:,} characters, Excel's limit for a cell; write a .csv instead."
+            )
+    for j, column in enumerate(cells):
+        i, n = _longest_cell(column)
+        if n > XLSX_MAX_CELL_CHARS:
+            raise GuardError(
+                f"{name} cannot hold row {i + 2}, column {j + 1} ('{printable(columns[j][:40])}'): "
+                f"it has {n:,} characters and Excel allows {XLSX_MAX_CELL_CHARS:,} in a cell; "
+                "write a .csv instead."
+            )

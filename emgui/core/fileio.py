@@ -1297,28 +1297,35 @@ def _atomic_file(path: str, *, binary: bool):
     """Yield a temporary file beside ``path``; on success it replaces ``path``.
 
     On any failure (or cancel) the temporary file is removed and ``path``
-    is left as it was.
+    is left as it was; on SIGTERM, SIGHUP or SIGINT too, once the program
+    has called :func:`emgui.core._guards.install_signal_cleanup`.  A
+    ``path`` that is a symlink is written through to its target (the link
+    stays, as editors do); a name near the 255-byte limit gets a shortened
+    temporary name.
     """
+    path = _guards.write_target(path)
     directory = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     kwargs = {} if binary else {"encoding": "utf-8", "newline": ""}
     tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below on every path
         mode="wb" if binary else "w",
         dir=directory,
-        prefix=f".{base}.",
+        # The random part is 8 characters, then the suffix.
+        prefix=_guards.temp_prefix(directory, base, 8 + len(".tmp")),
         suffix=".tmp",
         delete=False,
         **kwargs,
     )
     try:
-        # The raw file, not the wrapper: its per-call indirection costs
-        # about a second per million CSV rows.
-        yield tmp.file
-        tmp.flush()
-        os.fsync(tmp.fileno())
-        tmp.close()
-        os.chmod(tmp.name, _mode_for(path))
-        os.replace(tmp.name, path)
+        with _guards.tracked(tmp.name):
+            # The raw file, not the wrapper: its per-call indirection costs
+            # about a second per million CSV rows.
+            yield tmp.file
+            tmp.flush()
+            os.fsync(tmp.fileno())
+            tmp.close()
+            os.chmod(tmp.name, _mode_for(path))
+            os.replace(tmp.name, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.close()
@@ -1617,10 +1624,13 @@ def _write_xlsx(
     columns = list(_no_nonchars(_object_array(columns)))
     cols = [_no_nonchars(c) for c in cols]
     report(0.1)
-    with _atomic_file(path, binary=True) as f:
+    # xlsxwriter's row data and parts go to a folder of our own, removed
+    # whatever happens, a signal included (see _atomic_file).
+    with _guards.temporary_folder("emgui-xlsx-") as tmpdir, _atomic_file(path, binary=True) as f:
         book = xlsxwriter.Workbook(
             f,
             {
+                "tmpdir": tmpdir,
                 "constant_memory": True,
                 "strings_to_numbers": False,
                 "strings_to_formulas": False,
