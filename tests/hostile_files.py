@@ -221,9 +221,18 @@ def run_limited(code: str, *, memory: int = CHILD_MEMORY, timeout: float = 120, 
         result = None
         """
     )
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child of
+    # a 600 MB test process would report at least 600 MB whatever it did.
     epilogue = textwrap.dedent(
         """
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        try:
+            with open("/proc/self/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        peak = int(line.split()[1]) / 1024
+        except OSError:
+            pass
         print("@@" + json.dumps({"result": result, "peak_mb": peak}))
         """
     )
