@@ -75,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication([sys.argv[0], *args])
     _configure_app(app)
+    from emgui.core._guards import install_signal_cleanup
+
+    # SIGTERM, SIGHUP and SIGINT during a save remove its temporary files
+    # (Python runs the handler at the next Python slot: timers run often).
+    install_signal_cleanup()
     # Qt removed the options it understood (-platform, -style, ...).
     rest = [a for a in app.arguments()[1:] if a in args]
     files = [a for a in rest if not a.startswith("-")]

@@ -22,10 +22,22 @@ class UsageError(Exception):
     """Bad input: reported as one line on stderr with exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with control characters of its messages escaped (an argument
+    quoted back in an error could otherwise hold terminal escape sequences)."""
+
+    def _print_message(self, message, file=None):
+        from .core._guards import printable
+
+        if message:
+            message = "\n".join(printable(line) for line in message.split("\n"))
+        super()._print_message(message, file)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="emgui-cli",
         description="Fill blank labels (e.g. gender) from numeric columns (e.g. height) with EM.",
     )
@@ -202,6 +214,83 @@ def _merge_output(columns, cells, used, in_sheet, out_columns, out_cells):
     return names, data, where
 
 
+def _shown(text: str) -> str:
+    from .core._guards import printable
+
+    return printable(text)
+
+
+def _check_paths(args, out: Path) -> None:
+    """INPUT, OUTPUT and the report: distinct files in folders that can be written.
+
+    Checked before anything is read or written: a report naming the input
+    would replace it with JSON, and a report that cannot be written would
+    fail after OUTPUT was written.
+    """
+    inp = Path(args.input)
+    targets = [("OUTPUT", out)]
+    if args.report:
+        report = Path(args.report)
+        for what, other in (("INPUT", inp), ("OUTPUT", out)):
+            same = report.resolve() == other.resolve()
+            if not same and report.exists() and other.exists():
+                try:
+                    same = os.path.samefile(report, other)
+                except OSError:
+                    same = False
+            if same:
+                raise UsageError(f"--report and {what} must be different files")
+        targets.append(("--report", report))
+    for what, path in targets:
+        folder = path.resolve().parent
+        if not folder.is_dir():
+            raise UsageError(f"cannot write {what} '{_shown(path.name)}': its folder does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise UsageError(f"cannot write {what} '{_shown(path.name)}': its folder is not writable")
+        if path.is_dir():
+            raise UsageError(f"cannot write {what} '{_shown(path.name)}': it is a folder")
+
+
+def _check_xlsx_output(out: Path, columns, cells, roles) -> None:
+    """Excel's limits, before the fit: a table that cannot be written is refused now."""
+    from .core import _guards
+
+    # What the fill may add: a class column, the label's imputed, confidence
+    # and note columns, and an issue column per feature (an upper bound).
+    extra = (roles.label is None) + 3 + len(roles.features)
+    try:
+        _guards.check_xlsx_fits(f"'{_shown(out.name)}'", columns, cells, extra)
+    except _guards.GuardError as exc:
+        raise UsageError(str(exc)) from None
+
+
+#: K times the rows the fit works on: each component keeps a column of
+#: responsibilities (8 bytes a row), so 100M is ~0.8 GB.
+_MAX_COMPONENT_ROWS = 100_000_000
+
+
+def _check_components(k: int | None, sheet) -> None:
+    """Refuse more classes than rows to fit them (or than memory for them)."""
+    import numpy as np
+
+    if k is None:
+        return
+    usable = np.ones(sheet.n_rows, dtype=bool)
+    for f in sheet.roles.features:
+        usable &= np.isfinite(sheet.values(f))
+    n = int(usable.sum())
+    if k > n:
+        raise UsageError(
+            f"--components {k:,} is more than the {n:,} rows with readable "
+            f"{'values' if len(sheet.roles.features) > 1 else 'numbers'} to fit them"
+        )
+    if k * n > _MAX_COMPONENT_ROWS:
+        raise UsageError(
+            f"--components {k:,} is too many for {n:,} rows "
+            f"(at most {_MAX_COMPONENT_ROWS // n:,} would fit in memory)"
+        )
+
+
 def run_fill(args) -> int:
     """The ``fill`` command; raises UsageError on bad input."""
     import numpy as np
@@ -219,8 +308,7 @@ def run_fill(args) -> int:
         raise UsageError("--components must be at least 1")
     if not 0.0 <= args.min_confidence <= 1.0:
         raise UsageError("--min-confidence must be between 0 and 1")
-    if args.report and Path(args.report).resolve() == out.resolve():
-        raise UsageError("--report and OUTPUT must be different files")
+    _check_paths(args, out)
 
     try:
         # Columns stay Arrow arrays where Arrow read them: only the label and
@@ -229,9 +317,11 @@ def run_fill(args) -> int:
     except fileio.FileFormatError as exc:
         raise UsageError(str(exc)) from exc
     if not table.columns:
-        raise UsageError(f"'{Path(args.input).name}' has no columns")
+        raise UsageError(f"'{_shown(Path(args.input).name)}' has no columns")
     columns = list(table.columns)
     roles = _resolve_roles(args, columns, _role_cells(columns, table.cells))
+    if out.suffix.lower() == ".xlsx":
+        _check_xlsx_output(out, columns, table.cells, roles)
     used = _fill_columns(columns, roles)
     sheet = Sheet.from_table(
         [columns[j] for j in used],
@@ -242,6 +332,7 @@ def run_fill(args) -> int:
     for f in sheet.roles.features:
         if not np.isfinite(sheet.values(f)).any():
             raise UsageError(f"column '{sheet.columns[f]}' holds no readable numbers")
+    _check_components(args.components, sheet)
     try:
         fit_input, report, plan = fill_sheet(
             sheet,
@@ -278,8 +369,8 @@ def run_fill(args) -> int:
     blank = plan.n_filled + counts["missing"]
     model = f"{report.groups} group{'s' if report.groups != 1 else ''}, {report.covariance} covariance"
     print(
-        f"{out}: filled {plan.n_filled} of {blank} blank '{label_name}' cells"
-        + (f", {plan.n_uncertain} left blank (see '{label_name}_note')" if plan.n_uncertain else "")
+        f"{_shown(str(out))}: filled {plan.n_filled} of {blank} blank '{_shown(label_name)}' cells"
+        + (f", {plan.n_uncertain} left blank (see '{_shown(label_name)}_note')" if plan.n_uncertain else "")
         + (f"; {report.n_unusual} row{'s' if report.n_unusual != 1 else ''} with unusual values set aside"
            if report.n_unusual else "")
         + f"; model: {model}"
@@ -297,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
     the interpreter's clean-up: the files are written and closed, and
     freeing a million Python objects one by one would only add ~0.15 s.
     """
+    if argv is None:
+        from .core._guards import install_signal_cleanup
+
+        # SIGTERM, SIGHUP and SIGINT during a write remove its temporary files.
+        install_signal_cleanup()
     rc = _main(argv)
     if argv is None:
         sys.stdout.flush()
@@ -306,16 +402,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    from .core.fileio import FileFormatError
+
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "fill":
             return run_fill(args)
-    except UsageError as exc:
-        print(f"emgui-cli: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"emgui-cli: error: {exc}", file=sys.stderr)
+    except (UsageError, OSError, FileFormatError) as exc:
+        # One line, control characters escaped: names in it come from files.
+        print(f"emgui-cli: error: {_shown(str(exc))}", file=sys.stderr)
         return 2
     return 2
 

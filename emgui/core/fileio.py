@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _guards
 from .textcolumn import DEDUP_SAMPLE, DEDUP_SHARE, shared_cells
 
 __all__ = [
@@ -330,12 +331,16 @@ class _Reporter:
 
 
 def _display_name(path: str) -> str:
-    return "'" + (os.path.basename(os.path.normpath(path)) or path) + "'"
+    # Control characters escaped: a name cannot send escape sequences to a terminal.
+    return "'" + _guards.printable(os.path.basename(os.path.normpath(path)) or path) + "'"
 
 
 def _check_readable(path: str, name: str) -> None:
-    if os.path.isdir(path):
-        raise FileFormatError(f"{name} is a folder, not a file.")
+    try:
+        # Before open(): opening a FIFO waits for a writer forever.
+        _guards.check_regular_file(path, name)
+    except _guards.GuardError as exc:
+        raise FileFormatError(str(exc)) from None
     try:
         with open(path, "rb"):
             pass
@@ -402,6 +407,11 @@ def _read_text(path: str, name: str, ext: str, report: _Reporter, arrow: bool = 
     if _looks_binary(sample):
         raise FileFormatError(f"{name} does not look like a text table.")
     delimiter = "\t" if ext == ".tsv" else _sniff_delimiter(sample, complete=size <= _SNIFF_BYTES)
+    try:
+        # A million empty columns (21 MB) took 11 GB in the readers.
+        _guards.check_text_width(path, name, delimiter)
+    except _guards.GuardError as exc:
+        raise FileFormatError(str(exc)) from None
     cols = _read_csv_arrow(path, encoding, delimiter, size, sample, report, keep_arrow=arrow)
     if cols is not None and cols and not isinstance(cols[0], np.ndarray):
         return _arrow_table(name, cols, delimiter, ext, encoding)
@@ -608,6 +618,10 @@ def _first_row_width(sample: str, delimiter: str) -> int | None:
     return None
 
 
+# More columns than this and a CSV is read in blocks of up to _WIDE_BLOCK bytes.
+_WIDE_COLUMNS = 1000
+_WIDE_BLOCK = 64 * 1024**2
+
 _BLANKISH_LINE = re.compile(rb"[\r\n][ \t]+(?:[\r\n]|\Z)")
 _BLANKISH_FIRST = re.compile(rb"[ \t]+(?:[\r\n]|\Z)")
 _BLANKISH_STARTS = (b"\n ", b"\n\t", b"\r ", b"\r\t")
@@ -709,7 +723,13 @@ def _read_csv_arrow(
         return None
     read_options = pacsv.ReadOptions(
         autogenerate_column_names=True,
-        block_size=min(max(size // 8, _IO_BLOCK), 4 * _IO_BLOCK),
+        # A wide file is read in blocks of many rows: each block costs a few
+        # kernel calls per column (20,000 columns in 1 MB blocks: 9 s).
+        block_size=(
+            min(max(size, _IO_BLOCK), _WIDE_BLOCK)
+            if width > _WIDE_COLUMNS
+            else min(max(size // 8, _IO_BLOCK), 4 * _IO_BLOCK)
+        ),
         encoding=arrow_encoding,
     )
     parse_options = pacsv.ParseOptions(
@@ -752,9 +772,9 @@ def _read_csv_arrow(
                     pieces.append([_arrow_clean(c) for c in columns])
                 else:
                     pieces.append([_arrow_cells(c, d) for c, d in zip(columns, dedup, strict=True)])
-                # Text plus one delimiter or newline per cell: about the bytes read.
-                done += sum(pc.sum(pc.binary_length(c)).as_py() or 0 for c in columns)
-                done += batch.num_rows * len(columns)
+                # Text plus one delimiter or newline per cell: about the bytes
+                # read (the buffers' size: no kernel call per column).
+                done += batch.nbytes
                 report(0.1 + 0.85 * min(done / size, 1.0))
     except (pa.ArrowException, UnicodeError):
         return None
@@ -919,6 +939,11 @@ def _read_csv_module(
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue  # blank line, as pandas skips them
                 if len(row) > len(cols):
+                    if len(row) > _guards.MAX_COLUMNS:
+                        raise FileFormatError(
+                            f"{name} has a row of {len(row):,} fields; "
+                            f"at most {_guards.MAX_COLUMNS:,} columns can be read."
+                        )
                     cols.extend([None] * n for _ in range(len(row) - len(cols)))
                 for j, col in enumerate(cols):
                     v = row[j] if j < len(row) else ""
@@ -946,6 +971,12 @@ def _object_array(values: list) -> np.ndarray:
 def _read_workbook(path: str, name: str, ext: str, sheet: str | None, report: _Reporter) -> Table:
     kind = "an OpenDocument spreadsheet" if ext == ".ods" else "an Excel workbook"
     has_error_cells = _check_zip(path, name, kind, report)
+    try:
+        # The reader allocates a sheet's whole range and aborts the process
+        # when it cannot: its cost is checked first.
+        _guards.check_workbook(path, name, ext)
+    except _guards.GuardError as exc:
+        raise FileFormatError(str(exc)) from None
     report(0.3)
     import python_calamine
 
@@ -1276,28 +1307,35 @@ def _atomic_file(path: str, *, binary: bool):
     """Yield a temporary file beside ``path``; on success it replaces ``path``.
 
     On any failure (or cancel) the temporary file is removed and ``path``
-    is left as it was.
+    is left as it was; on SIGTERM, SIGHUP or SIGINT too, once the program
+    has called :func:`emgui.core._guards.install_signal_cleanup`.  A
+    ``path`` that is a symlink is written through to its target (the link
+    stays, as editors do); a name near the 255-byte limit gets a shortened
+    temporary name.
     """
+    path = _guards.write_target(path)
     directory = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     kwargs = {} if binary else {"encoding": "utf-8", "newline": ""}
     tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below on every path
         mode="wb" if binary else "w",
         dir=directory,
-        prefix=f".{base}.",
+        # The random part is 8 characters, then the suffix.
+        prefix=_guards.temp_prefix(directory, base, 8 + len(".tmp")),
         suffix=".tmp",
         delete=False,
         **kwargs,
     )
     try:
-        # The raw file, not the wrapper: its per-call indirection costs
-        # about a second per million CSV rows.
-        yield tmp.file
-        tmp.flush()
-        os.fsync(tmp.fileno())
-        tmp.close()
-        os.chmod(tmp.name, _mode_for(path))
-        os.replace(tmp.name, path)
+        with _guards.tracked(tmp.name):
+            # The raw file, not the wrapper: its per-call indirection costs
+            # about a second per million CSV rows.
+            yield tmp.file
+            tmp.flush()
+            os.fsync(tmp.fileno())
+            tmp.close()
+            os.chmod(tmp.name, _mode_for(path))
+            os.replace(tmp.name, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.close()
@@ -1596,10 +1634,13 @@ def _write_xlsx(
     columns = list(_no_nonchars(_object_array(columns)))
     cols = [_no_nonchars(c) for c in cols]
     report(0.1)
-    with _atomic_file(path, binary=True) as f:
+    # xlsxwriter's row data and parts go to a folder of our own, removed
+    # whatever happens, a signal included (see _atomic_file).
+    with _guards.temporary_folder("emgui-xlsx-") as tmpdir, _atomic_file(path, binary=True) as f:
         book = xlsxwriter.Workbook(
             f,
             {
+                "tmpdir": tmpdir,
                 "constant_memory": True,
                 "strings_to_numbers": False,
                 "strings_to_formulas": False,

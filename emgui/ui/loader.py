@@ -1,10 +1,12 @@
 """Opening and saving files without freezing the window.
 
 :func:`load_sheet` reads a file into a :class:`~emgui.core.sheet.Sheet` and
-:func:`save_table` writes one.  A small file is handled at once; a large
-one (a million rows take a second or two to read, 100,000 rows of XLSX up
-to 15 s to write) in a ``QThread`` while a progress dialog, whose Cancel
-button stops the work, keeps the window alive.  The call itself waits (in
+:func:`save_table` writes one.  Every file is read in a ``QThread`` (a
+small one too: a hostile workbook is refused there, and whatever a reader
+raises reaches the window as an error, never a frozen or killed GUI
+thread), behind a progress dialog that appears after a second and whose
+Cancel button stops the work.  A large table (100,000 rows of XLSX take up
+to 15 s to write) is written the same way; a small one at once.  The call itself waits (in
 a local event loop), so the window's code stays a plain "read, then show"
 sequence.
 
@@ -31,9 +33,6 @@ from PySide6.QtWidgets import QProgressDialog, QWidget
 
 __all__ = ["load_sheet", "save_table"]
 
-#: Files up to this size are read on the GUI thread: they take well under a
-#: second, and a dialog flashing by would be worse than the pause.
-SYNC_MAX_BYTES = 2 * 1024**2
 #: Tables up to this many cells are written on the GUI thread (a CSV of
 #: 100,000 rows takes a tenth of a second; an XLSX file, a second).
 SYNC_MAX_CELLS = 200_000
@@ -216,6 +215,8 @@ class _Job(QObject):
             self.cancelled.emit()
         except (fileio.FileFormatError, OSError, ValueError, MemoryError) as exc:
             self.failed.emit(exc)
+        except Exception as exc:  # noqa: BLE001 - re-raised in the GUI thread, to its one handler
+            self.failed.emit(exc)
         finally:
             self.ended.emit()
 
@@ -270,7 +271,7 @@ def _run(parent: QWidget | None, title: str, stage: str, job):
 
 
 def load_sheet(parent: QWidget | None, path: str | os.PathLike, n_components: int | None = None):
-    """Read ``path`` into a new sheet, in a thread with a progress dialog when it is large.
+    """Read ``path`` into a new sheet in a thread, with a progress dialog after a second.
 
     Parameters
     ----------
@@ -291,14 +292,10 @@ def load_sheet(parent: QWidget | None, path: str | os.PathLike, n_components: in
     FileFormatError, OSError, ValueError
         As :func:`emgui.core.fileio.read_table` (and the sheet) raise them.
     """
+    from emgui.core._guards import printable
+
     path = os.fspath(path)
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        size = 0  # read_table explains what is wrong with it
-    if size <= SYNC_MAX_BYTES:
-        return _build(path, n_components)
-    name = os.path.basename(path)
+    name = printable(os.path.basename(path))
 
     def job(report, cancel):
         def progress(fraction: float) -> None:

@@ -55,6 +55,13 @@ RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SAMPLE_PATH = RESOURCES / "sample_class.csv"
 MAX_RECENT = 8
 _SIZE_SAMPLE_ROWS = 50
+#: Sheets with more columns have only the columns in view sized, the rest as
+#: they scroll into view: each setColumnWidth costs Qt's header time in
+#: proportion to the number of columns (it recomputes every section's
+#: position), so sizing all 20,000 columns of a wide file took ~40 s.
+_EAGER_SIZE_COLUMNS = 200
+#: Columns sized beyond the right edge of the view, so a short scroll shows sized columns.
+_SIZE_MARGIN_COLUMNS = 8
 
 # The same keys as emgui.ui.table_model.FILTERS, repeated here so the window
 # can be built before the core (numpy, pandas) is imported.
@@ -454,6 +461,8 @@ class MainWindow(QMainWindow):
         self.welcome.open_button.clicked.connect(self.open_file)
         self.welcome.sample_button.clicked.connect(self.open_sample)
         self.view = SheetView(central)
+        self._sized_columns: set[int] | None = None  # None: every column is sized
+        self.view.horizontalScrollBar().valueChanged.connect(self._size_columns_in_view)
         layout.addWidget(self.welcome)
         layout.addWidget(self.view, 1)
         self.setCentralWidget(central)
@@ -913,7 +922,45 @@ class MainWindow(QMainWindow):
         self.counts_label.setText("  ·  ".join(parts))
 
     def _size_columns(self) -> None:
-        """Fit column widths to the header and a sample of rows."""
+        """Fit column widths to the header and a sample of rows.
+
+        A wide sheet (more than ``_EAGER_SIZE_COLUMNS`` columns) has only
+        the columns in view sized now; the others are sized as they scroll
+        into view, so opening costs the same whatever the column count.
+        """
+        model = self._model
+        if model.columnCount() <= _EAGER_SIZE_COLUMNS:
+            self._sized_columns = None
+            self._set_column_widths(range(model.columnCount()))
+            return
+        self._sized_columns = set()
+        self._size_columns_in_view()
+
+    @Slot()
+    def _size_columns_in_view(self) -> None:
+        """Size the not-yet-sized columns from the left edge of the view to a little past its right."""
+        if self._sized_columns is None or self._model is None:
+            return
+        header = self.view.horizontalHeader()
+        n = self._model.columnCount()
+        first = max(header.logicalIndexAt(0), 0)
+        right = self.view.viewport().width()
+        col, todo = first, []
+        # Widths change as columns are sized: walk on until the view is full.
+        while col < n:
+            if col not in self._sized_columns:
+                todo.append(col)
+                if len(todo) >= 16:
+                    self._set_column_widths(todo)
+                    todo = []
+            if header.sectionViewportPosition(col) > right:
+                break
+            col += 1
+        stop = min(col + _SIZE_MARGIN_COLUMNS, n)
+        todo += [c for c in range(col, stop) if c not in self._sized_columns]
+        self._set_column_widths(todo)
+
+    def _set_column_widths(self, cols) -> None:
         model = self._model
         fm = self.view.fontMetrics()
         n = model.rowCount()
@@ -924,7 +971,7 @@ class MainWindow(QMainWindow):
             | set(range(0, n, max(1, n // _SIZE_SAMPLE_ROWS)))
             | set(range(max(0, n - 20), n))
         )
-        for col in range(model.columnCount()):
+        for col in cols:
             header = model.headerData(col, Qt.Orientation.Horizontal) or ""
             width = fm.horizontalAdvance(header) + 28
             for row in rows:
@@ -932,6 +979,8 @@ class MainWindow(QMainWindow):
                 if text:
                     width = max(width, fm.horizontalAdvance(str(text)) + 16)
             self.view.setColumnWidth(col, max(80, min(width, 320)))
+            if self._sized_columns is not None:
+                self._sized_columns.add(col)
 
     # -- file menu -----------------------------------------------------------------
 

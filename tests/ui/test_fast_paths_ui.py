@@ -7,6 +7,7 @@ fits the data it already shows.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -35,10 +36,9 @@ def _class_csv(path, n: int) -> None:
 
 @pytest.fixture
 def big_csv(tmp_path, monkeypatch):
-    """A file the loader treats as large (the size limit is lowered)."""
+    """A file of 3,000 rows, with the progress dialog shown at once."""
     path = tmp_path / "class.csv"
     _class_csv(path, 3000)
-    monkeypatch.setattr(loader, "SYNC_MAX_BYTES", 1024)
     monkeypatch.setattr(loader, "DIALOG_DELAY_MS", 0)
     return path
 
@@ -49,13 +49,20 @@ def _same_sheet(a, b) -> bool:
     ) and a.roles == b.roles
 
 
-def test_a_large_file_loads_in_a_thread_with_the_same_sheet(qtbot, big_csv, monkeypatch):
+def test_a_file_loads_in_a_thread_with_the_same_sheet(qtbot, big_csv, monkeypatch):
     parent = QWidget()
     qtbot.addWidget(parent)
     parent.show()
+    threads = []
+    real_build = loader._build
+    monkeypatch.setattr(
+        loader,
+        "_build",
+        lambda *a, **k: threads.append(threading.current_thread()) or real_build(*a, **k),
+    )
     threaded = loader.load_sheet(parent, big_csv, 2)
-    monkeypatch.setattr(loader, "SYNC_MAX_BYTES", 1 << 30)
-    direct = loader.load_sheet(parent, big_csv, 2)
+    assert threads and threads[0] is not threading.main_thread()
+    direct = real_build(str(big_csv), 2)
     assert _same_sheet(threaded, direct)
     # The fit's input was prepared in the thread and is ready for the plot and F5.
     first = prepare_fit(threaded, None)
@@ -106,10 +113,9 @@ def test_cancel_stops_a_large_read(qtbot, big_csv, monkeypatch):
     assert loader.load_sheet(parent, big_csv, 2) is None
 
 
-def test_a_damaged_large_file_raises_as_a_small_one_does(qtbot, tmp_path, monkeypatch):
+def test_a_damaged_file_raises_from_the_thread(qtbot, tmp_path):
     path = tmp_path / "junk.csv"
     path.write_bytes(bytes(range(256)) * 40)
-    monkeypatch.setattr(loader, "SYNC_MAX_BYTES", 16)
     parent = QWidget()
     qtbot.addWidget(parent)
     with pytest.raises(fileio.FileFormatError, match="does not look like a text table"):
