@@ -96,21 +96,18 @@ def detect_decimal(rows: list[list[str]]) -> str:
 def detect_quoting(sample: str, delimiter: str) -> bool:
     """Whether every field of the sample's complete lines is quoted (QUOTE_ALL).
 
-    Looks at the first 50 lines only; a line is all-quoted when it starts
-    with a quote and every delimiter is flanked by quotes.
+    Looks at the first 50 lines; a quoted field may hold delimiters and
+    doubled quotes.  A line break inside a quoted field makes the answer
+    False (rare, and minimal quoting is the safe default).
     """
     lines = [ln for ln in sample.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:50] if ln]
     if len(lines) > 1:
         lines = lines[:-1]  # the sample may have cut the last one short
     if not lines:
         return False
-    pair = f'"{delimiter}"'
-    for line in lines:
-        if not (line.startswith('"') and line.endswith('"')):
-            return False
-        if line.count(delimiter) != line.count(pair):
-            return False
-    return True
+    field = r'"(?:[^"]|"")*"'
+    line_re = re.compile(f"{field}(?:{re.escape(delimiter)}{field})*")
+    return all(line_re.fullmatch(line) for line in lines)
 
 
 def detect_line_ending(head: bytes) -> str:

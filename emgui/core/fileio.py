@@ -539,6 +539,7 @@ _ENCODING_NAMES = {
     "latin-1": "Latin-1",
 }
 _DETECT_BYTES = 1 << 20
+_CHAOS_MARGIN = 0.1
 
 
 def _encoding_name(encoding: str) -> str:
@@ -652,7 +653,15 @@ def _guess_legacy(path: str, name: str, size: int, report: _Reporter) -> tuple[s
     if matches:
         best = matches[0]
         tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
-        names = [e for m in tied for e in m.could_be_from_charset]
+        # Close seconds count as ties for the preference: the detector's
+        # measures move by a few hundredths with the content (a file we
+        # wrote, with two more columns, must read in the same encoding).
+        near = (
+            tied
+            if _is_cjk(best.encoding)
+            else [m for m in matches if m.chaos <= best.chaos + _CHAOS_MARGIN and not _is_cjk(m.encoding)]
+        )
+        names = [e for m in near for e in m.could_be_from_charset]
         chosen = next((e for e in _PREFERRED_LEGACY if e in names), None)
         if chosen is None and best.coherence == 0:
             # No language recognised and no usual codec among the best:
@@ -677,6 +686,11 @@ def _guess_legacy(path: str, name: str, size: int, report: _Reporter) -> tuple[s
             )
         return enc, None
     raise FileFormatError(f"{name} does not look like a text table.")  # pragma: no cover - latin-1 reads anything
+
+
+def _is_cjk(encoding: str) -> bool:
+    """Whether ``encoding`` is a multi-byte Chinese, Japanese or Korean one (it can write 中, あ or 한)."""
+    return any(_encodes(ch, encoding) for ch in "中あ한")
 
 
 def _decodes_as(data: bytes, encoding: str) -> str | None:
