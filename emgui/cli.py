@@ -359,7 +359,14 @@ def run_fill(args) -> int:
             "fill_colors": {where[j]: v for j, v in fill_colors.items()},
             "comments": {where[j]: v for j, v in comments.items()},
         }
-    fileio.write_table(out, out_columns, out_cells, **styles)
+    # A CSV/TSV input's dialect (delimiter, decimal mark, quoting, encoding)
+    # is the output's; the columns after the input's are the program's own.
+    warnings = fileio.write_table(
+        out, out_columns, out_cells, dialect=table.meta.get("dialect"),
+        computed=range(len(columns), len(out_columns)), **styles,
+    )
+    for line in [*table.warnings, *warnings]:
+        print(f"emgui-cli: warning: {line}", file=sys.stderr)
     if args.report:
         fileio.write_json(args.report, report_dict(fit_input, report, plan, label_name))
     result = report.result

@@ -43,12 +43,13 @@ import re
 import stat
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from . import _guards
+from .dialect import DEFAULT, Dialect, detect_decimal, detect_line_ending, detect_quoting
 from .textcolumn import DEDUP_SAMPLE, DEDUP_SHARE, shared_cells
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "SUPPORTED_WRITE",
     "FileFormatError",
     "ReadCancelled",
+    "Dialect",
     "Table",
     "object_cells",
     "read_table",
@@ -99,13 +101,20 @@ class Table:
         ``str`` (never empty) or ``None`` for an empty cell.
     meta : dict
         How the file was read, e.g. ``{"format": "csv", "delimiter": ",",
-        "encoding": "utf-8-sig"}`` or ``{"format": "xlsx", "sheet": "Sheet1",
-        "sheets": ["Sheet1", "Notes"]}``.
+        "encoding": "utf-8-sig", "dialect": Dialect(...)}`` or
+        ``{"format": "xlsx", "sheet": "Sheet1", "sheets": ["Sheet1", "Notes"]}``.
+        A text file's ``"dialect"`` (:class:`~emgui.core.dialect.Dialect`)
+        is what :func:`write_table` takes to write it back the same way.
+    warnings : list of str
+        Sentences for the user about how the file was read (lines read in
+        another encoding, an encoding that was a guess); empty when there is
+        nothing to say.
     """
 
     columns: list[str]
     cells: list[np.ndarray]
     meta: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_rows(self) -> int:
@@ -240,17 +249,26 @@ def write_table(
     *,
     fill_colors: dict[int, np.ndarray] | None = None,
     comments: dict[int, np.ndarray] | None = None,
+    dialect: Dialect | None = None,
+    computed: Collection[int] = (),
     progress: Progress = None,
     cancel: Cancel = None,
-) -> None:
+) -> list[str]:
     """Write a table to CSV, TSV or XLSX, atomically.
 
-    The format follows the extension.  CSV/TSV are UTF-8 with ``"\\n"`` line
-    endings, minimal quoting, formula-safe text (see the module docstring).
-    XLSX gets a bold, frozen header row; a cell is written as a number only
-    when reading it back gives the same text (``"170"``, ``"-5"``; but
-    ``"007"``, ``"1.50"`` stay text), everything else as a text cell, never a
-    formula.
+    The format follows the extension.  CSV/TSV are written in ``dialect``
+    (by default UTF-8, commas -- tabs for ``.tsv`` --, ``"\\n"`` line
+    endings, minimal quoting), formula-safe (see the module docstring).  A
+    dialect's encoding is kept when every cell fits in it; otherwise the file
+    is written as UTF-8 with a byte-order mark and a warning says so.
+
+    XLSX is written as a spreadsheet would: a bold, frozen header row; every
+    cell that reads as a number (``"160.0"``, ``"183,7"``, ``"-5"``) is a
+    number cell, its typed decimals kept by a number format (``0.0``); an
+    integer of more than 15 digits, or a number with leading zeros
+    (``"007"``), stays text so no id changes; ``"TRUE"``/``"FALSE"`` (and
+    ``"true"``/``"false"`` in ``computed`` columns) are boolean cells;
+    everything else is a text cell, never a formula.
 
     Parameters
     ----------
@@ -268,9 +286,23 @@ def write_table(
     comments : dict of int to numpy.ndarray, optional
         XLSX only: per column index, an object array ``(n_rows,)`` of comment
         text or ``None``.
+    dialect : Dialect, optional
+        CSV/TSV only: how to write the file (see :class:`Dialect`); a
+        ``.tsv`` always gets tabs.  ``read_table`` gives a file's own in
+        ``meta["dialect"]``.
+    computed : collection of int, optional
+        Indices of columns the program made (fill marks, confidences): their
+        numbers, written with a decimal point, take the dialect's decimal
+        mark in CSV, and their ``"true"``/``"false"`` are booleans in XLSX.
     progress, cancel : callable, optional
         As for :func:`read_table`; a cancelled write leaves the target as it
         was and raises :class:`ReadCancelled`.
+
+    Returns
+    -------
+    list of str
+        Sentences for the user about the file written (an encoding that
+        could not be kept); empty when there is nothing to say.
 
     Raises
     ------
@@ -300,16 +332,23 @@ def write_table(
         bad = next((v for v in arr if v is not None and not _COLOR_RE.fullmatch(str(v))), None)
         if bad is not None:
             raise ValueError(f"fill colour {bad!r} is not of the form '#RRGGBB'")
+    computed = {int(j) for j in computed if 0 <= int(j) < len(cols)}
     report = _Reporter(progress, cancel)
+    warnings: list[str] = []
     try:
         if ext == ".xlsx":
             cols = [object_cells(c) for c in cols]
-            _write_xlsx(path, name, columns, cols, n_rows, fills, notes, report)
+            _write_xlsx(path, name, columns, cols, n_rows, fills, notes, report, computed)
         else:
-            _write_csv(path, columns, cols, n_rows, "\t" if ext == ".tsv" else ",", report)
+            dialect = (dialect or DEFAULT).for_extension(ext)
+            if dialect.decimal != "." and computed:
+                cols = [_decimal_comma(object_cells(c)) if j in computed else c for j, c in enumerate(cols)]
+            encoding = _writable_encoding(name, dialect.encoding, columns, cols, warnings)
+            _write_csv(path, columns, cols, n_rows, replace(dialect, encoding=encoding), report)
     except OSError as exc:
         raise _save_error(name, path, exc) from exc
     report(1.0)
+    return warnings
 
 
 # --------------------------------------------------------------------------
@@ -362,7 +401,8 @@ def _strip_escape(text: str) -> str:
 def _format_number(x: float) -> str:
     """Shortest text for a spreadsheet number, as a spreadsheet shows it.
 
-    Integers lose the ``.0`` (``170.0 -> "170"``); otherwise 15 significant
+    Integers lose the ``.0`` (``170.0 -> "170"``) and keep every digit (a
+    16-digit id stored as a number reads back as itself); otherwise 15 significant
     digits, Excel's own precision, so float noise such as
     ``0.30000000000000004`` reads ``"0.3"``.
     """
@@ -370,7 +410,8 @@ def _format_number(x: float) -> str:
         return str(x)
     if x == 0:
         return "0"
-    if x.is_integer() and abs(x) < 1e15:
+    if x.is_integer() and abs(x) < 1e17:
+        # Every digit of what the workbook holds: a 16-digit id stays itself.
         return str(int(x))
     text = format(x, ".15g")
     if "e" in text:
@@ -399,7 +440,21 @@ def _read_text(path: str, name: str, ext: str, report: _Reporter, arrow: bool = 
     size = os.path.getsize(path)
     if size == 0:
         raise FileFormatError(f"{name} is empty.")
-    encoding = _detect_encoding(path, name, size, report)
+    encoding, warnings, odd_lines = _detect_encoding(path, name, size, report)
+    if odd_lines:
+        # A UTF-8 file with a few lines in another encoding: those lines are
+        # decoded on their own into a UTF-8 copy, which the usual readers read.
+        with _transcoded(path, encoding, odd_lines) as copy:
+            table = _read_text_as(copy, name, ext, encoding, os.path.getsize(copy), report, arrow)
+    else:
+        table = _read_text_as(path, name, ext, encoding, size, report, arrow)
+    table.warnings = warnings
+    return table
+
+
+def _read_text_as(
+    path: str, name: str, ext: str, encoding: str, size: int, report: _Reporter, arrow: bool
+) -> Table:
     sample = _text_sample(path, encoding)
     if not sample.strip(" \r\n\ufeff"):
         # Tabs count: a line of them is a TSV header of blank names.
@@ -412,9 +467,15 @@ def _read_text(path: str, name: str, ext: str, report: _Reporter, arrow: bool = 
         _guards.check_text_width(path, name, delimiter)
     except _guards.GuardError as exc:
         raise FileFormatError(str(exc)) from None
+    meta = {
+        "format": "tsv" if delimiter == "\t" and ext != ".csv" else "csv",
+        "delimiter": delimiter,
+        "encoding": encoding,
+        "dialect": _dialect_of(path, sample, delimiter, encoding, size),
+    }
     cols = _read_csv_arrow(path, encoding, delimiter, size, sample, report, keep_arrow=arrow)
     if cols is not None and cols and not isinstance(cols[0], np.ndarray):
-        return _arrow_table(name, cols, delimiter, ext, encoding)
+        return _arrow_table(name, cols, meta)
     if cols is None:
         import pandas as pd
 
@@ -430,15 +491,24 @@ def _read_text(path: str, name: str, ext: str, report: _Reporter, arrow: bool = 
         raise FileFormatError(f"{name} is empty.")
     columns = ["" if v is None else v for v in (c[0] for c in cols)]
     body = _trim_trailing_empty_rows([c[1:] for c in cols])
-    meta = {
-        "format": "tsv" if delimiter == "\t" and ext != ".csv" else "csv",
-        "delimiter": delimiter,
-        "encoding": encoding,
-    }
     return Table(columns=columns, cells=body, meta=meta)
 
 
-def _arrow_table(name: str, cols: list, delimiter: str, ext: str, encoding: str) -> Table:
+def _dialect_of(path: str, sample: str, delimiter: str, encoding: str, size: int) -> Dialect:
+    """The file's :class:`Dialect`, from the start of the file (the sample)."""
+    with open(path, "rb") as f:
+        head = f.read(_SNIFF_BYTES)
+    rows, _clean = _split_sample(sample, delimiter, complete=size <= _SNIFF_BYTES)
+    return Dialect(
+        delimiter=delimiter,
+        decimal=detect_decimal(rows[:2000]),
+        quote_all=detect_quoting(sample, delimiter),
+        line_ending=detect_line_ending(head),
+        encoding=encoding,
+    )
+
+
+def _arrow_table(name: str, cols: list, meta: dict) -> Table:
     """The Table of Arrow columns (header row included): ``_read_text``'s ending for them."""
     import pyarrow.compute as pc
 
@@ -453,19 +523,58 @@ def _arrow_table(name: str, cols: list, delimiter: str, ext: str, encoding: str)
     for c in body:
         filled |= at.to_bools(pc.is_valid(c))
     end = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
-    meta = {
-        "format": "tsv" if delimiter == "\t" and ext != ".csv" else "csv",
-        "delimiter": delimiter,
-        "encoding": encoding,
-    }
     return Table(columns=columns, cells=[c.slice(0, end) for c in body], meta=meta)
 
 
-def _detect_encoding(path: str, name: str, size: int, report: _Reporter) -> str:
-    """Pick the file's encoding from its BOM, its NUL bytes or by trial.
+#: Lines of a mostly-UTF-8 file that are not UTF-8 are read in this encoding
+#: (Latin-1 bytes are the usual stray: a row pasted from an old program).
+_STRAY_ENCODING = "cp1252"
+#: Legacy encodings a tie among the detector's best guesses is settled for,
+#: in order: on a short file several codecs read equally well (Korean
+#: cp949 and Chinese GBK; Western and Central European), and the detector's
+#: own order among equals is arbitrary.
+_PREFERRED_LEGACY = ("cp1252", "gb18030", "cp932", "cp949", "big5", "latin_1")
+_ENCODING_NAMES = {
+    "cp1252": "Windows-1252 (Western European)",
+    "cp932": "Shift-JIS (Japanese)",
+    "shift_jis": "Shift-JIS (Japanese)",
+    "gb18030": "GBK/GB18030 (Chinese)",
+    "gbk": "GBK (Chinese)",
+    "big5": "Big5 (Chinese)",
+    "euc_kr": "EUC-KR (Korean)",
+    "cp949": "EUC-KR (Korean)",
+    "cp1250": "Windows-1250 (Central European)",
+    "cp1251": "Windows-1251 (Cyrillic)",
+    "latin_1": "Latin-1",
+    "latin-1": "Latin-1",
+}
+_DETECT_BYTES = 1 << 20
+_CHAOS_MARGIN = 0.1
 
-    The whole file is validated in blocks (bounded memory) so that a
-    Latin-1 file whose first accented letter comes late is not misread.
+
+def _encoding_name(encoding: str) -> str:
+    key = codecs.lookup(encoding).name.replace("-", "_")
+    return _ENCODING_NAMES.get(key, _ENCODING_NAMES.get(encoding, encoding))
+
+
+def _detect_encoding(path: str, name: str, size: int, report: _Reporter) -> tuple[str, list[str], list[int]]:
+    """Pick the file's encoding: its BOM, its NUL bytes, UTF-8, or charset-normalizer's guess.
+
+    The whole file is validated in blocks (bounded memory), so a file whose
+    first accented letter comes late is not misread.  A UTF-8 file with a
+    few lines that are not UTF-8 stays UTF-8; those lines are read as
+    Windows-1252 and named in a warning.
+
+    Returns
+    -------
+    encoding : str
+        The codec to read the file with.
+    warnings : list of str
+        Sentences for the user (lines read otherwise, an encoding guessed
+        among equals).
+    odd_lines : list of int
+        1-based numbers of the lines that are not in ``encoding`` (UTF-8
+        files only); empty otherwise.
     """
     with open(path, "rb") as f:
         head = f.read(4096)
@@ -476,7 +585,6 @@ def _detect_encoding(path: str, name: str, size: int, report: _Reporter) -> str:
         (codecs.BOM_UTF16_LE, "utf-16"),
         (codecs.BOM_UTF16_BE, "utf-16"),
     )
-    candidates: list[str]
     for bom, enc in boms:
         if head.startswith(bom):
             candidates = [enc]
@@ -489,15 +597,137 @@ def _detect_encoding(path: str, name: str, size: int, report: _Reporter) -> str:
         elif half and even_nul > 0.3 * half and odd_nul < 0.05 * half:
             candidates = ["utf-16-be"]
         else:
-            candidates = ["utf-8", "cp1252", "latin-1"]
-    for enc in candidates:
-        if _validates(path, enc, size, report):
-            return enc
-    if candidates[0].startswith("utf-8"):
+            candidates = ["utf-8"]
+    enc = candidates[0]
+    if _validates(path, enc, size, report):
+        return enc, [], []
+    if not enc.startswith("utf-8"):
+        raise FileFormatError(f"{name} does not look like a text table (it is not valid {enc}).")
+    if _has_nul(path):
         raise FileFormatError(f"{name} does not look like a text table.")
-    raise FileFormatError(
-        f"{name} does not look like a text table (it is not valid {candidates[0]})."
-    )
+    utf8_lines, odd = _utf8_lines(path)
+    if utf8_lines > len(odd):
+        shown = ", ".join(str(n) for n in odd[:10]) + (f" and {len(odd) - 10:,} more" if len(odd) > 10 else "")
+        word = "line" if len(odd) == 1 else "lines"
+        return enc, [
+            f"{name} is UTF-8 except {word} {shown}, which {'was' if len(odd) == 1 else 'were'} read "
+            f"as {_encoding_name(_STRAY_ENCODING)}; check {'its' if len(odd) == 1 else 'their'} accents."
+        ], odd
+    legacy, warning = _guess_legacy(path, name, size, report)
+    return legacy, [warning] if warning else [], []
+
+
+def _has_nul(path: str) -> bool:
+    with open(path, "rb") as f:
+        while block := f.read(_IO_BLOCK):
+            if b"\x00" in block:
+                return True
+    return False
+
+
+def _utf8_lines(path: str) -> tuple[int, list[int]]:
+    """Lines with non-ASCII text that is valid UTF-8, and the numbers of those that are not UTF-8."""
+    good, odd = 0, []
+    number = 0
+    with open(path, "rb") as f:
+        for line in f:
+            number += 1
+            if line.isascii():
+                continue
+            try:
+                line.decode("utf-8")
+                good += 1
+            except UnicodeDecodeError as exc:
+                # The file's last line may end mid-character (a truncated file).
+                if exc.reason == "unexpected end of data" and not line.endswith(b"\n"):
+                    good += 1
+                else:
+                    odd.append(number)
+    return good, odd
+
+
+def _guess_legacy(path: str, name: str, size: int, report: _Reporter) -> tuple[str, str | None]:
+    """The encoding charset-normalizer finds for a file that is not UTF-8, and a warning if it is a guess.
+
+    Several encodings often read a short file equally well; then Windows-1252
+    is chosen when it is among them (the usual legacy encoding of such
+    tables), and when the others would give other letters the user is told.
+    """
+    import charset_normalizer
+
+    with open(path, "rb") as f:
+        data = f.read(_DETECT_BYTES)
+    if len(data) == _DETECT_BYTES and b"\n" in data:
+        data = data[: data.rfind(b"\n") + 1]  # whole lines: no character cut in two
+    matches = list(charset_normalizer.from_bytes(data))
+    if matches:
+        best = matches[0]
+        tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+        # Close seconds count as ties for the preference: the detector's
+        # measures move by a few hundredths with the content (a file we
+        # wrote, with two more columns, must read in the same encoding).
+        near = (
+            tied
+            if _is_cjk(best.encoding)
+            else [m for m in matches if m.chaos <= best.chaos + _CHAOS_MARGIN and not _is_cjk(m.encoding)]
+        )
+        names = [e for m in near for e in m.could_be_from_charset]
+        chosen = next((e for e in _PREFERRED_LEGACY if e in names), None)
+        if chosen is None and best.coherence == 0:
+            # No language recognised and no usual codec among the best:
+            # Western European, the usual guess, rather than an exotic one.
+            chosen = "cp1252" if _decodes_as(data, "cp1252") is not None else "latin-1"
+        chosen = chosen or best.encoding
+        candidates = [chosen] + [m.encoding for m in matches if m.encoding != chosen]
+    else:
+        tied, candidates = [], []
+    for enc in [*candidates[:3], "cp1252", "latin-1"]:
+        if not _validates(path, enc, size, report):
+            continue
+        text = data.decode(enc, errors="replace")
+        others = {
+            e for m in tied for e in m.could_be_from_charset
+            if e != enc and _decodes_as(data, e) not in (None, text)
+        }
+        if enc == "latin-1" or others or not matches:
+            return enc, (
+                f"{name} is not UTF-8 and was read as {_encoding_name(enc)}, a guess; "
+                "if its letters look wrong, save it as UTF-8 and open it again."
+            )
+        return enc, None
+    raise FileFormatError(f"{name} does not look like a text table.")  # pragma: no cover - latin-1 reads anything
+
+
+def _is_cjk(encoding: str) -> bool:
+    """Whether ``encoding`` is a multi-byte Chinese, Japanese or Korean one (it can write 中, あ or 한)."""
+    return any(_encodes(ch, encoding) for ch in "中あ한")
+
+
+def _decodes_as(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+@contextlib.contextmanager
+def _transcoded(path: str, encoding: str, odd_lines: list[int]):
+    """A temporary UTF-8 copy of a UTF-8 file whose ``odd_lines`` are decoded as Windows-1252."""
+    odd = set(odd_lines)
+    fd, copy = tempfile.mkstemp(prefix="emgui-", suffix=".csv")
+    try:
+        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+            for number, line in enumerate(src, 1):
+                if number in odd:
+                    try:
+                        line = line.decode(_STRAY_ENCODING).encode("utf-8")
+                    except UnicodeDecodeError:  # the five bytes Windows-1252 leaves undefined
+                        line = line.decode("latin-1").encode("utf-8")
+                dst.write(line)
+        yield copy
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(copy)
 
 
 def _validates(path: str, encoding: str, size: int, report: _Reporter) -> bool:
@@ -986,8 +1216,10 @@ def _read_workbook(path: str, name: str, ext: str, sheet: str | None, report: _R
             names = [m.name for m in metas]
             sheet_name = _choose_sheet(name, metas, sheet)
             if has_error_cells and ext != ".ods":
-                # calamine reads error cells as "", which would look like a gap
-                # to fill; openpyxl keeps "#N/A".  Rare, so the slow path is fine.
+                # calamine reads error cells and formulas without a cached
+                # value as "", which would look like a gap to fill; openpyxl
+                # keeps "#N/A" and the formula's text.  Rare, so the slow
+                # path is fine.
                 with contextlib.closing(_openpyxl_rows(path, sheet_name)) as rows:
                     cols = _collect_rows(rows, None, report)
             else:
@@ -1077,17 +1309,44 @@ def _cell_text(v) -> str | None:
 
 
 def _openpyxl_rows(path: str, sheet_name: str) -> Iterator[list]:
+    """The sheet's values as openpyxl reads them; a formula with no cached value gives its formula text.
+
+    Two read-only passes side by side: the cached values (what a
+    spreadsheet shows) and the formulas.  Where a formula has no value
+    (the file was written by a program that does not calculate), its text
+    ``"=B2*2"`` stands in: never a blank that would look like a gap to fill.
+    """
     import openpyxl
 
-    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    values = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
     try:
-        ws = book[sheet_name]
+        ws, wf = values[sheet_name], formulas[sheet_name]
         ws.reset_dimensions()  # a stale <dimension> would cut rows off
-        for row in ws.iter_rows(values_only=True):
-            # openpyxl leaves OOXML _xHHHH_ escapes in place; calamine decodes them.
-            yield [_ooxml_unescape(v) if type(v) is str and "_x" in v else v for v in row]
+        wf.reset_dimensions()
+        for row, frow in zip(
+            ws.iter_rows(values_only=True), wf.iter_rows(values_only=True), strict=False
+        ):
+            out = []
+            for j, v in enumerate(row):
+                if (v is None or v == "") and j < len(frow):
+                    f = frow[j]
+                    if type(f) is str and f.startswith("="):
+                        v = f
+                    elif f is not None and type(f) is not str:
+                        v = _formula_text(f) or v
+                # openpyxl leaves OOXML _xHHHH_ escapes in place; calamine decodes them.
+                out.append(_ooxml_unescape(v) if type(v) is str and "_x" in v else v)
+            yield out
     finally:
-        book.close()
+        values.close()
+        formulas.close()
+
+
+def _formula_text(f) -> str | None:
+    """The text of an openpyxl formula object (array and data-table formulas)."""
+    text = getattr(f, "text", None)
+    return text if isinstance(text, str) and text.startswith("=") else None
 
 
 def _ooxml_unescape(text: str) -> str:
@@ -1106,7 +1365,9 @@ def _check_zip(path: str, name: str, kind: str, report: _Reporter) -> bool:
     Returns
     -------
     bool
-        True if some worksheet holds Excel error cells (``t="e"``).
+        True if some worksheet holds Excel error cells (``t="e"``) or a
+        formula without a cached value: calamine reads both as blank, which
+        would look like a gap to fill.
     """
     with open(path, "rb") as f:
         magic = f.read(8)
@@ -1134,12 +1395,12 @@ def _check_zip(path: str, name: str, kind: str, report: _Reporter) -> bool:
                 xml = not lower.endswith(_PICTURE_EXTENSIONS)
                 sheet = lower.startswith("xl/worksheets/") and lower.endswith(".xml")
                 found = _scan_member(zf, info, xml, sheet, report, done, total)
-                if found == "doctype":
+                if "doctype" in found:
                     raise FileFormatError(
                         f"{name} contains an XML document type declaration, which spreadsheets "
                         "never use and attacks do; it was not read."
                     )
-                has_errors |= found == "error-cell"
+                has_errors |= bool(found & {"error-cell", "bare-formula"})
                 done += info.file_size
     except (ReadCancelled, FileFormatError):
         raise
@@ -1185,11 +1446,16 @@ _PICTURE_EXTENSIONS = (
 )
 
 
-def _scan_member(zf, info, xml: bool, sheet: bool, report, done: int, total: int) -> str | None:
-    """Decompress one member fully; report a DTD or error cells in it."""
-    keep = 32  # overlap between blocks so a mark split across them is found
+# A formula cell with no cached value: "<f>..</f></c>", "<f .../></c>", or
+# an empty value after it.  Only these need openpyxl's slower reading.
+_BARE_FORMULA_RE = re.compile(rb"(?:</f>|<f [^>]*/>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>")
+
+
+def _scan_member(zf, info, xml: bool, sheet: bool, report, done: int, total: int) -> set[str]:
+    """Decompress one member fully; report a DTD, error cells and formulas without values in it."""
+    keep = 64  # overlap between blocks so a mark split across them is found
     tail = b""
-    found = None
+    found: set[str] = set()
     read = 0
     with zf.open(info) as member:
         while block := member.read(_IO_BLOCK):
@@ -1197,9 +1463,11 @@ def _scan_member(zf, info, xml: bool, sheet: bool, report, done: int, total: int
             if xml or sheet:
                 window = tail + block
                 if xml and any(m in window for m in _DOCTYPE_MARKS):
-                    return "doctype"
-                if sheet and found is None and any(m in window for m in _ERROR_MARKS):
-                    found = "error-cell"
+                    return {"doctype"}
+                if sheet and any(m in window for m in _ERROR_MARKS):
+                    found.add("error-cell")
+                if sheet and "bare-formula" not in found and _BARE_FORMULA_RE.search(window):
+                    found.add("bare-formula")
                 tail = window[-keep:]
             report(0.3 * (done + read) / total)
     return found
@@ -1303,7 +1571,7 @@ def write_json(path, data) -> None:
 
 
 @contextlib.contextmanager
-def _atomic_file(path: str, *, binary: bool):
+def _atomic_file(path: str, *, binary: bool, encoding: str = "utf-8"):
     """Yield a temporary file beside ``path``; on success it replaces ``path``.
 
     On any failure (or cancel) the temporary file is removed and ``path``
@@ -1316,7 +1584,7 @@ def _atomic_file(path: str, *, binary: bool):
     path = _guards.write_target(path)
     directory = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
-    kwargs = {} if binary else {"encoding": "utf-8", "newline": ""}
+    kwargs = {} if binary else {"encoding": encoding, "newline": ""}
     tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below on every path
         mode="wb" if binary else "w",
         dir=directory,
@@ -1407,26 +1675,31 @@ def _write_csv(
     columns: list[str],
     cols: list[np.ndarray],
     n_rows: int,
-    delimiter: str,
+    dialect: Dialect,
     report: _Reporter,
 ) -> None:
+    delimiter, eol = dialect.delimiter, dialect.line_ending
     header = _csv_safe(_object_array(columns))
     # Rows holding these get every field quoted.  "\r": Python < 3.13 leaves
     # it unquoted when lines end in "\n", and readers would split the row
     # there.  The other delimiters: quoted, they cannot fool the delimiter
     # detection of whoever reads the file (this module included).
     special = "\r" + ("".join(d for d in _DELIMITERS if d != delimiter) if delimiter == "," else "")
+    # Arrow joins rows into UTF-8 with "\n": only for files written that way.
+    utf8 = codecs.lookup(dialect.encoding).name in ("utf-8", "utf-8-sig") and eol == "\n"
     report(0.05)
-    with _atomic_file(path, binary=False) as f:
-        quoted = csv.writer(f, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    with _atomic_file(path, binary=False, encoding=dialect.encoding) as f:
+        quoted = csv.writer(f, delimiter=delimiter, lineterminator=eol, quoting=csv.QUOTE_ALL)
         # One column: quote every field, or a blank cell would be a blank line.
         plain = (
-            quoted if len(cols) == 1 else csv.writer(f, delimiter=delimiter, lineterminator="\n")
+            quoted
+            if len(cols) == 1 or dialect.quote_all
+            else csv.writer(f, delimiter=delimiter, lineterminator=eol)
         )
         # A leading U+FEFF would read as a byte-order mark and vanish; quoted, it stays.
         first = quoted if columns and columns[0].startswith("\ufeff") else plain
         _write_csv_rows(first, quoted, [header[j : j + 1] for j in range(len(header))], special)
-        arrow = any(_is_arrow_text(c) for c in cols)
+        arrow = utf8 and any(_is_arrow_text(c) for c in cols)
         for start in range(0, n_rows, _CSV_CHUNK_ROWS):
             stop = min(start + _CSV_CHUNK_ROWS, n_rows)
             if arrow and plain is not quoted:
@@ -1440,7 +1713,7 @@ def _write_csv(
                 chunk = [object_cells(c) for c in chunk]
             else:
                 chunk = [object_cells(c[start:stop]) if _is_arrow_text(c) else c[start:stop] for c in cols]
-            text = None if plain is quoted else _csv_lines(chunk, delimiter, special)
+            text = None if plain is quoted else _csv_lines(chunk, delimiter, special, eol)
             if text is None:
                 # _csv_safe works cell by cell, so chunk by chunk is the same.
                 _write_csv_rows(plain, quoted, [_csv_safe(c) for c in chunk], special)
@@ -1449,7 +1722,46 @@ def _write_csv(
             report(0.05 + 0.9 * stop / n_rows)
 
 
-def _csv_lines(cols: list[np.ndarray], delimiter: str, special: str) -> str | None:
+def _decimal_comma(col: np.ndarray) -> np.ndarray:
+    """The program's dot-decimal numbers of a column with a decimal comma instead."""
+    out = _text_items(col)
+    for i, v in enumerate(out):
+        if v is not None and "." in v and _XLSX_NUMBER_RE.fullmatch(v):
+            out[i] = v.replace(".", ",")
+    return out
+
+
+def _writable_encoding(name: str, encoding: str, columns: list[str], cols: list, warnings: list[str]) -> str:
+    """``encoding`` if the header and every cell can be written in it, else ``"utf-8-sig"`` (with a warning)."""
+    if codecs.lookup(encoding).name.startswith(("utf-8", "utf-16", "utf-32")):
+        return encoding
+    for j, col in enumerate([_object_array(columns), *cols]):
+        cells = _text_items(object_cells(col))
+        try:
+            _joined(cells).encode(encoding)
+            continue
+        except UnicodeEncodeError:
+            pass
+        i, text = next((i, v) for i, v in enumerate(cells) if v and not _encodes(v, encoding))
+        where = "the header" if j == 0 else f"row {i + 2} of column {columns[j - 1]!r}"
+        bad = next(ch for ch in text if not _encodes(ch, encoding))
+        warnings.append(
+            f"{name} was written as UTF-8 (with a byte-order mark), not {_encoding_name(encoding)} "
+            f"like the file it came from: {where} holds {bad!r}, which {_encoding_name(encoding)} cannot hold."
+        )
+        return "utf-8-sig"
+    return encoding
+
+
+def _encodes(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _csv_lines(cols: list[np.ndarray], delimiter: str, special: str, eol: str = "\n") -> str | None:
     """The CSV text of rows given column-wise, formula-safe, as the csv module writes them.
 
     The fast path of ``_csv_safe`` + :func:`_write_csv_rows` for two or more
@@ -1484,17 +1796,17 @@ def _csv_lines(cols: list[np.ndarray], delimiter: str, special: str) -> str | No
         and text.count("\n") == n - 1
         and not any(ch in text for ch in odd)
     ):
-        return text + "\n"
+        return (text if eol == "\n" else text.replace("\n", eol)) + eol
     buf = io.StringIO()
-    plain = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
-    quoted = csv.writer(buf, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    plain = csv.writer(buf, delimiter=delimiter, lineterminator=eol)
+    quoted = csv.writer(buf, delimiter=delimiter, lineterminator=eol, quoting=csv.QUOTE_ALL)
     for i, line in enumerate(lines):
         if line.count(delimiter) != k or "\n" in line or any(ch in line for ch in odd):
             buf.seek(0)
             buf.truncate()
             (quoted if _has_any(line, special) else plain).writerow([c[i] for c in cols])
-            lines[i] = buf.getvalue()[:-1]
-    return "\n".join(lines) + "\n"
+            lines[i] = buf.getvalue()[: -len(eol)]
+    return eol.join(lines) + eol
 
 
 def _csv_bytes_arrow(cols: list, delimiter: str, special: str) -> bytes | None:
@@ -1573,17 +1885,62 @@ def _has_any(text: str, chars: str) -> bool:
     return any(ch in text for ch in chars)
 
 
-def _xlsx_number(text: str) -> float | None:
-    """The number to store for ``text``, if reading it back gives ``text`` again.
+# A number as typed: digits with at most one decimal mark (point or comma)
+# and an exponent.  A leading "+" is not taken: "+44" is a dialling code.
+_TYPED_NUMBER_RE = re.compile(
+    r"(-?)(?:([0-9]+)(?:([.,])([0-9]*))?|([.,])([0-9]+))(?:[eE]([+-]?[0-9]+))?"
+)
+#: Excel keeps 15 significant digits; a number typed with more is text.
+_XLSX_DIGITS = 15
 
-    ``"170"``, ``"-5"``, ``"170.5"`` qualify; ``"007"``, ``"1.50"``, ``"+3"``,
-    ``"1E5"`` stay text, so a load-save-load round trip changes nothing.
+
+def _xlsx_number(text: str) -> tuple[float, str | None] | None:
+    """The number cell for ``text`` and the number format showing it as typed, or None for text.
+
+    ``"170"`` -> ``(170.0, None)``; ``"160.0"`` -> ``(160.0, "0.0")``;
+    ``"183,7"`` -> ``(183.7, "0.0")`` (the spreadsheet shows its own
+    decimal mark); ``"1e3"`` -> ``(1000.0, "0E+0")``.  Text: anything with
+    more than 15 significant digits (ids), leading zeros (``"007"``), a
+    leading ``+``, and ``"1,234"`` (a comma before exactly three digits may
+    be a thousands separator: kept as typed rather than guessed).
     """
-    if _XLSX_NUMBER_RE.fullmatch(text):
-        x = float(text)
-        if _format_number(x) == text:
-            return x
-    return None
+    m = _TYPED_NUMBER_RE.fullmatch(text)
+    if m is None:
+        return None
+    sign, whole, mark, frac, mark2, frac2, exp = m.groups()
+    if whole is None:
+        whole, mark, frac = "0", mark2, frac2
+    frac = frac or ""
+    if len(whole) > 1 and whole[0] == "0":
+        return None
+    if mark == "," and (len(frac) == 3 or not frac):
+        return None
+    digits = (whole + frac).lstrip("0")
+    if len(digits) > _XLSX_DIGITS:
+        return None
+    x = float(f"{sign}{whole}.{frac or '0'}" + (f"e{exp}" if exp else ""))
+    if x != x or x in (float("inf"), float("-inf")):
+        return None
+    decimals = "0" * len(frac)
+    if exp:
+        fmt = "0" + (f".{decimals}" if decimals else "") + "E+0"
+    elif decimals:
+        fmt = f"0.{decimals}"
+    else:
+        fmt = None
+    return x, fmt
+
+
+_BOOLEANS = {"TRUE": True, "FALSE": False}
+_COMPUTED_BOOLEANS = {"true": True, "false": False, "TRUE": True, "FALSE": False}
+
+
+def _xlsx_value(text: str, computed: bool):
+    """What an XLSX cell holds for ``text``: a bool, ``(number, format)``, or None for a text cell."""
+    flag = (_COMPUTED_BOOLEANS if computed else _BOOLEANS).get(text)
+    if flag is not None:
+        return flag
+    return _xlsx_number(text)
 
 
 def _utf16_len(text: str) -> int:
@@ -1602,6 +1959,7 @@ def _write_xlsx(
     fills: dict[int, np.ndarray],
     notes: dict[int, np.ndarray],
     report: _Reporter,
+    computed: Collection[int] = (),
 ) -> None:
     """Write with xlsxwriter in constant-memory mode (rows streamed, inline strings).
 
@@ -1630,7 +1988,12 @@ def _write_xlsx(
                     f"{name} cannot hold the {where} cell: it has {_utf16_len(v):,} characters "
                     f"and Excel allows {MAX_XLSX_CELL_CHARS:,}."
                 )
-    numbers = [_object_array([None if v is None else _xlsx_number(v) for v in c]) for c in cols]
+    numbers = [
+        _object_array(
+            [None if v is None else _xlsx_value(v, j in computed) for v in c]
+        )
+        for j, c in enumerate(cols)
+    ]
     columns = list(_no_nonchars(_object_array(columns)))
     cols = [_no_nonchars(c) for c in cols]
     report(0.1)
@@ -1655,27 +2018,36 @@ def _write_xlsx(
                 ws.set_column(j, j, min(max(len(title) + 4, 10), 60))
                 if title:
                     ws.write_string(0, j, title, bold)
-            formats: dict[str, object] = {}
+            formats: dict[tuple, object] = {}
+
+            def cell_format(color, number_format):
+                if color is None and number_format is None:
+                    return None
+                key = (None if color is None else str(color).upper(), number_format)
+                fmt = formats.get(key)
+                if fmt is None:
+                    props = {} if key[0] is None else {"bg_color": key[0], "pattern": 1}
+                    if number_format is not None:
+                        props["num_format"] = number_format
+                    fmt = formats[key] = book.add_format(props)
+                return fmt
+
             for i in range(n_rows):
                 r = i + 1
                 for j in range(len(cols)):
                     text = cols[j][i]
                     color = fills[j][i] if j in fills else None
-                    fmt = None
-                    if color is not None:
-                        key = str(color).upper()
-                        fmt = formats.get(key)
-                        if fmt is None:
-                            fmt = formats[key] = book.add_format({"bg_color": key, "pattern": 1})
                     if text is None:
-                        if fmt is not None:
-                            ws.write_blank(r, j, None, fmt)
+                        if color is not None:
+                            ws.write_blank(r, j, None, cell_format(color, None))
                     else:
                         x = numbers[j][i]
                         if x is None:
-                            ws.write_string(r, j, text, fmt)
+                            ws.write_string(r, j, text, cell_format(color, None))
+                        elif type(x) is bool:
+                            ws.write_boolean(r, j, x, cell_format(color, None))
                         else:
-                            ws.write_number(r, j, x, fmt)
+                            ws.write_number(r, j, x[0], cell_format(color, x[1]))
                     note = notes[j][i] if j in notes else None
                     if note is not None:
                         ws.write_comment(r, j, _cut(str(note)), {"author": "EM Gap Filler"})

@@ -365,6 +365,13 @@ class Sheet:
         self._issue_count: dict[int, int] = {}
         self._roles = Roles()
         self.set_roles(roles if roles is not None else detect_roles(self._columns, self._cells), notify=False)
+        #: How the file it came from was written (a CSV/TSV's
+        #: :class:`~emgui.core.dialect.Dialect`), so that saving writes it
+        #: back the same way; None for a workbook or a new sheet.
+        self.dialect = None
+        #: Sentences about how the file was read (lines in another
+        #: encoding...), for the window to show once after opening it.
+        self.load_warnings: list[str] = []
 
     # -- construction ---------------------------------------------------
 
@@ -1111,6 +1118,28 @@ class Sheet:
         self._cells[label][filled] = self._before_fill[filled]
         self._before_fill[filled] = None
         self._clear_marks(rows)
+
+    def marker_texts(self) -> np.ndarray:
+        """What was typed in each label cell that is, or was before its fill, a missing marker.
+
+        ``(n_rows,)`` object array: ``"unknown"``, ``"NA"``, ``"?"`` where
+        the label cell holds such a marker now (blank to the fit, so it may
+        be filled or left uncertain) or held it before a fill wrote a class
+        over it; None everywhere else (blank cells, typed classes).  For the
+        note that keeps what was typed (``was 'unknown'``).
+        """
+        out = np.full(self._n_rows, None, dtype=object)
+        label = self._roles.label
+        if label is None or not self._n_rows:
+            return out
+        col = self._cells[label]
+        raw = col.to_cells() if isinstance(col, TextColumn) else col
+        now = self._label_missing & _not_none(raw)
+        out[now] = raw[now]
+        if self._before_fill_any:
+            filled = (self.provenance == FILLED) & _not_none(self._before_fill)
+            out[filled] = self._before_fill[filled]
+        return out
 
     def filled_rows(self) -> np.ndarray:
         """Rows whose label is filled or marked uncertain, ``(r,)`` int."""

@@ -94,6 +94,7 @@ def ask_save_path(
     directory: str,
     filters: Sequence[str],
     default_suffix: str = "csv",
+    chosen_filter: list | None = None,
 ) -> str | None:
     """Ask where to save; None if cancelled.
 
@@ -108,6 +109,9 @@ def ask_save_path(
         Name filters such as ``"CSV (*.csv)"``; the first is selected.
     default_suffix : str
         Added to a typed name without an extension.
+    chosen_filter : list, optional
+        Receives the name filter the user left selected (Export offers two
+        kinds of CSV).
     """
     dialog = _file_dialog(parent, title, directory, filters)
     dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
@@ -117,6 +121,8 @@ def ask_save_path(
     dialog.filterSelected.connect(lambda f: dialog.setDefaultSuffix(_suffix_of(f) or default_suffix))
     if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.selectedFiles():
         return None
+    if chosen_filter is not None:
+        chosen_filter.append(dialog.selectedNameFilter())
     return dialog.selectedFiles()[0]
 
 

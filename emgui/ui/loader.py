@@ -70,6 +70,10 @@ def _build(path: str, n_components: int | None, progress=None, cancel=None):
     # temporaries do not pile up (a million rows: a peak ~70 MB lower).
     release_memory()
     sheet = Sheet.from_table(table.columns, table.cells)
+    # Saving writes a CSV back in its own dialect; what reading it had to
+    # guess is said once the window shows it.
+    sheet.dialect = table.meta.get("dialect")
+    sheet.load_warnings = list(table.warnings)
     del table
     release_memory()
     if n_components is not None:
@@ -309,12 +313,15 @@ def load_sheet(parent: QWidget | None, path: str | os.PathLike, n_components: in
     return _run(parent, "Opening", f"Reading {name}…", job)
 
 
-def save_table(parent: QWidget | None, path: str | os.PathLike, columns, cells, **extras) -> bool:
+def save_table(
+    parent: QWidget | None, path: str | os.PathLike, columns, cells, *, warnings: list | None = None, **extras
+) -> bool:
     """Write a table with :func:`emgui.core.fileio.write_table`; in a thread when it is large.
 
     A table of more than ``SYNC_MAX_CELLS`` cells (an XLSX file of 100,000
     rows takes 6-15 s) is written behind a progress dialog whose Cancel
-    leaves the file as it was.
+    leaves the file as it was.  ``warnings``, when given, receives what
+    ``write_table`` had to say (an encoding it could not keep).
 
     Returns
     -------
@@ -330,13 +337,16 @@ def save_table(parent: QWidget | None, path: str | os.PathLike, columns, cells, 
 
     path = os.fspath(path)
     n_rows = len(cells[0]) if len(cells) else 0
+    said = [] if warnings is None else warnings
     if n_rows * max(len(cells), 1) <= SYNC_MAX_CELLS:
-        fileio.write_table(path, columns, cells, **extras)
+        said.extend(fileio.write_table(path, columns, cells, **extras))
         return True
 
     def job(report, cancel):
-        fileio.write_table(
-            path, columns, cells, progress=lambda f: report(1000 * f), cancel=cancel, **extras
+        said.extend(
+            fileio.write_table(
+                path, columns, cells, progress=lambda f: report(1000 * f), cancel=cancel, **extras
+            )
         )
         return True
 

@@ -76,6 +76,8 @@ ROW_FILTERS = (
 
 SAVE_FILTERS = ("CSV (*.csv)", "Tab-separated (*.tsv)", "Excel workbook (*.xlsx)")
 EXPORT_FILTERS = ("CSV (*.csv)", "Excel workbook (*.xlsx)")
+#: Offered beside "CSV like the file" when the file has a dialect of its own.
+EXPORT_PLAIN_CSV = "CSV with commas, UTF-8 (*.csv)"
 
 
 def app_icon() -> QIcon:
@@ -1060,7 +1062,12 @@ class MainWindow(QMainWindow):
         self._attach_sheet(sheet, path)
         self._release_memory_soon()
         self._add_recent(path)
-        self.statusBar().showMessage(f"Opened {Path(path).name}", 4000)
+        if sheet.load_warnings:
+            # How the file was read (lines in another encoding): said where
+            # it stays visible a while, without a dialog in the way.
+            self.statusBar().showMessage(" ".join(sheet.load_warnings), 20000)
+        else:
+            self.statusBar().showMessage(f"Opened {Path(path).name}", 4000)
         self.sheet_loaded.emit(path)
         return True
 
@@ -1134,14 +1141,21 @@ class MainWindow(QMainWindow):
         """Write the sheet (raw cells and the fill marks) to ``path``; True on success."""
         self._ensure_ready()
         path = os.fspath(path)
+        n_cols = self._sheet.n_cols
         columns, cells = self._sheet.to_table()
-        if not self._write(path, columns, cells):
+        # Save never changes the file's dialect; the marks after the sheet's
+        # own columns are the program's (decimal mark, booleans).
+        said: list[str] = []
+        if not self._write(
+            path, columns, cells, dialect=self._sheet.dialect, computed=range(n_cols, len(columns)),
+            warnings=said,
+        ):
             return False
         self._path = path
         self.undo_stack.setClean()
         self._update_title()
         self._add_recent(path)
-        self.statusBar().showMessage(f"Saved {Path(path).name}", 4000)
+        self.statusBar().showMessage(" ".join(said) or f"Saved {Path(path).name}", 20000 if said else 4000)
         return True
 
     def _write(self, path: str, columns, cells, **extras) -> bool:
@@ -1161,22 +1175,38 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Did not save {Path(path).name}: cancelled.", 4000)
         return written
 
+    def _export_filters(self) -> tuple[list[str], str | None]:
+        """Export's file types, and the one that writes CSV in the file's own dialect (if it has one)."""
+        from emgui.core.dialect import DEFAULT
+
+        dialect = self._sheet.dialect if self._sheet is not None else None
+        if dialect is None or dialect.for_extension(".csv") == DEFAULT:
+            return list(EXPORT_FILTERS), None
+        own = f"CSV like the file: {dialect.for_extension('.csv').describe()} (*.csv)"
+        return [own, EXPORT_PLAIN_CSV, EXPORT_FILTERS[1]], own
+
     @Slot()
     def export(self) -> bool:
         """Ask for a CSV or XLSX path and write the completed sheet (Ctrl+E)."""
         self._ensure_ready()
         base = Path(self._path).stem if self._path else "Untitled"
         suggestion = str(Path(self._start_dir()) / f"{base}_filled.csv")
-        path = dialogs.ask_save_path(self, "Export", suggestion, EXPORT_FILTERS, "csv")
+        filters, own = self._export_filters()
+        chosen: list[str] = []
+        path = dialogs.ask_save_path(self, "Export", suggestion, filters, "csv", chosen_filter=chosen)
         if not path:
             return False
-        return self.export_to(path)
+        from emgui.core.dialect import DEFAULT
 
-    def export_to(self, path: str | os.PathLike) -> bool:
+        plain = own is not None and chosen[:1] == [EXPORT_PLAIN_CSV]
+        return self.export_to(path, dialect=DEFAULT if plain else None)
+
+    def export_to(self, path: str | os.PathLike, *, dialect=None) -> bool:
         """Write the ``emgui-cli fill`` output for the sheet to ``path``; True on success.
 
         XLSX files get the filled label cells shaded as in the window, with
-        the probabilities in a comment.
+        the probabilities in a comment.  A CSV is written in ``dialect``, by
+        default the one of the file the sheet came from.
         """
         self._ensure_ready()
         from emgui.core.fill import export_styles, export_table
@@ -1188,10 +1218,14 @@ class MainWindow(QMainWindow):
         if Path(path).suffix.lower() == ".xlsx":
             fill_colors, comments = export_styles(sheet)
             extras = {"fill_colors": fill_colors, "comments": comments}
-        if not self._write(path, columns, cells, **extras):
+        said: list[str] = []
+        if not self._write(
+            path, columns, cells, dialect=dialect or sheet.dialect,
+            computed=range(sheet.n_cols, len(columns)), warnings=said, **extras,
+        ):
             return False
         self._settings.setValue("files/lastDir", str(Path(path).parent))
-        self.statusBar().showMessage(f"Exported {Path(path).name}", 5000)
+        self.statusBar().showMessage(" ".join(said) or f"Exported {Path(path).name}", 20000 if said else 5000)
         return True
 
     # -- drag and drop -------------------------------------------------------------

@@ -127,7 +127,7 @@ def test_xlsx_output_and_min_confidence(students_with_blanks, tmp_path):
     for i in truth:
         if gender[i] in (None, ""):
             n_left_blank += 1
-            assert imputed[i] == "false"
+            assert imputed[i] == "FALSE"  # a boolean cell in the workbook
             if conf[i]:  # left blank as uncertain: its best guess and probability are kept
                 assert note[i].startswith("uncertain: best guess ") and float(conf[i]) < 0.9
             else:  # no readable height: not fitted
@@ -213,3 +213,23 @@ def test_console_script_runs_as_a_program(students_with_blanks, tmp_path):
     lines = out.read_text(encoding="utf-8").splitlines()
     assert lines[0].split("\t") == ["speed", "gender", "height", "gender_imputed", "gender_confidence"]
     assert len(lines) == 1326
+
+
+def test_csv_output_in_the_input_dialect_with_warnings(tmp_path, capsys):
+    """OUTPUT .csv is written in INPUT's dialect; a stray Latin-1 line is named on stderr."""
+    src = tmp_path / "eu.csv"
+    src.write_bytes(
+        "name;gender;height\r\nChloé;F;160,5\r\nJosé;M;181,2\r\nZoë;;165,0\r\n".encode()
+        + "Renée;F;158,3\r\n".encode("latin-1")
+        + "Émile;M;179,9\r\nFlo;;170,1\r\n".encode()
+    )
+    out = tmp_path / "out.csv"
+    assert main(["fill", str(src), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "line 5" in err
+    text = out.read_bytes().decode("utf-8")
+    lines = text.split("\r\n")
+    assert lines[0] == "name;gender;height;gender_imputed;gender_confidence"
+    assert lines[4].startswith("Renée;F;158,3;false;")
+    filled = [ln.split(";") for ln in lines[1:] if ln.endswith(tuple("0123456789"))]
+    assert filled and all("," in row[4] or row[4] == "1" for row in filled)

@@ -455,7 +455,10 @@ def _reference_fill(src: Path, out: Path, *options: str) -> None:
     if out.suffix == ".xlsx":
         colors, comments = export_styles(sheet)
         styles = {"fill_colors": colors, "comments": comments}
-    fileio.write_table(out, columns, cells, **styles)
+    fileio.write_table(
+        out, columns, cells, dialect=table.meta.get("dialect"),
+        computed=range(len(table.columns), len(columns)), **styles,
+    )
 
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -22,6 +22,7 @@ from emgui.core import fileio
 from emgui.core.fileio import (
     SUPPORTED_READ,
     SUPPORTED_WRITE,
+    Dialect,
     FileFormatError,
     ReadCancelled,
     Table,
@@ -237,6 +238,8 @@ def test_latin1_detected_even_when_accent_comes_late(tmp_path):
     # 0x81 is undefined in cp1252; Latin-1 still reads it.
     t = read_table(write_bytes(tmp_path / "l1.csv", b"a,b\nx\x81,\xe9\n"))
     assert t.meta["encoding"] == "latin-1" and as_lists(t) == [["x\x81"], ["é"]]
+    # Nothing tells that guess from another: the user is told it is one.
+    assert len(t.warnings) == 1 and "Latin-1, a guess" in t.warnings[0]
 
 
 def test_truncated_utf8_tail_is_tolerated(tmp_path):
@@ -275,6 +278,7 @@ def test_tsv_extension_forces_tab(tmp_path):
         "format": "tsv",
         "delimiter": "\t",
         "encoding": "utf-8",
+        "dialect": Dialect(delimiter="\t", decimal=",", encoding="utf-8"),
     }
 
 
@@ -359,10 +363,11 @@ def test_extension_is_case_insensitive(tmp_path):
 
 def test_xlsx_values_become_shortest_text(tmp_path):
     rows = [
-        ["int", "float", "whole", "big", "noise", "neg0", "bool", "date", "datetime", "time", "text"],
+        ["int", "float", "whole", "big", "noise", "neg0", "bool", "date", "datetime", "time", "text", "id"],
         [170, 170.5, 170.0, 1e20, 0.1 + 0.2, -0.0, True, dt.date(2024, 1, 2),
-         dt.datetime(2024, 1, 2, 3, 4, 5), dt.time(12, 30), "007"],
-        [None, None, None, None, None, None, False, None, dt.datetime(2024, 1, 2), None, "=1+1"],
+         dt.datetime(2024, 1, 2, 3, 4, 5), dt.time(12, 30), "007", 1234567890123456.0],
+        [None, None, None, None, None, None, False, None, dt.datetime(2024, 1, 2), None, "=1+1",
+         9007199254740993.0],
     ]  # fmt: skip
     p = write_bytes(tmp_path / "v.xlsx", xlsx_bytes(rows))
     t = read_table(p)
@@ -372,14 +377,16 @@ def test_xlsx_values_become_shortest_text(tmp_path):
     assert got["float"] == ["170.5", None]
     assert got["whole"] == ["170", None]
     assert got["big"] == ["1e+20", None]
+    assert got["id"] == ["1234567890123456", "9007199254740993"[:-1] + "2"]
     assert got["noise"] == ["0.3", None]
     assert got["neg0"] == ["0", None]
     assert got["bool"] == ["TRUE", "FALSE"]
     assert got["date"] == ["2024-01-02", None]
     assert got["datetime"] == ["2024-01-02 03:04:05", "2024-01-02"]
     assert got["time"] == ["12:30:00", None]
-    # A formula reads as its cached value; openpyxl stores none, so it is empty.
-    assert got["text"] == ["007", None]
+    # A formula reads as its cached value; openpyxl stores none, so its text
+    # stands in (a blank would look like a gap to fill).
+    assert got["text"] == ["007", "=1+1"]
     assert t.meta == {"format": "xlsx", "sheet": "Sheet1", "sheets": ["Sheet1"]}
 
 
@@ -757,12 +764,24 @@ def test_round_trip_special_values(tmp_path, ext):
     write_table(p, columns, cells)
     t = read_table(p)
     assert t.columns == columns
-    assert as_lists(t) == [list(c) for c in cells]
+    if ext == ".xlsx":
+        # Number cells come back as their values ("1.50" -> "1.5", "-1e3" -> "-1000").
+        assert as_lists(t) == [[xlsx_reads_as(v) for v in c] for c in cells]
+    else:
+        assert as_lists(t) == [list(c) for c in cells]
     # load -> save -> load gives the same again
     p2 = tmp_path / f"again{ext}"
     write_table(p2, t.columns, t.cells)
     t2 = read_table(p2)
     assert t2.columns == t.columns and as_lists(t2) == as_lists(t)
+
+
+def xlsx_reads_as(text):
+    """What reading back an XLSX cell written from ``text`` gives."""
+    from emgui.core.fileio import _format_number, _xlsx_number
+
+    number = None if text is None else _xlsx_number(text)
+    return text if number is None else _format_number(number[0])
 
 
 def test_csv_output_is_formula_safe(tmp_path):
@@ -845,7 +864,8 @@ def test_xlsx_cell_types_and_styles(tmp_path):
     assert (ws["A4"].value, ws["A4"].data_type) == ("007", "s")
     assert (ws["B2"].value, ws["B2"].data_type) == (-5, "n")
     assert (ws["B3"].value, ws["B3"].data_type) == (170.5, "n")
-    assert (ws["B4"].value, ws["B4"].data_type) == ("1.50", "s")
+    # Every number a number cell, its typed decimals kept by a number format.
+    assert (ws["B4"].value, ws["B4"].data_type, ws["B4"].number_format) == (1.5, "n", "0.00")
     assert (ws["B5"].value, ws["B5"].data_type) == ("+3", "s")
     assert ws["B3"].fill.fill_type == "solid" and ws["B3"].fill.fgColor.rgb.endswith("FFCC00")
     assert ws["B2"].fill.fill_type is None
@@ -853,7 +873,7 @@ def test_xlsx_cell_types_and_styles(tmp_path):
     assert ws["B2"].comment is None
     # and calamine (our reader) sees text, not formulas or errors
     t = read_table(p)
-    assert as_lists(t) == [["=SUM(A1)", "#N/A", "007", "-"], ["-5", "170.5", "1.50", "+3"]]
+    assert as_lists(t) == [["=SUM(A1)", "#N/A", "007", "-"], ["-5", "170.5", "1.5", "+3"]]
 
 
 def test_xlsx_fill_on_empty_cell(tmp_path):
@@ -1123,7 +1143,8 @@ def test_property_xlsx_round_trip(table):
     while keep > 1 and columns[keep - 1] == "" and all(v is None for v in rows[keep - 1]):
         keep -= 1
     assert t.columns == columns[:keep]
-    assert as_lists(t) == rows[:keep]
+    # Number cells come back as their values ("0." -> "0").
+    assert as_lists(t) == [[xlsx_reads_as(v) for v in c] for c in rows[:keep]]
 
 
 @settings(max_examples=150, deadline=None)

@@ -541,7 +541,7 @@ def test_export_csv_and_xlsx_with_ctrl_e(messy, qtbot, tmp_path, monkeypatch):
     target = {"path": str(tmp_path / "out.csv")}
     asked = []
 
-    def ask(parent, title, directory, filters, default_suffix="csv"):
+    def ask(parent, title, directory, filters, default_suffix="csv", **_kwargs):
         asked.append((title, directory, list(filters)))
         return target["path"]
 
@@ -871,3 +871,37 @@ def test_an_unnamed_group_is_drawn_grey_and_dashed(qtbot, window):
     assert curves[2].opts["pen"].style() == Qt.PenStyle.DashLine
     assert curves[2].opts["pen"].color().name() == "#999999"
     assert curves[0].opts["pen"].style() != Qt.PenStyle.DashLine
+
+
+def test_save_at_the_unsaved_prompt_keeps_a_semicolon_files_dialect(window, qtbot, tmp_path, answers, monkeypatch):
+    """Return at the unsaved-changes prompt saves the user's semicolon file as one.
+
+    The two columns Save adds are the fill marks (``gender_imputed``,
+    ``gender_confidence``), kept on save by design; they follow the dialect
+    too (decimal comma).  Export offers the file's dialect first, and plain
+    commas as another choice.
+    """
+    src = tmp_path / "eu.csv"
+    src.write_bytes(
+        "name;gender;height\r\nChloé;F;160,5\r\nJürgen;M;181,2\r\nZoë;;165,0\r\nAna;F;158,3\r\n"
+        "Ben;M;179,9\r\nCy;;170,1\r\n".encode("cp1252")
+    )
+    assert window.open_path(src)
+    run_fill(qtbot, window)
+    answers["answer"] = "save"
+    assert window.open_path(MESSY)  # asks, saves, opens
+    assert answers["asked"]
+    lines = src.read_bytes().decode("cp1252").split("\r\n")
+    assert lines[0] == "name;gender;height;gender_imputed;gender_confidence"
+    assert lines[1] == "Chloé;F;160,5;false;"
+    assert lines[3].startswith("Zoë;") and ";true;" in lines[3] and "." not in lines[3]
+    assert window.open_path(src)
+    filters = []
+    monkeypatch.setattr(
+        dialogs, "ask_save_path",
+        lambda parent, title, where, names, *a, **k: filters.extend(names) or k["chosen_filter"].append(names[1])
+        or str(tmp_path / "plain.csv"),
+    )  # fmt: skip
+    assert window.export()
+    assert filters[0].startswith("CSV like the file: semicolons, decimal commas")
+    assert (tmp_path / "plain.csv").read_bytes().startswith(b"name,gender,height,")
