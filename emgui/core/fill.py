@@ -501,7 +501,7 @@ class FillJob:
                 f"{components} groups need at least {components} rows with readable values; "
                 f"there are {len(fi.X)}."
             )
-        self._sub = trust.subsample(len(fi.X), seed=self.seed)
+        self._sub = trust.subsample(len(fi.X), trust.CHOICE_ROWS, seed=self.seed)
         self.keep: np.ndarray | None = None  # (m,) bool over the fit input's rows
         self.chosen = None
         self.candidates: list = []
