@@ -246,3 +246,20 @@ def test_chi2_quantile_and_wilson_interval():
             assert trust.chi2_isf(p, dof) == pytest.approx(stats.chi2.isf(p, dof), rel=1e-6)
     low, high = trust.wilson(84, 100)
     assert (low, high) == pytest.approx((0.7558, 0.8990), abs=1e-4)
+
+
+def test_a_label_typed_only_where_nothing_can_be_read_is_no_group(tmp_path):
+    # Before: 'X' became a free group and was written on rows nobody typed so.
+    header, rows = _read(DATA / "students_speed_gender_height.csv")
+    rows = [list(r) for r in rows if all(r)][:400]
+    for i in (3, 7):
+        rows[i][1], rows[i][2] = "X", "tall"  # typed class, unreadable height
+    for i in range(10, 400, 4):
+        rows[i][1] = ""
+    cols, rep, code = _fill(tmp_path, _write(tmp_path / "s.csv", header, rows), "--features", "height")
+    assert code == 0
+    assert rep["classes"] == ["female", "male"]
+    assert "X" not in [cols["gender"][i] for i in range(10, 400, 4)]
+    for i in (3, 7):
+        assert cols["gender"][i] == "X"  # the typed cell is kept
+        assert cols["gender_note"][i] == "'X' is typed only on rows without a usable 'height': it took no part in the fit"
