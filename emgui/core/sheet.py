@@ -1083,32 +1083,44 @@ class Sheet:
         hits = np.flatnonzero(interesting)
         if not len(hits):
             return None
+        # Whole arrays where a fill leaves thousands of uncertain blanks (a
+        # threshold on a large sheet): one text per class and percent, not
+        # one format per row.  The rarer notes are made row by row.
         out = np.full(len(idx), None, dtype=object)
         names = [self.fill_spellings.get(c, c) for c in self.fill_classes]
         unusual_rows: dict[int, list[str]] = {}
         for row, _col, reason in self.unusual_marks():
             unusual_rows.setdefault(row, []).append(reason)
-        for h in hits:
-            row = int(idx[h])
-            parts = []
-            status, g, conf = int(prov[h]), int(self.guess[row]), float(self.confidence[row])
-            if status == UNCERTAIN:
-                if row in unusual_rows:
-                    parts.append("not filled: unusual value (" + "; ".join(dict.fromkeys(unusual_rows[row])) + ")")
-                elif g in self.fill_notes.unnamed:
-                    parts.append(
-                        f"unlike every typed class: {self.fill_notes.unnamed[g]}; type one of them to name it"
-                    )
-                elif 0 <= g < len(names):
-                    parts.append(f"uncertain: best guess {names[g]} ({conf:.0%})")
-            text = col[row] if status == USER else None
-            if isinstance(text, str) and text in absent:
-                parts.append(absent[text])
-            before = self._before_fill[row]
-            if before is not None:
-                parts.append(f"was '{before}'")
-            if parts:
-                out[h] = "; ".join(parts)
+        rows = idx[hits]
+        guess = self.guess[rows].astype(np.int64)
+        unsure = prov[hits] == UNCERTAIN
+        flagged = np.isin(rows, np.fromiter(unusual_rows, dtype=np.int64, count=len(unusual_rows)))
+        unnamed = np.isin(guess, np.fromiter(self.fill_notes.unnamed, dtype=np.int64,
+                                             count=len(self.fill_notes.unnamed)))
+        plain = unsure & ~flagged & ~unnamed & (guess >= 0) & (guess < len(names))
+        if plain.any():
+            pct = np.rint(100 * np.nan_to_num(self.confidence[rows[plain]])).astype(np.int64)
+            keys, where = np.unique(guess[plain] * 1000 + pct, return_inverse=True)
+            texts = np.array(
+                [f"uncertain: best guess {names[k // 1000]} ({k % 1000} %)" for k in keys] + [None], dtype=object
+            )[:-1]
+            out[hits[plain]] = texts[where]
+        for g, description in self.fill_notes.unnamed.items():
+            sel = unsure & ~flagged & (guess == g)
+            out[hits[sel]] = f"unlike every typed class: {description}; type one of them to name it"
+        for h in hits[unsure & flagged]:
+            reasons = dict.fromkeys(unusual_rows[int(idx[h])])
+            out[h] = "not filled: unusual value (" + "; ".join(reasons) + ")"
+        if absent:
+            user_rows = hits[prov[hits] == USER]
+            texts = _take(col, idx[user_rows])
+            for name, why in absent.items():
+                out[user_rows[texts == name]] = why
+        if self._before_fill_any:
+            before = self._before_fill[rows]
+            for h, text in zip(hits[_not_none(before)], before[_not_none(before)], strict=True):
+                was = f"was '{text}'"
+                out[h] = was if out[h] is None else f"{out[h]}; {was}"
         return out if _not_none(out).any() else None
 
     def _unfill(self, rows: np.ndarray) -> None:
