@@ -147,9 +147,20 @@ def _role_cells(columns: list[str], cells: list) -> list:
     return out
 
 
+def _own_columns(columns: list[str], roles) -> set[int]:
+    """The program's own derived columns in INPUT (its earlier output): note and issue reasons.
+
+    As :meth:`Sheet.from_table` does, only a column with a name of its own is one.
+    """
+    names = [(columns[f] or "") + "_issue" for f in roles.features]
+    if roles.label is not None:
+        names.append(columns[roles.label] + "_note")
+    return {columns.index(n) for n in names if columns.count(n) == 1}
+
+
 def _fill_columns(columns: list[str], roles) -> list[int]:
-    """The columns the fill reads: the label, its saved marks and the features, in order."""
-    used = set(roles.features)
+    """The columns the fill reads: the label, its saved marks, the features and the program's own columns."""
+    used = set(roles.features) | _own_columns(columns, roles)
     if roles.label is not None:
         used.add(roles.label)
         for suffix in ("_imputed", "_confidence"):
@@ -160,13 +171,17 @@ def _fill_columns(columns: list[str], roles) -> list[int]:
     return sorted(used)
 
 
-def _sheet_columns(columns: list[str], used: list[int], label: int | None) -> list[int]:
-    """The columns ``used`` the sheet keeps: Sheet.from_table takes saved marks out (both or none)."""
-    if label is None:
-        return list(used)
-    names = (columns[label] + "_imputed", columns[label] + "_confidence")
-    marks = {j for j in used if j != label and columns[j] in names}
-    return [j for j in used if len(marks) != 2 or j not in marks]
+def _sheet_columns(columns: list[str], used: list[int], roles) -> list[int]:
+    """The columns ``used`` the sheet keeps: Sheet.from_table takes saved marks out (both or none)
+    and the program's own note and issue columns (written again from the sheet)."""
+    drop = _own_columns(columns, roles)
+    label = roles.label
+    if label is not None:
+        names = (columns[label] + "_imputed", columns[label] + "_confidence")
+        marks = {j for j in used if j != label and columns[j] in names}
+        if len(marks) == 2:
+            drop |= marks
+    return [j for j in used if j not in drop]
 
 
 def _subset_roles(roles, used: list[int]):
@@ -328,7 +343,7 @@ def run_fill(args) -> int:
         [fileio.object_cells(table.cells[j]) for j in used],
         _subset_roles(roles, used),
     )
-    in_sheet = _sheet_columns(columns, used, roles.label)
+    in_sheet = _sheet_columns(columns, used, roles)
     for f in sheet.roles.features:
         if not np.isfinite(sheet.values(f)).any():
             raise UsageError(f"column '{sheet.columns[f]}' holds no readable numbers")

@@ -66,6 +66,7 @@ _LABEL_NAME = re.compile(
 _MARK_SUFFIXES = ("_imputed", "_confidence")
 #: Columns the program adds to its output besides the marks (read back, they are its own).
 _NOTE_SUFFIX, _ISSUE_SUFFIX = "_note", "_issue"
+_WAS = re.compile(r"(?:^|; )was '(.*)'$")
 #: The reason of a feature cell that is readable but unusual under the last fit.
 UNUSUAL_PREFIX = "unusual: "
 
@@ -399,10 +400,13 @@ class Sheet:
         # again from the marks and the cells, so they are not read as data
         # (filling the program's output again replaces them).
         own = set()
+        notes = None
         if roles.label is not None:
             note = columns[roles.label] + _NOTE_SUFFIX
             if columns.count(note) == 1:
                 own.add(columns.index(note))
+                found = _column(cells[columns.index(note)])
+                notes = found.to_cells() if isinstance(found, TextColumn) else found
         for f in roles.features:
             issue = (columns[f] or "") + _ISSUE_SUFFIX
             if columns.count(issue) == 1:
@@ -421,6 +425,8 @@ class Sheet:
             sheet = cls([columns[i] for i in keep], [cells[i] for i in keep], roles)
             if len(marks) == 2:
                 sheet._restore_marks(marks["_imputed"], marks["_confidence"])
+                if notes is not None:
+                    sheet._restore_before_fill(notes)
             return sheet
         return cls(columns, cells, roles)
 
@@ -430,6 +436,15 @@ class Sheet:
         cells = [np.full(n_rows, None, dtype=object) for _ in columns]
         sheet = cls(columns, cells)
         return sheet
+
+    def _restore_before_fill(self, notes: np.ndarray) -> None:
+        """What filled cells held before the fill, from the notes' "was '…'" (the program's own output)."""
+        filled = np.flatnonzero((self.provenance == FILLED) & _not_none(notes))
+        for row in filled:
+            found = _WAS.search(str(notes[row]))
+            if found:
+                self._before_fill[row] = found.group(1)
+                self._before_fill_any = True
 
     def _restore_marks(self, imputed: np.ndarray, confidence: np.ndarray) -> None:
         flags = np.array([str(v).strip().lower() in ("true", "1", "yes") for v in imputed], dtype=bool)

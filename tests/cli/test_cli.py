@@ -233,3 +233,18 @@ def test_csv_output_in_the_input_dialect_with_warnings(tmp_path, capsys):
     assert lines[4].startswith("Renée;F;158,3;false;")
     filled = [ln.split(";") for ln in lines[1:] if ln.endswith(tuple("0123456789"))]
     assert filled and all("," in row[4] or row[4] == "1" for row in filled)
+
+
+@pytest.mark.parametrize("options", [(), ("--features", "height")])
+def test_filling_the_programs_own_output_again_replaces_its_columns(tmp_path, options):
+    # Before: "column 'height_issue' holds no readable numbers", and each pass
+    # with --features added another height_issue column.
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    assert main(["fill", str(DATA / "messy_class.csv"), "-o", str(first), *options]) == 0
+    assert main(["fill", str(first), "-o", str(second), *options]) == 0
+    header1, rows1 = read_csv(first)
+    header2, rows2 = read_csv(second)
+    assert header2 == header1
+    assert header1.count("height_issue") == 1 and header1.count("gender_note") == 1
+    # The cells of the second pass are those of the first (filled cells now kept as filled).
+    assert [r[:3] for r in rows2] == [r[:3] for r in rows1]
