@@ -112,6 +112,15 @@ def printable(text: str) -> str:
 # Paths
 
 
+def open_error(name: str, exc: OSError) -> str:
+    """The one sentence that says why file ``name`` cannot be opened."""
+    if isinstance(exc, FileNotFoundError):
+        return f"{name} does not exist."
+    if isinstance(exc, PermissionError):
+        return f"{name} cannot be opened: permission denied."
+    return f"{name} cannot be opened: {(exc.strerror or str(exc)).lower()}."
+
+
 def check_regular_file(path: str, name: str) -> None:
     """Refuse anything but a regular file, without opening it.
 
@@ -120,13 +129,8 @@ def check_regular_file(path: str, name: str) -> None:
     """
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        raise GuardError(f"{name} does not exist.") from None
-    except PermissionError:
-        raise GuardError(f"{name} cannot be opened: permission denied.") from None
     except OSError as exc:
-        reason = (exc.strerror or str(exc)).lower()
-        raise GuardError(f"{name} cannot be opened: {reason}.") from None
+        raise GuardError(open_error(name, exc)) from None
     mode = st.st_mode
     if stat.S_ISDIR(mode):
         raise GuardError(f"{name} is a folder, not a file.")

@@ -383,13 +383,8 @@ def _check_readable(path: str, name: str) -> None:
     try:
         with open(path, "rb"):
             pass
-    except FileNotFoundError:
-        raise FileFormatError(f"{name} does not exist.") from None
-    except PermissionError:
-        raise FileFormatError(f"{name} cannot be opened: permission denied.") from None
     except OSError as exc:
-        reason = (exc.strerror or str(exc)).lower()
-        raise FileFormatError(f"{name} cannot be opened: {reason}.") from None
+        raise FileFormatError(_guards.open_error(name, exc)) from None
 
 
 def _strip_escape(text: str) -> str:
