@@ -744,8 +744,7 @@ def export_table(sheet: Sheet) -> tuple[list[str], list[np.ndarray]]:
     then ``<label>_imputed`` and ``<label>_confidence``; then a
     ``<feature>_issue`` column for each feature with unreadable cells.
     """
-    columns, cells = sheet.to_table(marks=True)
-    issue_cols: list[tuple[str, np.ndarray]] = []
+    columns, cells = sheet.to_table(marks=True)  # the issue columns included
     for f in sheet.roles.features:
         if sheet.unit(f) is None:
             continue  # plain numbers are written back unchanged
@@ -757,12 +756,6 @@ def export_table(sheet: Sheet) -> tuple[list[str], list[np.ndarray]]:
         convert = np.flatnonzero(sheet.converted(f))
         out[convert] = [parsing.format_number(round(float(v), 3)) for v in vals[convert]]
         cells[f] = out
-    for f in sheet.roles.features:
-        if sheet.unreadable(f).any():
-            issue_cols.append((sheet.columns[f] + "_issue", sheet.issues(f).copy()))
-    for name, col in issue_cols:
-        columns.append(name)
-        cells.append(col)
     return columns, cells
 
 

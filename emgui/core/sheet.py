@@ -67,6 +67,7 @@ _MARK_SUFFIXES = ("_imputed", "_confidence")
 #: Columns the program adds to its output besides the marks (read back, they are its own).
 _NOTE_SUFFIX, _ISSUE_SUFFIX = "_note", "_issue"
 _WAS = re.compile(r"(?:^|; )was '(.*)'$")
+_BEST_GUESS = re.compile(r"uncertain: best guess (.*) \(\d+ %\)")
 #: The reason of a feature cell that is readable but unusual under the last fit.
 UNUSUAL_PREFIX = "unusual: "
 
@@ -407,10 +408,16 @@ class Sheet:
                 own.add(columns.index(note))
                 found = _column(cells[columns.index(note)])
                 notes = found.to_cells() if isinstance(found, TextColumn) else found
+        unusual: list[tuple[int, str, str]] = []  # (row, feature name, reason) from the issue columns
         for f in roles.features:
             issue = (columns[f] or "") + _ISSUE_SUFFIX
             if columns.count(issue) == 1:
                 own.add(columns.index(issue))
+                found = _column(cells[columns.index(issue)])
+                texts = found.to_cells() if isinstance(found, TextColumn) else found
+                for row in np.flatnonzero(_not_none(texts)):
+                    if str(texts[row]).startswith(UNUSUAL_PREFIX):
+                        unusual.append((int(row), columns[f], str(texts[row])[len(UNUSUAL_PREFIX):]))
         if len(marks) == 2 or own:
             drop = set(own)
             if len(marks) == 2:
@@ -427,6 +434,14 @@ class Sheet:
                 sheet._restore_marks(marks["_imputed"], marks["_confidence"])
                 if notes is not None:
                     sheet._restore_before_fill(notes)
+            if unusual:
+                at = {name: sheet.columns.index(name) for _, name, _ in unusual}
+                sheet.set_unusual_marks([(r, at[name], why) for r, name, why in unusual], notify=False)
+                # A blank left blank for its unusual value is one of the fill's blanks again.
+                if notes is not None:
+                    for r in {r for r, _, _ in unusual}:
+                        if sheet._label_missing[r] and str(notes[r]).startswith("not filled: unusual"):
+                            sheet.provenance[r] = UNCERTAIN
             return sheet
         return cls(columns, cells, roles)
 
@@ -438,13 +453,19 @@ class Sheet:
         return sheet
 
     def _restore_before_fill(self, notes: np.ndarray) -> None:
-        """What filled cells held before the fill, from the notes' "was '…'" (the program's own output)."""
-        filled = np.flatnonzero((self.provenance == FILLED) & _not_none(notes))
-        for row in filled:
+        """From the notes of the program's own output: what filled cells held before the fill
+        ("was '…'") and the best guess of blanks left uncertain."""
+        noted = _not_none(notes)
+        for row in np.flatnonzero((self.provenance == FILLED) & noted):
             found = _WAS.search(str(notes[row]))
             if found:
                 self._before_fill[row] = found.group(1)
                 self._before_fill_any = True
+        names = {self.fill_spellings.get(c, c): k for k, c in enumerate(self.fill_classes)}
+        for row in np.flatnonzero((self.provenance == UNCERTAIN) & noted):
+            found = _BEST_GUESS.match(str(notes[row]))
+            if found and found.group(1) in names:
+                self.guess[row] = names[found.group(1)]
 
     def _restore_marks(self, imputed: np.ndarray, confidence: np.ndarray) -> None:
         flags = np.array([str(v).strip().lower() in ("true", "1", "yes") for v in imputed], dtype=bool)
@@ -456,6 +477,11 @@ class Sheet:
         uncertain = ~flags & self._label_missing & np.isfinite(conf)
         self.provenance[uncertain] = UNCERTAIN
         self.confidence[uncertain] = conf[uncertain]
+        # Each filled cell's class, from its own text, so it reopens in its class's colour.
+        if filled.any() and self._roles.label is not None:
+            codes, classes, spellings = parsing.encode_labels_and_spellings(self._cells[self._roles.label])
+            self.fill_classes, self.fill_spellings = list(classes), dict(spellings)
+            self.guess[filled] = codes[filled]
 
     # -- shape and access -----------------------------------------------
 
@@ -1203,7 +1229,8 @@ class Sheet:
     # -- output ------------------------------------------------------------------
 
     def to_table(self, *, marks: bool = True) -> tuple[list[str], list[np.ndarray]]:
-        """Columns and raw cells for saving; with ``<label>_imputed/_confidence`` added.
+        """Columns and raw cells for saving; with ``<label>_imputed/_confidence/_note`` and
+        ``<feature>_issue`` added (``marks``).
 
         The raw cells are written exactly as typed, so reopening gives the same
         sheet back, filled marks included.  Each column as
@@ -1220,6 +1247,13 @@ class Sheet:
             if notes is not None:
                 columns.append(name + _NOTE_SUFFIX)
                 cells.append(notes)
+        if marks:
+            # The reasons of unreadable and unusual cells, read back as the
+            # program's own (an unusual mark is not made again on reading).
+            for f in self._roles.features:
+                if self.unreadable(f).any():
+                    columns.append(self._columns[f] + _ISSUE_SUFFIX)
+                    cells.append(self.issues(f).copy())
         return columns, cells
 
     def mark_columns(self) -> tuple[np.ndarray, np.ndarray]:

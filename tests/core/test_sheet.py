@@ -138,9 +138,10 @@ def test_marks_survive_to_table_and_back():
         np.array([1]), np.array([[0.125, 0.875]]), ["female", "male"], {"female": "F", "male": "m"},
     )
     columns, cells = s.to_table()
-    assert columns[-2:] == ["gender_imputed", "gender_confidence"]
-    assert list(cells[-2]) == ["false", "false", "true", "false"]
-    assert list(cells[-1]) == [None, None, "0.875", None]
+    # The marks, then each feature's reasons (one height here cannot be read).
+    assert columns[-3:] == ["gender_imputed", "gender_confidence", "height_issue"]
+    assert list(cells[-3]) == ["false", "false", "true", "false"]
+    assert list(cells[-2]) == [None, None, "0.875", None]
     again = Sheet.from_table(columns, cells)
     assert again.columns == s.columns
     assert again.provenance.tolist() == [USER, USER, FILLED, USER]

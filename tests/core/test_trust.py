@@ -263,3 +263,31 @@ def test_a_label_typed_only_where_nothing_can_be_read_is_no_group(tmp_path):
     for i in (3, 7):
         assert cols["gender"][i] == "X"  # the typed cell is kept
         assert cols["gender_note"][i] == "'X' is typed only on rows without a usable 'height': it took no part in the fit"
+
+
+def test_a_saved_fill_reopens_with_its_classes_guesses_and_notes(tmp_path):
+    from emgui.core import fileio
+    from emgui.core.fill import fill_sheet
+    from emgui.core.sheet import FILLED, UNCERTAIN, Sheet
+
+    table = fileio.read_table(DATA / "messy_class.csv")
+    cells = [np.array(c, dtype=object) for c in table.cells]
+    cells[1][0], cells[2][0] = None, "235"  # an unusual height, its label blank
+    sheet = Sheet.from_table(table.columns, cells)
+    fill_sheet(sheet, min_confidence=0.95)
+    assert sheet.is_unusual(0, 2)
+    path = tmp_path / "saved.csv"
+    fileio.write_table(path, *sheet.to_table())
+    back = fileio.read_table(path)
+    again = Sheet.from_table(back.columns, back.cells)
+    assert again.columns == sheet.columns  # marks, notes and issues taken out again
+    np.testing.assert_array_equal(again.provenance, sheet.provenance)
+    filled = sheet.provenance == FILLED
+    unsure = sheet.provenance == UNCERTAIN
+    assert filled.any() and unsure.any()
+    names = lambda s, rows: [s.fill_spellings.get(s.fill_classes[g], "") for g in s.guess[rows]]  # noqa: E731
+    # Reopened in their class's colour (the guess), uncertain ones with their best guess.
+    assert names(again, filled) == names(sheet, filled)
+    assert names(again, unsure) == names(sheet, unsure)
+    assert [again.note(r) for r in range(again.n_rows)] == [sheet.note(r) for r in range(sheet.n_rows)]
+    assert again.is_unusual(0, 2) and again.note(0).startswith("not filled: unusual value (235 is")
