@@ -766,7 +766,7 @@ def export_styles(sheet: Sheet) -> tuple[dict[int, np.ndarray], dict[int, np.nda
     takes them: per column index, ``(n_rows,)`` object arrays of ``"#RRGGBB"``
     or text, None where a cell is not filled.  Empty dicts without a label.
     """
-    from .colors import shade_hex
+    from .colors import UNLABELLED_HEX, shade_hex
 
     label = sheet.roles.label
     if label is None:
@@ -784,6 +784,14 @@ def export_styles(sheet: Sheet) -> tuple[dict[int, np.ndarray], dict[int, np.nda
         if post.shape[1] == len(names) and len(names):
             probs = " (" + ", ".join(f"{n} {p:.1%}" for n, p in zip(names, post[i], strict=True)) + ")"
         notes[r] = f"Filled by EM: {conf:.1%} sure{probs}"
+    # Blanks left blank keep their reason (and best guess) as a comment, in grey.
+    unsure = np.flatnonzero(sheet.provenance == UNCERTAIN)
+    if len(unsure):
+        why = sheet.note_column(unsure)
+        for i, r in enumerate(unsure):
+            colors[r] = UNLABELLED_HEX
+            if why is not None and why[i] is not None:
+                notes[r] = f"Left blank: {why[i]}"
     return {label: colors}, {label: notes}
 
 

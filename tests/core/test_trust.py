@@ -291,3 +291,16 @@ def test_a_saved_fill_reopens_with_its_classes_guesses_and_notes(tmp_path):
     assert names(again, unsure) == names(sheet, unsure)
     assert [again.note(r) for r in range(again.n_rows)] == [sheet.note(r) for r in range(sheet.n_rows)]
     assert again.is_unusual(0, 2) and again.note(0).startswith("not filled: unusual value (235 is")
+
+
+def test_xlsx_export_keeps_an_uncertain_blanks_best_guess_as_a_comment(tmp_path):
+    import openpyxl
+
+    header, rows = _read(DATA / "students_speed_gender_height.csv")
+    spoilt, _ = _hide(rows, 1, 0.5, 0)
+    out = tmp_path / "out.xlsx"
+    assert main(["fill", str(_write(tmp_path / "s.csv", header, spoilt)), "-o", str(out),
+                 "--min-confidence", "0.95"]) == 0
+    ws = openpyxl.load_workbook(out).active
+    comments = [c.comment.text for c in ws["B"][1:] if c.comment is not None and c.value is None]
+    assert comments and all(t.startswith("Left blank: uncertain: best guess ") for t in comments)
