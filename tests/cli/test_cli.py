@@ -248,3 +248,20 @@ def test_filling_the_programs_own_output_again_replaces_its_columns(tmp_path, op
     assert header1.count("height_issue") == 1 and header1.count("gender_note") == 1
     # The cells of the second pass are those of the first (filled cells now kept as filled).
     assert [r[:3] for r in rows2] == [r[:3] for r in rows1]
+
+
+def test_closing_line_counts_each_blank_once(tmp_path, capsys):
+    # Before: "filled 5 of 15 blank" for 10 blanks (the uncertain ones counted twice).
+    header, rows = read_csv(DATA / "students_speed_gender_height.csv")
+    rows = [[r[0], "" if i % 3 == 0 else r[1], r[2]] for i, r in enumerate(rows)]
+    src = tmp_path / "s.csv"
+    with open(src, "w", newline="") as fh:
+        csv.writer(fh).writerows([header, *rows])
+    blanks = sum(1 for r in rows if not r[1].strip())
+    out = tmp_path / "o.csv"
+    assert main(["fill", str(src), "-o", str(out), "--min-confidence", "0.9"]) == 0
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    _, filled_rows = read_csv(out)
+    n_filled = sum(1 for r in filled_rows if r[3] == "true")
+    assert f"filled {n_filled} of {blanks} blank 'gender' cells" in line
+    assert n_filled < blanks
