@@ -272,12 +272,15 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
     if classes:
         present = np.zeros(len(classes) + 1, dtype=bool)
         present[codes_all[rows] + 1] = True
+        # A label given by a formula is typed (never filled over) but names no class.
+        formulas = [j for j, c in enumerate(classes) if c.startswith("=")]
+        present[[j + 1 for j in formulas]] = False
         if not present[1:].all():
             remap = np.full(len(classes) + 1, -1, dtype=np.int64)
             kept = [j for j in range(len(classes)) if present[j + 1]]
             remap[[j + 1 for j in kept]] = np.arange(len(kept))
             for j in range(len(classes)):
-                if not present[j + 1]:
+                if not present[j + 1] and j not in formulas:
                     absent[spellings.get(classes[j], classes[j])] = np.flatnonzero(codes_all == j)
             codes_all = remap[codes_all + 1]
             spellings = {classes[j]: spellings[classes[j]] for j in kept if classes[j] in spellings}

@@ -304,3 +304,18 @@ def test_xlsx_export_keeps_an_uncertain_blanks_best_guess_as_a_comment(tmp_path)
     ws = openpyxl.load_workbook(out).active
     comments = [c.comment.text for c in ws["B"][1:] if c.comment is not None and c.value is None]
     assert comments and all(t.startswith("Left blank: uncertain: best guess ") for t in comments)
+
+
+def test_a_label_given_by_a_formula_is_typed_but_names_no_class():
+    from emgui.core.fill import fill_sheet
+    from emgui.core.sheet import Sheet
+
+    formula = '=IF(B2>170,"M","F")'
+    lab = np.array(["F", "M", formula, None, None, "F", "M", "F", "M", None, "F", "M"], dtype=object)
+    h = np.array(["160", "180", "175", "162", "182", "158", "179", "161", "183", "170", "163", "177"], dtype=object)
+    sheet = Sheet(["gender", "height"], [lab, h])
+    fit_input, report, plan = fill_sheet(sheet, check=False)
+    assert fit_input.classes == ["female", "male"]
+    cells = list(sheet.column_cells(0))
+    assert cells[2] == formula  # kept, never filled over
+    assert formula not in cells[3:5] + cells[9:10]
