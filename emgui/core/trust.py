@@ -12,18 +12,23 @@ This module holds the four checks a fill goes through (see
   swapped?").  Iterated by the caller: fit without them, look again.
 * :func:`choose_model` — candidates (covariance separate per group or shared;
   the typed classes K and K+1 groups, or 1..6 groups without labels) compared
-  by the BIC, ``-2 log L + p log n``: lower is better.
+  by the BIC, ``-2 log L + p log n``: lower is better.  A group no typed label
+  names must win by :data:`EXTRA_GROUP_MARGIN` and hold few typed rows (else
+  it only describes the typed classes' shape).
 * :func:`self_check` — the typed labels hidden a fold at a time (stratified
   k-fold), each fold refitted from the full fit's parameters (warm start), and
   the hidden labels compared with what the fill would have written: accuracy
   with a Wilson interval, Brier score, each class's recall, a reliability
-  curve, and a temperature fitted on the hidden labels' posteriors.
+  curve, and a temperature fitted on the hidden labels' posteriors.  The same
+  folds score the typed rows alone, so the fill can tell when the blank rows
+  pull the groups away from the classes.
 * :func:`temper` — that temperature applied to posteriors, so a written
   confidence of 0.9 is right about 9 times in 10.
 
-Large data: the candidates and the check are fitted on a random subsample of
-at most :data:`SUBSAMPLE_ROWS` rows (their statistics need no more); the final
-fit uses every row, started from the chosen candidate's parameters.
+Large data: the candidates are fitted on a random subsample of at most
+:data:`CHOICE_ROWS` rows and the check on :data:`SUBSAMPLE_ROWS` (their
+statistics need no more); the final fit uses every row, started from the
+chosen candidate's parameters.
 
 No Qt, no scipy: the one quantile needed (chi-square) comes from ``math.lgamma``
 and the incomplete gamma function's series and continued fraction.
