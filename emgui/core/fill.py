@@ -86,9 +86,8 @@ class FitInput:
     feature_names: list[str]
     version: int
     unlabelled: bool  # True when no class came from the label column (classes "1".."K")
-    # Classes typed only on rows without a usable feature value: no group, and
-    # the sheet rows typed so (for their note).
-    absent: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    # Labels typed only on rows without a usable feature value (as spelt): no group.
+    absent: tuple[str, ...] = ()
     heights: tuple[int, ...] = ()  # positions of the features that hold heights
 
     @functools.cached_property
@@ -115,10 +114,6 @@ class FillPlan:
     posteriors: np.ndarray | None  # (r, K); None with two classes or fewer (see Sheet.probabilities)
     classes: list[str]
     spellings: dict[str, str]
-    # Why a row's label stayed blank (or why a typed label took no part):
-    # sheet rows (q,) and their texts (q,) object.  Few rows, typically.
-    note_rows: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    note_texts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=object))
     # Feature cells unusual under the fit: (sheet row, feature position, reason).
     unusual: tuple[tuple[int, int, str], ...] = ()
     # Per class: True for a group no typed label names (never written).
@@ -202,8 +197,8 @@ class FitSource:
     n_rows: int
     feature_names: list[str]
     version: int
-    copied: bool = False
-    heights: tuple[int, ...] = ()  # positions of the features that hold heights  # the arrays are this source's own (prepare_from may reuse them)
+    copied: bool = False  # the arrays are this source's own (prepare_from may reuse them)
+    heights: tuple[int, ...] = ()  # positions of the features that hold heights
 
 
 def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
@@ -268,7 +263,7 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
 
     # A class typed only where no feature can be read is no group: it would
     # become a free component and be written on rows nobody typed so.
-    absent: dict[str, np.ndarray] = {}
+    absent: list[str] = []
     if classes:
         present = np.zeros(len(classes) + 1, dtype=bool)
         present[codes_all[rows] + 1] = True
@@ -281,7 +276,7 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
             remap[[j + 1 for j in kept]] = np.arange(len(kept))
             for j in range(len(classes)):
                 if not present[j + 1] and j not in formulas:
-                    absent[spellings.get(classes[j], classes[j])] = np.flatnonzero(codes_all == j)
+                    absent.append(spellings.get(classes[j], classes[j]))
             codes_all = remap[codes_all + 1]
             spellings = {classes[j]: spellings[classes[j]] for j in kept if classes[j] in spellings}
             classes = [classes[j] for j in kept]
@@ -313,7 +308,7 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
         feature_names=list(source.feature_names),
         version=source.version,
         unlabelled=unlabelled,
-        absent=absent,
+        absent=tuple(absent),
         heights=tuple(source.heights),
     )
 
