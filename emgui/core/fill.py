@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import binning, mixture, parsing
+from . import binning, mixture, parsing, trust
 from .sheet import FILLED, UNCERTAIN, USER, FillNotes, Sheet
 
 __all__ = [
@@ -467,8 +467,6 @@ class FillJob:
         folds: int = 5,
         **em_kwargs,
     ) -> None:
-        from . import trust
-
         if covariance not in COVARIANCE_CHOICES:
             raise FillError(f"covariance must be one of {', '.join(COVARIANCE_CHOICES)}, not '{covariance}'")
         self.fit_input = fit_input
@@ -511,8 +509,6 @@ class FillJob:
 
     def prepare(self) -> None:
         """Screen for unusual values and choose the model (several small fits)."""
-        from . import trust
-
         fi = self.fit_input
         X, labels = fi.X, fi.labels
         sub = self._sub
@@ -532,8 +528,6 @@ class FillJob:
         self.keep = ~self.unusual.mask
 
     def _find_unusual(self, X: np.ndarray, result):
-        from . import trust
-
         fi = self.fit_input
         return trust.find_unusual(
             X, result, fi.feature_names, heights=frozenset(fi.heights), n_total=len(fi.X)
@@ -571,8 +565,6 @@ class FillJob:
 
     def finish(self, result: mixture.MixtureResult) -> tuple[FillPlan, FillReport]:
         """Unusual values under the final fit, the self-check, calibration and the plan."""
-        from . import trust
-
         fi = self.fit_input
         c = self.chosen
         found = self._find_unusual(fi.X, result)
@@ -641,8 +633,6 @@ class FillJob:
         return classes, names, (False,) * self.n_typed + (True,) * extra
 
     def _plan(self, result, classes, unnamed, temperature) -> FillPlan:
-        from . import trust
-
         fi = self.fit_input
         keep = self.keep
         blank = fi.blank_rows
