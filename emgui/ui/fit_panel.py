@@ -1,0 +1,181 @@
+"""The Fit dock: iteration, log-likelihood, the parameters per class, and how far the fill can be trusted.
+
+Filled by :class:`emgui.ui.fitting.FitActions` as EM runs (a snapshot per
+iteration) and when it finishes (the result and the trust report of
+:mod:`emgui.core.trust`).  PySide6 alone at import; numpy is imported when
+the first parameters are shown.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from emgui.ui import dialogs
+
+__all__ = ["FitPanel"]
+
+
+def iterations(n: int) -> str:
+    """``"1 iteration"`` or ``"12 iterations"``."""
+    return "1 iteration" if n == 1 else f"{n:,} iterations"
+
+
+def _fit_rows(table: QTableWidget) -> None:
+    """Make a small table exactly as tall as its rows (the panel scrolls, not the table)."""
+    height = table.horizontalHeader().height() + 2 * table.frameWidth()
+    height += sum(table.rowHeight(r) for r in range(table.rowCount()))
+    table.setFixedHeight(height + 2)
+
+
+class FitPanel(QWidget):
+    """Iteration, log-likelihood, convergence and the parameters per class."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        self.status = QLabel("No fit yet. Press F5 to fill the gaps.")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.status)
+        self.table = QTableWidget(0, 0)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
+        self.table.hide()  # an empty white box until a fit names its classes
+        layout.addWidget(self.table)
+        # How far the fill can be trusted: the self-check in a sentence, the
+        # model chosen and the candidates it was chosen from.
+        self.trust = QLabel("")
+        self.trust.setWordWrap(True)
+        self.trust.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.trust.hide()
+        layout.addWidget(self.trust)
+        self.reliability_button = QPushButton("Reliability Curve…")
+        self.reliability_button.setToolTip(
+            "How often a filled cell of each confidence was right when typed labels were hidden"
+        )
+        self.reliability_button.hide()
+        self.reliability_button.clicked.connect(self._show_reliability)
+        layout.addWidget(self.reliability_button)
+        self.models = QTableWidget(0, 4)
+        self.models.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.models.verticalHeader().setVisible(False)
+        self.models.setHorizontalHeaderLabels(["Groups", "Covariance", "BIC", "Parameters"])
+        self.models.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
+        self.models.hide()
+        layout.addWidget(self.models)
+        layout.addStretch(1)
+        self._classes: list[str] = []
+        self._features: list[str] = []
+        self.report = None
+
+    def reset(self, classes: list[str], features: list[str]) -> None:
+        """Prepare the parameter table for a new fit."""
+        from emgui.ui import palette
+
+        self._classes, self._features = list(classes), list(features)
+        # One column per feature, "mean ± SD": two features still fit the dock's width.
+        headers = ["Class", "Weight"] + [f"{name}: mean ± SD" for name in features]
+        self.table.clear()
+        self.table.setColumnCount(len(headers))
+        self.table.setRowCount(len(classes))
+        self.table.setHorizontalHeaderLabels(headers)
+        for k, name in enumerate(classes):
+            item = QTableWidgetItem(f"■ {name}")
+            item.setForeground(palette.class_color(k))
+            self.table.setItem(k, 0, item)
+            for c in range(1, len(headers)):
+                cell = QTableWidgetItem("")
+                cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(k, c, cell)
+        self.table.resizeColumnsToContents()
+        _fit_rows(self.table)
+        self.table.show()
+        self.status.setText("Starting…")
+
+    def show_parameters(self, weights, means, covariances) -> None:
+        import numpy as np
+
+        w = np.asarray(weights, dtype=float)
+        mu = np.asarray(means, dtype=float).reshape(len(w), -1)
+        cov = np.asarray(covariances, dtype=float).reshape(len(w), mu.shape[1], mu.shape[1])
+        if len(w) != self.table.rowCount():
+            self.reset([f"class {k + 1}" for k in range(len(w))], self._features or ["x"])
+        for k in range(len(w)):
+            self.table.item(k, 1).setText(f"{w[k]:.3f}")
+            for d in range(min(mu.shape[1], len(self._features))):
+                sd = np.sqrt(max(cov[k, d, d], 0.0))
+                self.table.item(k, 2 + d).setText(f"{mu[k, d]:.2f} ± {sd:.2f}")
+
+    def show_snapshot(self, snapshot) -> None:
+        self.show_parameters(snapshot.weights, snapshot.means, snapshot.covariances)
+        done = " (converged)" if snapshot.converged else ""
+        self.status.setText(
+            f"Iteration {snapshot.iteration}{done}\nLog-likelihood {snapshot.log_likelihood:,.3f}"
+        )
+
+    def show_result(self, result, report=None) -> None:
+        if report is not None and len(report.names) != self.table.rowCount():
+            self.reset(list(report.names), self._features)
+        self.show_parameters(result.weights, result.means, result.covariances)
+        self.table.resizeColumnsToContents()
+        state = "converged" if result.converged else "stopped before converging"
+        self.status.setText(
+            f"Finished after {iterations(result.n_iter)}, {state}.\n"
+            f"Log-likelihood {result.log_likelihood:,.3f}"
+        )
+        self.show_report(report)
+
+    def show_report(self, report) -> None:
+        """The self-check sentence, the model chosen and the candidates (None: hide them)."""
+        self.report = report
+        for w in (self.trust, self.reliability_button, self.models):
+            w.setVisible(report is not None)
+        if report is None:
+            return
+        lines = []
+        check = report.check
+        if check is not None:
+            lines.append(f"<b>{check.sentence()}.</b>")
+        model = f"{report.groups} group{'s' if report.groups != 1 else ''}, {report.covariance} covariance"
+        if any(report.unnamed):
+            model += f" ({sum(report.unnamed)} no typed label names: its rows stay blank, with a note)"
+        lines.append(f"Model: {model}, the lowest BIC of the candidates below (lower is better).")
+        if report.typed_only:
+            lines.append("The typed rows alone predicted the hidden labels better: the blank rows took no part.")
+        if report.n_unusual:
+            lines.append(f"{report.n_unusual:,} row(s) with unusual values were left out and not filled.")
+        self.trust.setText("<br>".join(lines))
+        self.reliability_button.setEnabled(check is not None and bool(check.reliability))
+        cands = [c for c in report.candidates if c.bic is not None]
+        self.models.setRowCount(len(cands))
+        for i, c in enumerate(sorted(cands, key=lambda c: c.bic)):
+            chosen = c.groups == report.groups and c.covariance == report.covariance
+            for j, text in enumerate([str(c.groups), c.covariance, f"{c.bic:,.1f}", str(c.n_params)]):
+                item = QTableWidgetItem(("✔ " if chosen and j == 0 else "") + text)
+                self.models.setItem(i, j, item)
+        self.models.resizeColumnsToContents()
+        _fit_rows(self.models)
+
+    def _show_reliability(self) -> None:
+        if self.report is not None and self.report.check is not None:
+            dialogs.ReliabilityDialog(self.report.check, self).exec()
+
+    def show_message(self, text: str) -> None:
+        self.status.setText(text)
+
+    def clear(self) -> None:
+        """No fit: drop the last sheet's parameters."""
+        self.table.setRowCount(0)
+        self.table.hide()
+        self.show_report(None)
+        self.status.setText("No fit yet. Press F5 to fill the gaps.")

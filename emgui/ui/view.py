@@ -1,0 +1,194 @@
+"""What the window shows and how: its size and docks, the row filter, sorting, column widths, the counts.
+
+A part of :class:`emgui.ui.window.MainWindow` (a mixin).  Column widths are
+fitted to a sample of rows, and on wide sheets only to the columns in view
+(each ``setColumnWidth`` costs Qt's header time in proportion to the number
+of columns).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, Qt, Slot
+
+from emgui.ui import pacing
+
+__all__ = ["ROW_FILTERS", "ViewState"]
+
+_SIZE_SAMPLE_ROWS = 50
+#: Sheets with more columns have only the columns in view sized, the rest as
+#: they scroll into view: each setColumnWidth costs Qt's header time in
+#: proportion to the number of columns (it recomputes every section's
+#: position), so sizing all 20,000 columns of a wide file took ~40 s.
+_EAGER_SIZE_COLUMNS = 200
+#: Columns sized beyond the right edge of the view, so a short scroll shows sized columns.
+_SIZE_MARGIN_COLUMNS = 8
+
+# The same keys as emgui.ui.table_model.FILTERS, repeated here so the window
+# can be built before the core (numpy, pandas) is imported.
+ROW_FILTERS = (
+    ("all", "All rows"),
+    ("missing", "Missing label"),
+    ("filled", "Filled"),
+    ("uncertain", "Uncertain"),
+    ("unreadable", "Unreadable or unusual"),
+    ("notes", "With a note"),
+)
+
+
+class ViewState:
+    """The window's geometry, the filter and sort of the rows, column widths and the status-bar counts."""
+
+    def _restore_geometry(self) -> None:
+        geometry = self._settings.value("window/geometry")
+        restored = isinstance(geometry, QByteArray) and not geometry.isEmpty() and self.restoreGeometry(geometry)
+        screen = self.screen().availableGeometry() if self.screen() else None
+        full_w, full_h = (screen.width(), screen.height()) if screen else (1200, 760)
+        # A first start, or a size saved on a much smaller screen: a usable default.
+        if not restored or self.width() < min(640, full_w // 2) or self.height() < min(480, full_h // 2):
+            self.resize(min(1200, int(full_w * 0.95)), min(760, int(full_h * 0.95)))
+        state = self._settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+
+    def _on_sheet_event(self, event) -> None:
+        if not self._counts_timer.isActive():
+            self._counts_timer.start()
+        if self.welcome.isVisible():
+            self.welcome.hide()
+        if (
+            self._plot is not None
+            and not self._fitting
+            and not self._plot.has_fit
+            and self._sheet.n_rows < pacing.LARGE_ROWS
+        ):
+            # The histogram follows typing until a fit is drawn; not for a
+            # large sheet, whose fit input takes ~0.1 s to make again (and
+            # whose histogram a few typed cells hardly change): F5 redraws it.
+            self._plot_data_timer.start()
+        self._widen_columns(event)
+
+    def _widen_columns(self, event) -> None:
+        """Widen (never narrow) columns for a few typed or pasted cells, as far as 320 px."""
+        from emgui.core.sheet import CellsChanged
+
+        if not isinstance(event, CellsChanged) or self._model is None:
+            return
+        rows = range(event.top, event.bottom + 1)
+        cols = range(event.left, event.right + 1)
+        if len(rows) * len(cols) > 400:
+            return  # a fill or a big paste: measuring it would cost more than it helps
+        sheet, model, fm = self._sheet, self._model, self.view.fontMetrics()
+        for col in cols:
+            if col >= sheet.n_cols:
+                continue
+            try:
+                view_col = model.view_column(col)
+            except IndexError:  # a column the model has not been told about yet
+                continue
+            widest = max((fm.horizontalAdvance(sheet.text(r, col) or "") for r in rows if r < sheet.n_rows), default=0)
+            width = min(widest + 16, 320)
+            if width > self.view.columnWidth(view_col):
+                self.view.setColumnWidth(view_col, width)
+
+    def _update_counts(self) -> None:
+        if self._sheet is None:
+            return
+        c = self._sheet.counts()
+        parts = [
+            "1 row" if c["rows"] == 1 else f"{c['rows']:,} rows",
+            "1 missing label" if c["missing"] == 1 else f"{c['missing']:,} missing labels",
+            f"{c['filled']:,} filled",
+            f"{c['uncertain']:,} uncertain",
+            f"{c['unreadable']:,} unreadable",
+        ]
+        self.counts_label.setText("  ·  ".join(parts))
+
+    def _size_columns(self) -> None:
+        """Fit column widths to the header and a sample of rows.
+
+        A wide sheet (more than ``_EAGER_SIZE_COLUMNS`` columns) has only
+        the columns in view sized now; the others are sized as they scroll
+        into view, so opening costs the same whatever the column count.
+        """
+        model = self._model
+        if model.columnCount() <= _EAGER_SIZE_COLUMNS:
+            self._sized_columns = None
+            self._set_column_widths(range(model.columnCount()))
+            return
+        self._sized_columns = set()
+        self._size_columns_in_view()
+
+    @Slot()
+    def _size_columns_in_view(self) -> None:
+        """Size the not-yet-sized columns from the left edge of the view to a little past its right."""
+        if self._sized_columns is None or self._model is None:
+            return
+        header = self.view.horizontalHeader()
+        n = self._model.columnCount()
+        first = max(header.logicalIndexAt(0), 0)
+        right = self.view.viewport().width()
+        col, todo = first, []
+        # Widths change as columns are sized: walk on until the view is full.
+        while col < n:
+            if col not in self._sized_columns:
+                todo.append(col)
+                if len(todo) >= 16:
+                    self._set_column_widths(todo)
+                    todo = []
+            if header.sectionViewportPosition(col) > right:
+                break
+            col += 1
+        stop = min(col + _SIZE_MARGIN_COLUMNS, n)
+        todo += [c for c in range(col, stop) if c not in self._sized_columns]
+        self._set_column_widths(todo)
+
+    def _set_column_widths(self, cols) -> None:
+        model = self._model
+        fm = self.view.fontMetrics()
+        n = model.rowCount()
+        # The first rows, rows spread over the rest and the last rows (never
+        # all rows): a long name further down a big file is measured too.
+        rows = sorted(
+            set(range(min(n, _SIZE_SAMPLE_ROWS)))
+            | set(range(0, n, max(1, n // _SIZE_SAMPLE_ROWS)))
+            | set(range(max(0, n - 20), n))
+        )
+        for col in cols:
+            header = model.headerData(col, Qt.Orientation.Horizontal) or ""
+            width = fm.horizontalAdvance(header) + 28
+            for row in rows:
+                text = model.data(model.index(row, col))
+                if text:
+                    width = max(width, fm.horizontalAdvance(str(text)) + 16)
+            self.view.setColumnWidth(col, max(80, min(width, 320)))
+            if self._sized_columns is not None:
+                self._sized_columns.add(col)
+
+    @Slot(int)
+    def _on_filter_changed(self, index: int) -> None:
+        if self._model is not None:
+            self._model.set_filter(self.filter_combo.itemData(index))
+
+    def set_filter(self, mode: str) -> None:
+        """Show only some rows: ``"all"``, ``"missing"``, ``"filled"``, ``"uncertain"``, ``"unreadable"``."""
+        self._ensure_ready()
+        index = self.filter_combo.findData(mode)
+        if index < 0:
+            raise ValueError(f"unknown filter {mode!r}")
+        if index == self.filter_combo.currentIndex():
+            self._model.set_filter(mode)
+        else:
+            self.filter_combo.setCurrentIndex(index)
+
+    @Slot()
+    def restore_order(self) -> None:
+        """Show the rows in the sheet's own order again."""
+        self._ensure_ready()
+        self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self._model.sort(-1)
+
+    @Slot()
+    def _on_rows_reordered(self) -> None:
+        self.original_order.setEnabled(self._model.sort_state is not None)
+        if self._sheet is not None and self._sheet.n_rows >= pacing.LARGE_ROWS:
+            self._release_memory_soon()  # a sort of a million rows leaves ~50 MB of freed blocks
