@@ -38,10 +38,24 @@ def _tsv_cell(text: str) -> str:
 class EditActions:
     """Edit menu: the selection as text, the clipboard, clearing cells, inserting and deleting rows."""
 
+    def _cursor_ranges(self) -> list:
+        """The selection's ranges when the current cell is in it; none when it is not.
+
+        The current cell is where typing goes; a selection it has left (the
+        program moved the cursor alone) is not what Delete or paste act on:
+        then they act on the current cell, as typing would.
+        """
+        sel = self.view.selectionModel()
+        if sel is None or not len(sel.selection()):
+            return []
+        current = self.view.currentIndex()
+        if current.isValid() and not sel.isSelected(current):
+            return []
+        return list(sel.selection())
+
     def _selection_rect(self) -> tuple[int, int, int, int] | None:
         """Bounding (top, left, bottom, right) view cells of the selection, or the current cell."""
-        sel = self.view.selectionModel()
-        ranges = sel.selection() if sel is not None else []
+        ranges = self._cursor_ranges()
         if ranges and len(ranges):
             top = min(r.top() for r in ranges)
             left = min(r.left() for r in ranges)
@@ -153,8 +167,7 @@ class EditActions:
         """Blank the selected cells (one undo step)."""
         self._ensure_ready()
         model = self._model
-        sel = self.view.selectionModel()
-        ranges = list(sel.selection()) if sel is not None and len(sel.selection()) else []
+        ranges = self._cursor_ranges()
         if not ranges:
             current = self.view.currentIndex()
             if not current.isValid():
@@ -181,12 +194,10 @@ class EditActions:
 
     def _selected_sheet_rows(self) -> list[int]:
         model = self._model
-        sel = self.view.selectionModel()
         rows: set[int] = set()
-        if sel is not None:
-            for rng in sel.selection():
-                for r in range(rng.top(), min(rng.bottom(), model.n_data_rows - 1) + 1):
-                    rows.add(model.sheet_row(r))
+        for rng in self._cursor_ranges():
+            for r in range(rng.top(), min(rng.bottom(), model.n_data_rows - 1) + 1):
+                rows.add(model.sheet_row(r))
         current = self.view.currentIndex()
         if not rows and current.isValid() and current.row() < model.n_data_rows:
             rows.add(model.sheet_row(current.row()))
@@ -201,7 +212,22 @@ class EditActions:
         current = self.view.currentIndex()
         at = self._model.sheet_row(current.row()) if current.isValid() else self._sheet.n_rows
         count = max(1, len(self._selected_sheet_rows()))
+        column = max(current.column(), 0)
         self.undo_stack.push(InsertRowsCommand(self._sheet, at, count))
+        # The cursor goes to the new blank rows: typing fills them, never the
+        # row that moved down (Qt keeps the current cell on its old row).
+        model = self._model
+        first = model.view_row(at)
+        if first >= 0:
+            from PySide6.QtCore import QItemSelection, QItemSelectionModel
+
+            last = min(first + count - 1, model.rowCount() - 1)
+            sel = self.view.selectionModel()
+            sel.setCurrentIndex(model.index(first, column), QItemSelectionModel.SelectionFlag.NoUpdate)
+            sel.select(
+                QItemSelection(model.index(first, column), model.index(last, column)),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect,
+            )
 
     @Slot()
     def delete_rows(self) -> None:
