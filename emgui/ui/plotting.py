@@ -30,8 +30,8 @@ class PlotAndExplain:
         self.plot_dock.setWidget(self._plot)
         self._show_data_in_plot()
 
-    def _show_data_in_plot(self) -> None:
-        """Draw the sheet's data (no components yet) so the plot is never blank."""
+    def _show_data_in_plot(self, *, keep_fit: bool = False) -> None:
+        """Draw the sheet's data so the plot is never blank (``keep_fit``: the last fit stays drawn over it)."""
         if self._plot is None or self._sheet is None:
             return
         from emgui.core.fill import FillError, prepare_fit
@@ -47,6 +47,7 @@ class PlotAndExplain:
             self._class_names(fit_input),
             self._axis_labels(),
             histogram=fit_input.histogram if fit_input.X.shape[1] == 1 else None,
+            keep_fit=keep_fit,
         )
 
     def _class_names(self, fit_input) -> list[str]:
@@ -62,8 +63,8 @@ class PlotAndExplain:
 
     @Slot()
     def _on_plot_data_due(self) -> None:
-        if self._plot is not None and not self._fitting and not self._plot.has_fit:
-            self._show_data_in_plot()
+        if self._plot is not None and not self._fitting:
+            self._show_data_in_plot(keep_fit=True)
 
     @Slot()
     def show_how_em(self) -> None:

@@ -188,3 +188,114 @@ def test_delete_and_paste_act_at_the_cursor_when_it_left_the_selection(small, qt
     small.view.selectionModel().setCurrentIndex(small.model.index(1, 0), QItemSelectionModel.SelectionFlag.NoUpdate)
     small.paste_text("Bo")
     assert _names(small) == ["Ann", "Bo", None, "Dee"]
+
+
+# -- 2. The plot follows the data ------------------------------------------------------
+
+MESSY = DATA / "messy_class.csv"
+
+
+@pytest.fixture
+def fitted(window, qtbot):
+    assert window.open_path(MESSY, ask=False)
+    with qtbot.waitSignal(window.fill_applied, timeout=FIT_TIMEOUT):
+        window.fill_gaps()
+    assert window.plot.has_fit
+    return window
+
+
+def _hist_rows(window):
+    return int(window.plot._drawn_histogram.counts.sum())
+
+
+def test_edits_pastes_and_rows_show_in_the_plot_after_a_fit(fitted, qtbot):
+    plot, sheet = fitted.plot, fitted.sheet
+    n = _hist_rows(fitted)
+    edges = plot._drawn_histogram.edges.copy()
+    # A pasted row with a height far beyond the others: one more row, a wider histogram.
+    fitted.view.setCurrentIndex(fitted.model.index(fitted.model.n_data_rows, 0))
+    fitted.paste_text("Giant\tM\t230\n")
+    qtbot.waitUntil(lambda: _hist_rows(fitted) == n + 1, timeout=3000)
+    assert plot._drawn_histogram.edges[-1] > edges[-1]
+    assert plot.has_fit  # the last fit stays drawn over the new data
+    # An edited height moves its row.
+    sheet.set_cell(sheet.n_rows - 1, 2, "140")
+    qtbot.waitUntil(lambda: plot._drawn_histogram.edges[-1] < 200, timeout=3000)
+    # A deleted row leaves it.
+    fitted.undo_stack.undo()
+    fitted.undo_stack.undo()
+    qtbot.waitUntil(lambda: _hist_rows(fitted) == n, timeout=3000)
+
+
+def test_a_newly_typed_class_shows_in_the_legend(fitted, qtbot):
+    sheet, plot = fitted.sheet, fitted.plot
+    sheet.set_cell(0, 1, "X")
+    qtbot.waitUntil(lambda: "X" in plot._class_names, timeout=3000)
+
+
+def test_the_plot_redraws_coalesced(fitted, qtbot, monkeypatch):
+    calls = []
+    real = fitted.plot.set_data
+    monkeypatch.setattr(fitted.plot, "set_data", lambda *a, **k: (calls.append(1), real(*a, **k)))
+    for r in range(5):
+        fitted.sheet.set_cell(r, 2, str(150 + r))
+    qtbot.waitUntil(lambda: len(calls) >= 1, timeout=3000)
+    qtbot.wait(400)
+    assert len(calls) == 1
+
+
+def test_each_fit_rescales_the_axes_to_hold_the_curve(fitted, qtbot):
+    import numpy as np
+
+    plot = fitted.plot
+    view = plot._main.getPlotItem().getViewBox()
+    # Many more rows at one height: the next fit's peak is far above the old range.
+    rows = "".join(f"P{i}\t\t171\n" for i in range(200))
+    fitted.view.setCurrentIndex(fitted.model.index(fitted.model.n_data_rows, 0))
+    fitted.paste_text(rows)
+    with qtbot.waitSignal(fitted.fill_applied, timeout=FIT_TIMEOUT):
+        fitted.fill_gaps()
+    top = view.viewRange()[1][1]
+    _, peak = plot._mixture_curve.getData()
+    assert np.nanmax(peak) <= top
+    ll = plot._ll.getPlotItem().getViewBox().viewRange()[1]
+    history = plot._hist_ll[: plot._hist_n]
+    assert ll[0] <= history.min() and history.max() <= ll[1]
+
+
+def test_a_new_sheet_starts_with_clean_axes(fitted, qtbot):
+    plot = fitted.plot
+    ll_view = plot._ll.getPlotItem().getViewBox()
+    assert ll_view.viewRange()[0][1] >= 8
+    fitted.action_map["new"].trigger()
+    assert not plot.has_fit
+    assert ll_view.viewRange()[0] == pytest.approx([0.0, 8.0])
+    assert ll_view.viewRange()[1] == pytest.approx([0.0, 1.0])
+
+
+def test_a_fit_sharper_than_the_bars_rescales_the_y_axis_and_the_next_fit_starts_clean(qtbot):
+    """A narrow component's peak stands far above the bars: the finished fit's axis holds it."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from emgui.ui.plot import MixturePlot
+
+    plot = MixturePlot()
+    qtbot.addWidget(plot)
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(160, 8, 500), np.full(100, 175.0)]  # a spike: 100 rows at one height
+    plot.set_data(x, np.full(x.size, -1), ["a", "b"], "height")
+    view = plot._main.getPlotItem().getViewBox()
+    data_top = view.viewRange()[1][1]
+    sharp = SimpleNamespace(
+        weights=np.array([0.8, 0.2]), means=np.array([[160.0], [175.0]]),
+        covariances=np.array([[[64.0]], [[0.01]]]), history=[-10.0, -5.0],
+    )
+    plot.show_result(sharp)
+    _, total = plot._mixture_curve.getData()
+    assert np.nanmax(total) > data_top  # the case of the issue: the curve ran off the top
+    assert view.viewRange()[1][1] >= np.nanmax(total)
+    # A refit of the same data: the axes go back to the data's own before the new fit draws.
+    plot.set_data(x, np.full(x.size, -1), ["a", "b"], "height")
+    assert view.viewRange()[1][1] == pytest.approx(data_top)
