@@ -77,6 +77,7 @@ class PlotAndExplain:
             self.explain_dock = QDockWidget("How EM Works", self)
             self.explain_dock.setObjectName("explainDock")
             self.explain_dock.setWidget(self._how_em)
+            self.explain_dock.visibilityChanged.connect(self._on_explain_visibility)
             placed = self.restoreDockWidget(self.explain_dock)
             if not placed:
                 self.splitDockWidget(self.plot_dock, self.explain_dock, Qt.Orientation.Horizontal)
@@ -85,6 +86,8 @@ class PlotAndExplain:
                 self._explain_fit()
         else:
             placed = True
+        if not self.explain_dock.isVisible() and not self.plot_dock.isFloating():
+            self._plot_width_before_explain = self.plot_dock.width()  # given back when it closes
         self._how_em.show()
         self.explain_dock.show()
         self.explain_dock.raise_()

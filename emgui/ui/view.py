@@ -8,7 +8,8 @@ of columns).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, Qt, Slot
+from PySide6.QtCore import QByteArray, Qt, QTimer, Slot
+from PySide6.QtWidgets import QToolBar
 
 from emgui.ui import pacing
 
@@ -22,6 +23,12 @@ _SIZE_SAMPLE_ROWS = 50
 _EAGER_SIZE_COLUMNS = 200
 #: Columns sized beyond the right edge of the view, so a short scroll shows sized columns.
 _SIZE_MARGIN_COLUMNS = 8
+#: The docks beside the table are never squeezed narrower than this for the table's sake...
+_MIN_DOCKS = 240
+#: ...and, to show every column of a sheet just opened, not below this share of the window.
+_DOCKS_SHARE = 0.35
+#: The plot's width when the layout is reset (and at the first start).
+_PLOT_WIDTH = 460
 
 # The same keys as emgui.ui.table_model.FILTERS, repeated here so the window
 # can be built before the core (numpy, pandas) is imported.
@@ -37,6 +44,112 @@ ROW_FILTERS = (
 
 class ViewState:
     """The window's geometry, the filter and sort of the rows, column widths and the status-bar counts."""
+
+    def _init_layout(self) -> None:
+        """Layout state: the columns' own widths, the timer that gives the table room after a resize."""
+        self._natural_widths: dict[int, int] = {}  # view column -> width before the last one stretched
+        self._plot_width_before_explain: int | None = None
+        self._layout_timer = QTimer(self)
+        self._layout_timer.setSingleShot(True)
+        self._layout_timer.setInterval(50)
+        self._layout_timer.timeout.connect(lambda: self._give_table_room(all_columns=False))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self._ready:
+            self._layout_timer.start()  # once the resizing pauses
+
+    def _side_docks(self) -> list:
+        """The docks sharing the window's width with the table (docked right, visible)."""
+        docks = [self.plot_dock, self.fit_dock]
+        if self._how_em is not None:
+            docks.insert(1, self.explain_dock)
+        shown = [
+            d for d in docks
+            if d.isVisible() and not d.isFloating()
+            and self.dockWidgetArea(d) == Qt.DockWidgetArea.RightDockWidgetArea
+        ]
+        # The Fit panel sits under the plot: one column of the area, not a second.
+        if self.fit_dock in shown and self.plot_dock in shown:
+            shown.remove(self.fit_dock)
+        return shown
+
+    def _table_needs(self, all_columns: bool) -> int:
+        """Pixels the table needs to show every column, or name, label, confidence and one feature."""
+        model, view = self._model, self.view
+        n = model.columnCount() if model is not None else 0
+        if n == 0:
+            return 0
+        if all_columns:
+            cols = range(n)
+        else:
+            roles = self._sheet.roles
+            wanted = [0, 1]
+            if roles.label is not None:
+                wanted += [model.view_column(roles.label), model.confidence_column]
+            if roles.features:
+                wanted.append(model.view_column(roles.features[0]))
+            cols = range(min(max(c for c in wanted if c >= 0) + 1, n))
+        widths = sum(self._natural_widths.get(c, view.columnWidth(c)) for c in cols)
+        scroll = view.verticalScrollBar().sizeHint().width()
+        return widths + view.verticalHeader().width() + 2 * view.frameWidth() + scroll + 2
+
+    def _give_table_room(self, *, all_columns: bool) -> None:
+        """Narrow the docks (never below a floor) until the table shows its columns.
+
+        ``all_columns`` (a sheet opened, a layout restored or reset): every
+        column, the docks keeping at least a third of the window; otherwise
+        (the window resized) the name, the label, its confidence and the
+        first feature, the docks keeping at least ``_MIN_DOCKS`` pixels.
+        """
+        if self._model is None:
+            return
+        docks = self._side_docks()
+        if not docks:
+            return
+        short = self._table_needs(all_columns) - self.view.width()
+        if short <= 0:
+            return
+        total = sum(d.width() for d in docks)
+        floor = max(_MIN_DOCKS, int(self.width() * _DOCKS_SHARE)) if all_columns else _MIN_DOCKS
+        new_total = max(floor, total - short)
+        if new_total >= total:
+            return
+        sizes = [max(1, d.width() * new_total // total) for d in docks]
+        self.resizeDocks(docks, sizes, Qt.Orientation.Horizontal)
+
+    def _give_table_room_soon(self) -> None:
+        """After the layout has settled (docks are sized by the next layout pass)."""
+        QTimer.singleShot(0, self, lambda: self._give_table_room(all_columns=True))
+
+    @Slot()
+    def reset_layout(self) -> None:
+        """View ▸ Reset Layout: the plot over the Fit panel at the right, How EM Works closed, room for the table."""
+        self._ensure_ready()
+        for dock in (self.plot_dock, self.fit_dock):
+            dock.setFloating(False)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            dock.show()
+        self.splitDockWidget(self.plot_dock, self.fit_dock, Qt.Orientation.Vertical)
+        if self._how_em is not None:
+            self.explain_dock.setFloating(False)
+            self.explain_dock.hide()
+        for bar in self.findChildren(QToolBar):
+            bar.show()
+        self.resizeDocks([self.plot_dock, self.fit_dock], [440, 300], Qt.Orientation.Vertical)
+        self.resizeDocks([self.plot_dock], [min(_PLOT_WIDTH, int(self.width() * 0.4))], Qt.Orientation.Horizontal)
+        self._give_table_room_soon()
+
+    @Slot(bool)
+    def _on_explain_visibility(self, visible: bool) -> None:
+        """How EM Works closed: the plot gets its own width back, the table the rest."""
+        if visible or self.explain_dock.isFloating() or self.explain_dock.isVisible():
+            return
+        width, self._plot_width_before_explain = self._plot_width_before_explain, None
+        if width is not None and self.plot_dock.isVisible() and not self.plot_dock.isFloating():
+            QTimer.singleShot(
+                0, self, lambda: self.resizeDocks([self.plot_dock], [width], Qt.Orientation.Horizontal)
+            )
 
     def _restore_geometry(self) -> None:
         geometry = self._settings.value("window/geometry")
@@ -84,6 +197,8 @@ class ViewState:
                 continue
             widest = max((fm.horizontalAdvance(sheet.text(r, col) or "") for r in rows if r < sheet.n_rows), default=0)
             width = min(widest + 16, 320)
+            if width > self._natural_widths.get(view_col, self.view.columnWidth(view_col)):
+                self._natural_widths[view_col] = width
             if width > self.view.columnWidth(view_col):
                 self.view.setColumnWidth(view_col, width)
 
@@ -108,12 +223,15 @@ class ViewState:
         into view, so opening costs the same whatever the column count.
         """
         model = self._model
+        self._natural_widths = {}
         if model.columnCount() <= _EAGER_SIZE_COLUMNS:
             self._sized_columns = None
             self._set_column_widths(range(model.columnCount()))
+            self._give_table_room_soon()
             return
         self._sized_columns = set()
         self._size_columns_in_view()
+        QTimer.singleShot(0, self, lambda: self._give_table_room(all_columns=False))
 
     @Slot()
     def _size_columns_in_view(self) -> None:
@@ -157,7 +275,9 @@ class ViewState:
                 text = model.data(model.index(row, col))
                 if text:
                     width = max(width, fm.horizontalAdvance(str(text)) + 16)
-            self.view.setColumnWidth(col, max(80, min(width, 320)))
+            width = max(80, min(width, 320))
+            self._natural_widths[col] = width
+            self.view.setColumnWidth(col, width)
             if self._sized_columns is not None:
                 self._sized_columns.add(col)
 

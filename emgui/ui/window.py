@@ -229,6 +229,7 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         self._plot_data_timer.setInterval(300)
         self._plot_data_timer.timeout.connect(self._on_plot_data_due)
 
+        self._init_layout()
         self.action_map: dict[str, QAction] = {}
         self._build_actions()
         self._build_menus()
@@ -303,6 +304,8 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         a("columns", "C&olumns…", self.edit_columns, None, "Choose the label and feature columns")
         a("threshold", "Co&nfidence Threshold…", self.edit_threshold, None,
           "Leave cells blank when EM is less sure than this")
+        a("reset_layout", "&Reset Layout", self.reset_layout, None,
+          "The plot and the Fit panel back at the right, with room for the table's columns")
         a("how_em", "&How EM Works", self.show_how_em, std.HelpContents, "What EM does, with the formulas")
         a("about", "&About EM Gap Filler", self.show_about, None)
         self.action_map["stop"].setEnabled(False)
@@ -333,6 +336,12 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         data.addActions([acts["accept"], acts["clear_filled"]])
         data.addSeparator()
         data.addActions([acts["columns"], acts["threshold"]])
+
+        view = bar.addMenu("&View")
+        for dock in (self.plot_dock, self.fit_dock):
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        view.addAction(acts["reset_layout"])
 
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([acts["how_em"], acts["about"]])

@@ -696,7 +696,7 @@ def test_help_texts(window, monkeypatch):
 
 def test_menus_and_shortcuts(window):
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert menus == ["File", "Edit", "Data", "Help"]
+    assert menus == ["File", "Edit", "Data", "View", "Help"]
     shortcuts = {k: [s.toString() for s in a.shortcuts()] for k, a in window.action_map.items()}
     assert shortcuts["fill"] == ["F5"] and shortcuts["stop"] == ["Esc"]
     assert shortcuts["export"] == ["Ctrl+E"] and shortcuts["save"] == ["Ctrl+S"]

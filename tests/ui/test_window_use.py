@@ -299,3 +299,87 @@ def test_a_fit_sharper_than_the_bars_rescales_the_y_axis_and_the_next_fit_starts
     # A refit of the same data: the axes go back to the data's own before the new fit draws.
     plot.set_data(x, np.full(x.size, -1), ["a", "b"], "height")
     assert view.viewRange()[1][1] == pytest.approx(data_top)
+
+
+# -- 3. A layout that holds ------------------------------------------------------------
+
+
+def _fully_shown(window, view_col):
+    view = window.view
+    left = view.columnViewportPosition(view_col)
+    return left >= 0 and left + min(view.columnWidth(view_col), 80) <= view.viewport().width()
+
+
+def _essentials(window):
+    """Name, the label, its confidence and the first feature, as view columns."""
+    model, roles = window.model, window.sheet.roles
+    return [0, model.view_column(roles.label), model.confidence_column, model.view_column(roles.features[0])]
+
+
+def _settle(qtbot, window):
+    for _ in range(5):
+        qtbot.wait(30)
+
+
+def test_at_800_by_600_name_label_confidence_and_a_feature_show(window, qtbot):
+    window.resize(800, 600)
+    _settle(qtbot, window)
+    assert window.open_path(MESSY, ask=False)
+    _settle(qtbot, window)
+    assert window.width() == 800
+    shown = [_fully_shown(window, c) for c in _essentials(window)]
+    assert all(shown), shown
+    assert window.plot_dock.isVisible() and window.plot_dock.width() >= 200
+
+
+def test_closing_how_em_works_gives_its_room_back(window, qtbot):
+    window.resize(1200, 760)
+    assert window.open_path(MESSY, ask=False)
+    _settle(qtbot, window)
+    before = window.view.width()
+    window.show_how_em()
+    _settle(qtbot, window)
+    assert window.view.width() < before
+    window.explain_dock.close()
+    _settle(qtbot, window)
+    assert window.view.width() >= before - 4
+
+
+def test_a_restored_layout_never_hides_a_column_at_start(window, qtbot):
+    window.resize(1200, 760)
+    assert window.open_path(MESSY, ask=False)
+    window.show_how_em()
+    _settle(qtbot, window)
+    # The person drags the docks wide, then quits: the saved layout squeezes the table.
+    window.resizeDocks([window.plot_dock, window.explain_dock], [500, 500], Qt.Orientation.Horizontal)
+    _settle(qtbot, window)
+    window.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    assert again.open_path(MESSY, ask=False)
+    _settle(qtbot, again)
+    shown = [_fully_shown(again, c) for c in range(again.model.columnCount())]
+    docks = sum(d.width() for d in again._side_docks())
+    # Every column, unless the docks are down to the third of the window they keep
+    # (the offscreen screen is 800 px wide): then name, label, confidence and a feature.
+    assert all(shown) or (docks <= 0.35 * again.width() + 4 and all(_fully_shown(again, c) for c in _essentials(again)))
+    again.undo_stack.setClean()
+
+
+def test_view_reset_layout_brings_back_the_docks_and_the_columns(window, qtbot):
+    window.resize(1200, 760)
+    assert window.open_path(MESSY, ask=False)
+    window.show_how_em()
+    window.fit_dock.close()
+    window.plot_dock.setFloating(True)
+    _settle(qtbot, window)
+    view_menu = next(m for m in window.menuBar().actions() if m.text() == "&View").menu()
+    assert window.action_map["reset_layout"] in view_menu.actions()
+    window.action_map["reset_layout"].trigger()
+    _settle(qtbot, window)
+    assert window.plot_dock.isVisible() and not window.plot_dock.isFloating() and window.fit_dock.isVisible()
+    assert not window.explain_dock.isVisible()
+    assert window.dockWidgetArea(window.plot_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert all(_fully_shown(window, c) for c in range(window.model.columnCount()))
