@@ -164,7 +164,7 @@ def ask_threshold(parent: QWidget | None, current: float) -> float | None:
         "Confidence Threshold",
         "Fill a blank label only when EM is at least this sure (%).\n"
         "Less certain cells stay blank, marked “?”, with the best guess in the tooltip.\n"
-        "0 fills every blank.",
+        "0 fills every blank. The threshold is this sheet's: opening a file sets it back to 0.",
         round(current * 100.0, 1),
         0.0,
         100.0,

@@ -81,8 +81,23 @@ class FitActions:
         return self._min_confidence
 
     def set_min_confidence(self, value: float) -> None:
+        """Set the sheet's threshold (0 fills all), shown beside Fill Gaps while it is set.
+
+        It belongs to the open sheet: a new or opened sheet starts at 0,
+        so a threshold never carries over silently to another file or the
+        next start of the program.
+        """
         self._min_confidence = min(max(float(value), 0.0), 1.0)
-        self._settings.setValue("fill/minConfidence", self._min_confidence)
+        self._show_threshold()
+
+    def _show_threshold(self) -> None:
+        value = self._min_confidence
+        self.threshold_button.setText(f"≥ {value * 100:.3g} %")
+        self.threshold_button.setToolTip(
+            f"Cells EM is less than {value * 100:.3g} % sure of stay blank, marked ?. "
+            "Click to change (Data ▸ Confidence Threshold…); opening a file sets it back to 0."
+        )
+        self._threshold_in_bar.setVisible(value > 0)
 
     def _prepare(self):
         """The fit's input, or None after telling the user why there is none."""

@@ -169,7 +169,7 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         self._controller = None
         self.fit_options: dict = {}
         self._settings = QSettings()
-        self._min_confidence = float(self._settings.value("fill/minConfidence", 0.0))
+        self._min_confidence = 0.0  # the sheet's threshold: never carried over (see set_min_confidence)
         # Groups to find when no label is typed; 0: chosen by BIC (the default).
         self._n_components = int(self._settings.value("fill/components", 0))
 
@@ -366,7 +366,15 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
             can.connect(twin.setEnabled)
             bar.addAction(twin)
         bar.addSeparator()
-        bar.addActions([acts["fill"], acts["stop"], acts["step"]])
+        bar.addAction(acts["fill"])
+        # The sheet's confidence threshold, beside the button it affects (hidden at 0).
+        self.threshold_button = QPushButton("")
+        self.threshold_button.setFlat(True)
+        self.threshold_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.threshold_button.clicked.connect(self.edit_threshold)
+        self._threshold_in_bar = bar.addWidget(self.threshold_button)
+        self._threshold_in_bar.setVisible(False)
+        bar.addActions([acts["stop"], acts["step"]])
         bar.addSeparator()
         bar.addWidget(QLabel(" Show: "))
         self.filter_combo = QComboBox()

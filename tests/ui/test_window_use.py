@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QToolBar
 
 from emgui.ui import dialogs
 from emgui.ui.window import MainWindow
@@ -383,3 +383,31 @@ def test_view_reset_layout_brings_back_the_docks_and_the_columns(window, qtbot):
     assert not window.explain_dock.isVisible()
     assert window.dockWidgetArea(window.plot_dock) == Qt.DockWidgetArea.RightDockWidgetArea
     assert all(_fully_shown(window, c) for c in range(window.model.columnCount()))
+
+
+# -- 4. The threshold belongs to the sheet ---------------------------------------------
+
+
+def test_the_threshold_shows_beside_fill_and_is_reset_on_open(window, qtbot, monkeypatch, isolated_settings):
+    assert window.open_path(MESSY, ask=False)
+    button = window.threshold_button
+    assert not button.isVisible()
+    monkeypatch.setattr(dialogs, "ask_threshold", lambda parent, current: 0.8)
+    window.action_map["threshold"].trigger()
+    assert window.min_confidence == 0.8
+    qtbot.waitUntil(button.isVisible, timeout=2000)
+    assert button.text() == "≥ 80 %"
+    # Beside the Fill Gaps button: the next widget in the toolbar.
+    bar = window.findChild(QToolBar, "mainToolbar")
+    fill_at = bar.widgetForAction(window.action_map["fill"]).geometry()
+    assert 0 <= button.geometry().left() - fill_at.right() < 20
+    # Another file: back to 0, hidden; and the next start of the program too.
+    assert window.open_path(MESSY, ask=False)
+    assert window.min_confidence == 0.0
+    qtbot.waitUntil(lambda: not button.isVisible(), timeout=2000)
+    window.set_min_confidence(0.9)
+    window.undo_stack.setClean()
+    window.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert again.min_confidence == 0.0 and not again.threshold_button.isVisibleTo(again)
