@@ -88,6 +88,7 @@ class FileActions:
         self._sheet = sheet
         self._path = path
         self.set_min_confidence(0.0)  # the threshold belongs to the sheet it was set for
+        self._stepped = None  # a fit stepped on another sheet
         self._fit_input = None
         self._pending_display = None  # an older sheet's fit: never drawn over this one
         sheet.subscribe(self._on_sheet_event)

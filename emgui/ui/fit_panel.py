@@ -46,6 +46,11 @@ class FitPanel(QWidget):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.status)
+        # Escape after stepping keeps the stepped fit: this writes it into the sheet.
+        self.fill_stepped_button = QPushButton("Fill from This Fit")
+        self.fill_stepped_button.setToolTip("Fill the blank labels with the fit as stepped so far (F5 runs it on instead)")
+        self.fill_stepped_button.hide()
+        layout.addWidget(self.fill_stepped_button)
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
@@ -116,14 +121,42 @@ class FitPanel(QWidget):
                 sd = np.sqrt(max(cov[k, d, d], 0.0))
                 self.table.item(k, 2 + d).setText(f"{mu[k, d]:.2f} ± {sd:.2f}")
 
-    def show_snapshot(self, snapshot) -> None:
+    def show_snapshot(self, snapshot, *, stepping: bool = False, previous_ll: float | None = None) -> None:
+        """One iteration's parameters; ``stepping``: say what the step did and what the keys do next."""
         self.show_parameters(snapshot.weights, snapshot.means, snapshot.covariances)
+        self.fill_stepped_button.hide()
         done = " (converged)" if snapshot.converged else ""
+        ll = f"Log-likelihood {snapshot.log_likelihood:,.3f}"
+        if not stepping:
+            self.status.setText(f"Iteration {snapshot.iteration}{done}\n{ll}")
+        elif snapshot.iteration == 0:
+            self.status.setText(
+                f"<b>Iteration 0: the starting guess.</b> Each class's weight, mean and spread "
+                f"come from its typed rows (or, for groups no label names, from a k-means "
+                f"split of the data); the blank rows take no part yet.<br>{ll}<br>"
+                f"<i>F6</i>: one step — the E-step gives every blank row a probability for "
+                f"each class, the M-step recomputes the table below from them. "
+                f"<i>F5</i> runs on to the end from here; <i>Esc</i> stops and keeps this fit."
+            )
+        else:
+            gain = "" if previous_ll is None else f" (up {snapshot.log_likelihood - previous_ll:,.3f})"
+            self.status.setText(
+                f"<b>Iteration {snapshot.iteration}{done}:</b> one E-step (each blank row's class "
+                f"probabilities) and one M-step (weights, means and spreads from them).<br>"
+                f"{ll}{gain}; EM never lets it fall.<br>"
+                f"<i>F6</i> steps again, <i>F5</i> runs on from here, <i>Esc</i> stops and keeps this fit."
+            )
+
+    def show_stepped(self, iteration: int) -> None:
+        """Stepping stopped (Esc): the fit is kept; offer to fill from it."""
         self.status.setText(
-            f"Iteration {snapshot.iteration}{done}\nLog-likelihood {snapshot.log_likelihood:,.3f}"
+            f"Stopped at iteration {iteration}; the stepped fit is kept. "
+            "<b>Fill from This Fit</b> writes it into the sheet; F5 runs EM on from it; F6 steps on."
         )
+        self.fill_stepped_button.show()
 
     def show_result(self, result, report=None) -> None:
+        self.fill_stepped_button.hide()
         if report is not None and len(report.names) != self.table.rowCount():
             self.reset(list(report.names), self._features)
         self.show_parameters(result.weights, result.means, result.covariances)
@@ -171,11 +204,13 @@ class FitPanel(QWidget):
             dialogs.ReliabilityDialog(self.report.check, self).exec()
 
     def show_message(self, text: str) -> None:
+        self.fill_stepped_button.hide()
         self.status.setText(text)
 
     def clear(self) -> None:
         """No fit: drop the last sheet's parameters."""
         self.table.setRowCount(0)
         self.table.hide()
+        self.fill_stepped_button.hide()
         self.show_report(None)
         self.status.setText("No fit yet. Press F5 to fill the gaps.")

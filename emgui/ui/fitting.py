@@ -153,8 +153,14 @@ class FitActions:
 
     @Slot()
     def fill_gaps(self) -> None:
-        """Fit the mixture in the background and fill the blank labels (F5)."""
+        """Fit the mixture in the background and fill the blank labels (F5).
+
+        After stepping (F6), with the sheet unchanged, EM runs on from the
+        stepped fit instead of starting again.
+        """
         self._ensure_ready()
+        if self._continue_stepped():
+            return
         self._fit_serial += 1
         from emgui.core.fill import FillError, cached_fit_input, fit_source, forget_fit_input
 
@@ -200,12 +206,68 @@ class FitActions:
             **self.fit_options,
         )
 
+    def _take_stepped(self):
+        """The stepped fit as ``(fit, data_version, fit_input)``, ending stepping; None if there is none.
+
+        Stepping under way, or stopped with Escape (kept in ``_stepped``);
+        None as well when the sheet has changed since (the fit describes old data).
+        """
+        if self._controller is not None and self._controller.is_stepping():
+            fit, version = self._controller.take_stepping_fit()
+            stepped = (fit, version, self._fit_input)
+        else:
+            stepped = self._stepped
+        self._stepped = None
+        if stepped is None or stepped[2] is None or stepped[1] != self._sheet.version:
+            return None
+        return stepped
+
+    def _continue_stepped(self) -> bool:
+        """F5 after stepping: EM runs on in the fit's thread from where the steps left it."""
+        stepped = self._take_stepped()
+        if stepped is None:
+            return False
+        fit, version, fit_input = stepped
+        self._fit_serial += 1
+        self._fit_input = fit_input
+        self._set_fitting(True)
+        self.fit_label.setText("Fitting…")
+        self._controller.start(make_fit=lambda: fit, data_version=version)
+        return True
+
+    @Slot()
+    def fill_from_stepped(self) -> None:
+        """Fit panel ▸ Fill from This Fit: write the fit stepped so far (kept by Escape) into the sheet."""
+        stepped = self._take_stepped()
+        if stepped is None:
+            self.fit_panel.show_message("The sheet changed since the steps; press F5 or F6 to fit it again.")
+            return
+        from emgui.ui.worker import FitOutcome
+
+        fit, version, fit_input = stepped
+        self._fit_serial += 1
+        self._fit_input = fit_input
+        self._apply_outcome(FitOutcome(fit.result(), version))
+
     @Slot()
     def step_fit(self) -> None:
-        """Run one E-step and M-step (starting a step-by-step fit if none is running)."""
+        """Run one E-step and M-step (starting a step-by-step fit if none is running).
+
+        After Escape kept a stepped fit (and the sheet is unchanged), the
+        steps go on from it.
+        """
         self._ensure_ready()
         if self._controller.is_stepping():
             self._controller.step()
+            if self._plot is not None:
+                self._plot.flush()
+            return
+        stepped = self._take_stepped()
+        if stepped is not None:
+            fit, version, fit_input = stepped
+            self._fit_input = fit_input
+            self._set_fitting(True)
+            self._controller.resume_stepping(fit, version)
             if self._plot is not None:
                 self._plot.flush()
             return
@@ -227,7 +289,16 @@ class FitActions:
 
     @Slot()
     def stop_fit(self) -> None:
-        """Stop the running fit (Esc); nothing is filled."""
+        """Stop the running fit (Esc); nothing is filled.  Stepping stops too, but its fit is kept."""
+        if self._controller is not None and self._controller.is_stepping():
+            fit, version = self._controller.take_stepping_fit()
+            self._stepped = (fit, version, self._fit_input)
+            self._set_fitting(False)
+            at = self._last_snapshot.iteration if self._last_snapshot is not None else 0
+            self.fit_label.setText(f"Stepped to iteration {at}")
+            self.fit_panel.show_stepped(at)
+            self.statusBar().showMessage("Stepping stopped; the fit is kept (see the Fit panel).", 8000)
+            return
         if self._pending_apply is not None and self._pending_apply == self._fit_serial:
             # Finished, but not written yet: then not at all.
             self._pending_apply = None
@@ -280,13 +351,20 @@ class FitActions:
         self._flush_display()
         if self._plot is not None:
             self._plot.show_snapshot(snapshot)
-        self.fit_panel.show_snapshot(snapshot)
+        stepping = self._controller.is_stepping()
+        previous = self._last_snapshot
+        self.fit_panel.show_snapshot(
+            snapshot, stepping=stepping,
+            previous_ll=(
+                previous.log_likelihood
+                if previous is not None and previous.iteration == snapshot.iteration - 1 else None
+            ),
+        )
         self._last_snapshot = snapshot
         if self._how_em is not None:
             self._how_em.show_snapshot(snapshot)
-        self.fit_label.setText(
-            f"Iteration {snapshot.iteration}  ·  log-likelihood {snapshot.log_likelihood:,.2f}"
-        )
+        where = "Starting guess" if stepping and snapshot.iteration == 0 else f"Iteration {snapshot.iteration}"
+        self.fit_label.setText(f"{where}  ·  log-likelihood {snapshot.log_likelihood:,.2f}")
 
     @Slot(object)
     def _on_fit_finished(self, outcome) -> None:

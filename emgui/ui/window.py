@@ -199,6 +199,8 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         self.plot_dock.setWidget(placeholder)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.plot_dock)
         self.fit_panel = FitPanel()
+        self._stepped = None  # (fit, data version, fit input) kept when Escape stops stepping
+        self.fit_panel.fill_stepped_button.clicked.connect(self.fill_from_stepped)
         self.fit_dock = QDockWidget("Fit", self)
         self.fit_dock.setObjectName("fitDock")
         # Scrolls rather than squeezing its tables to one row each.

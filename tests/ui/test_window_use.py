@@ -411,3 +411,66 @@ def test_the_threshold_shows_beside_fill_and_is_reset_on_open(window, qtbot, mon
     again = MainWindow()
     qtbot.addWidget(again)
     assert again.min_confidence == 0.0 and not again.threshold_button.isVisibleTo(again)
+
+
+# -- 6. Step mode explains itself ------------------------------------------------------
+
+
+@pytest.fixture
+def messy(window):
+    assert window.open_path(MESSY, ask=False)
+    return window
+
+
+def test_the_first_step_explains_the_starting_guess(messy):
+    messy.action_map["step"].trigger()
+    text = messy.fit_panel.status.text()
+    assert "starting guess" in text and "typed rows" in text and "F6" in text and "Esc" in text
+    messy.action_map["step"].trigger()
+    text = messy.fit_panel.status.text()
+    assert "Iteration 1" in text and "E-step" in text and "M-step" in text and "up " in text
+    messy.stop_fit()
+
+
+def test_escape_after_stepping_keeps_the_fit_and_fills_from_it(messy, qtbot):
+    for _ in range(3):
+        messy.action_map["step"].trigger()
+    stepped = messy.fit_panel.table.item(0, 2).text()
+    applied = []
+    messy.fill_applied.connect(applied.append)
+    messy.action_map["stop"].trigger()  # Escape
+    assert not messy.is_fitting()
+    assert "kept" in messy.fit_panel.status.text() and "Nothing was filled" not in messy.fit_panel.status.text()
+    button = messy.fit_panel.fill_stepped_button
+    assert button.isVisibleTo(messy.fit_panel)
+    assert not len(messy.sheet.filled_rows())
+    button.click()
+    assert applied and len(messy.sheet.filled_rows()) >= 10
+    # Filled from the stepped fit itself: the parameters shown are those of iteration 2.
+    assert messy.fit_panel.table.item(0, 2).text() == stepped
+    assert "2 iterations" in messy.fit_label.text()
+
+
+def test_f5_after_stepping_runs_on_from_the_stepped_fit(messy, qtbot):
+    iterations = []
+    messy.controller.fit_iterated.connect(lambda s: iterations.append(s.iteration))
+    for _ in range(2):
+        messy.action_map["step"].trigger()
+    assert iterations == [0, 1]
+    with qtbot.waitSignal(messy.fill_applied, timeout=FIT_TIMEOUT):
+        messy.fill_gaps()
+    # Went on from iteration 1: no second iteration 0, and the history is one fit's.
+    assert iterations.count(0) == 1 and iterations[2:] and min(iterations[2:]) >= 2
+    assert len(messy.sheet.filled_rows()) >= 10
+
+
+def test_f5_after_escape_runs_on_too_but_not_after_an_edit(messy, qtbot):
+    iterations = []
+    messy.controller.fit_iterated.connect(lambda s: iterations.append(s.iteration))
+    messy.action_map["step"].trigger()
+    messy.action_map["step"].trigger()
+    messy.stop_fit()
+    messy.sheet.set_cell(0, 0, "Anna")  # the sheet changed: the stepped fit describes old data
+    with qtbot.waitSignal(messy.fill_applied, timeout=FIT_TIMEOUT):
+        messy.fill_gaps()
+    assert iterations.count(0) == 2  # started again
