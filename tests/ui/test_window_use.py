@@ -474,3 +474,27 @@ def test_f5_after_escape_runs_on_too_but_not_after_an_edit(messy, qtbot):
     with qtbot.waitSignal(messy.fill_applied, timeout=FIT_TIMEOUT):
         messy.fill_gaps()
     assert iterations.count(0) == 2  # started again
+
+
+# -- 7. Numbers shown as typed ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("csv", "shown"),
+    [
+        # A European file: semicolons and decimal commas.
+        ("Name;Gender;Height (cm)\nAnn;F;177,25\nBob;M;181,0\nCy;;1,68 m\nDee;F;5'9\"\n", ["177,25", "181,0", "168", "175,3"]),
+        ("Name,Gender,Height (cm)\nAnn,F,177.25\nBob,M,181.0\nCy,,1.68 m\nDee,F,5'9\"\n", ["177.25", "181.0", "168", "175.3"]),
+    ],
+)
+def test_numbers_are_shown_as_typed(window, tmp_path, csv, shown):
+    path = tmp_path / "class.csv"
+    path.write_text(csv, encoding="utf-8")
+    assert window.open_path(path, ask=False)
+    model = window.model
+    col = model.view_column(window.sheet.roles.features[0])
+    assert [model.index(r, col).data(Qt.ItemDataRole.DisplayRole) for r in range(4)] == shown
+    assert window.sheet.values(window.sheet.roles.features[0])[0] == 177.25
+    # Only the converted cells explain themselves.
+    tips = [model.index(r, col).data(Qt.ItemDataRole.ToolTipRole) for r in range(4)]
+    assert tips[0] is None and tips[1] is None and "read as 168" in tips[2]
