@@ -36,6 +36,25 @@ EXPORT_PLAIN_CSV = "CSV with commas, UTF-8 (*.csv)"
 APP_TITLE = "EM Gap Filler"
 
 
+def local_path(path: str | os.PathLike) -> str:
+    """``path``, or the local file a ``file://`` URL names (``%20`` decoded), as file managers pass them."""
+    text = os.fspath(path)
+    if text.lower().startswith("file:"):
+        url = QUrl(text)
+        if url.isLocalFile():
+            return url.toLocalFile()
+    return text
+
+
+def unused_name(path: Path) -> Path:
+    """``path``, or ``name (2).ext``, ``name (3).ext``... when a file of that name exists."""
+    candidate, n = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+        n += 1
+    return candidate
+
+
 class WelcomePanel(QFrame):
     """Shown over an empty new sheet: open a file, the sample, or start typing."""
 
@@ -89,6 +108,7 @@ class FileActions:
         self._path = path
         self.set_min_confidence(0.0)  # the threshold belongs to the sheet it was set for
         self._stepped = None  # a fit stepped on another sheet
+        self._columns_suggested = False  # Data ▸ Columns… has not yet offered this sheet's measurements
         self._fit_input = None
         self._pending_display = None  # an older sheet's fit: never drawn over this one
         sheet.subscribe(self._on_sheet_event)
@@ -195,7 +215,7 @@ class FileActions:
         from emgui.core import fileio
         from emgui.ui.loader import load_sheet
 
-        path = os.fspath(path)
+        path = local_path(path)
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             # A large file is read in a thread behind a progress dialog (Cancel
@@ -277,7 +297,9 @@ class FileActions:
 
         if self._path:
             p = Path(self._path)
-            suggestion = str(p if p.suffix.lower() in fileio.SUPPORTED_WRITE else p.with_suffix(".xlsx"))
+            # A file that cannot be written back (an .ods) is saved as a
+            # workbook beside it, never over another file of that name.
+            suggestion = str(p if p.suffix.lower() in fileio.SUPPORTED_WRITE else unused_name(p.with_suffix(".xlsx")))
         else:
             suggestion = str(Path(self._start_dir()) / "Untitled.csv")
         filters = list(SAVE_FILTERS)

@@ -32,7 +32,13 @@ def _fit_rows(table: QTableWidget) -> None:
     """Make a small table exactly as tall as its rows (the panel scrolls, not the table)."""
     height = table.horizontalHeader().height() + 2 * table.frameWidth()
     height += sum(table.rowHeight(r) for r in range(table.rowCount()))
-    table.setFixedHeight(height + 2)
+    # Wider than the panel: the table's own scroll bar takes a row's height
+    # (a third class was cut off by it) unless that height is added.
+    row_header = table.verticalHeader().width() if table.verticalHeader().isVisible() else 0
+    if table.horizontalHeader().length() + row_header + 2 * table.frameWidth() > table.width():
+        height += table.horizontalScrollBar().sizeHint().height()
+    if table.height() != height + 2:
+        table.setFixedHeight(height + 2)
 
 
 class FitPanel(QWidget):
@@ -82,6 +88,13 @@ class FitPanel(QWidget):
         self._classes: list[str] = []
         self._features: list[str] = []
         self.report = None
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        # A narrower panel may need the tables' scroll bars: their rows stay whole.
+        for table in (self.table, self.models):
+            if table.isVisible():
+                _fit_rows(table)
 
     def reset(self, classes: list[str], features: list[str]) -> None:
         """Prepare the parameter table for a new fit."""
@@ -161,6 +174,7 @@ class FitPanel(QWidget):
             self.reset(list(report.names), self._features)
         self.show_parameters(result.weights, result.means, result.covariances)
         self.table.resizeColumnsToContents()
+        _fit_rows(self.table)
         state = "converged" if result.converged else "stopped before converging"
         self.status.setText(
             f"Finished after {iterations(result.n_iter)}, {state}.\n"

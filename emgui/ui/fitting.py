@@ -487,8 +487,12 @@ class FitActions:
     @Slot()
     def edit_columns(self) -> None:
         self._ensure_ready()
+        # Measurements not yet used are ticked the first time for a sheet, never again
+        # (what the person unticked stays unticked).
+        suggest, self._columns_suggested = not self._columns_suggested, True
         dialog = dialogs.ColumnsDialog(
-            self._sheet.columns, self._sheet.roles, self, n_components=self._n_components
+            self._sheet.columns, self._sheet.roles, self, n_components=self._n_components,
+            kinds=dialogs.column_kinds(self._sheet), suggest=suggest,
         )
         if dialog.exec() != dialogs.ColumnsDialog.DialogCode.Accepted:
             return

@@ -9,11 +9,11 @@ of columns).
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Slot
-from PySide6.QtWidgets import QToolBar
+from PySide6.QtWidgets import QStatusBar, QToolBar, QWidget
 
 from emgui.ui import pacing
 
-__all__ = ["ROW_FILTERS", "ViewState"]
+__all__ = ["ROW_FILTERS", "StatusBar", "ViewState"]
 
 _SIZE_SAMPLE_ROWS = 50
 #: Sheets with more columns have only the columns in view sized, the rest as
@@ -40,6 +40,46 @@ ROW_FILTERS = (
     ("unreadable", "Unreadable or unusual"),
     ("notes", "With a note"),
 )
+
+
+class StatusBar(QStatusBar):
+    """A status bar whose messages never run into its permanent widgets (the fit, the counts).
+
+    A message too long for the room left of them is cut with "…"; the
+    whole of it is the bar's tooltip.  (Qt's own status tips, shown on
+    hovering a menu item, are short and bypass this.)
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._permanent: list[QWidget] = []
+        self.messageChanged.connect(self._on_message_changed)
+
+    def addPermanentWidget(self, widget: QWidget, stretch: int = 0) -> None:  # noqa: N802
+        self._permanent.append(widget)
+        super().addPermanentWidget(widget, stretch)
+
+    def room(self) -> int:
+        """Pixels for a message left of the permanent widgets."""
+        used = sum(
+            max(w.sizeHint().width(), w.width() if w.isVisible() else 0) for w in self._permanent if not w.isHidden()
+        )
+        return self.width() - used - 12 * (len(self._permanent) + 2)
+
+    def showMessage(self, text: str, timeout: int = 0) -> None:  # noqa: N802
+        room = self.room()
+        fm = self.fontMetrics()
+        if text and room > 40 and fm.horizontalAdvance(text) > room:
+            self.setToolTip(text)
+            text = fm.elidedText(text, Qt.TextElideMode.ElideRight, room)
+        else:
+            self.setToolTip("")
+        super().showMessage(text, timeout)
+
+    @Slot(str)
+    def _on_message_changed(self, text: str) -> None:
+        if not text:
+            self.setToolTip("")
 
 
 class ViewState:

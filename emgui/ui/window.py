@@ -53,7 +53,7 @@ from emgui.ui.files import APP_TITLE, RESOURCES, SAMPLE_PATH, FileActions, Welco
 from emgui.ui.fit_panel import FitPanel
 from emgui.ui.fitting import FitActions
 from emgui.ui.plotting import PlotAndExplain
-from emgui.ui.view import ROW_FILTERS, ViewState
+from emgui.ui.view import ROW_FILTERS, StatusBar, ViewState
 
 __all__ = ["APP_TITLE", "ROW_FILTERS", "SAMPLE_PATH", "MainWindow", "app_icon"]
 
@@ -213,6 +213,7 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         self.resizeDocks([self.plot_dock, self.fit_dock], [440, 300], Qt.Orientation.Vertical)
         self.resizeDocks([self.plot_dock], [460], Qt.Orientation.Horizontal)
 
+        self.setStatusBar(StatusBar(self))
         self.counts_label = QLabel("")
         self.fit_label = QLabel("")
         self.statusBar().addPermanentWidget(self.fit_label)

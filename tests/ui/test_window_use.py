@@ -498,3 +498,101 @@ def test_numbers_are_shown_as_typed(window, tmp_path, csv, shown):
     # Only the converted cells explain themselves.
     tips = [model.index(r, col).data(Qt.ItemDataRole.ToolTipRole) for r in range(4)]
     assert tips[0] is None and tips[1] is None and "read as 168" in tips[2]
+
+
+# -- 8. Smaller points -----------------------------------------------------------------
+
+
+def test_the_fit_table_shows_a_third_class_whole(window, qtbot, tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    lines = ["Name,Class,Height (cm),Weight (kg),Arm span (cm)"]
+    for i in range(90):
+        k = i % 3
+        label = "ABC"[k] if i % 4 else ""
+        lines.append(f"P{i},{label},{150 + 20 * k + rng.normal(0, 3):.1f},{50 + 10 * k + rng.normal(0, 2):.1f},"
+                     f"{152 + 20 * k + rng.normal(0, 3):.1f}")
+    path = tmp_path / "three.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    window.resize(800, 600)
+    assert window.open_path(path, ask=False)
+    from emgui.core.sheet import Roles
+
+    window.apply_roles(Roles(label=1, features=(2, 3, 4), units={2: "cm", 4: "cm"}))
+    assert len(window.sheet.roles.features) == 3
+    with qtbot.waitSignal(window.fill_applied, timeout=FIT_TIMEOUT):
+        window.fill_gaps()
+    qtbot.wait(50)
+    table = window.fit_panel.table
+    assert table.rowCount() == 3
+    rows = sum(table.rowHeight(r) for r in range(3))
+    assert table.viewport().height() >= rows, (table.viewport().height(), rows)
+
+
+def test_a_file_url_argument_is_decoded(window, tmp_path):
+    path = tmp_path / "my class.csv"
+    path.write_text(CLASS_CSV, encoding="utf-8")
+    url = path.as_uri()
+    assert "%20" in url
+    assert window.open_path(url, ask=False)
+    assert window.path == str(path) and window.sheet.text(0, 0) == "Ann"
+
+
+def test_save_of_an_ods_never_proposes_an_existing_file(window, tmp_path, monkeypatch):
+    from emgui.core.sheet import Sheet
+
+    asked = []
+    monkeypatch.setattr(dialogs, "ask_save_path", lambda parent, title, suggestion, *a, **k: asked.append(suggestion))
+    (tmp_path / "class.xlsx").write_bytes(b"someone's workbook")
+    window.set_sheet(Sheet.from_table(["Name", "Gender", "Height"], [["Ann"], ["F"], ["162"]]), tmp_path / "class.ods")
+    window.action_map["save"].trigger()
+    assert asked and Path(asked[0]).suffix == ".xlsx" and not Path(asked[0]).exists()
+    assert Path(asked[0]).parent == tmp_path
+
+
+def test_a_long_status_message_never_runs_into_the_counters(window, qtbot):
+    assert window.open_path(MESSY, ask=False)
+    long = "A rather long message about how the file was read: " + "lines in another encoding, " * 20
+    window.statusBar().showMessage(long, 5000)
+    shown = window.statusBar().currentMessage()
+    assert shown != long and shown.endswith("…")
+    room = window.fit_label.geometry().left() if window.fit_label.text() else window.counts_label.geometry().left()
+    assert window.statusBar().fontMetrics().horizontalAdvance(shown) < room
+    assert window.statusBar().toolTip() == long
+
+
+# -- 5. Columns: measurements offered and used, text never a feature -------------------
+
+
+def test_columns_offers_measurements_ticked_and_text_unticked(window, tmp_path, monkeypatch):
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    lines = ["Name,Gender,Height (cm),Weight (kg),Student ID,Smoker"]
+    for i in range(40):
+        g = "FM"[i % 2] if i % 5 else ""
+        lines.append(f"S{i},{g},{165 + 10 * (i % 2) + rng.normal(0, 5):.1f},{60 + 10 * (i % 2) + rng.normal(0, 4):.1f},{1000 + i},{i % 2}")
+    path = tmp_path / "students.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert window.open_path(path, ask=False)
+    assert window.sheet.roles.features == (2,)  # only the height is found by its name
+    seen = {}
+
+    def look(dialog):
+        seen["checked"] = [c.isChecked() for c in dialog._checks]
+        seen["enabled"] = [c.isEnabled() for c in dialog._checks]
+        seen["tips"] = [c.toolTip() for c in dialog._checks]
+        return dialogs.ColumnsDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(dialogs.ColumnsDialog, "exec", look)
+    window.action_map["columns"].trigger()
+    # Weight is a measurement: ticked; the id and the 0/1 code are offered unticked, with why.
+    assert seen["checked"] == [False, False, True, True, False, False]
+    assert seen["enabled"] == [False, False, True, True, True, True]  # text cannot be ticked
+    assert "identifier" in seen["tips"][4] and "2 distinct values" in seen["tips"][5]
+    assert window.sheet.roles.features == (2, 3)
+    # Unticked by the person, it stays unticked the next time.
+    window.undo_stack.undo()
+    window.action_map["columns"].trigger()
+    assert seen["checked"][3] is False
