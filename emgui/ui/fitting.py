@@ -35,6 +35,7 @@ class _FillRun:
         self.components, self.min_confidence = components, float(min_confidence)
         self.options = dict(options)
         self.job = None
+        self.model = None  # (covariance, unnamed per group), once the model is chosen
 
     def prepare(self):
         if self.fit_input is None:
@@ -54,6 +55,10 @@ class _FillRun:
             seed=int(self.options.get("seed", 0)), **options,
         )
         self.job.prepare()
+        # Read by the window (GUI thread) once the first iteration arrives, i.e. after this is set.
+        c = self.job.chosen
+        n_typed = self.job.n_typed
+        self.model = (c.covariance, [n_typed > 0 and k >= n_typed for k in range(c.groups)])
         return self.job.em()
 
     def after(self, result) -> _Filled:
@@ -182,6 +187,7 @@ class FitActions:
             self._set_fitting(True)
             self.fit_label.setText("Preparing…")
             run = _FillRun(None, k, self._min_confidence, self.fit_options, source=source)
+            self._fill_run = run
             self._controller.start(
                 prepare=run.prepare,
                 make_fit=run.make_fit,
@@ -198,6 +204,7 @@ class FitActions:
         self._set_fitting(True)
         self.fit_label.setText("Fitting…")
         run = _FillRun(fit_input, k, self._min_confidence, self.fit_options)
+        self._fill_run = run
         self._controller.start(
             prepare=run.prepare,
             make_fit=run.make_fit,
@@ -275,6 +282,7 @@ class FitActions:
         if fit_input is None:
             return
         self._fit_serial += 1
+        self._fill_run = None  # steps fit the plain model (separate spreads, the typed classes)
         self._fit_input = fit_input
         self._begin_fit_display(fit_input)
         self._set_fitting(True)
@@ -362,6 +370,7 @@ class FitActions:
         )
         self._last_snapshot = snapshot
         if self._how_em is not None:
+            self._explain_model()
             self._how_em.show_snapshot(snapshot)
         where = "Starting guess" if stepping and snapshot.iteration == 0 else f"Iteration {snapshot.iteration}"
         self.fit_label.setText(f"{where}  ·  log-likelihood {snapshot.log_likelihood:,.2f}")

@@ -111,9 +111,16 @@ class PlotAndExplain:
             fit_input.X,
             fit_input.labels,
         )
+        self._explain_model()
         if self._last_snapshot is not None:
             self._how_em.show_snapshot(self._last_snapshot)
         self._explain_row(self.view.currentIndex())
+
+    def _explain_model(self) -> None:
+        """How EM Works follows the model the fill chose: shared or separate spreads, unnamed groups."""
+        run = self._fill_run
+        if self._how_em is not None and run is not None and run.model is not None:
+            self._how_em.set_model(*run.model)
 
     def _explain_row(self, current, _previous=None) -> None:
         if self._explained is None or not current.isValid():

@@ -200,6 +200,7 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.plot_dock)
         self.fit_panel = FitPanel()
         self._stepped = None  # (fit, data version, fit input) kept when Escape stops stepping
+        self._fill_run = None  # the last F5's _FillRun: the model it chose, for How EM Works
         self.fit_panel.fill_stepped_button.clicked.connect(self.fill_from_stepped)
         self.fit_dock = QDockWidget("Fit", self)
         self.fit_dock.setObjectName("fitDock")

@@ -596,3 +596,42 @@ def test_columns_offers_measurements_ticked_and_text_unticked(window, tmp_path, 
     window.undo_stack.undo()
     window.action_map["columns"].trigger()
     assert seen["checked"][3] is False
+
+
+# -- 9. The window shows what the trust work adds; How EM Works follows the model -----------
+
+
+def test_how_em_works_explains_the_shared_spread_and_unnamed_groups(qtbot):
+    import numpy as np
+
+    from emgui.core.mixture import Snapshot
+    from emgui.ui.explain import ExplainPanel
+
+    panel = ExplainPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    x = np.array([150.0, 160.0, 170.0, 180.0, 195.0, 196.0])
+    panel.set_fit_context(["F", "M"], ["height"], "cm", x, np.array([0, 0, 1, 1, -1, -1]))
+    cov = np.full((3, 1, 1), 25.0)
+    snap = Snapshot(2, -20.0, np.array([0.4, 0.4, 0.2]), np.array([[155.0], [175.0], [195.5]]), cov, False)
+    panel.set_model("shared", [False, False, True])
+    panel.show_snapshot(snap, previous_ll=-21.0)
+    panel.select_row(np.array([195.0]), -1, caption="row 5")
+    text = panel.text()
+    assert "shared spread" in text and "σ = √( Σk Σi" in text.replace("\u200b", "")
+    assert "group 3 (no typed label)" in text and "would stay blank" in text
+    panel.set_model("separate", [False, False, False])
+    text = panel.text()
+    assert "shared spread" not in text and "no typed label" not in text
+
+
+def test_how_em_works_follows_the_model_the_fill_chose(window, qtbot):
+    assert window.open_path(MESSY, ask=False)
+    window.show_how_em()
+    with qtbot.waitSignal(window.fill_applied, timeout=FIT_TIMEOUT):
+        window.fill_gaps()
+    report = window.last_report
+    assert report is not None
+    qtbot.wait(300)  # the panel renders on a timer
+    text = window._how_em.text()
+    assert ("shared spread" in text) == (report.covariance == "shared")
