@@ -196,7 +196,22 @@ class FitPanel(QWidget):
         model = f"{report.groups} group{'s' if report.groups != 1 else ''}, {report.covariance} covariance"
         if any(report.unnamed):
             model += f" ({sum(report.unnamed)} no typed label names: its rows stay blank, with a note)"
-        lines.append(f"Model: {model}, the lowest BIC of the candidates below (lower is better).")
+        fitted = [c.bic for c in report.candidates if c.bic is not None]
+        chosen_bic = next(
+            (c.bic for c in report.candidates if c.groups == report.groups and c.covariance == report.covariance),
+            None,
+        )
+        if chosen_bic is None or not fitted or chosen_bic <= min(fitted):
+            lines.append(f"Model: {model}, the lowest BIC of the candidates below (lower is better).")
+        else:
+            from emgui.core.trust import EXTRA_GROUP_MARGIN
+
+            # Said as it is: a candidate with an extra group had a lower BIC but was not taken.
+            lines.append(
+                f"Model: {model}, chosen by BIC (lower is better). A candidate with a group no typed "
+                f"label names scored lower, but such a group is taken only when it lowers BIC by "
+                f"{EXTRA_GROUP_MARGIN:g} or more, is no handful of rows, and holds few typed rows."
+            )
         if report.typed_only:
             lines.append("The typed rows alone predicted the hidden labels better: the blank rows took no part.")
         if report.n_unusual:

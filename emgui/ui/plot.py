@@ -161,6 +161,8 @@ class MixturePlot(QWidget):
         ll_view.disableAutoRange()  # widened in steps by _draw_history, not per frame
         ll_view.setRange(xRange=(0.0, 8.0), padding=0)  # whole iterations before any fit
         self._ll_bounds = (0.0, 0.0, 0.0)  # (last iteration, lowest, highest) shown
+        self._ll_values_shown = True
+        self._show_ll_values(False)  # until a fit draws its history
         # Tight rows: the legend sits over the data, so the less it covers the better.
         self._legend = self._main.getPlotItem().addLegend(
             offset=(-10, 10), labelTextColor=_TEXT, verSpacing=-6, labelTextSize="8pt"
@@ -660,6 +662,12 @@ class MixturePlot(QWidget):
         self._ll_curve.setData([], [])
         self._ll_points.setData([], [])
         self._ll.getPlotItem().getViewBox().setRange(xRange=(0.0, 8.0), yRange=(0.0, 1.0), padding=0)
+        self._show_ll_values(False)  # no numbers on an axis with nothing on it
+
+    def _show_ll_values(self, show: bool) -> None:
+        if show != self._ll_values_shown:
+            self._ll_values_shown = show
+            self._ll.getPlotItem().getAxis("left").setStyle(showValues=show)
 
     def _append_history(self, iteration: int, ll: float) -> None:
         if not np.isfinite(ll):
@@ -676,6 +684,7 @@ class MixturePlot(QWidget):
     def _draw_history(self) -> None:
         n = self._hist_n
         if n:
+            self._show_ll_values(True)
             self._widen_history_range(self._hist_it[n - 1], self._hist_ll[:n])
         self._ll_curve.setData(self._hist_it[:n], self._hist_ll[:n], skipFiniteCheck=True)
         # Dots only while few: they show which iterations were drawn.

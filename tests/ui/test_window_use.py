@@ -635,3 +635,27 @@ def test_how_em_works_follows_the_model_the_fill_chose(window, qtbot):
     qtbot.wait(300)  # the panel renders on a timer
     text = window._how_em.text()
     assert ("shared spread" in text) == (report.covariance == "shared")
+
+
+def test_the_fit_panel_never_claims_the_lowest_bic_for_a_model_that_is_not(qtbot):
+    from types import SimpleNamespace
+
+    from emgui.ui.fit_panel import FitPanel
+
+    panel = FitPanel()
+    qtbot.addWidget(panel)
+
+    def cand(groups, cov, bic):
+        return SimpleNamespace(groups=groups, covariance=cov, bic=bic, n_params=5)
+
+    report = SimpleNamespace(
+        check=None, groups=2, covariance="separate", unnamed=(False, False), typed_only=False, n_unusual=0,
+        candidates=[cand(2, "separate", 2293.5), cand(3, "separate", 2291.8), cand(2, "shared", 2308.8)],
+    )
+    panel.show_report(report)
+    text = panel.trust.text()
+    assert "the lowest BIC" not in text and "lowers BIC by 10" in text
+    assert panel.models.item(1, 0).text().startswith("✔ 2")  # the chosen row, second by BIC
+    report.candidates[1] = cand(3, "separate", 2400.0)
+    panel.show_report(report)
+    assert "the lowest BIC of the candidates" in panel.trust.text()
