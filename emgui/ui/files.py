@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from emgui._resources import resource_dir
 from emgui.ui import dialogs, pacing
 
 __all__ = ["RESOURCES", "SAMPLE_PATH", "FileActions", "WelcomePanel"]
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+RESOURCES = resource_dir()
 SAMPLE_PATH = RESOURCES / "sample_class.csv"
 MAX_RECENT = 8
 SAVE_FILTERS = ("CSV (*.csv)", "Tab-separated (*.tsv)", "Excel workbook (*.xlsx)")
