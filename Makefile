@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-SAMPLE := emgui/resources/sample_class.csv
+SAMPLE := resources/sample_class.csv
 
 .PHONY: setup run test lint bench app install-desktop uninstall-desktop clean
 

@@ -26,11 +26,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from emgui._resources import resource_dir
+
 __all__ = ["install_desktop", "main_desktop_args", "uninstall_desktop"]
 
 APP_ID = "emgui"
 ICON_SIZES = (16, 32, 48, 64, 128, 256, 512)
-RESOURCES = Path(__file__).resolve().parent / "resources"
+RESOURCES = resource_dir()
 
 # Cache refreshers: optional, each given the folder it indexes.  A missing
 # tool or a failure only means a menu shows the launcher after the next login.

@@ -1,4 +1,4 @@
-"""Render the app icon's PNG sizes from the SVGs in ``emgui/resources/icons``.
+"""Render the app icon's PNG sizes from the SVGs in ``resources/icons``.
 
 ``emgui.svg`` is the icon; ``emgui-small.svg`` is a simplified drawing (no
 grid, thicker lines) for sizes up to ``SMALL_MAX`` px, where the full drawing
@@ -27,7 +27,7 @@ SMALL_MAX = 32
 ICO_SIZES = (16, 32, 48, 64, 128, 256)
 # Apple's PNG-payload icon types by edge length.
 ICNS_TYPES = {16: b"icp4", 32: b"icp5", 64: b"icp6", 128: b"ic07", 256: b"ic08", 512: b"ic09"}
-ICONS = Path(__file__).resolve().parent.parent / "emgui" / "resources" / "icons"
+ICONS = Path(__file__).resolve().parent.parent / "resources" / "icons"
 
 
 def render(

@@ -20,7 +20,7 @@ import pytest
 from emgui.desktop import install_desktop, main_desktop_args, uninstall_desktop
 
 ROOT = Path(__file__).resolve().parent.parent
-RESOURCES = ROOT / "emgui" / "resources"
+RESOURCES = ROOT / "resources"
 ICONS = RESOURCES / "icons"
 SIZES = (16, 32, 48, 64, 128, 256, 512)
 VALIDATE = shutil.which("desktop-file-validate")

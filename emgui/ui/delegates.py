@@ -7,6 +7,10 @@
   editable combo box offering the classes present, and free text.
 * Escape in an editor cancels the edit, even while "Stop" (also Escape) is
   enabled in the window.
+* One cursor: every key moves the current cell and the selection together
+  (Qt leaves the selection behind on Ctrl+key), so Delete, typing and paste
+  act on the same cell; Ctrl+End goes to the last used cell, not the empty
+  row for typing.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from PySide6.QtCore import (
     QAbstractItemModel,
     QEvent,
+    QItemSelectionModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -164,7 +169,33 @@ class SheetView(QTableView):
         # (row, column) where a run of Tabs began: Enter returns to that column.
         self._tab_start: tuple[int, int] | None = None
 
+    def selectionCommand(self, index, event=None):  # noqa: N802
+        """Ctrl with a navigation key selects where it lands, as spreadsheets do.
+
+        Qt's extended selection moves only the current cell on Ctrl+key
+        (``NoUpdate``), which left the old selection for Delete while typing
+        went to the new cell.  Shift (extend) and mouse clicks keep Qt's way.
+        """
+        if (
+            event is not None
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() in _NAVIGATION_KEYS
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+            and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        ):
+            return QItemSelectionModel.SelectionFlag.ClearAndSelect
+        return super().selectionCommand(index, event)
+
     def moveCursor(self, action, modifiers):  # noqa: N802
+        model = self.model()
+        if (
+            action == QAbstractItemView.CursorAction.MoveEnd
+            and modifiers & Qt.KeyboardModifier.ControlModifier
+            and model is not None
+            and hasattr(model, "n_data_rows")
+        ):
+            # The last used cell: the last row of data, not the empty row below it.
+            return model.index(max(model.n_data_rows - 1, 0), max(model.columnCount() - 1, 0))
         tabbing = action in (QAbstractItemView.CursorAction.MoveNext, QAbstractItemView.CursorAction.MovePrevious)
         if tabbing:
             current = self.currentIndex()
@@ -173,7 +204,6 @@ class SheetView(QTableView):
         index = super().moveCursor(action, modifiers)
         if tabbing:
             # Tab skips read-only cells (the Confidence column), as spreadsheets skip locked ones.
-            model = self.model()
             for _ in range(model.columnCount() if model is not None else 0):
                 if not index.isValid() or index.flags() & Qt.ItemFlag.ItemIsEditable:
                     break

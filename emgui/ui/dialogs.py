@@ -164,13 +164,53 @@ def ask_threshold(parent: QWidget | None, current: float) -> float | None:
         "Confidence Threshold",
         "Fill a blank label only when EM is at least this sure (%).\n"
         "Less certain cells stay blank, marked “?”, with the best guess in the tooltip.\n"
-        "0 fills every blank.",
+        "0 fills every blank. The threshold is this sheet's: opening a file sets it back to 0.",
         round(current * 100.0, 1),
         0.0,
         100.0,
         1,
     )
     return value / 100.0 if ok else None
+
+
+#: Cells of a column looked at to tell text from numbers (spread over the rows).
+_KIND_SAMPLE = 5000
+
+
+def column_kinds(sheet) -> list[tuple[str, str | None]]:
+    """Per column of ``sheet``: ``("measurement", None)``, ``("code", why)`` or ``("text", why)``.
+
+    A measurement is numeric, has more than two values and is no identifier
+    (:func:`emgui.core.sheet.no_measurement`): the Columns dialog offers it
+    ticked.  A code (0/1, an id) is offered unticked with its reason; text
+    cannot be a feature.  Decided on at most ``_KIND_SAMPLE`` cells spread
+    over the rows, so a million-row sheet opens the dialog at once.
+    """
+    import numpy as np
+
+    from emgui.core import parsing
+    from emgui.core.sheet import no_measurement
+
+    n = sheet.n_rows
+    rows = np.unique(np.linspace(0, n - 1, min(n, _KIND_SAMPLE)).astype(np.int64)) if n else np.empty(0, np.int64)
+    kinds: list[tuple[str, str | None]] = []
+    for col, name in enumerate(sheet.columns):
+        if col in sheet.roles.features:
+            kinds.append(("measurement", None))
+            continue
+        cells = np.asarray(sheet.cells(col, rows), dtype=object)
+        present = np.array([not parsing.is_missing(c) for c in cells], dtype=bool)
+        cells = cells[present]
+        if not len(cells):
+            kinds.append(("text", "empty: no numbers to fit"))
+            continue
+        numeric = np.isfinite(parsing.parse_number_column(cells).values).mean()
+        if numeric < 0.8 and (col == sheet.roles.label or np.isfinite(parsing.parse_height_column(cells, "cm").values).mean() < 0.8):
+            kinds.append(("text", "text, not numbers: it cannot be fitted"))
+            continue
+        why = no_measurement(name, cells)
+        kinds.append(("measurement", None) if why is None else ("code", why))
+    return kinds
 
 
 class ColumnsDialog(QDialog):
@@ -183,10 +223,17 @@ class ColumnsDialog(QDialog):
     roles : Roles
         The current roles, shown initially.
     parent : QWidget, optional
+    kinds : sequence of (str, str or None), optional
+        Per column, from :func:`column_kinds`: text columns cannot be
+        ticked, codes and identifiers say why they are no measurement.
+    suggest : bool, default False
+        Tick every measurement not yet used (the first time the dialog is
+        opened for a sheet): a second measurement (weight) is used by default.
     """
 
     def __init__(
-        self, columns: Sequence[str], roles, parent: QWidget | None = None, *, n_components: int = 2
+        self, columns: Sequence[str], roles, parent: QWidget | None = None, *, n_components: int = 2,
+        kinds: Sequence[tuple[str, str | None]] | None = None, suggest: bool = False,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Columns")
@@ -230,7 +277,19 @@ class ColumnsDialog(QDialog):
 
         for i, name in enumerate(self._columns):
             check = QCheckBox(f"use “{name}”")
-            check.setChecked(i in roles.features)
+            kind, why = kinds[i] if kinds is not None else ("measurement", None)
+            used = i in roles.features or (suggest and kind == "measurement" and i != roles.label)
+            check.setChecked(used and kind != "text")
+            if kind == "text":
+                check.setEnabled(False)
+                check.setText(f"“{name}”: text")
+            if why:
+                check.setToolTip(f"{why[0].upper()}{why[1:]}.")
+            elif kind == "measurement":
+                check.setToolTip(
+                    "A measurement: used by default. The Fit panel's model table (BIC) shows "
+                    "whether the features chosen describe the groups well."
+                )
             unit = QComboBox()
             for text, value in UNIT_CHOICES:
                 unit.addItem(text, value)

@@ -153,6 +153,8 @@ class ExplainPanel(QWidget):
         self._labels: np.ndarray | None = None
         self._snapshot: mixture.Snapshot | None = None
         self._previous_ll: float | None = None
+        self._shared = False  # the chosen model's covariance is one for all classes
+        self._unnamed: list[bool] = []  # per group: no typed label names it
         self._row: np.ndarray | None = None
         self._row_label = -1
         self._row_caption: str | None = None
@@ -206,9 +208,18 @@ class ExplainPanel(QWidget):
             self._units = units + [None] * (dim - len(units))
         self._snapshot = None
         self._previous_ll = None
+        self._shared, self._unnamed = False, []  # until set_model says which model was chosen
         if not self._row_chosen or self._row is None or self._row.shape != (dim,):
             self._pick_default_row()
         self._refresh()
+
+    def set_model(self, covariance: str, unnamed: Sequence[bool] = ()) -> None:
+        """The model the fill chose (by BIC): ``"shared"`` or ``"separate"`` covariance, and per
+        group whether no typed label names it (its blanks stay blank, with a note)."""
+        shared, unnamed = covariance == "shared", [bool(u) for u in unnamed]
+        if (shared, unnamed) != (self._shared, self._unnamed):
+            self._shared, self._unnamed = shared, unnamed
+            self._refresh()
 
     def show_snapshot(self, snapshot: mixture.Snapshot, previous_ll: float | None = None) -> None:
         """Explain the fit as of ``snapshot``.
@@ -339,6 +350,8 @@ class ExplainPanel(QWidget):
         return 1
 
     def _class_name(self, k: int) -> str:
+        if k < len(self._unnamed) and self._unnamed[k]:
+            return f"group {k + 1} (no typed label)"
         return self._classes[k] if k < len(self._classes) else f"class {k + 1}"
 
     def _class_cell(self, k: int) -> str:
@@ -363,7 +376,7 @@ class ExplainPanel(QWidget):
     def _html_model(self) -> str:
         one = self._dim() == 1
         x = "x" if one else "<b>x</b>"
-        spread = _sub("σ", "k") if one else _sub("Σ", "k")
+        spread = ("σ" if one else "Σ") if self._shared else (_sub("σ", "k") if one else _sub("Σ", "k"))
         normal = f"N({x} | {_sub('μ', 'k')}, {spread})"
         feature = _esc(self._features[0]) if one and self._features else "the features"
         return (
@@ -383,7 +396,28 @@ class ExplainPanel(QWidget):
             f"Σ<sub>unlabelled</sub> log Σ<sub>k</sub> {_sub('π', 'k')} {normal} is what EM "
             "climbs: every iteration (an E-step, then an M-step) raises it or leaves it "
             "unchanged.</p>"
+            + self._html_chosen_model()
         )
+
+    def _html_chosen_model(self) -> str:
+        """What the fill's model choice (by BIC) changes in the story above."""
+        parts = []
+        if self._shared:
+            parts.append(
+                "<p><b>The model chosen here has a shared spread:</b> every class has the same "
+                f"{'σ' if self._dim() == 1 else 'covariance Σ'} (shared covariance), which had the "
+                "lowest BIC of the candidates (see the Fit panel). The classes differ in weight and "
+                "mean only.</p>"
+            )
+        n_unnamed = sum(self._unnamed)
+        if n_unnamed:
+            parts.append(
+                f"<p><b>{n_unnamed} group{'s' if n_unnamed > 1 else ''} no typed label names</b> "
+                "(BIC found more groups than typed classes): EM fits "
+                f"{'them' if n_unnamed > 1 else 'it'} like the others, but a blank most likely "
+                "in such a group stays blank, with a note.</p>"
+            )
+        return "".join(parts)
 
     def _html_iteration(self, snap: mixture.Snapshot) -> str:
         t = snap.iteration
@@ -488,6 +522,13 @@ class ExplainPanel(QWidget):
             )
         else:
             best = int(np.argmax(posterior))
+            if best < len(self._unnamed) and self._unnamed[best]:
+                out.append(
+                    f"<p>Most likely in <b>{_esc(self._class_name(best))}</b> "
+                    f"({_pct(posterior[best])}): no typed label names that group, so this blank "
+                    "would stay blank, with a note saying why.</p>"
+                )
+                return "".join(out)
             out.append(
                 f"<p>Each responsibility is its class's share of the sum: "
                 f"r<sub>i,{_esc(self._class_name(best))}</sub> = {_from_log(log_joint[best])} / "
@@ -525,7 +566,22 @@ class ExplainPanel(QWidget):
             "π<sub>k</sub> = N<sub>k</sub> / N &nbsp; "
             "μ<sub>k</sub> = Σ<sub>i</sub> r<sub>ik</sub> x<sub>i</sub> / N<sub>k</sub></p>"
         )
-        if one:
+        if self._shared and one:
+            formulas += (
+                '<p class="f">σ = √( Σ<sub>k</sub> Σ<sub>i</sub> r<sub>ik</sub> '
+                "(x<sub>i</sub> − μ<sub>k</sub>)<sup>2</sup> / N )</p>"
+                "<p>One spread for every class (the shared-covariance model): each row's "
+                "distance from each class's mean, weighted by its responsibility, pooled over "
+                "the classes.</p>"
+            )
+        elif self._shared:
+            formulas += (
+                '<p class="f">Σ = Σ<sub>k</sub> Σ<sub>i</sub> r<sub>ik</sub> (<b>x</b><sub>i</sub> − '
+                "μ<sub>k</sub>)(<b>x</b><sub>i</sub> − μ<sub>k</sub>)<sup>T</sup> / N, "
+                "one covariance shared by every class (the model chosen), shown as each feature's "
+                "spread σ</p>"
+            )
+        elif one:
             formulas += (
                 '<p class="f">σ<sub>k</sub> = √( Σ<sub>i</sub> r<sub>ik</sub> '
                 "(x<sub>i</sub> − μ<sub>k</sub>)<sup>2</sup> / N<sub>k</sub> )</p>"

@@ -94,6 +94,18 @@ def _same_histogram(a: Histogram | None, b: Histogram | None) -> bool:
     )
 
 
+#: Data up to this many values is fingerprinted, so an edit that changes
+#: nothing drawn (a fill: the fit ignores filled labels) redraws nothing.
+_KEY_MAX_VALUES = 400_000
+
+
+def _data_key(x: np.ndarray, lab: np.ndarray, class_names: Sequence[str], unit_label: Any) -> tuple | None:
+    if x.size > _KEY_MAX_VALUES:
+        return None
+    units = unit_label if isinstance(unit_label, str) else tuple(unit_label)
+    return (x.shape, hash(np.ascontiguousarray(x).tobytes()), hash(lab.tobytes()), tuple(class_names), units)
+
+
 def _weak(obj: Any):
     """A weak reference to ``obj``, or a callable giving None when it cannot have one."""
     try:
@@ -149,6 +161,8 @@ class MixturePlot(QWidget):
         ll_view.disableAutoRange()  # widened in steps by _draw_history, not per frame
         ll_view.setRange(xRange=(0.0, 8.0), padding=0)  # whole iterations before any fit
         self._ll_bounds = (0.0, 0.0, 0.0)  # (last iteration, lowest, highest) shown
+        self._ll_values_shown = True
+        self._show_ll_values(False)  # until a fit draws its history
         # Tight rows: the legend sits over the data, so the less it covers the better.
         self._legend = self._main.getPlotItem().addLegend(
             offset=(-10, 10), labelTextColor=_TEXT, verSpacing=-6, labelTextSize="8pt"
@@ -210,6 +224,10 @@ class MixturePlot(QWidget):
         self._unlabelled_scatter: pg.ScatterPlotItem | None = None
         self._posterior_brushes: dict[tuple[int, int], Any] = {}
         self._mean_brushes: list[Any] = []
+        self._last_fit: tuple | None = None  # (result, unnamed) drawn by show_result
+        self._data_key: tuple | None = None  # what set_data drew, for edits that change nothing
+        self._data_range: tuple | None = None  # the data's own axes, before any fit widened them
+        self._y_top = 1.0
 
     # -- data ---------------------------------------------------------------------------
 
@@ -220,6 +238,8 @@ class MixturePlot(QWidget):
         class_names: Sequence[str] = (),
         unit_label: str | Sequence[str] = "",
         histogram: Histogram | None = None,
+        *,
+        keep_fit: bool = False,
     ) -> None:
         """Show new data; call once per data change (not per frame).
 
@@ -239,6 +259,10 @@ class MixturePlot(QWidget):
             (:func:`emgui.core.binning.group_histogram`), when it was already
             computed elsewhere, e.g. in a loader thread: a million rows take
             ~50 ms to bin.  Computed here when omitted.
+        keep_fit : bool, default False
+            The sheet was edited after a fit: draw the last fit again over
+            the new data (and do nothing when the data drawn is the same).
+            Without it, new data drops the fit (a new sheet, a new fit).
         """
         x = np.asarray(X, dtype=np.float64)
         if x.ndim == 1:
@@ -251,6 +275,11 @@ class MixturePlot(QWidget):
         )
         if lab.shape[0] != n_rows:
             raise ValueError(f"labels has {lab.shape[0]} rows, X has {n_rows}")
+        key = _data_key(x, lab, class_names, unit_label)
+        if keep_fit and self.has_fit and key is not None and key == self._data_key:
+            return  # an edit that changed nothing drawn (a fill writes labels the fit ignores)
+        refit = self._last_fit if keep_fit and self.has_fit else None
+        self._data_key = key
         self._timer.stop()
         self._latest = None
         # The same arrays again (a fit of the data just drawn: the fit's input
@@ -269,8 +298,11 @@ class MixturePlot(QWidget):
             )
         ):
             self._drawn = (_weak(X), _weak(labels), list(class_names), unit_label)
-            self._drop_components()
-            self.reset_history()
+            if refit is None:
+                self._drop_components()
+                self.reset_history()
+                if self._data_range is not None:
+                    self._fix_range(*self._data_range)  # a fit's widened axes go back to the data's
             return
         # Weak references: the plot does not keep a million rows alive (the
         # window lets an old fit's input go before making a new one), and a
@@ -295,6 +327,8 @@ class MixturePlot(QWidget):
             self._set_scatter(x[:, :2], lab)
         self._show_empty(self._n_features == 0)
         _cache_static(self._main)
+        if refit is not None and self._n_features:
+            self.show_result(*refit)
 
     @property
     def has_data(self) -> bool:
@@ -437,8 +471,11 @@ class MixturePlot(QWidget):
         )
         self._fix_range((lo[0] - pad[0], hi[0] + pad[0]), (lo[1] - pad[1], hi[1] + pad[1]))
 
-    def _fix_range(self, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
+    def _fix_range(self, x_range: tuple[float, float], y_range: tuple[float, float], *, data: bool = True) -> None:
         # Fixed ranges: auto-range would rescan every curve on every frame.
+        if data:
+            self._data_range = (x_range, y_range)
+        self._y_top = y_range[1]
         view = self._main.getPlotItem().getViewBox()
         view.disableAutoRange()
         view.setRange(xRange=x_range, yRange=y_range, padding=0)
@@ -522,7 +559,9 @@ class MixturePlot(QWidget):
         """
         self._timer.stop()
         self._latest = None
+        self._last_fit = (result, unnamed)
         self._draw_components(result.weights, result.means, result.covariances)
+        self._fit_range_to_components()
         for k, curves in enumerate(self._component_items):
             grey = k < len(unnamed) and bool(unnamed[k])
             for i, curve in enumerate(curves):
@@ -575,7 +614,33 @@ class MixturePlot(QWidget):
         )
         for (curve,), d in zip(self._component_items, dens, strict=True):
             curve.setData(self._grid, d, skipFiniteCheck=True)
-        self._mixture_curve.setData(self._grid, dens.sum(axis=0), skipFiniteCheck=True)
+        total = dens.sum(axis=0)
+        self._mixture_curve.setData(self._grid, total, skipFiniteCheck=True)
+        peak = float(total.max()) if total.size else 0.0
+        if np.isfinite(peak) and peak > self._y_top:
+            # The curve would run off the top: grow the axis (rarely; each
+            # change redraws the axis), never shrink it mid-fit.
+            x_range, _ = self._data_range
+            self._fix_range(x_range, (0.0, peak * 1.25), data=False)
+
+    def _fit_range_to_components(self) -> None:
+        """A finished fit: the axes hold the data and the fitted curves (or 1σ ellipses), no more."""
+        if self._n_features == 0 or self._data_range is None:
+            return
+        (x0, x1), (y0, y1) = self._data_range
+        if self._n_features == 1 and self._mixture_curve is not None:
+            _, total = self._mixture_curve.getData()
+            peak = float(np.nanmax(total)) if total is not None and len(total) else 0.0
+            if np.isfinite(peak):
+                y1 = max(y1, peak * 1.15)
+        elif self._n_features == 2:
+            for inner, _outer in self._component_items:
+                xs, ys = inner.getData()
+                if xs is None or not len(xs) or not np.isfinite(xs).all() or not np.isfinite(ys).all():
+                    continue
+                x0, x1 = min(x0, float(xs.min())), max(x1, float(xs.max()))
+                y0, y1 = min(y0, float(ys.min())), max(y1, float(ys.max()))
+        self._fix_range((x0, x1), (y0, y1), data=False)
 
     def _draw_ellipses(self, mu: np.ndarray, cov: np.ndarray) -> None:
         vals, vecs = np.linalg.eigh(cov)  # (K, 2), (K, 2, 2)
@@ -591,11 +656,18 @@ class MixturePlot(QWidget):
     # -- likelihood history -------------------------------------------------------------
 
     def reset_history(self) -> None:
-        """Clear the log-likelihood plot (a new fit starts)."""
+        """Clear the log-likelihood plot (a new fit or a new sheet starts): clean axes."""
         self._hist_n = 0
         self._ll_bounds = (0.0, 0.0, 0.0)
         self._ll_curve.setData([], [])
         self._ll_points.setData([], [])
+        self._ll.getPlotItem().getViewBox().setRange(xRange=(0.0, 8.0), yRange=(0.0, 1.0), padding=0)
+        self._show_ll_values(False)  # no numbers on an axis with nothing on it
+
+    def _show_ll_values(self, show: bool) -> None:
+        if show != self._ll_values_shown:
+            self._ll_values_shown = show
+            self._ll.getPlotItem().getAxis("left").setStyle(showValues=show)
 
     def _append_history(self, iteration: int, ll: float) -> None:
         if not np.isfinite(ll):
@@ -612,6 +684,7 @@ class MixturePlot(QWidget):
     def _draw_history(self) -> None:
         n = self._hist_n
         if n:
+            self._show_ll_values(True)
             self._widen_history_range(self._hist_it[n - 1], self._hist_ll[:n])
         self._ll_curve.setData(self._hist_it[:n], self._hist_ll[:n], skipFiniteCheck=True)
         # Dots only while few: they show which iterations were drawn.

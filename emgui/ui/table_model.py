@@ -20,6 +20,7 @@ View layout
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -80,6 +81,22 @@ def _plain_float(text: str) -> float | None:
         return float(text)
     except ValueError:
         return None
+
+
+_TYPED_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
+
+
+def _typed_number(text: str) -> float | None:
+    """A number typed plainly with either decimal mark (``177,25``, ``181.0``), else None.
+
+    A lone comma is a decimal comma, as the core reads a height cell, so
+    a cell that reads as exactly this number is shown as typed: its own
+    decimals and its own mark.
+    """
+    t = text.strip()
+    if _TYPED_NUMBER.fullmatch(t) is None:
+        return _plain_float(t)
+    return float(t.replace(",", "."))
 
 
 def _percent(p: float) -> str:
@@ -343,15 +360,19 @@ class SheetTableModel(QAbstractTableModel):
             value = float(sheet.values(col)[row])
             if not math.isfinite(value):
                 return text
-            plain = _plain_float(text)
+            plain = _typed_number(text)
             if plain is not None and plain == value:
-                return text
-            return parsing.format_number(round(value, 1))
+                return text.strip()  # as typed: 177,25 stays 177,25, 181.0 stays 181.0
+            # Read from another form (a unit, feet and inches): the value in
+            # the column's unit, with the file's decimal mark.
+            shown = parsing.format_number(round(value, 1))
+            dialect = sheet.dialect
+            return shown.replace(".", ",") if dialect is not None and dialect.decimal == "," else shown
         if role == _ALIGN:
             return _ALIGN_NUMBER
         if role == _TOOLTIP:
             value = float(sheet.values(col)[row])
-            plain = _plain_float(text)
+            plain = _typed_number(text)
             if math.isfinite(value) and (plain is None or plain != value):
                 unit = sheet.unit(col)
                 shown = parsing.format_number(round(value, 3))

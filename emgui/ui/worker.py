@@ -185,7 +185,8 @@ class FitWorker(QObject):
         super().__init__()
         self._prepare = prepare
         self._make_fit = make_fit
-        self._X, self._labels = (None, None) if prepare is not None else _own_copy(X, labels)
+        # A fit made elsewhere (make_fit) or input made in the thread (prepare) needs no copy here.
+        self._X, self._labels = (None, None) if prepare is not None or make_fit is not None else _own_copy(X, labels)
         self._after = after
         self._n_components = n_components
         self._em_kwargs = dict(em_kwargs)
@@ -561,6 +562,26 @@ class FitController(QObject):
             self.fit_iterated.emit(_detached(first))
         self._finish_stepping_if_done()
         return True
+
+    def take_stepping_fit(self) -> tuple[EMFit, int] | None:
+        """End stepping without cancelling: the fit (at its last step) and its data version.
+
+        Escape after stepping keeps what was stepped: the window can fill
+        from it or run it on (:meth:`start` with ``make_fit``) or step it
+        again (:meth:`resume_stepping`).  None when not stepping.
+        """
+        stepper, self._stepper = self._stepper, None
+        return None if stepper is None else (stepper.fit, stepper.data_version)
+
+    def resume_stepping(self, fit: EMFit, data_version: int) -> Snapshot | None:
+        """Step on a fit taken by :meth:`take_stepping_fit` (one iteration, as :meth:`step`)."""
+        self._pending = None
+        if self._worker is not None:
+            self._stale = True
+            self._worker.abort()
+        self._stepper = _Stepper(fit, int(data_version))
+        self.fit_started.emit()
+        return self.step()
 
     def is_stepping(self) -> bool:
         """Whether a step-by-step fit is in progress."""

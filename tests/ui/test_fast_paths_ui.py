@@ -151,9 +151,9 @@ def test_the_window_opens_a_large_file_and_fits_it(window, big_csv, qtbot):
 
 
 def test_a_large_sheet_shows_its_table_first_and_its_widths_and_plot_next(window, big_csv, qtbot, monkeypatch):
-    import emgui.ui.window as window_module
+    import emgui.ui.pacing as pacing
 
-    monkeypatch.setattr(window_module, "_LARGE_ROWS", 1000)  # 3000 rows count as large
+    monkeypatch.setattr(pacing, "LARGE_ROWS", 1000)  # 3000 rows count as large
     window.plot.set_data([])  # nothing drawn before the open
     sized = []
     size_columns = window._size_columns
@@ -341,11 +341,11 @@ def test_a_large_sheet_changed_since_its_last_fit_is_prepared_in_the_fit_thread(
     """A refit after a fill (or an edit) makes its input off the GUI thread, with the same result."""
     import threading
 
-    import emgui.ui.window as window_module
+    import emgui.ui.pacing as pacing
     from emgui.core import fill as fill_module
     from emgui.core.fill import prepare_fit
 
-    monkeypatch.setattr(window_module, "_LARGE_ROWS", 1000)  # 3000 rows count as large
+    monkeypatch.setattr(pacing, "LARGE_ROWS", 1000)  # 3000 rows count as large
     assert window.open_path(big_csv, ask=False)
     with qtbot.waitSignal(window.fill_applied, timeout=30_000):
         window.fill_gaps()  # prepared by the loader: the usual path
@@ -373,10 +373,10 @@ def test_a_large_sheet_changed_since_its_last_fit_is_prepared_in_the_fit_thread(
 
 
 def test_a_fit_input_that_cannot_be_made_in_the_thread_is_reported(window, big_csv, qtbot, monkeypatch):
-    import emgui.ui.window as window_module
+    import emgui.ui.pacing as pacing
     from emgui.core import fill as fill_module
 
-    monkeypatch.setattr(window_module, "_LARGE_ROWS", 1000)
+    monkeypatch.setattr(pacing, "LARGE_ROWS", 1000)
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text, *a, **k: shown.append(text)))
     assert window.open_path(big_csv, ask=False)
@@ -394,9 +394,9 @@ def test_a_fit_input_that_cannot_be_made_in_the_thread_is_reported(window, big_c
 
 def test_a_large_sheets_fill_is_written_from_a_timer_a_turn_after_the_fit(window, big_csv, qtbot, monkeypatch):
     """Not in the slot of the fit's queued signal: posted events go before timers and input."""
-    import emgui.ui.window as window_module
+    import emgui.ui.pacing as pacing
 
-    monkeypatch.setattr(window_module, "_LARGE_ROWS", 1000)  # 3000 rows count as large
+    monkeypatch.setattr(pacing, "LARGE_ROWS", 1000)  # 3000 rows count as large
     assert window.open_path(big_csv, ask=False)
     finished, applied = [], []
     window._controller.fit_finished.connect(lambda o: finished.append(window.sheet.filled_rows().size))
@@ -409,10 +409,10 @@ def test_a_large_sheets_fill_is_written_from_a_timer_a_turn_after_the_fit(window
 
 
 def test_escape_between_a_large_fit_and_its_fill_writes_nothing(window, big_csv, qtbot, monkeypatch):
-    import emgui.ui.window as window_module
+    import emgui.ui.pacing as pacing
 
-    monkeypatch.setattr(window_module, "_LARGE_ROWS", 1000)
-    monkeypatch.setattr(window_module, "_STEP_MS", 300)  # time to press Escape in between
+    monkeypatch.setattr(pacing, "LARGE_ROWS", 1000)
+    monkeypatch.setattr(pacing, "STEP_MS", 300)  # time to press Escape in between
     assert window.open_path(big_csv, ask=False)
     applied = []
     window.fill_applied.connect(applied.append)
@@ -426,10 +426,10 @@ def test_escape_between_a_large_fit_and_its_fill_writes_nothing(window, big_csv,
 
 
 def test_an_edit_between_a_large_fit_and_its_fill_fits_again(window, big_csv, qtbot, monkeypatch):
-    import emgui.ui.window as window_module
+    import emgui.ui.pacing as pacing
 
-    monkeypatch.setattr(window_module, "_LARGE_ROWS", 1000)
-    monkeypatch.setattr(window_module, "_STEP_MS", 300)
+    monkeypatch.setattr(pacing, "LARGE_ROWS", 1000)
+    monkeypatch.setattr(pacing, "STEP_MS", 300)
     assert window.open_path(big_csv, ask=False)
     discarded, applied = [], []
     window.fit_discarded.connect(lambda: discarded.append(True))

@@ -1,0 +1,134 @@
+"""The docks that follow the data: the mixture plot and Help ▸ How EM Works.
+
+A part of :class:`emgui.ui.window.MainWindow` (a mixin).  The plot
+(pyqtgraph) is created after start-up; until a fit is drawn it shows the
+sheet's data, redrawn on a coalescing timer as cells change.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import QDockWidget
+
+__all__ = ["PlotAndExplain"]
+
+_log = logging.getLogger(__name__)
+
+
+class PlotAndExplain:
+    """The mixture plot's data and the How EM Works panel beside it."""
+
+    def _create_plot(self) -> None:
+        try:
+            from emgui.ui.plot import MixturePlot
+        except Exception:  # the table works without the plot
+            _log.exception("the mixture plot is unavailable")
+            return
+        self._plot = MixturePlot()
+        self.plot_dock.setWidget(self._plot)
+        self._show_data_in_plot()
+
+    def _show_data_in_plot(self, *, keep_fit: bool = False) -> None:
+        """Draw the sheet's data so the plot is never blank (``keep_fit``: the last fit stays drawn over it)."""
+        if self._plot is None or self._sheet is None:
+            return
+        from emgui.core.fill import FillError, prepare_fit
+
+        try:
+            fit_input = prepare_fit(self._sheet, self._components_for_sheet())
+        except (FillError, ValueError):
+            self._plot.set_data([])  # nothing to draw: say how to get a picture
+            return
+        self._plot.set_data(
+            fit_input.X,
+            fit_input.labels,
+            self._class_names(fit_input),
+            self._axis_labels(),
+            histogram=fit_input.histogram if fit_input.X.shape[1] == 1 else None,
+            keep_fit=keep_fit,
+        )
+
+    def _class_names(self, fit_input) -> list[str]:
+        return [fit_input.spellings.get(c, c) for c in fit_input.classes]
+
+    def _axis_labels(self) -> list[str]:
+        sheet = self._sheet
+        labels = []
+        for f in sheet.roles.features:
+            name, unit = sheet.columns[f], sheet.unit(f)
+            labels.append(name if not unit or unit in name else f"{name} ({unit})")
+        return labels
+
+    @Slot()
+    def _on_plot_data_due(self) -> None:
+        if self._plot is not None and not self._fitting:
+            self._show_data_in_plot(keep_fit=True)
+
+    @Slot()
+    def show_how_em(self) -> None:
+        """Help ▸ How EM Works: EM explained with the current fit's numbers, beside the plot."""
+        self._ensure_ready()
+        if self._how_em is None:
+            from emgui.ui.explain import ExplainPanel
+
+            self._how_em = ExplainPanel()
+            self.explain_dock = QDockWidget("How EM Works", self)
+            self.explain_dock.setObjectName("explainDock")
+            self.explain_dock.setWidget(self._how_em)
+            self.explain_dock.visibilityChanged.connect(self._on_explain_visibility)
+            placed = self.restoreDockWidget(self.explain_dock)
+            if not placed:
+                self.splitDockWidget(self.plot_dock, self.explain_dock, Qt.Orientation.Horizontal)
+            self.view.selectionModel().currentRowChanged.connect(self._explain_row)
+            if self._explained is not None:
+                self._explain_fit()
+        else:
+            placed = True
+        if not self.explain_dock.isVisible() and not self.plot_dock.isFloating():
+            self._plot_width_before_explain = self.plot_dock.width()  # given back when it closes
+        self._how_em.show()
+        self.explain_dock.show()
+        self.explain_dock.raise_()
+        if not placed:
+            # The first time: room for its tables, taken from the plot and the
+            # sheet alike; the sheet keeps about 40 % of the window, enough for
+            # a name, a label, its confidence and a height.
+            docks = min(self.plot_dock.width() + 440, int(self.width() * 0.6))
+            explain = min(440, max(400, docks // 2))
+            self.resizeDocks(
+                [self.plot_dock, self.explain_dock], [max(docks - explain, 300), explain],
+                Qt.Orientation.Horizontal,
+            )
+
+    def _explain_fit(self) -> None:
+        fit_input, sheet = self._explained, self._sheet
+        self._how_em.set_fit_context(
+            self._class_names(fit_input),
+            fit_input.feature_names,
+            [sheet.unit(f) for f in sheet.roles.features],
+            fit_input.X,
+            fit_input.labels,
+        )
+        self._explain_model()
+        if self._last_snapshot is not None:
+            self._how_em.show_snapshot(self._last_snapshot)
+        self._explain_row(self.view.currentIndex())
+
+    def _explain_model(self) -> None:
+        """How EM Works follows the model the fill chose: shared or separate spreads, unnamed groups."""
+        run = self._fill_run
+        if self._how_em is not None and run is not None and run.model is not None:
+            self._how_em.set_model(*run.model)
+
+    def _explain_row(self, current, _previous=None) -> None:
+        if self._explained is None or not current.isValid():
+            return
+        from emgui.ui.explain import sheet_row_input
+
+        row = self._model.sheet_row(current.row())
+        if row >= self._sheet.n_rows:
+            return  # the empty row for typing
+        x, label = sheet_row_input(self._sheet, self._explained.classes, row)
+        self._how_em.select_row(x, label, caption=f"row {row + 1}")
