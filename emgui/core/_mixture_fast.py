@@ -33,6 +33,12 @@ Three engines, chosen per iteration by the caller:
 
 All engines work in blocks that stay in the CPU cache; the first two reuse
 scratch buffers allocated once, through ``out=`` arguments.
+
+Rows with some features blank are not in these engines: :class:`Incomplete`
+holds them, grouped by which features are blank, and its sweep returns the
+same statistics with each blank value replaced by its conditional
+expectation given the row's class and observed values, plus the conditional
+covariance (Ghahramani & Jordan 1994).  :func:`merge` adds two sweeps.
 """
 
 from __future__ import annotations
@@ -45,12 +51,14 @@ import numpy as np
 __all__ = [
     "CONDITION_LIMIT",
     "Gaussians",
+    "Incomplete",
     "Precise",
     "QuadraticFeatures",
     "Sweep",
     "TwoClassLine",
     "condition",
     "empty_sweep",
+    "merge",
     "sum_log",
 ]
 
@@ -103,6 +111,21 @@ class Sweep(NamedTuple):
 def empty_sweep(k: int, d: int) -> Sweep:
     """The sweep over zero rows."""
     return Sweep(0.0, np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d)))
+
+
+def merge(a: Sweep, b: Sweep) -> Sweep:
+    """The sweep of two disjoint sets of rows: counts and sums add, scatters by the parallel-axis rule."""
+    s0 = a.s0 + b.s0
+    s1 = a.s1 + b.s1
+    scatter = a.scatter + b.scatter
+    for s in (a, b):
+        # n_part (m_part - m)(m_part - m)ᵀ about the merged mean m.
+        ok = (s.s0 > 0.0) & (s0 > 0.0)
+        mp = s.s1[ok] / s.s0[ok, None]
+        m = s1[ok] / s0[ok, None]
+        d = mp - m
+        scatter[ok] += np.einsum("k,ki,kj->kij", s.s0[ok], d, d)
+    return Sweep(a.ll + b.ll, s0, s1, scatter)
 
 
 def sum_log(values: np.ndarray, group: int = 256) -> float:
@@ -448,3 +471,124 @@ class Precise:
                 scatter[j] += wb + np.outer(delta, delta) * (na * nb / ntot)
                 s0[j] = ntot
         return Sweep(ll, s0, mean * s0[:, None], scatter)
+
+
+class _Pattern(NamedTuple):
+    observed: np.ndarray  # (p,) feature indices
+    missing: np.ndarray  # (q,) feature indices
+    x: np.ndarray  # (n, p) observed values, centred
+    labels: np.ndarray  # (n,) class or -1
+    typed: np.ndarray  # (t,) positions of typed rows in x
+    blank: np.ndarray  # (u,) positions of untyped rows in x
+
+
+class Incomplete:
+    """Rows with some features blank (each has at least one observed), grouped by pattern.
+
+    The E-step of a row uses the marginal density of its observed values,
+    N(x_o | μ_k,o, Σ_k,oo).  For the M-step a blank value counts as its
+    conditional expectation x̂_m = μ_k,m + Σ_k,mo Σ_k,oo⁻¹ (x_o - μ_k,o) under
+    each class, and the scatter gains the conditional covariance
+    Σ_k,mm - Σ_k,mo Σ_k,oo⁻¹ Σ_k,om (Ghahramani & Jordan 1994): exact EM, so
+    the observed-data log-likelihood still never decreases.  Every row of a
+    pattern shares the same matrices: one vectorised pass per pattern and class.
+    Typed rows are in here too (their statistics depend on the parameters).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, D)
+        Centred rows with NaN for the blank values, in a canonical order.
+    labels : ndarray, shape (n,)
+        Class per row, -1 where unknown.
+    n_components : int
+    """
+
+    def __init__(self, x: np.ndarray, labels: np.ndarray, n_components: int) -> None:
+        self.n, self.dim = x.shape
+        self.k = n_components
+        observed = np.isfinite(x)
+        masks, which = np.unique(observed, axis=0, return_inverse=True)
+        which = which.reshape(-1)
+        order = np.argsort(which, kind="stable")
+        bounds = np.searchsorted(which[order], np.arange(len(masks) + 1))
+        self.patterns: list[_Pattern] = []
+        for p, mask in enumerate(masks):
+            rows = order[bounds[p] : bounds[p + 1]]
+            o, m = np.flatnonzero(mask), np.flatnonzero(~mask)
+            lab = np.asarray(labels[rows], dtype=np.intp)
+            self.patterns.append(_Pattern(
+                o, m, np.ascontiguousarray(x[np.ix_(rows, o)]), lab,
+                np.flatnonzero(lab >= 0), np.flatnonzero(lab < 0),
+            ))
+
+    def sweep(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> Sweep:
+        """One pass: log-likelihood of the observed values and the expected sufficient statistics.
+
+        Parameters
+        ----------
+        weights : ndarray, shape (K,)
+        means : ndarray, shape (K, D)
+            Centred coordinates, as the rows.
+        covariances : ndarray, shape (K, D, D)
+
+        Raises
+        ------
+        numpy.linalg.LinAlgError
+            A marginal covariance is not positive definite.
+        """
+        k, dim = self.k, self.dim
+        s0 = np.zeros(k)
+        s1 = np.zeros((k, dim))
+        s2 = np.zeros((k, dim, dim))
+        ll = 0.0
+        with np.errstate(divide="ignore"):
+            log_w = np.log(weights)
+        for pat in self.patterns:
+            o, m, xo = pat.observed, pat.missing, pat.x
+            n, p = xo.shape
+            logp = np.empty((n, k))
+            filled = []  # per class: (x̂_m (n, q), conditional covariance (q, q))
+            for j in range(k):
+                cov = covariances[j]
+                s_oo = cov[np.ix_(o, o)]
+                chol = np.linalg.cholesky(s_oo)
+                inv_chol = np.linalg.inv(chol)
+                diff = xo - means[j, o]
+                y = diff @ inv_chol.T
+                maha = np.einsum("ij,ij->i", y, y)
+                logp[:, j] = log_w[j] - np.log(np.diagonal(chol)).sum() - 0.5 * (p * _LOG_2PI + maha)
+                # B = Σ_mo Σ_oo⁻¹ through the Cholesky factor: (L⁻¹ Σ_om)ᵀ L⁻¹.
+                half = inv_chol @ cov[np.ix_(o, m)]  # (p, q)
+                reg = half.T @ inv_chol  # (q, p)
+                cond = cov[np.ix_(m, m)] - half.T @ half
+                filled.append((means[j, m] + diff @ reg.T, cond))
+            resp = np.zeros((n, k))
+            if len(pat.typed):
+                t, lab = pat.typed, pat.labels[pat.typed]
+                ll += float(logp[t, lab].sum())
+                resp[t, lab] = 1.0
+            if len(pat.blank):
+                lp = logp[pat.blank]
+                mx = lp.max(axis=1)
+                mx = np.where(np.isfinite(mx), mx, 0.0)
+                with np.errstate(under="ignore"):
+                    ex = np.exp(lp - mx[:, None])
+                tot = ex.sum(axis=1)
+                ll += float(mx.sum() + np.log(tot).sum())
+                resp[pat.blank] = ex / tot[:, None]
+            for j in range(k):
+                r = resp[:, j]
+                rs = float(r.sum())
+                if rs <= 0.0:
+                    continue
+                xm, cond = filled[j]
+                xo_r = xo * r[:, None]
+                s0[j] += rs
+                s1[j, o] += r @ xo
+                s1[j, m] += r @ xm
+                s2[j][np.ix_(o, o)] += xo_r.T @ xo
+                cross = xo_r.T @ xm  # (p, q)
+                s2[j][np.ix_(o, m)] += cross
+                s2[j][np.ix_(m, o)] += cross.T
+                s2[j][np.ix_(m, m)] += (xm * r[:, None]).T @ xm + rs * cond
+        return _raw_to_sweep(ll, s0, s1, s2)
