@@ -11,6 +11,7 @@ nothing is written.  See DESIGN.md for the output contract.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -315,6 +316,7 @@ def run_fill(args) -> int:
         export_table,
         fill_sheet,
         report_dict,
+        take_number_marks,
     )
     from .core.sheet import Sheet
 
@@ -340,6 +342,10 @@ def run_fill(args) -> int:
     if not table.columns:
         raise UsageError(f"'{_shown(Path(args.input).name)}' has no columns")
     columns = list(table.columns)
+    # An output of --fill all read again: its filled numbers are blank again.
+    columns, in_cells = take_number_marks(columns, table.cells)
+    if in_cells is not table.cells:
+        table = dataclasses.replace(table, columns=columns, cells=in_cells)
     roles = _resolve_roles(args, columns, _role_cells(columns, table.cells))
     if out.suffix.lower() == ".xlsx":
         _check_xlsx_output(out, columns, table.cells, roles, args)

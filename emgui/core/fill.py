@@ -32,6 +32,7 @@ __all__ = [
     "NumberFill",
     "Draw",
     "export_draws",
+    "take_number_marks",
     "missing_patterns",
     "mcar_test",
     "prepare_fit",
@@ -999,6 +1000,41 @@ def export_table(
             columns += [name + "_imputed", name + "_low", name + "_high"]
             cells += [imputed, low, high]
     return columns, cells
+
+
+def take_number_marks(columns: list[str], cells: list) -> tuple[list[str], list]:
+    """A table written with ``--fill all`` made ready to fill again.
+
+    For each column X with ``X_imputed``, ``X_low`` and ``X_high`` (each
+    once), those three are taken out and the cells of X they mark as filled
+    are blank again, so a second fill replaces them rather than treating
+    them as typed.  Other tables are returned as they are.
+
+    Parameters
+    ----------
+    columns : list of str
+    cells : list of columns (object arrays or Arrow string arrays)
+    """
+    from .fileio import object_cells
+
+    drop: set[int] = set()
+    cells = list(cells)
+    for j, name in enumerate(columns):
+        parts = [f"{name}{suffix}" for suffix in ("_imputed", "_low", "_high")]
+        if not name or not all(columns.count(p) == 1 for p in parts):
+            continue
+        at = [columns.index(p) for p in parts]
+        flags = object_cells(cells[at[0]])
+        filled = np.array([isinstance(v, str) and v.strip().lower() == "true" for v in flags], dtype=bool)
+        if filled.any():
+            col = np.array(object_cells(cells[j]), dtype=object)
+            col[filled] = None
+            cells[j] = col
+        drop.update(at)
+    if not drop:
+        return columns, cells
+    keep = [j for j in range(len(columns)) if j not in drop]
+    return [columns[j] for j in keep], [cells[j] for j in keep]
 
 
 def export_draws(
