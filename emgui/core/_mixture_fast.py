@@ -58,6 +58,7 @@ __all__ = [
     "TwoClassLine",
     "condition",
     "empty_sweep",
+    "marginal",
     "merge",
     "sum_log",
 ]
@@ -473,13 +474,88 @@ class Precise:
         return Sweep(ll, s0, mean * s0[:, None], scatter)
 
 
-class _Pattern(NamedTuple):
-    observed: np.ndarray  # (p,) feature indices
-    missing: np.ndarray  # (q,) feature indices
-    x: np.ndarray  # (n, p) observed values, centred
-    labels: np.ndarray  # (n,) class or -1
-    typed: np.ndarray  # (t,) positions of typed rows in x
-    blank: np.ndarray  # (u,) positions of untyped rows in x
+def marginal(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, o: np.ndarray) -> Gaussians:
+    """Factorised parameters of the marginal over features ``o`` (scikit-learn's Cholesky form).
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        A marginal covariance is not positive definite.
+    """
+    cov = covariances[:, o][:, :, o]
+    chol = np.linalg.cholesky(cov)
+    eye = np.broadcast_to(np.eye(len(o)), cov.shape)
+    prec_chol = np.swapaxes(np.linalg.solve(chol, eye), 1, 2)
+    diag = np.diagonal(prec_chol, axis1=1, axis2=2)
+    if not (np.isfinite(prec_chol).all() and (diag > 0).all()):
+        raise np.linalg.LinAlgError("a marginal covariance is too narrow")
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(weights)
+    return Gaussians(log_weights, means[:, o], prec_chol, np.log(diag).sum(axis=1))
+
+
+class _Pattern:
+    """The rows of one pattern of blanks: untyped ones in a fast engine, typed ones as constant sums."""
+
+    __slots__ = ("engine", "fast", "missing", "n_typed", "observed", "precise", "radius", "scale",
+                 "typed_mean", "typed_scatter")
+
+    def __init__(self, o: np.ndarray, m: np.ndarray, xo: np.ndarray, labels: np.ndarray, k: int,
+                 quad_max_columns: int, quad_max_bytes: int) -> None:
+        self.observed, self.missing = o, m
+        p = len(o)
+        typed = labels >= 0
+        xu = xo[~typed]
+        xu = np.ascontiguousarray(xu[np.lexsort(xu.T[::-1])]) if len(xu) else xu.reshape(0, p)
+        self.n_typed = np.bincount(labels[typed], minlength=k).astype(np.float64)
+        self.typed_mean = np.zeros((k, p))
+        self.typed_scatter = np.zeros((k, p, p))
+        for j in np.flatnonzero(self.n_typed):
+            rows = xo[labels == j]
+            rows = rows[np.lexsort(rows.T[::-1])]  # canonical: sums independent of row order
+            self.typed_mean[j] = rows.mean(axis=0)
+            diff = rows - self.typed_mean[j]
+            self.typed_scatter[j] = diff.T @ diff
+        n_u = len(xu)
+        if n_u:
+            scale = np.abs(xu).max(axis=0)
+            self.scale = np.where(scale > 0, scale, 1.0)
+            self.radius = float(np.sqrt(((xu / self.scale) ** 2).sum(axis=1).max()))
+        else:
+            self.scale, self.radius = np.ones(p), 0.0
+        self.precise = Precise(xu, k) if n_u else None
+        self.fast: TwoClassLine | QuadraticFeatures | None = None
+        cols = QuadraticFeatures.n_columns(p)
+        if n_u and p == 1 and k == 2:
+            self.fast = TwoClassLine(xu[:, 0])
+        elif n_u and cols <= quad_max_columns and n_u * cols * 8 <= quad_max_bytes:
+            self.fast = QuadraticFeatures(xu, k)
+
+    def observed_sweep(self, g: Gaussians) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """(ll, S0 (K,), S1 (K, p), S2 (K, p, p)): raw moments of the observed values, typed rows included."""
+        k, p = g.means.shape
+        if self.precise is None:
+            sweep = empty_sweep(k, p)
+        else:
+            sweep = None
+            if self.fast is not None and condition(g, self.scale, self.radius) <= CONDITION_LIMIT:
+                sweep = self.fast.sweep(g)
+            if sweep is None:
+                sweep = self.precise.sweep(g)
+        ll = sweep.ll
+        safe = np.where(sweep.s0 > 0.0, sweep.s0, 1.0)
+        s0 = sweep.s0 + self.n_typed
+        s1 = sweep.s1 + self.n_typed[:, None] * self.typed_mean
+        s2 = (sweep.scatter + np.einsum("ki,kj->kij", sweep.s1, sweep.s1 / safe[:, None])
+              + self.typed_scatter + np.einsum("k,ki,kj->kij", self.n_typed, self.typed_mean, self.typed_mean))
+        for j in np.flatnonzero(self.n_typed):
+            # Σ_typed log π_j N(x_o | μ_j,o, Σ_j,oo): scatter about μ_j through the Cholesky factor.
+            c = g.prec_chol[j]
+            nj = self.n_typed[j]
+            y = (self.typed_mean[j] - g.means[j]) @ c
+            ll += nj * (g.log_weights[j] + g.half_log_det[j] - 0.5 * p * _LOG_2PI)
+            ll -= 0.5 * (float(np.sum(c * (self.typed_scatter[j] @ c))) + nj * float(y @ y))
+        return ll, s0, s1, s2
 
 
 class Incomplete:
@@ -487,23 +563,30 @@ class Incomplete:
 
     The E-step of a row uses the marginal density of its observed values,
     N(x_o | μ_k,o, Σ_k,oo).  For the M-step a blank value counts as its
-    conditional expectation x̂_m = μ_k,m + Σ_k,mo Σ_k,oo⁻¹ (x_o - μ_k,o) under
-    each class, and the scatter gains the conditional covariance
-    Σ_k,mm - Σ_k,mo Σ_k,oo⁻¹ Σ_k,om (Ghahramani & Jordan 1994): exact EM, so
-    the observed-data log-likelihood still never decreases.  Every row of a
-    pattern shares the same matrices: one vectorised pass per pattern and class.
-    Typed rows are in here too (their statistics depend on the parameters).
+    conditional expectation x̂_m = μ_k,m + B_k (x_o - μ_k,o), B_k = Σ_k,mo
+    Σ_k,oo⁻¹, under each class, and the scatter gains the conditional
+    covariance Σ_k,mm - B_k Σ_k,om (Ghahramani & Jordan 1994): exact EM, so
+    the observed-data log-likelihood still never decreases.
+
+    Speed: x̂ is linear in x_o, so every statistic over the full features
+    follows from the responsibility-weighted moments of the observed values
+    alone (Σr, Σr x_o, Σr x_o x_oᵀ).  Those come from the same one-pass
+    engines as the complete rows (:class:`TwoClassLine`,
+    :class:`QuadraticFeatures`, :class:`Precise`) run on each pattern's
+    observed columns with the marginal parameters; typed rows of a pattern
+    enter as constant sums.
 
     Parameters
     ----------
     x : ndarray, shape (n, D)
-        Centred rows with NaN for the blank values, in a canonical order.
+        Centred rows with NaN for the blank values.
     labels : ndarray, shape (n,)
         Class per row, -1 where unknown.
     n_components : int
     """
 
-    def __init__(self, x: np.ndarray, labels: np.ndarray, n_components: int) -> None:
+    def __init__(self, x: np.ndarray, labels: np.ndarray, n_components: int,
+                 quad_max_columns: int = 15, quad_max_bytes: int = 256 * 2**20) -> None:
         self.n, self.dim = x.shape
         self.k = n_components
         observed = np.isfinite(x)
@@ -515,10 +598,9 @@ class Incomplete:
         for p, mask in enumerate(masks):
             rows = order[bounds[p] : bounds[p + 1]]
             o, m = np.flatnonzero(mask), np.flatnonzero(~mask)
-            lab = np.asarray(labels[rows], dtype=np.intp)
             self.patterns.append(_Pattern(
-                o, m, np.ascontiguousarray(x[np.ix_(rows, o)]), lab,
-                np.flatnonzero(lab >= 0), np.flatnonzero(lab < 0),
+                o, m, np.ascontiguousarray(x[np.ix_(rows, o)]), np.asarray(labels[rows], dtype=np.intp),
+                n_components, quad_max_columns, quad_max_bytes,
             ))
 
     def sweep(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> Sweep:
@@ -541,54 +623,28 @@ class Incomplete:
         s1 = np.zeros((k, dim))
         s2 = np.zeros((k, dim, dim))
         ll = 0.0
-        with np.errstate(divide="ignore"):
-            log_w = np.log(weights)
         for pat in self.patterns:
-            o, m, xo = pat.observed, pat.missing, pat.x
-            n, p = xo.shape
-            logp = np.empty((n, k))
-            filled = []  # per class: (x̂_m (n, q), conditional covariance (q, q))
+            o, m = pat.observed, pat.missing
+            g = marginal(weights, means, covariances, o)
+            part_ll, n0, n1, n2 = pat.observed_sweep(g)
+            ll += part_ll
             for j in range(k):
-                cov = covariances[j]
-                s_oo = cov[np.ix_(o, o)]
-                chol = np.linalg.cholesky(s_oo)
-                inv_chol = np.linalg.inv(chol)
-                diff = xo - means[j, o]
-                y = diff @ inv_chol.T
-                maha = np.einsum("ij,ij->i", y, y)
-                logp[:, j] = log_w[j] - np.log(np.diagonal(chol)).sum() - 0.5 * (p * _LOG_2PI + maha)
-                # B = Σ_mo Σ_oo⁻¹ through the Cholesky factor: (L⁻¹ Σ_om)ᵀ L⁻¹.
-                half = inv_chol @ cov[np.ix_(o, m)]  # (p, q)
-                reg = half.T @ inv_chol  # (q, p)
-                cond = cov[np.ix_(m, m)] - half.T @ half
-                filled.append((means[j, m] + diff @ reg.T, cond))
-            resp = np.zeros((n, k))
-            if len(pat.typed):
-                t, lab = pat.typed, pat.labels[pat.typed]
-                ll += float(logp[t, lab].sum())
-                resp[t, lab] = 1.0
-            if len(pat.blank):
-                lp = logp[pat.blank]
-                mx = lp.max(axis=1)
-                mx = np.where(np.isfinite(mx), mx, 0.0)
-                with np.errstate(under="ignore"):
-                    ex = np.exp(lp - mx[:, None])
-                tot = ex.sum(axis=1)
-                ll += float(mx.sum() + np.log(tot).sum())
-                resp[pat.blank] = ex / tot[:, None]
-            for j in range(k):
-                r = resp[:, j]
-                rs = float(r.sum())
-                if rs <= 0.0:
+                if n0[j] <= 0.0:
                     continue
-                xm, cond = filled[j]
-                xo_r = xo * r[:, None]
-                s0[j] += rs
-                s1[j, o] += r @ xo
-                s1[j, m] += r @ xm
-                s2[j][np.ix_(o, o)] += xo_r.T @ xo
-                cross = xo_r.T @ xm  # (p, q)
+                cov = covariances[j]
+                c = np.linalg.cholesky(cov[np.ix_(o, o)])
+                half = np.linalg.solve(c, cov[np.ix_(o, m)])  # L⁻¹ Σ_om, (p, q)
+                reg = np.linalg.solve(c.T, half).T  # B = Σ_mo Σ_oo⁻¹, (q, p)
+                cond = cov[np.ix_(m, m)] - half.T @ half
+                a = means[j, m] - reg @ means[j, o]  # x̂_m = a + B x_o
+                b1 = reg @ n1[j]
+                s0[j] += n0[j]
+                s1[j, o] += n1[j]
+                s1[j, m] += n0[j] * a + b1
+                s2[j][np.ix_(o, o)] += n2[j]
+                cross = np.outer(n1[j], a) + n2[j] @ reg.T  # Σ r x_o x̂_mᵀ, (p, q)
                 s2[j][np.ix_(o, m)] += cross
                 s2[j][np.ix_(m, o)] += cross.T
-                s2[j][np.ix_(m, m)] += (xm * r[:, None]).T @ xm + rs * cond
+                s2[j][np.ix_(m, m)] += (n0[j] * np.outer(a, a) + np.outer(a, b1) + np.outer(b1, a)
+                                        + reg @ n2[j] @ reg.T + n0[j] * cond)
         return _raw_to_sweep(ll, s0, s1, s2)

@@ -835,7 +835,7 @@ class EMFit:
             part = np.flatnonzero(~complete)
             xi = x[part] - self._shift
             order = np.lexsort(xi.T[::-1])  # canonical: the same rows in any order give the same sums
-            self._incomplete = _fast.Incomplete(xi[order], lab[part][order], k)
+            self._incomplete = _fast.Incomplete(xi[order], lab[part][order], k, _QUAD_MAX_COLUMNS, _QUAD_MAX_BYTES)
             x_full, lab_full = x[complete], lab[complete]
         else:
             self._init_shift(x, k)
