@@ -33,6 +33,7 @@ __all__ = [
     "Draw",
     "export_draws",
     "take_number_marks",
+    "numbers_of",
     "missing_patterns",
     "mcar_test",
     "prepare_fit",
@@ -283,7 +284,7 @@ def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
         )
     keep = np.array if copy else np.asarray
     return FitSource(
-        values=tuple(keep(sheet.values(f)) for f in roles.features),
+        values=tuple(_fit_values(sheet, f, keep) for f in roles.features),
         label_cells=None if roles.label is None else keep(sheet.column_cells(roles.label)),
         user=sheet.provenance == USER,
         label_missing=keep(sheet.label_missing()),
@@ -294,6 +295,16 @@ def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
         heights=tuple(i for i, f in enumerate(roles.features) if roles.units.get(f)),
         unreadable=tuple(_any_or_none(sheet.unreadable(f)) for f in roles.features),
     )
+
+
+def _fit_values(sheet: Sheet, f: int, keep) -> np.ndarray:
+    """A feature's numbers as the fit sees them: a number an earlier fill wrote is blank again."""
+    filled = sheet.number_filled(f)
+    if not filled.any():
+        return keep(sheet.values(f))
+    out = np.array(sheet.values(f))
+    out[filled] = np.nan
+    return out
 
 
 def _any_or_none(mask: np.ndarray) -> np.ndarray | None:
@@ -439,6 +450,14 @@ def apply_plan(sheet: Sheet, plan: FillPlan, notes: FillNotes | None = None) -> 
         unusual=[(r, features[f], reason) for r, f, reason in plan.unusual],
         notes=notes,
     )
+    # Numbers an earlier fill wrote are blank to this one: blank again, then this plan's.
+    sheet.clear_numbers()
+    nums = plan.numbers
+    if nums is not None and len(nums):
+        sheet.apply_numbers(
+            nums.rows, np.asarray(features)[nums.features], _number_text(nums.values),
+            nums.low, nums.high, nums.guess, nums.confidence,
+        )
 
 
 #: Held-out log-loss (nats per typed label) by which the typed rows alone must beat the full fit to replace it.
@@ -959,6 +978,8 @@ def export_table(
     ``<feature>_low`` and ``<feature>_high``.
     """
     columns, cells = sheet.to_table(marks=True)
+    if numbers is None:
+        numbers = numbers_of(sheet)
     issue_cols: list[tuple[str, np.ndarray]] = []
     for f in sheet.roles.features:
         if sheet.unit(f) is None:
@@ -1098,6 +1119,27 @@ def export_draws(
     return out_cols, [np.concatenate(p) if p else np.zeros(0, dtype=object) for p in parts]
 
 
+def numbers_of(sheet: Sheet) -> NumberFill | None:
+    """The filled numbers the sheet holds (written by :func:`apply_plan`), or None."""
+    rows, feats, values, low, high, guess, conf = [], [], [], [], [], [], []
+    features = list(sheet.roles.features)
+    for r in sheet.filled_rows().tolist():
+        for i, c in enumerate(features):
+            mark = sheet.number_mark(r, c)
+            if mark is not None:
+                rows.append(r)
+                feats.append(i)
+                values.append(float(sheet.values(c)[r]))
+                low.append(mark[0])
+                high.append(mark[1])
+                guess.append(mark[2])
+                conf.append(mark[3])
+    if not rows:
+        return None
+    return NumberFill(np.array(rows, dtype=np.int64), np.array(feats, dtype=np.int64), np.array(values),
+                      np.array(low), np.array(high), np.array(guess, dtype=np.int16), np.array(conf))
+
+
 def export_styles(sheet: Sheet, numbers: NumberFill | None = None) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     """Shading and a probability comment for each filled label cell, for an XLSX export.
 
@@ -1127,7 +1169,7 @@ def export_styles(sheet: Sheet, numbers: NumberFill | None = None) -> tuple[dict
             probs = " (" + ", ".join(f"{n} {p:.1%}" for n, p in zip(names, post[i], strict=True)) + ")"
         notes[r] = f"Filled by EM: {conf:.1%} sure{probs}"
     fill_colors, comments = {label: colors}, {label: notes}
-    _number_styles(sheet, numbers, fill_colors, comments)
+    _number_styles(sheet, numbers_of(sheet) if numbers is None else numbers, fill_colors, comments)
     return fill_colors, comments
 
 
