@@ -32,6 +32,7 @@ __all__ = [
     "NumberFill",
     "Draw",
     "export_draws",
+    "draws_table",
     "take_number_marks",
     "numbers_of",
     "missing_patterns",
@@ -1056,6 +1057,24 @@ def take_number_marks(columns: list[str], cells: list) -> tuple[list[str], list]
         return columns, cells
     keep = [j for j in range(len(columns)) if j not in drop]
     return [columns[j] for j in keep], [cells[j] for j in keep]
+
+
+def draws_table(sheet: Sheet, job: FillJob, m: int, seed: int = 0) -> tuple[list[str], list[np.ndarray]]:
+    """The window's File ▸ Export Multiple Imputations: ``m`` copies of the filled sheet, stacked.
+
+    ``job`` is the finished fill whose plan the sheet holds (the sheet must
+    not have changed since).  See :func:`export_draws` for the table.
+    """
+    columns, cells = export_table(sheet)
+    cells = [np.asarray(c, dtype=object) if isinstance(c, np.ndarray) else np.array(c.to_pylist(), dtype=object)
+             for c in cells]
+    label = sheet.roles.label
+    return export_draws(
+        columns, cells, keep=list(range(sheet.n_cols)), label_at=label,
+        feature_at=list(sheet.roles.features), label_name=sheet.columns[label],
+        feature_names=[sheet.columns[f] for f in sheet.roles.features],
+        draws=job.draws(m, seed=seed),
+    )
 
 
 def export_draws(

@@ -164,8 +164,9 @@ class _FillRun:
     the fit's thread; the window only writes the plan.
     """
 
-    def __init__(self, fit_input, components, min_confidence: float, options: dict, source=None) -> None:
-        self.fit_input, self.source = fit_input, source
+    def __init__(self, fit_input, components, min_confidence: float, options: dict, source=None,
+                 fill: str = "labels") -> None:
+        self.fit_input, self.source, self.fill = fit_input, source, fill
         self.components, self.min_confidence = components, float(min_confidence)
         self.options = dict(options)
         self.job = None
@@ -185,7 +186,7 @@ class _FillRun:
         options = {k: v for k, v in self.options.items() if k in ("max_iter", "tol", "reg_covar")}
         self.job = FillJob(
             self.fit_input, components=self.components, min_confidence=self.min_confidence,
-            seed=int(self.options.get("seed", 0)), **options,
+            seed=int(self.options.get("seed", 0)), fill=self.fill, **options,
         )
         self.job.prepare()
         return self.job.em()
@@ -586,6 +587,10 @@ class MainWindow(QMainWindow):
         a("step", "S&tep One Iteration", self.step_fit, "F6", "Run one E-step and M-step (F6)")
         a("accept", "&Accept Filled Values", self.accept_filled, None, "Make every filled value your own")
         a("clear_filled", "&Clear Filled Values", self.clear_filled, None, "Blank every filled value again")
+        a("fill_numbers", "Also Fill Blank &Numbers", lambda _on: None, None,
+          "F5 also fills blank numbers, each with its 95 % interval").setCheckable(True)
+        a("export_draws", "Export &Multiple Imputations…", self.export_draws, None,
+          "Write several completed copies, drawn from the last fill, stacked in one table")
         a("columns", "C&olumns…", self.edit_columns, None, "Choose the label and feature columns")
         a("threshold", "Co&nfidence Threshold…", self.edit_threshold, None,
           "Leave cells blank when EM is less sure than this")
@@ -602,7 +607,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
-        file_menu.addActions([acts["save"], acts["save_as"], acts["export"]])
+        file_menu.addActions([acts["save"], acts["save_as"], acts["export"], acts["export_draws"]])
         file_menu.addSeparator()
         file_menu.addAction(acts["quit"])
 
@@ -616,7 +621,7 @@ class MainWindow(QMainWindow):
         data = bar.addMenu("&Data")
         data.addActions([acts["fill"], acts["stop"], acts["step"]])
         data.addSeparator()
-        data.addActions([acts["accept"], acts["clear_filled"]])
+        data.addActions([acts["accept"], acts["clear_filled"], acts["fill_numbers"]])
         data.addSeparator()
         data.addActions([acts["columns"], acts["threshold"]])
 
@@ -1228,6 +1233,33 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(" ".join(said) or f"Exported {Path(path).name}", 20000 if said else 5000)
         return True
 
+    def _fill_what(self) -> str:
+        return "all" if self.action_map["fill_numbers"].isChecked() else "labels"
+
+    @Slot()
+    def export_draws(self) -> bool:
+        """Ask how many copies and where, then write the last fill's multiple imputations."""
+        from PySide6.QtWidgets import QInputDialog
+
+        from emgui.core.fill import draws_table
+
+        job, version = getattr(self, "_last_job", None) or (None, None)
+        if job is None or self._sheet is None or version != self._sheet.version:
+            QMessageBox.information(self, "Export Multiple Imputations",
+                                    "Fill the gaps first (F5): the copies are drawn from the last fill "
+                                    "of the sheet as it is now.")
+            return False
+        m, ok = QInputDialog.getInt(self, "Export Multiple Imputations", "Copies to draw:", 5, 1, 1000)
+        base = Path(self._path).stem if self._path else "Untitled"
+        path = ok and dialogs.ask_save_path(self, "Export Multiple Imputations",
+                                            str(Path(self._start_dir()) / f"{base}_imputations.csv"),
+                                            list(EXPORT_FILTERS), "csv")
+        if not path:
+            return False
+        columns, cells = draws_table(self._sheet, job, m, seed=int(self.fit_options.get("seed", 0)))
+        return self._write(os.fspath(path), columns, cells, dialect=self._sheet.dialect,
+                           computed=[0, *range(self._sheet.n_cols + 1, len(columns))])
+
     # -- drag and drop -------------------------------------------------------------
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802
@@ -1528,7 +1560,7 @@ class MainWindow(QMainWindow):
             self._preparing_k = k
             self._set_fitting(True)
             self.fit_label.setText("Preparing…")
-            run = _FillRun(None, k, self._min_confidence, self.fit_options, source=source)
+            run = _FillRun(None, k, self._min_confidence, self.fit_options, source=source, fill=self._fill_what())
             self._controller.start(
                 prepare=run.prepare,
                 make_fit=run.make_fit,
@@ -1544,7 +1576,7 @@ class MainWindow(QMainWindow):
         self._begin_fit_display(fit_input)
         self._set_fitting(True)
         self.fit_label.setText("Fitting…")
-        run = _FillRun(fit_input, k, self._min_confidence, self.fit_options)
+        run = _FillRun(fit_input, k, self._min_confidence, self.fit_options, fill=self._fill_what())
         self._controller.start(
             prepare=run.prepare,
             make_fit=run.make_fit,
@@ -1691,8 +1723,9 @@ class MainWindow(QMainWindow):
             )
         else:  # a step-by-step fit: the plain model
             plan = plan_fill(fit_input, result, self._min_confidence)
-        if len(plan.rows) or len(self._sheet.filled_rows()):
+        if len(plan.rows) or len(self._sheet.filled_rows()) or plan.numbers is not None:
             self.undo_stack.push(FillCommand(self._sheet, plan, notes=notes))
+        self._last_job = (filled.job, self._sheet.version) if isinstance(filled, _Filled) else None
         self._fit_input = None
         self.last_report = report
 

@@ -286,3 +286,59 @@ def test_unusual_values_are_judged_on_the_observed_features():
     assert found.mask[n] and not found.mask[n + 1] and not found.mask[n + 2] and found.mask[n + 3]
     assert found.reasons[n][0][0] == 1 and "700" in found.reasons[n][0][1]
     assert found.reasons[n + 3][0][0] == 0 and "typed ×10?" in found.reasons[n + 3][0][1]
+
+
+# --------------------------------------------------------------------------- filled numbers in the sheet
+
+
+def test_filled_numbers_are_marked_in_the_sheet_and_blank_again_for_a_refit():
+    x, _, _, labels, mask = classes_with_blanks(200, seed=11)
+    sheet = sheet_of(x, labels)
+    _, _, plan = fill_sheet(sheet, fill="all")
+    nums = plan.numbers
+    r, i = int(nums.rows[0]), int(nums.features[0])
+    col = sheet.roles.features[i]
+    low, high, _, _ = sheet.number_mark(r, col)
+    assert (low, high) == (nums.low[0], nums.high[0])
+    assert float(sheet.values(col)[r]) == pytest.approx(nums.values[0], rel=1e-5)
+    assert sheet.number_filled(col).sum() == np.count_nonzero(nums.features == i)
+    assert set(nums.rows) <= set(sheet.filled_rows())
+    # A refit sees the filled numbers as blank again, and fills the same cells.
+    again = prepare_fit(sheet)
+    assert np.array_equal(np.isnan(again.X), np.isnan(prepare_fit(sheet_of(x, labels)).X))
+    _, _, plan2 = fill_sheet(sheet, fill="all")
+    assert np.array_equal(plan2.numbers.rows, nums.rows)
+    # The export takes the marks from the sheet.
+    columns, cells = export_table(sheet)
+    assert cells[columns.index("height_imputed")][r] == ("true" if i == 0 else "false")
+    # Typing over a filled number makes it the user's.
+    sheet.set_cell(r, col, "171")
+    assert sheet.number_mark(r, col) is None
+
+
+def test_filled_numbers_undo_accept_and_clear_like_labels():
+    x, _, _, labels, mask = classes_with_blanks(120, seed=12)
+    sheet = sheet_of(x, labels)
+    before = [sheet.column_cells(c).copy() for c in range(3)]
+    _, _, plan = fill_sheet(sheet, fill="all")
+    nums = plan.numbers
+    after = [sheet.column_cells(c).copy() for c in range(3)]
+    patch = sheet.capture(sheet.filled_rows(), [0])
+    sheet.clear_filled()
+    for c in (1, 2):  # every filled number blank again, typed ones untouched
+        assert all(a == b for a, b in zip(sheet.column_cells(c), before[c], strict=True))
+    assert not sheet.number_filled(1).any() and not sheet.number_filled(2).any()
+    sheet.restore(patch)  # undo of the clear
+    for c in range(3):
+        assert all(a == b for a, b in zip(sheet.column_cells(c), after[c], strict=True))
+    assert sheet.number_mark(int(nums.rows[0]), sheet.roles.features[int(nums.features[0])]) is not None
+    # Rows removed and put back keep their marks.
+    r = int(nums.rows[0])
+    removed = sheet.remove_rows([r])
+    sheet.insert_rows(0, 2)
+    sheet.remove_rows([0, 1])
+    sheet.restore_rows(removed)
+    assert sheet.number_mark(r, sheet.roles.features[int(nums.features[0])]) is not None
+    sheet.accept_filled()  # the values become the user's
+    assert not len(sheet.filled_rows())
+    assert all(a == b for a, b in zip(sheet.column_cells(1), after[1], strict=True))
