@@ -978,7 +978,7 @@ def export_table(
     cells and, for each feature with filled cells, ``<feature>_imputed``,
     ``<feature>_low`` and ``<feature>_high``.
     """
-    columns, cells = sheet.to_table(marks=True)
+    columns, cells = sheet.to_table(marks=True, numbers=False)  # the numbers' columns come last, below
     if numbers is None:
         numbers = numbers_of(sheet)
     issue_cols: list[tuple[str, np.ndarray]] = []
@@ -1207,7 +1207,8 @@ def _number_styles(sheet: Sheet, numbers: NumberFill | None, fill_colors: dict, 
         lows, highs = _number_text(numbers.low[sel]), _number_text(numbers.high[sel])
         for j, lo, hi in zip(sel, lows, highs, strict=True):
             r = int(numbers.rows[j])
-            colors[r] = shade_hex(int(numbers.guess[j]), float(numbers.confidence[j]), k)
+            if numbers.guess[j] >= 0:  # no class for marks read back from a saved file
+                colors[r] = shade_hex(int(numbers.guess[j]), float(numbers.confidence[j]), k)
             notes[r] = f"Filled by EM: the conditional mean; 95 % between {lo} and {hi}"
         fill_colors[f], comments[f] = colors, notes
 

@@ -66,6 +66,8 @@ _LABEL_NAME = re.compile(
 _MARK_SUFFIXES = ("_imputed", "_confidence")
 #: Columns the program adds to its output besides the marks (read back, they are its own).
 _NOTE_SUFFIX, _ISSUE_SUFFIX = "_note", "_issue"
+#: The columns a saved sheet holds for each feature with filled numbers.
+_NUMBER_SUFFIXES = ("_imputed", "_low", "_high")
 #: The reason of a feature cell that is readable but unusual under the last fit.
 UNUSUAL_PREFIX = "unusual: "
 
@@ -414,6 +416,15 @@ class Sheet:
             issue = (columns[f] or "") + _ISSUE_SUFFIX
             if columns.count(issue) == 1:
                 own.add(columns.index(issue))
+        # Filled numbers: <feature>_imputed, _low and _high, made again on save.
+        saved_numbers: dict[int, tuple[np.ndarray, ...]] = {}
+        for f in roles.features:
+            names = [(columns[f] or "") + s for s in _NUMBER_SUFFIXES]
+            if columns[f] and all(columns.count(n) == 1 for n in names):
+                at = [columns.index(n) for n in names]
+                own.update(at)
+                saved_numbers[f] = tuple(_head(cells[j], len(cells[j])) if isinstance(cells[j], np.ndarray)
+                                         else cells[j].to_cells() for j in at)
         if len(marks) == 2 or own:
             drop = set(own)
             if len(marks) == 2:
@@ -428,6 +439,8 @@ class Sheet:
             sheet = cls([columns[i] for i in keep], [cells[i] for i in keep], roles)
             if len(marks) == 2:
                 sheet._restore_marks(marks["_imputed"], marks["_confidence"])
+            for f, (imputed, low, high) in saved_numbers.items():
+                sheet._restore_numbers(remap[f], imputed, low, high)
             return sheet
         return cls(columns, cells, roles)
 
@@ -1208,6 +1221,25 @@ class Sheet:
             marks[c] = (lo, hi, g, p)
         self._emit(CellsChanged(int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())))
 
+    def _restore_numbers(self, col: int, imputed, low, high) -> None:
+        """Marks of filled numbers read back from a saved ``<feature>_imputed/_low/_high``."""
+        rows = np.flatnonzero([isinstance(v, str) and v.strip().lower() == "true" for v in imputed])
+        rows = rows[np.isfinite(self._values[col][rows])]
+        if not len(rows):
+            return
+
+        def num(v) -> float:
+            try:
+                return float(v.strip().replace(",", ".")) if isinstance(v, str) else float("nan")
+            except ValueError:
+                return float("nan")
+
+        for r in rows.tolist():
+            marks = self._number_marks[r]
+            if marks is None:
+                marks = self._number_marks[r] = {}
+            marks[col] = (num(low[r]), num(high[r]), -1, float("nan"))  # the class is not saved
+
     def number_mark(self, row: int, col: int) -> tuple[float, float, int, float] | None:
         """(low, high, class, probability) of a filled number cell: its 95 % interval and its
         row's most likely class; None when the cell was not filled."""
@@ -1285,12 +1317,14 @@ class Sheet:
 
     # -- output ------------------------------------------------------------------
 
-    def to_table(self, *, marks: bool = True) -> tuple[list[str], list[np.ndarray]]:
+    def to_table(self, *, marks: bool = True, numbers: bool = True) -> tuple[list[str], list[np.ndarray]]:
         """Columns and raw cells for saving; with ``<label>_imputed/_confidence`` added.
 
         The raw cells are written exactly as typed, so reopening gives the same
         sheet back, filled marks included.  Each column as
         :meth:`column_snapshot` gives it (a packed one as its Arrow array).
+        With ``numbers`` (and ``marks``), each feature with filled numbers
+        adds ``<feature>_imputed``, ``_low`` and ``_high``.
         """
         columns = list(self._columns)
         cells = [self.column_snapshot(c) for c in range(self.n_cols)]
@@ -1303,6 +1337,21 @@ class Sheet:
             if notes is not None:
                 columns.append(name + _NOTE_SUFFIX)
                 cells.append(notes)
+        if marks and numbers and _not_none(self._number_marks).any():
+            for f in self._roles.features:
+                filled = self.number_filled(f)
+                if not filled.any():
+                    continue
+                imputed = np.empty(self._n_rows, dtype=object)
+                imputed[:] = "false"
+                imputed[filled] = "true"
+                low = np.full(self._n_rows, None, dtype=object)
+                high = np.full(self._n_rows, None, dtype=object)
+                rows = np.flatnonzero(filled)
+                low[rows] = [parsing.format_number(float(f"{self._number_marks[r][f][0]:.6g}")) for r in rows]
+                high[rows] = [parsing.format_number(float(f"{self._number_marks[r][f][1]:.6g}")) for r in rows]
+                columns += [self._columns[f] + s for s in _NUMBER_SUFFIXES]
+                cells += [imputed, low, high]
         return columns, cells
 
     def mark_columns(self) -> tuple[np.ndarray, np.ndarray]:

@@ -345,8 +345,8 @@ class SheetTableModel(QAbstractTableModel):
                 return text + FILLED_MARK
             if role == _FONT:
                 return self._italic
-            if role == _BACKGROUND:
-                return self._shade(int(mark[2]), float(mark[3]))
+            if role == _BACKGROUND:  # no class when read back from a saved file
+                return self._shade(int(mark[2]), float(mark[3])) if mark[2] >= 0 else None
             if role == _ALIGN:
                 return _ALIGN_NUMBER
             if role == _TOOLTIP:

@@ -342,3 +342,19 @@ def test_filled_numbers_undo_accept_and_clear_like_labels():
     sheet.accept_filled()  # the values become the user's
     assert not len(sheet.filled_rows())
     assert all(a == b for a, b in zip(sheet.column_cells(1), after[1], strict=True))
+
+
+def test_filled_numbers_survive_a_save_and_reopen():
+    x, _, _, labels, mask = classes_with_blanks(100, seed=13)
+    sheet = sheet_of(x, labels)
+    _, _, plan = fill_sheet(sheet, fill="all")
+    columns, cells = sheet.to_table()
+    assert columns[-6:] == ["height_imputed", "height_low", "height_high",
+                            "weight_imputed", "weight_low", "weight_high"]
+    back = Sheet.from_table(columns, cells, Roles(0, (1, 2), {1: "cm"}))
+    assert back.columns == sheet.columns
+    nums = plan.numbers
+    for r, i, lo, hi in zip(nums.rows, nums.features, nums.low, nums.high, strict=True):
+        got = back.number_mark(int(r), 1 + int(i))
+        assert got is not None and got[0] == pytest.approx(lo, rel=1e-5) and got[1] == pytest.approx(hi, rel=1e-5)
+    assert np.array_equal(np.isnan(prepare_fit(back).X), np.isnan(prepare_fit(sheet).X))
