@@ -587,7 +587,7 @@ class MainWindow(QMainWindow):
         a("step", "S&tep One Iteration", self.step_fit, "F6", "Run one E-step and M-step (F6)")
         a("accept", "&Accept Filled Values", self.accept_filled, None, "Make every filled value your own")
         a("clear_filled", "&Clear Filled Values", self.clear_filled, None, "Blank every filled value again")
-        a("fill_numbers", "Also Fill Blank &Numbers", lambda _on: None, None,
+        a("fill_numbers", "Also Fill Blank Num&bers", lambda _on: None, None,
           "F5 also fills blank numbers, each with its 95 % interval").setCheckable(True)
         a("export_draws", "Export &Multiple Imputations…", self.export_draws, None,
           "Write several completed copies, drawn from the last fill, stacked in one table")
@@ -621,9 +621,9 @@ class MainWindow(QMainWindow):
         data = bar.addMenu("&Data")
         data.addActions([acts["fill"], acts["stop"], acts["step"]])
         data.addSeparator()
-        data.addActions([acts["accept"], acts["clear_filled"], acts["fill_numbers"]])
+        data.addActions([acts["accept"], acts["clear_filled"]])
         data.addSeparator()
-        data.addActions([acts["columns"], acts["threshold"]])
+        data.addActions([acts["columns"], acts["threshold"], acts["fill_numbers"]])
 
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([acts["how_em"], acts["about"]])
