@@ -361,6 +361,9 @@ class Sheet:
         # Blank numbers filled by EM (fill "all"): per row None or {feature
         # column: (low, high)}, the 95 % interval of the value written.
         self._number_marks = np.full(n, None, dtype=object)
+        # Whether any row may hold such a mark: while not, nothing scans the
+        # marks (a million rows: 5 ms a scan).
+        self._numbers_any = False
         self.fill_classes: list[str] = []  # class keys the posteriors' columns refer to
         self.fill_spellings: dict[str, str] = {}
         self.fill_notes = FillNotes()
@@ -806,6 +809,8 @@ class Sheet:
             setattr(self, name, merge(getattr(self, name), removed.state[name]))
         if _not_none(removed.state["_before_fill"]).any():
             self._before_fill_any = True
+        if _not_none(removed.state["_number_marks"]).any():
+            self._numbers_any = True
         if self._post is not None:
             back = removed.state.get("posteriors")
             if back is None or back.shape[1] != self._post.shape[1]:
@@ -880,6 +885,8 @@ class Sheet:
         )
 
     def _capture_numbers(self, idx: np.ndarray) -> tuple[np.ndarray | None, dict | None]:
+        if not self._numbers_any:
+            return None, None
         marks = self._number_marks[idx]
         if not _not_none(marks).any():
             return None, None
@@ -907,7 +914,9 @@ class Sheet:
             self._before_fill[idx] = patch.before_fill
             if _not_none(patch.before_fill).any():
                 self._before_fill_any = True
-        held = self._number_marks[idx]
+        held = self._number_marks[idx] if self._numbers_any else np.full(len(idx), None, dtype=object)
+        if patch.number_marks is not None:
+            self._numbers_any = True
         if patch.number_marks is not None or _not_none(held).any():
             # Numbers filled since the capture are blank again; those filled then come back.
             for c in sorted({c for m in held if m is not None for c in m}):
@@ -1188,8 +1197,9 @@ class Sheet:
     def filled_rows(self) -> np.ndarray:
         """Rows whose label is filled or marked uncertain, or with a filled number, ``(r,)`` int."""
         marked = self.provenance != USER
-        numbers = _not_none(self._number_marks)
-        return np.flatnonzero(marked | numbers) if numbers.any() else np.flatnonzero(marked)
+        if not self._numbers_any:
+            return np.flatnonzero(marked)
+        return np.flatnonzero(marked | _not_none(self._number_marks))
 
     # -- filled numbers (fill "all") ---------------------------------------------
 
@@ -1213,6 +1223,7 @@ class Sheet:
             sel = cols == c
             self._unpack(int(c))[rows[sel]] = texts[sel]
             self._parse_cells(int(c), rows[sel])
+        self._numbers_any = True
         for r, c, lo, hi, g, p in zip(rows.tolist(), cols.tolist(), low.tolist(), high.tolist(),
                                       guess.tolist(), confidence.tolist(), strict=True):
             marks = self._number_marks[r]
@@ -1234,6 +1245,7 @@ class Sheet:
             except ValueError:
                 return float("nan")
 
+        self._numbers_any = True
         for r in rows.tolist():
             marks = self._number_marks[r]
             if marks is None:
@@ -1249,6 +1261,8 @@ class Sheet:
     def number_filled(self, col: int) -> np.ndarray:
         """``(n_rows,)`` bool: the cells of a feature column holding a filled number."""
         out = np.zeros(self._n_rows, dtype=bool)
+        if not self._numbers_any:
+            return out
         rows = np.flatnonzero(_not_none(self._number_marks))
         if len(rows):
             out[rows] = [col in self._number_marks[r] for r in rows]
@@ -1257,6 +1271,8 @@ class Sheet:
     def _drop_number_marks(self, rows: np.ndarray, col: int | None = None) -> np.ndarray:
         """Drop the marks of ``rows`` (of one column, or all); returns the (row, col) pairs dropped, (d, 2)."""
         dropped = []
+        if not self._numbers_any:
+            return np.zeros((0, 2), dtype=np.int64)
         for r in rows[_not_none(self._number_marks[rows])].tolist():
             marks = self._number_marks[r]
             for c in [col] if col is not None else list(marks):
@@ -1269,6 +1285,8 @@ class Sheet:
 
     def clear_numbers(self, rows: np.ndarray | None = None) -> None:
         """Blank the filled numbers of ``rows`` (all rows for None) again and drop their marks."""
+        if not self._numbers_any:
+            return
         if rows is None:
             rows = np.flatnonzero(_not_none(self._number_marks))
         rows = np.asarray(rows, dtype=np.int64)
@@ -1337,7 +1355,7 @@ class Sheet:
             if notes is not None:
                 columns.append(name + _NOTE_SUFFIX)
                 cells.append(notes)
-        if marks and numbers and _not_none(self._number_marks).any():
+        if marks and numbers and self._numbers_any and _not_none(self._number_marks).any():
             for f in self._roles.features:
                 filled = self.number_filled(f)
                 if not filled.any():
