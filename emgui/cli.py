@@ -1,8 +1,8 @@
 """``emgui-cli``: fill blank labels of a table without a screen.
 
     emgui-cli fill INPUT -o OUTPUT [--label COL] [--features A,B,...]
-        [--components K] [--min-confidence P] [--seed N] [--report R.json]
-        [--unit UNIT | --unit COL=UNIT ...] [--sheet NAME]
+        [--components K] [--min-confidence P] [--fill labels|all] [--draws M]
+        [--seed N] [--report R.json] [--unit UNIT | --unit COL=UNIT ...] [--sheet NAME]
 
 Exit status 0 on success; 2 with a one-line reason on bad input, and then
 nothing is written.  See DESIGN.md for the output contract.
@@ -11,6 +11,7 @@ nothing is written.  See DESIGN.md for the output contract.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -59,6 +60,10 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="each group's own covariance, one shared by all, or the better by BIC (default)")
     fill.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                       help="leave a label blank when its probability is below P (0..1)")
+    fill.add_argument("--fill", choices=("labels", "all"), default="labels",
+                      help="fill the blank labels (default), or the blank numbers of the features too")
+    fill.add_argument("--draws", type=int, metavar="M",
+                      help="write M multiple imputations stacked, with a first column 'imputation' (1..M)")
     fill.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     fill.add_argument("--report", metavar="R.json", help="write the fitted model and counts as JSON")
     fill.add_argument("--unit", action="append", default=[], metavar="UNIT|COL=UNIT",
@@ -266,13 +271,21 @@ def _check_paths(args, out: Path) -> None:
             raise UsageError(f"cannot write {what} '{_shown(path.name)}': it is a folder")
 
 
-def _check_xlsx_output(out: Path, columns, cells, roles) -> None:
+def _check_xlsx_output(out: Path, columns, cells, roles, args) -> None:
     """Excel's limits, before the fit: a table that cannot be written is refused now."""
     from .core import _guards
 
     # What the fill may add: a class column, the label's imputed, confidence
-    # and note columns, and an issue column per feature (an upper bound).
+    # and note columns, and an issue column per feature (an upper bound);
+    # with --fill all three columns per feature, with --draws the first column.
     extra = (roles.label is None) + 3 + len(roles.features)
+    extra += 3 * len(roles.features) * (args.fill == "all") + (args.draws is not None)
+    n = len(cells[0]) if cells else 0
+    if args.draws is not None and n * args.draws + 1 > _guards.XLSX_MAX_ROWS:
+        raise UsageError(
+            f"'{_shown(out.name)}' cannot hold {args.draws} copies of {n:,} rows: an Excel sheet "
+            f"holds at most {_guards.XLSX_MAX_ROWS - 1:,} rows below the header; write a .csv instead."
+        )
     try:
         _guards.check_xlsx_fits(f"'{_shown(out.name)}'", columns, cells, extra)
     except _guards.GuardError as exc:
@@ -290,9 +303,9 @@ def _check_components(k: int | None, sheet) -> None:
 
     if k is None:
         return
-    usable = np.ones(sheet.n_rows, dtype=bool)
-    for f in sheet.roles.features:
-        usable &= np.isfinite(sheet.values(f))
+    usable = np.zeros(sheet.n_rows, dtype=bool)
+    for f in sheet.roles.features:  # a row with some value takes part
+        usable |= np.isfinite(sheet.values(f))
     n = int(usable.sum())
     if k > n:
         raise UsageError(
@@ -311,7 +324,15 @@ def run_fill(args) -> int:
     import numpy as np
 
     from .core import fileio, mixture
-    from .core.fill import FillError, export_styles, export_table, fill_sheet, report_dict
+    from .core.fill import (
+        FillError,
+        export_draws,
+        export_styles,
+        export_table,
+        fill_sheet,
+        report_dict,
+        take_number_marks,
+    )
     from .core.sheet import Sheet
 
     out = Path(args.output)
@@ -323,6 +344,8 @@ def run_fill(args) -> int:
         raise UsageError("--components must be at least 1")
     if not 0.0 <= args.min_confidence <= 1.0:
         raise UsageError("--min-confidence must be between 0 and 1")
+    if args.draws is not None and not 1 <= args.draws <= 1000:
+        raise UsageError("--draws must be between 1 and 1000")
     _check_paths(args, out)
 
     try:
@@ -334,9 +357,13 @@ def run_fill(args) -> int:
     if not table.columns:
         raise UsageError(f"'{_shown(Path(args.input).name)}' has no columns")
     columns = list(table.columns)
+    # An output of --fill all read again: its filled numbers are blank again.
+    columns, in_cells = take_number_marks(columns, table.cells)
+    if in_cells is not table.cells:
+        table = dataclasses.replace(table, columns=columns, cells=in_cells)
     roles = _resolve_roles(args, columns, _role_cells(columns, table.cells))
     if out.suffix.lower() == ".xlsx":
-        _check_xlsx_output(out, columns, table.cells, roles)
+        _check_xlsx_output(out, columns, table.cells, roles, args)
     used = _fill_columns(columns, roles)
     sheet = Sheet.from_table(
         [columns[j] for j in used],
@@ -348,6 +375,7 @@ def run_fill(args) -> int:
         if not np.isfinite(sheet.values(f)).any():
             raise UsageError(f"column '{sheet.columns[f]}' holds no readable numbers")
     _check_components(args.components, sheet)
+    jobs: list = []
     try:
         fit_input, report, plan = fill_sheet(
             sheet,
@@ -355,21 +383,41 @@ def run_fill(args) -> int:
             min_confidence=args.min_confidence,
             seed=args.seed,
             covariance=args.covariance,
+            fill=args.fill,
+            job_out=jobs,
         )
+        draws = None if args.draws is None else jobs[0].draws(args.draws, seed=args.seed)
     except (FillError, mixture.MixtureError) as exc:
         raise UsageError(str(exc)) from exc
 
-    exported_columns, exported = export_table(sheet)
-    for f in sheet.roles.features:
-        if not sheet.converted(f).any():
+    numbers = plan.numbers
+    dialect = table.meta.get("dialect")
+    decimal = getattr(dialect, "decimal", ".") or "."
+    exported_columns, exported = export_table(sheet, numbers, decimal)
+    filled_features = set() if numbers is None else {int(i) for i in np.unique(numbers.features)}
+    for i, f in enumerate(sheet.roles.features):
+        if not sheet.converted(f).any() and i not in filled_features:
             # Written as read: the Arrow column, if that is what was read, is
             # written without a Python str per cell.
             exported[f] = table.cells[in_sheet[f]]
     out_columns, out_cells, where = _merge_output(columns, table.cells, used, in_sheet, exported_columns, exported)
     label_name = sheet.columns[sheet.roles.label]
     styles = {}
-    if out.suffix.lower() == ".xlsx":
-        fill_colors, comments = export_styles(sheet)
+    computed = range(len(columns), len(out_columns))
+    if draws is not None:
+        out_columns, out_cells = export_draws(
+            out_columns, [fileio.object_cells(c) for c in out_cells],
+            keep=list(range(len(columns))) + ([where[sheet.roles.label]] if where[sheet.roles.label] >= len(columns) else []),
+            label_at=where[sheet.roles.label],
+            feature_at=[where[f] for f in sheet.roles.features],
+            label_name=label_name,
+            feature_names=[sheet.columns[f] for f in sheet.roles.features],
+            draws=draws,
+            decimal=decimal,
+        )
+        computed = [0, *range(len(columns) + 1, len(out_columns))]
+    elif out.suffix.lower() == ".xlsx":
+        fill_colors, comments = export_styles(sheet, numbers)
         styles = {
             "fill_colors": {where[j]: v for j, v in fill_colors.items()},
             "comments": {where[j]: v for j, v in comments.items()},
@@ -378,12 +426,12 @@ def run_fill(args) -> int:
     # is the output's; the columns after the input's are the program's own.
     warnings = fileio.write_table(
         out, out_columns, out_cells, dialect=table.meta.get("dialect"),
-        computed=range(len(columns), len(out_columns)), **styles,
+        computed=computed, **styles,
     )
     for line in [*table.warnings, *warnings]:
         print(f"emgui-cli: warning: {line}", file=sys.stderr)
     if args.report:
-        fileio.write_json(args.report, report_dict(fit_input, report, plan, label_name))
+        fileio.write_json(args.report, report_dict(fit_input, report, plan, label_name, sheet))
     result = report.result
     # Blank labels: those the fill covered (filled or left blank with a note)
     # and those of rows it could not use (no readable feature value).
@@ -395,6 +443,8 @@ def run_fill(args) -> int:
         + (f", {plan.n_uncertain} left blank (see '{_shown(label_name)}_note')" if plan.n_uncertain else "")
         + (f"; {report.n_unusual} row{'s' if report.n_unusual != 1 else ''} with unusual values set aside"
            if report.n_unusual else "")
+        + (f"; filled {len(numbers)} blank number{'s' if len(numbers) != 1 else ''}" if numbers is not None else "")
+        + (f"; {len(draws)} imputations stacked" if draws is not None else "")
         + f"; model: {model}"
         + ("" if report.check is None else f". {report.check.sentence()}")
         + ("" if result.converged else f" (EM stopped after {result.n_iter} iterations without converging)"),

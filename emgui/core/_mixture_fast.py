@@ -33,6 +33,12 @@ Three engines, chosen per iteration by the caller:
 
 All engines work in blocks that stay in the CPU cache; the first two reuse
 scratch buffers allocated once, through ``out=`` arguments.
+
+Rows with some features blank are not in these engines: :class:`Incomplete`
+holds them, grouped by which features are blank, and its sweep returns the
+same statistics with each blank value replaced by its conditional
+expectation given the row's class and observed values, plus the conditional
+covariance (Ghahramani & Jordan 1994).  :func:`merge` adds two sweeps.
 """
 
 from __future__ import annotations
@@ -45,12 +51,15 @@ import numpy as np
 __all__ = [
     "CONDITION_LIMIT",
     "Gaussians",
+    "Incomplete",
     "Precise",
     "QuadraticFeatures",
     "Sweep",
     "TwoClassLine",
     "condition",
     "empty_sweep",
+    "marginal",
+    "merge",
     "sum_log",
 ]
 
@@ -103,6 +112,21 @@ class Sweep(NamedTuple):
 def empty_sweep(k: int, d: int) -> Sweep:
     """The sweep over zero rows."""
     return Sweep(0.0, np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d)))
+
+
+def merge(a: Sweep, b: Sweep) -> Sweep:
+    """The sweep of two disjoint sets of rows: counts and sums add, scatters by the parallel-axis rule."""
+    s0 = a.s0 + b.s0
+    s1 = a.s1 + b.s1
+    scatter = a.scatter + b.scatter
+    for s in (a, b):
+        # n_part (m_part - m)(m_part - m)ᵀ about the merged mean m.
+        ok = (s.s0 > 0.0) & (s0 > 0.0)
+        mp = s.s1[ok] / s.s0[ok, None]
+        m = s1[ok] / s0[ok, None]
+        d = mp - m
+        scatter[ok] += np.einsum("k,ki,kj->kij", s.s0[ok], d, d)
+    return Sweep(a.ll + b.ll, s0, s1, scatter)
 
 
 def sum_log(values: np.ndarray, group: int = 256) -> float:
@@ -448,3 +472,179 @@ class Precise:
                 scatter[j] += wb + np.outer(delta, delta) * (na * nb / ntot)
                 s0[j] = ntot
         return Sweep(ll, s0, mean * s0[:, None], scatter)
+
+
+def marginal(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, o: np.ndarray) -> Gaussians:
+    """Factorised parameters of the marginal over features ``o`` (scikit-learn's Cholesky form).
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        A marginal covariance is not positive definite.
+    """
+    cov = covariances[:, o][:, :, o]
+    chol = np.linalg.cholesky(cov)
+    eye = np.broadcast_to(np.eye(len(o)), cov.shape)
+    prec_chol = np.swapaxes(np.linalg.solve(chol, eye), 1, 2)
+    diag = np.diagonal(prec_chol, axis1=1, axis2=2)
+    if not (np.isfinite(prec_chol).all() and (diag > 0).all()):
+        raise np.linalg.LinAlgError("a marginal covariance is too narrow")
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(weights)
+    return Gaussians(log_weights, means[:, o], prec_chol, np.log(diag).sum(axis=1))
+
+
+class _Pattern:
+    """The rows of one pattern of blanks: untyped ones in a fast engine, typed ones as constant sums."""
+
+    __slots__ = ("engine", "fast", "missing", "n_typed", "observed", "precise", "radius", "scale",
+                 "typed_mean", "typed_scatter")
+
+    def __init__(self, o: np.ndarray, m: np.ndarray, xo: np.ndarray, labels: np.ndarray, k: int,
+                 quad_max_columns: int, quad_max_bytes: int) -> None:
+        self.observed, self.missing = o, m
+        p = len(o)
+        typed = labels >= 0
+        xu = xo[~typed]
+        xu = np.ascontiguousarray(xu[np.lexsort(xu.T[::-1])]) if len(xu) else xu.reshape(0, p)
+        self.n_typed = np.bincount(labels[typed], minlength=k).astype(np.float64)
+        self.typed_mean = np.zeros((k, p))
+        self.typed_scatter = np.zeros((k, p, p))
+        for j in np.flatnonzero(self.n_typed):
+            rows = xo[labels == j]
+            rows = rows[np.lexsort(rows.T[::-1])]  # canonical: sums independent of row order
+            self.typed_mean[j] = rows.mean(axis=0)
+            diff = rows - self.typed_mean[j]
+            self.typed_scatter[j] = diff.T @ diff
+        n_u = len(xu)
+        if n_u:
+            scale = np.abs(xu).max(axis=0)
+            self.scale = np.where(scale > 0, scale, 1.0)
+            self.radius = float(np.sqrt(((xu / self.scale) ** 2).sum(axis=1).max()))
+        else:
+            self.scale, self.radius = np.ones(p), 0.0
+        self.precise = Precise(xu, k) if n_u else None
+        self.fast: TwoClassLine | QuadraticFeatures | None = None
+        cols = QuadraticFeatures.n_columns(p)
+        if n_u and p == 1 and k == 2:
+            self.fast = TwoClassLine(xu[:, 0])
+        elif n_u and cols <= quad_max_columns and n_u * cols * 8 <= quad_max_bytes:
+            self.fast = QuadraticFeatures(xu, k)
+
+    def observed_sweep(self, g: Gaussians) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """(ll, S0 (K,), S1 (K, p), S2 (K, p, p)): raw moments of the observed values, typed rows included."""
+        k, p = g.means.shape
+        if self.precise is None:
+            sweep = empty_sweep(k, p)
+        else:
+            sweep = None
+            if self.fast is not None and condition(g, self.scale, self.radius) <= CONDITION_LIMIT:
+                sweep = self.fast.sweep(g)
+            if sweep is None:
+                sweep = self.precise.sweep(g)
+        ll = sweep.ll
+        safe = np.where(sweep.s0 > 0.0, sweep.s0, 1.0)
+        s0 = sweep.s0 + self.n_typed
+        s1 = sweep.s1 + self.n_typed[:, None] * self.typed_mean
+        s2 = (sweep.scatter + np.einsum("ki,kj->kij", sweep.s1, sweep.s1 / safe[:, None])
+              + self.typed_scatter + np.einsum("k,ki,kj->kij", self.n_typed, self.typed_mean, self.typed_mean))
+        for j in np.flatnonzero(self.n_typed):
+            # Σ_typed log π_j N(x_o | μ_j,o, Σ_j,oo): scatter about μ_j through the Cholesky factor.
+            c = g.prec_chol[j]
+            nj = self.n_typed[j]
+            y = (self.typed_mean[j] - g.means[j]) @ c
+            ll += nj * (g.log_weights[j] + g.half_log_det[j] - 0.5 * p * _LOG_2PI)
+            ll -= 0.5 * (float(np.sum(c * (self.typed_scatter[j] @ c))) + nj * float(y @ y))
+        return ll, s0, s1, s2
+
+
+class Incomplete:
+    """Rows with some features blank (each has at least one observed), grouped by pattern.
+
+    The E-step of a row uses the marginal density of its observed values,
+    N(x_o | μ_k,o, Σ_k,oo).  For the M-step a blank value counts as its
+    conditional expectation x̂_m = μ_k,m + B_k (x_o - μ_k,o), B_k = Σ_k,mo
+    Σ_k,oo⁻¹, under each class, and the scatter gains the conditional
+    covariance Σ_k,mm - B_k Σ_k,om (Ghahramani & Jordan 1994): exact EM, so
+    the observed-data log-likelihood still never decreases.
+
+    Speed: x̂ is linear in x_o, so every statistic over the full features
+    follows from the responsibility-weighted moments of the observed values
+    alone (Σr, Σr x_o, Σr x_o x_oᵀ).  Those come from the same one-pass
+    engines as the complete rows (:class:`TwoClassLine`,
+    :class:`QuadraticFeatures`, :class:`Precise`) run on each pattern's
+    observed columns with the marginal parameters; typed rows of a pattern
+    enter as constant sums.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, D)
+        Centred rows with NaN for the blank values.
+    labels : ndarray, shape (n,)
+        Class per row, -1 where unknown.
+    n_components : int
+    """
+
+    def __init__(self, x: np.ndarray, labels: np.ndarray, n_components: int,
+                 quad_max_columns: int = 15, quad_max_bytes: int = 256 * 2**20) -> None:
+        self.n, self.dim = x.shape
+        self.k = n_components
+        observed = np.isfinite(x)
+        masks, which = np.unique(observed, axis=0, return_inverse=True)
+        which = which.reshape(-1)
+        order = np.argsort(which, kind="stable")
+        bounds = np.searchsorted(which[order], np.arange(len(masks) + 1))
+        self.patterns: list[_Pattern] = []
+        for p, mask in enumerate(masks):
+            rows = order[bounds[p] : bounds[p + 1]]
+            o, m = np.flatnonzero(mask), np.flatnonzero(~mask)
+            self.patterns.append(_Pattern(
+                o, m, np.ascontiguousarray(x[np.ix_(rows, o)]), np.asarray(labels[rows], dtype=np.intp),
+                n_components, quad_max_columns, quad_max_bytes,
+            ))
+
+    def sweep(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> Sweep:
+        """One pass: log-likelihood of the observed values and the expected sufficient statistics.
+
+        Parameters
+        ----------
+        weights : ndarray, shape (K,)
+        means : ndarray, shape (K, D)
+            Centred coordinates, as the rows.
+        covariances : ndarray, shape (K, D, D)
+
+        Raises
+        ------
+        numpy.linalg.LinAlgError
+            A marginal covariance is not positive definite.
+        """
+        k, dim = self.k, self.dim
+        s0 = np.zeros(k)
+        s1 = np.zeros((k, dim))
+        s2 = np.zeros((k, dim, dim))
+        ll = 0.0
+        for pat in self.patterns:
+            o, m = pat.observed, pat.missing
+            g = marginal(weights, means, covariances, o)
+            part_ll, n0, n1, n2 = pat.observed_sweep(g)
+            ll += part_ll
+            for j in range(k):
+                if n0[j] <= 0.0:
+                    continue
+                cov = covariances[j]
+                c = np.linalg.cholesky(cov[np.ix_(o, o)])
+                half = np.linalg.solve(c, cov[np.ix_(o, m)])  # L⁻¹ Σ_om, (p, q)
+                reg = np.linalg.solve(c.T, half).T  # B = Σ_mo Σ_oo⁻¹, (q, p)
+                cond = cov[np.ix_(m, m)] - half.T @ half
+                a = means[j, m] - reg @ means[j, o]  # x̂_m = a + B x_o
+                b1 = reg @ n1[j]
+                s0[j] += n0[j]
+                s1[j, o] += n1[j]
+                s1[j, m] += n0[j] * a + b1
+                s2[j][np.ix_(o, o)] += n2[j]
+                cross = np.outer(n1[j], a) + n2[j] @ reg.T  # Σ r x_o x̂_mᵀ, (p, q)
+                s2[j][np.ix_(o, m)] += cross
+                s2[j][np.ix_(m, o)] += cross.T
+                s2[j][np.ix_(m, m)] += (n0[j] * np.outer(a, a) + np.outer(a, b1) + np.outer(b1, a)
+                                        + reg @ n2[j] @ reg.T + n0[j] * cond)
+        return _raw_to_sweep(ll, s0, s1, s2)

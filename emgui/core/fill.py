@@ -29,6 +29,14 @@ __all__ = [
     "FillError",
     "FitInput",
     "FillPlan",
+    "NumberFill",
+    "Draw",
+    "export_draws",
+    "draws_table",
+    "take_number_marks",
+    "numbers_of",
+    "missing_patterns",
+    "mcar_test",
     "prepare_fit",
     "FitSource",
     "fit_source",
@@ -58,7 +66,8 @@ class FitInput:
     Attributes
     ----------
     X : ndarray, (m, D)
-        Feature values of the rows that take part (all features readable).
+        Feature values of the rows that take part (at least one feature
+        readable); NaN where a value is blank or unreadable.
     labels : ndarray, (m,)
         Class index per row, -1 where the label is blank or was filled.
     rows : ndarray, (m,)
@@ -89,6 +98,9 @@ class FitInput:
     # Labels typed only on rows without a usable feature value (as spelt): no group.
     absent: tuple[str, ...] = ()
     heights: tuple[int, ...] = ()  # positions of the features that hold heights
+    # (m, D) bool: the feature cells of ``X`` that are blank (NaN and no unreadable
+    # text: only these may be filled); None when every value is there.
+    blank_values: np.ndarray | None = None
 
     @functools.cached_property
     def histogram(self) -> binning.Histogram | None:
@@ -97,6 +109,53 @@ class FitInput:
         The window's loader thread asks for it so the GUI thread only draws it.
         """
         return binning.group_histogram(self.X[:, 0], self.labels, self.n_components)
+
+
+@dataclass(frozen=True)
+class NumberFill:
+    """Blank feature cells filled with their conditional mean under the fit (``--fill all``).
+
+    All arrays are ``(c,)``, one entry per filled cell, ordered by row then feature.
+
+    Attributes
+    ----------
+    rows : sheet rows
+    features : position of the feature (in ``Roles.features``)
+    values : the conditional mean given the row's class probabilities and observed values
+    low, high : the 95 % predictive interval (quantiles of the predictive mixture)
+    guess, confidence : the row's most likely class and its probability (for shading)
+    """
+
+    rows: np.ndarray
+    features: np.ndarray
+    values: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    guess: np.ndarray
+    confidence: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One multiple imputation (:meth:`FillJob.draws`).
+
+    Attributes
+    ----------
+    label_rows : (b,) sheet rows whose blank label was drawn
+    label_texts : (b,) object, the drawn label as the column spells it (None: an unnamed group)
+    posteriors : (b, K) the probabilities the labels were drawn from
+    number_rows, number_features, number_values : (c,) the blank numbers drawn
+    """
+
+    label_rows: np.ndarray
+    label_texts: np.ndarray
+    posteriors: np.ndarray
+    number_rows: np.ndarray
+    number_features: np.ndarray
+    number_values: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -118,6 +177,8 @@ class FillPlan:
     unusual: tuple[tuple[int, int, str], ...] = ()
     # Per class: True for a group no typed label names (never written).
     unnamed: tuple[bool, ...] = ()
+    # Blank numbers filled (``fill="all"``), else None.
+    numbers: NumberFill | None = None
 
     @property
     def texts(self) -> np.ndarray:
@@ -137,7 +198,8 @@ class FillPlan:
 def prepare_fit(sheet: Sheet, n_components: int | None = None) -> FitInput:
     """Copy the fit's input out of ``sheet``.
 
-    Rows whose features cannot all be read take no part.  Labels typed by the
+    Rows none of whose features can be read take no part; a row with some
+    features blank or unreadable takes part through the others.  Labels typed by the
     user anchor their class; blank and previously filled labels are unknown.
     ``n_components`` is used when the label column names no class (default 2);
     with typed classes K is their number (or ``n_components`` if larger).
@@ -199,6 +261,8 @@ class FitSource:
     version: int
     copied: bool = False  # the arrays are this source's own (prepare_from may reuse them)
     heights: tuple[int, ...] = ()  # positions of the features that hold heights
+    # Per feature, (n,) bool of the cells holding text that cannot be read (None: none).
+    unreadable: tuple[np.ndarray | None, ...] = ()
 
 
 def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
@@ -216,7 +280,7 @@ def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
         )
     keep = np.array if copy else np.asarray
     return FitSource(
-        values=tuple(keep(sheet.values(f)) for f in roles.features),
+        values=tuple(_fit_values(sheet, f, keep) for f in roles.features),
         label_cells=None if roles.label is None else keep(sheet.column_cells(roles.label)),
         user=sheet.provenance == USER,
         label_missing=keep(sheet.label_missing()),
@@ -225,7 +289,22 @@ def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
         version=sheet.version,
         copied=copy,
         heights=tuple(i for i, f in enumerate(roles.features) if roles.units.get(f)),
+        unreadable=tuple(_any_or_none(sheet.unreadable(f)) for f in roles.features),
     )
+
+
+def _fit_values(sheet: Sheet, f: int, keep) -> np.ndarray:
+    """A feature's numbers as the fit sees them: a number an earlier fill wrote is blank again."""
+    filled = sheet.number_filled(f)
+    if not filled.any():
+        return keep(sheet.values(f))
+    out = np.array(sheet.values(f))
+    out[filled] = np.nan
+    return out
+
+
+def _any_or_none(mask: np.ndarray) -> np.ndarray | None:
+    return mask if mask.any() else None
 
 
 # The last FitInput of each sheet, by sheet (weakly): see prepare_fit.  A
@@ -240,12 +319,25 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
         raise FillError("The number of classes must be at least 1.")
     # One feature (the usual case): a view, not a stacked copy of a million rows.
     values = source.values[0][:, None] if len(source.values) == 1 else np.column_stack(source.values)
-    readable = np.isfinite(values).all(axis=1)
+    # A row takes part through whichever of its features can be read (EM
+    # handles the blank ones); a row with none takes no part.
+    readable = np.isfinite(values).any(axis=1)
     rows = np.flatnonzero(readable)
     if not len(rows):
-        raise FillError("No row has a readable value in every feature column; nothing to fit.")
+        raise FillError("No row has a readable value in any feature column; nothing to fit.")
+    if values.shape[1] > 1:
+        empty = [name for name, v in zip(source.feature_names, source.values, strict=True) if not np.isfinite(v).any()]
+        if empty:
+            raise FillError(f"The feature column '{empty[0]}' has no readable value: leave it out of the features.")
     X = np.ascontiguousarray(values[rows])
     del values
+    blank_values = None
+    if not np.isfinite(X).all():
+        blank_values = np.isnan(X)
+        for f, bad in enumerate(source.unreadable):
+            if bad is not None:
+                blank_values[:, f] &= ~bad[rows]  # unreadable text is never overwritten
+        blank_values.flags.writeable = False
 
     user = source.user
     if source.label_cells is not None:
@@ -310,6 +402,7 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
         unlabelled=unlabelled,
         absent=tuple(absent),
         heights=tuple(source.heights),
+        blank_values=blank_values,
     )
 
 
@@ -356,6 +449,14 @@ def apply_plan(sheet: Sheet, plan: FillPlan, notes: FillNotes | None = None) -> 
         unusual=[(r, features[f], reason) for r, f, reason in plan.unusual],
         notes=notes,
     )
+    # Numbers an earlier fill wrote are blank to this one: blank again, then this plan's.
+    sheet.clear_numbers()
+    nums = plan.numbers
+    if nums is not None and len(nums):
+        sheet.apply_numbers(
+            nums.rows, np.asarray(features)[nums.features], _number_text(nums.values),
+            nums.low, nums.high, nums.guess, nums.confidence,
+        )
 
 
 #: Held-out log-loss (nats per typed label) by which the typed rows alone must beat the full fit to replace it.
@@ -376,6 +477,8 @@ def _typed_only_result(alone: mixture.MixtureResult, X: np.ndarray) -> mixture.M
 #: How a group no typed label names is called in tooltips and reports (never written in a cell).
 UNNAMED = "(unnamed group {})"
 COVARIANCE_CHOICES = ("auto", *mixture.COVARIANCES)
+#: What a fill fills: the blank labels, or the blank numbers of the features too.
+FILL_CHOICES = ("labels", "all")
 
 
 @dataclass(frozen=True)
@@ -453,6 +556,9 @@ class FillJob:
     check : bool
         Run the self-check (and calibrate from it).
     folds : int
+    fill : {"labels", "all"}
+        ``"all"``: blank feature cells get their conditional mean too
+        (:attr:`FillPlan.numbers`).
     """
 
     def __init__(
@@ -465,10 +571,14 @@ class FillJob:
         seed: int = 0,
         check: bool = True,
         folds: int = 5,
+        fill: str = "labels",
         **em_kwargs,
     ) -> None:
         if covariance not in COVARIANCE_CHOICES:
             raise FillError(f"covariance must be one of {', '.join(COVARIANCE_CHOICES)}, not '{covariance}'")
+        if fill not in FILL_CHOICES:
+            raise FillError(f"fill must be one of {', '.join(FILL_CHOICES)}, not '{fill}'")
+        self.fill = fill
         self.fit_input = fit_input
         self.components = components
         self.covariance = covariance
@@ -611,6 +721,7 @@ class FillJob:
                     )
         temperature = check.temperature if check is not None and check.accuracy is not None else 1.0
         self.temperature = temperature
+        self.result, self.classes, self.unnamed = result, classes, unnamed
         plan = self._plan(result, classes, unnamed, temperature)
         report = FillReport(
             result=result, classes=classes, names=names, unnamed=unnamed,
@@ -669,7 +780,110 @@ class FillJob:
             spellings={**fi.spellings, **{c: c for c in classes if c not in fi.spellings}},
             unusual=unusual,
             unnamed=tuple(unnamed),
+            numbers=self._numbers(result, temperature) if self.fill == "all" else None,
         )
+
+    def _posteriors(self, result, kept: np.ndarray, temperature: float) -> np.ndarray:
+        """P(class | row) of kept rows ``kept`` (positions among the kept rows), (r, K):
+        one-hot for a typed label, the calibrated posterior given the observed values otherwise."""
+        from . import trust
+
+        _, labels = self._kept()
+        post = np.array(result.posteriors_of(kept), dtype=np.float64)
+        lab = labels[kept].astype(np.intp)
+        typed = lab >= 0
+        blank = ~typed
+        if blank.any():
+            post[blank] = trust.temper(post[blank], temperature)
+        post[typed] = 0.0
+        post[np.flatnonzero(typed), lab[typed]] = 1.0
+        return post
+
+    def _numbers(self, result, temperature: float) -> NumberFill | None:
+        """The blank feature cells of the rows kept, filled with their conditional means."""
+        fi = self.fit_input
+        if fi.blank_values is None:
+            return None
+        X, _ = self._kept()
+        blank = fi.blank_values if self.keep is None or self.keep.all() else fi.blank_values[self.keep]
+        need = np.flatnonzero(blank.any(axis=1))
+        if not len(need):
+            return None
+        post = self._posteriors(result, need, temperature)
+        value, low, high = mixture.impute(X[need], post, result.means, result.covariances)
+        r, f = np.nonzero(blank[need])  # row-major: by row, then feature
+        fit_rows = need if self.keep is None or self.keep.all() else np.flatnonzero(self.keep)[need]
+        return NumberFill(
+            rows=fi.rows[fit_rows[r]].astype(np.int64),
+            features=f.astype(np.int64),
+            values=value[r, f],
+            low=low[r, f],
+            high=high[r, f],
+            guess=post.argmax(axis=1)[r].astype(np.int16),
+            confidence=post.max(axis=1)[r],
+        )
+
+    def draws(self, m: int, seed: int | None = None) -> list[Draw]:
+        """``m`` multiple imputations of the blank labels (and numbers, with ``fill="all"``).
+
+        Each draw first draws the parameters by bootstrap EM (Amelia's way:
+        the rows kept resampled with replacement and refitted from the final
+        fit), then each blank label from its calibrated posterior under those
+        parameters given the row's observed values, then each blank number
+        from its conditional Gaussian given the drawn (or typed) class and
+        the row's observed values.  A draw of a group no typed label names
+        leaves the label blank.  Call after :meth:`finish`.
+        """
+        from . import trust
+
+        fi = self.fit_input
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        X, labels = self._kept()
+        c = self.chosen
+        result = self.result
+        names = np.array(
+            [None if u else fi.spellings.get(cl, cl) for cl, u in zip(self.classes, self.unnamed, strict=True)]
+            + [None], dtype=object,
+        )
+        kept_rows = np.arange(len(fi.X)) if self.keep is None else np.flatnonzero(self.keep)
+        blank = np.flatnonzero(labels < 0)  # positions among the kept rows
+        fit_on = np.flatnonzero(labels >= 0) if self.typed_only else np.arange(len(X))
+        numbers = None
+        if self.fill == "all" and fi.blank_values is not None:
+            numbers = fi.blank_values[kept_rows]
+        out = []
+        for _ in range(m):
+            params = (result.weights, result.means, result.covariances)
+            for _attempt in range(5):
+                pick = fit_on[rng.integers(0, len(fit_on), len(fit_on))]
+                try:
+                    boot = trust.fit_model(X[pick], labels[pick], c.groups, c.covariance,
+                                           seed=self.seed, init=params)
+                except mixture.MixtureError:
+                    continue  # an unlucky resample (a class drawn too few times): another
+                params = (boot.weights, boot.means, boot.covariances)
+                break
+            post = mixture.predict_proba(X[blank], *params) if len(blank) else np.zeros((0, len(names) - 1))
+            post = trust.temper(post, self.temperature)
+            u = rng.random(len(blank))
+            drawn = np.minimum((post.cumsum(axis=1) < u[:, None]).sum(axis=1), post.shape[1] - 1)
+            cls = labels.astype(np.intp).copy()
+            cls[blank] = drawn
+            n_rows = n_feat = n_vals = np.zeros(0)
+            if numbers is not None:
+                need = np.flatnonzero(numbers.any(axis=1))
+                filled = mixture.draw_missing(X[need], cls[need], params[1], params[2], rng)
+                r, f = np.nonzero(numbers[need])
+                n_rows, n_feat, n_vals = fi.rows[kept_rows[need[r]]], f, filled[r, f]
+            out.append(Draw(
+                label_rows=fi.rows[kept_rows[blank]].astype(np.int64),
+                label_texts=names[drawn],
+                posteriors=post,
+                number_rows=np.asarray(n_rows, dtype=np.int64),
+                number_features=np.asarray(n_feat, dtype=np.int64),
+                number_values=np.asarray(n_vals, dtype=np.float64),
+            ))
+        return out
 
     def replan(self, result: mixture.MixtureResult, min_confidence: float) -> FillPlan:
         """The plan of a finished fill at another threshold (the window's threshold changed meanwhile)."""
@@ -707,14 +921,21 @@ def fill_sheet(
     seed: int = 0,
     covariance: str = "auto",
     check: bool = True,
+    fill: str = "labels",
+    job_out: list | None = None,
     **em_kwargs,
 ) -> tuple[FitInput, FillReport, FillPlan]:
-    """Fit and fill in one call (the command line's path): see :class:`FillJob`."""
+    """Fit and fill in one call (the command line's path): see :class:`FillJob`.
+
+    ``job_out``, when given, receives the job (for :meth:`FillJob.draws`).
+    """
     fit_input = prepare_fit(sheet, n_components)
     job = FillJob(
         fit_input, components=n_components, covariance=covariance,
-        min_confidence=min_confidence, seed=seed, check=check, **em_kwargs,
+        min_confidence=min_confidence, seed=seed, check=check, fill=fill, **em_kwargs,
     )
+    if job_out is not None:
+        job_out.append(job)
     job.prepare()
     em = job.em()
     for _ in em:
@@ -724,15 +945,30 @@ def fill_sheet(
     return fit_input, report, plan
 
 
-def export_table(sheet: Sheet) -> tuple[list[str], list[np.ndarray]]:
+def _number_text(values: np.ndarray, decimal: str = ".") -> np.ndarray:
+    """(c,) object: each number to 6 significant digits, as the shortest text reading back as it
+    (with ``decimal`` as the decimal mark: a filled cell is written as the column's own are)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = [parsing.format_number(float(f"{v:.6g}")).replace(".", decimal) for v in values]
+    return out
+
+
+def export_table(
+    sheet: Sheet, numbers: NumberFill | None = None, decimal: str = "."
+) -> tuple[list[str], list[np.ndarray]]:
     """Columns and cells as the ``emgui-cli fill`` contract writes them.
 
     Every input column in order; feature cells that were read in another
     unit converted to the column's unit (unreadable ones keep their text);
     then ``<label>_imputed`` and ``<label>_confidence``; then a
-    ``<feature>_issue`` column for each feature with unreadable cells.
+    ``<feature>_issue`` column for each feature with unreadable cells; with
+    ``numbers`` (``--fill all``), the filled values written into their blank
+    cells and, for each feature with filled cells, ``<feature>_imputed``,
+    ``<feature>_low`` and ``<feature>_high``.
     """
-    columns, cells = sheet.to_table(marks=True)  # the issue columns included
+    columns, cells = sheet.to_table(marks=True, numbers=False)  # the issue columns included; the numbers' below
+    if numbers is None:
+        numbers = numbers_of(sheet)
     for f in sheet.roles.features:
         if sheet.unit(f) is None:
             continue  # plain numbers are written back unchanged
@@ -744,11 +980,171 @@ def export_table(sheet: Sheet) -> tuple[list[str], list[np.ndarray]]:
         convert = np.flatnonzero(sheet.converted(f))
         out[convert] = [parsing.format_number(round(float(v), 3)) for v in vals[convert]]
         cells[f] = out
+    if numbers is not None and len(numbers):
+        features = sheet.roles.features
+        for i, f in enumerate(features):
+            sel = numbers.features == i
+            if not sel.any():
+                continue
+            rows = numbers.rows[sel]
+            col = cells[f]  # to_table's own copy, unless packed (an Arrow array)
+            if not (isinstance(col, np.ndarray) and col.dtype == object):
+                col = np.array(sheet.column_cells(f), dtype=object)
+            col[rows] = _number_text(numbers.values[sel], decimal)
+            cells[f] = col
+            imputed = np.empty(sheet.n_rows, dtype=object)
+            imputed[:] = "false"
+            imputed[rows] = "true"
+            low = np.full(sheet.n_rows, None, dtype=object)
+            high = np.full(sheet.n_rows, None, dtype=object)
+            low[rows] = _number_text(numbers.low[sel])
+            high[rows] = _number_text(numbers.high[sel])
+            name = sheet.columns[f]
+            columns += [name + "_imputed", name + "_low", name + "_high"]
+            cells += [imputed, low, high]
     return columns, cells
 
 
-def export_styles(sheet: Sheet) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+def take_number_marks(columns: list[str], cells: list) -> tuple[list[str], list]:
+    """A table written with ``--fill all`` made ready to fill again.
+
+    For each column X with ``X_imputed``, ``X_low`` and ``X_high`` (each
+    once), those three are taken out and the cells of X they mark as filled
+    are blank again, so a second fill replaces them rather than treating
+    them as typed.  Other tables are returned as they are.
+
+    Parameters
+    ----------
+    columns : list of str
+    cells : list of columns (object arrays or Arrow string arrays)
+    """
+    from .fileio import object_cells
+
+    drop: set[int] = set()
+    cells = list(cells)
+    for j, name in enumerate(columns):
+        parts = [f"{name}{suffix}" for suffix in ("_imputed", "_low", "_high")]
+        if not name or not all(columns.count(p) == 1 for p in parts):
+            continue
+        at = [columns.index(p) for p in parts]
+        flags = object_cells(cells[at[0]])
+        filled = np.array([isinstance(v, str) and v.strip().lower() == "true" for v in flags], dtype=bool)
+        if filled.any():
+            col = np.array(object_cells(cells[j]), dtype=object)
+            col[filled] = None
+            cells[j] = col
+        drop.update(at)
+    if not drop:
+        return columns, cells
+    keep = [j for j in range(len(columns)) if j not in drop]
+    return [columns[j] for j in keep], [cells[j] for j in keep]
+
+
+def draws_table(sheet: Sheet, job: FillJob, m: int, seed: int = 0) -> tuple[list[str], list[np.ndarray]]:
+    """The window's File ▸ Export Multiple Imputations: ``m`` copies of the filled sheet, stacked.
+
+    ``job`` is the finished fill whose plan the sheet holds (the sheet must
+    not have changed since).  See :func:`export_draws` for the table.
+    """
+    columns, cells = export_table(sheet)
+    cells = [np.asarray(c, dtype=object) if isinstance(c, np.ndarray) else np.array(c.to_pylist(), dtype=object)
+             for c in cells]
+    label = sheet.roles.label
+    return export_draws(
+        columns, cells, keep=list(range(sheet.n_cols)), label_at=label,
+        feature_at=list(sheet.roles.features), label_name=sheet.columns[label],
+        feature_names=[sheet.columns[f] for f in sheet.roles.features],
+        draws=job.draws(m, seed=seed),
+    )
+
+
+def export_draws(
+    columns: list[str],
+    cells: list[np.ndarray],
+    keep: list[int],
+    label_at: int,
+    feature_at: list[int],
+    label_name: str,
+    feature_names: list[str],
+    draws: list[Draw],
+    decimal: str = ".",
+) -> tuple[list[str], list[np.ndarray]]:
+    """The multiple imputations stacked in one long table (mice's long format).
+
+    Parameters
+    ----------
+    columns, cells : the output table of the fill (cells as object arrays)
+    keep : the output columns each copy holds (the input's, and an added class column)
+    label_at : output column of the label; feature_at : of each feature
+    label_name, feature_names : for the ``_imputed`` flags
+    draws : the imputations
+
+    Returns
+    -------
+    columns, cells
+        ``imputation`` (1..M) first, then the kept columns with every blank
+        label and (drawn) number filled by that copy's draw, typed cells as
+        typed, then ``<label>_imputed`` and ``<feature>_imputed`` per
+        feature with drawn cells.
+    """
+    n = len(cells[0]) if cells else 0
+    drawn_features = sorted({int(f) for d in draws for f in np.unique(d.number_features)})
+    out_cols = ["imputation", *(columns[j] for j in keep), label_name + "_imputed"]
+    out_cols += [feature_names[f] + "_imputed" for f in drawn_features]
+    parts: list[list[np.ndarray]] = [[] for _ in out_cols]
+    for m, d in enumerate(draws, start=1):
+        imp = np.empty(n, dtype=object)
+        imp[:] = str(m)
+        parts[0].append(imp)
+        copy = {j: cells[j] for j in keep}
+        label = np.array(cells[label_at], dtype=object)
+        label[d.label_rows] = d.label_texts
+        copy[label_at] = label
+        for f in drawn_features:
+            sel = d.number_features == f
+            col = np.array(cells[feature_at[f]], dtype=object)
+            col[d.number_rows[sel]] = _number_text(d.number_values[sel], decimal)
+            copy[feature_at[f]] = col
+        for i, j in enumerate(keep, start=1):
+            parts[i].append(copy[j])
+        flag = np.empty(n, dtype=object)
+        flag[:] = "false"
+        flag[d.label_rows[d.label_texts != None]] = "true"  # noqa: E711 (elementwise)
+        parts[len(keep) + 1].append(flag)
+        for i, f in enumerate(drawn_features):
+            flag = np.empty(n, dtype=object)
+            flag[:] = "false"
+            flag[d.number_rows[d.number_features == f]] = "true"
+            parts[len(keep) + 2 + i].append(flag)
+    return out_cols, [np.concatenate(p) if p else np.zeros(0, dtype=object) for p in parts]
+
+
+def numbers_of(sheet: Sheet) -> NumberFill | None:
+    """The filled numbers the sheet holds (written by :func:`apply_plan`), or None."""
+    rows, feats, values, low, high, guess, conf = [], [], [], [], [], [], []
+    features = list(sheet.roles.features)
+    for r in sheet.filled_rows().tolist():
+        for i, c in enumerate(features):
+            mark = sheet.number_mark(r, c)
+            if mark is not None:
+                rows.append(r)
+                feats.append(i)
+                values.append(float(sheet.values(c)[r]))
+                low.append(mark[0])
+                high.append(mark[1])
+                guess.append(mark[2])
+                conf.append(mark[3])
+    if not rows:
+        return None
+    return NumberFill(np.array(rows, dtype=np.int64), np.array(feats, dtype=np.int64), np.array(values),
+                      np.array(low), np.array(high), np.array(guess, dtype=np.int16), np.array(conf))
+
+
+def export_styles(sheet: Sheet, numbers: NumberFill | None = None) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     """Shading and a probability comment for each filled label cell, for an XLSX export.
+
+    With ``numbers``, each filled number cell too: shaded like its row's
+    most likely class, its comment giving the 95 % predictive interval.
 
     Returns ``(fill_colors, comments)`` as :func:`emgui.core.fileio.write_table`
     takes them: per column index, ``(n_rows,)`` object arrays of ``"#RRGGBB"``
@@ -780,10 +1176,74 @@ def export_styles(sheet: Sheet) -> tuple[dict[int, np.ndarray], dict[int, np.nda
             colors[r] = UNLABELLED_HEX
             if why is not None and why[i] is not None:
                 notes[r] = f"Left blank: {why[i]}"
-    return {label: colors}, {label: notes}
+    fill_colors, comments = {label: colors}, {label: notes}
+    _number_styles(sheet, numbers_of(sheet) if numbers is None else numbers, fill_colors, comments)
+    return fill_colors, comments
 
 
-def report_dict(fit_input: FitInput, report: FillReport, plan: FillPlan, label: str) -> dict:
+def _number_styles(sheet: Sheet, numbers: NumberFill | None, fill_colors: dict, comments: dict) -> None:
+    from .colors import shade_hex
+
+    if numbers is None or not len(numbers):
+        return
+    k = max(len(sheet.fill_classes), 2)
+    for i, f in enumerate(sheet.roles.features):
+        sel = np.flatnonzero(numbers.features == i)
+        if not len(sel):
+            continue
+        colors = np.full(sheet.n_rows, None, dtype=object)
+        notes = np.full(sheet.n_rows, None, dtype=object)
+        lows, highs = _number_text(numbers.low[sel]), _number_text(numbers.high[sel])
+        for j, lo, hi in zip(sel, lows, highs, strict=True):
+            r = int(numbers.rows[j])
+            if numbers.guess[j] >= 0:  # no class for marks read back from a saved file
+                colors[r] = shade_hex(int(numbers.guess[j]), float(numbers.confidence[j]), k)
+            notes[r] = f"Filled by EM: the conditional mean; 95 % between {lo} and {hi}"
+        fill_colors[f], comments[f] = colors, notes
+
+
+def missing_patterns(sheet: Sheet) -> list[dict]:
+    """Which of the label and feature columns are blank together, and in how many rows.
+
+    A label cell counts as blank when it was blank before the fill (it is
+    filled, or left blank, now); a feature cell when it holds no value
+    (unreadable text is not blank: see ``<feature>_issue``).  Most rows first.
+
+    Returns
+    -------
+    list of dict
+        ``{"blank": [column names], "rows": count}``, the pattern with no
+        blank cell included.
+    """
+    cols, masks = [], []
+    if sheet.roles.label is not None:
+        cols.append(sheet.columns[sheet.roles.label])
+        masks.append(sheet.label_missing() | (sheet.provenance != USER))
+    for f in sheet.roles.features:
+        cols.append(sheet.columns[f])
+        masks.append(np.isnan(sheet.values(f)) & ~sheet.unreadable(f))
+    if not cols or sheet.n_rows == 0:
+        return []
+    blank = np.column_stack(masks)
+    found, counts = np.unique(blank, axis=0, return_counts=True)
+    order = sorted(range(len(found)), key=lambda i: (-int(counts[i]), found[i].tolist()))
+    return [
+        {"blank": [c for c, b in zip(cols, found[i], strict=True) if b], "rows": int(counts[i])}
+        for i in order
+    ]
+
+
+def mcar_test(fit_input: FitInput) -> dict | None:
+    """Little's MCAR test over the features (:func:`emgui.core.trust.little_mcar`); None without blanks."""
+    from . import trust
+
+    if fit_input.X.shape[1] < 1 or np.isfinite(fit_input.X).all():
+        return None
+    return trust.little_mcar(fit_input.X)
+
+
+def report_dict(fit_input: FitInput, report: FillReport, plan: FillPlan, label: str,
+                sheet: Sheet | None = None) -> dict:
     """The ``--report`` JSON: the fitted model in the features' units, the fill counts,
     the model choice and the self-check (DESIGN.md)."""
     result = report.result
@@ -803,4 +1263,7 @@ def report_dict(fit_input: FitInput, report: FillReport, plan: FillPlan, label: 
         "n_uncertain": plan.n_uncertain,
         "check": None if report.check is None else report.check.as_dict(),
         "model": report.model_dict(),
+        "n_numbers_filled": 0 if plan.numbers is None else len(plan.numbers),
+        "mcar_test": mcar_test(fit_input),
+        "missing_patterns": [] if sheet is None else missing_patterns(sheet),
     }

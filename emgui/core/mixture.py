@@ -14,6 +14,13 @@ The quantity EM climbs is the observed-data log-likelihood (natural log)::
 
 :func:`log_likelihood` computes it plainly and is the reference for tests.
 
+Blank values (NaN): a row with some features blank takes part through its
+observed ones — N above is then the marginal density of the observed values,
+and the M-step uses each blank's conditional expectation given the class and
+the observed values, with the conditional covariance (Ghahramani & Jordan,
+1994).  Such rows are grouped by which features are blank and handled one
+pattern at a time; rows with every value keep the fast path below.
+
 Speed: the labelled rows enter through constant sums computed once, so an
 iteration costs one pass over the unlabelled rows (see
 :mod:`emgui.core._mixture_fast`).  With one feature and two classes that pass
@@ -44,7 +51,9 @@ __all__ = [
     "MixtureError",
     "MixtureResult",
     "Snapshot",
+    "draw_missing",
     "fit",
+    "impute",
     "log_likelihood",
     "n_parameters",
     "predict_proba",
@@ -188,11 +197,12 @@ class _Run:
 # --------------------------------------------------------------------------- validation
 
 
-def _as_rows(X) -> np.ndarray:
+def _as_rows(X, missing: bool = False) -> np.ndarray:
     """Validated float64 copy of X, shape (n_rows, n_features).
 
     A read-only float64 array is used as it is: nobody can change it under
-    the fit, and a million rows need no second copy.
+    the fit, and a million rows need no second copy.  With ``missing``, NaN
+    marks a blank value; every row still needs one observed value.
     """
     if isinstance(X, np.ndarray) and X.dtype == np.float64 and not X.flags.writeable and X.ndim == 2:
         arr = X
@@ -213,6 +223,15 @@ def _as_rows(X) -> np.ndarray:
         raise MixtureError("There is no feature to fit: choose at least one numeric column.")
     finite = np.isfinite(arr)
     if not finite.all():
+        if missing and not np.isinf(arr).any():
+            empty = ~finite.any(axis=1)
+            if not empty.any():
+                return np.ascontiguousarray(arr)
+            row = int(np.flatnonzero(empty)[0])
+            raise MixtureError(
+                f"Row {row} (counting from 0) has no value in any feature: "
+                "remove that row or enter a number."
+            )
         row = int(np.flatnonzero(~finite.all(axis=1))[0])
         raise MixtureError(
             f"Row {row} (counting from 0) holds a missing or infinite value: "
@@ -349,6 +368,60 @@ def _weighted_log_prob(X: np.ndarray, g: _fast.Gaussians) -> np.ndarray:
     return out
 
 
+def _weighted_log_prob_any(X: np.ndarray, weights, means, covariances) -> np.ndarray:
+    """log π_k N(x_i,o | μ_k,o, Σ_k,oo) over each row's observed features o, shape (n_rows, K).
+
+    NaN marks a blank value; a row without one takes the complete-data path.
+    """
+    observed = np.isfinite(X)
+    full = observed.all(axis=1)
+    if full.all():
+        return _weighted_log_prob(X, _factorise(weights, means, covariances))
+    out = np.empty((X.shape[0], len(weights)))
+    if full.any():
+        out[full] = _weighted_log_prob(X[full], _factorise(weights, means, covariances))
+    part = np.flatnonzero(~full)
+    masks, which = np.unique(observed[part], axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    for p, mask in enumerate(masks):
+        rows = part[which == p]
+        o = np.flatnonzero(mask)
+        out[rows] = _weighted_log_prob(
+            X[np.ix_(rows, o)], _factorise(weights, means[:, o], covariances[:, o][:, :, o])
+        )
+    return out
+
+
+def _imputed_for_start(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """A copy of ``x`` (n, D) with each NaN replaced by its typed class's mean of that
+    feature (its column's mean for a blank label): only to start EM from.
+
+    Raises
+    ------
+    MixtureError
+        A feature has no value at all.
+    """
+    observed = np.isfinite(x)
+    empty = ~observed.any(axis=0)
+    if empty.any():
+        raise MixtureError(
+            f"Feature {int(np.flatnonzero(empty)[0])} (counting from 0) has no value in any row: "
+            "leave it out or enter some values."
+        )
+    counts = observed.sum(axis=0)
+    column = np.where(observed, x, 0.0).sum(axis=0) / counts
+    out = np.where(observed, x, column)
+    for j in range(k):
+        rows = labels == j
+        obs = observed[rows]
+        have = obs.sum(axis=0)
+        if not rows.any() or not have.any():
+            continue
+        mean = np.where(have > 0, np.where(obs, x[rows], 0.0).sum(axis=0) / np.maximum(have, 1), column)
+        out[rows] = np.where(obs, x[rows], mean)
+    return out
+
+
 def _log_normalise(logp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise log-sum-exp (n,) and posteriors (n, K) of log π_k N_k."""
     mx = logp.max(axis=1)
@@ -389,6 +462,7 @@ def predict_proba(X, weights, means, covariances) -> np.ndarray:
     Parameters
     ----------
     X : array_like, shape (n_rows, n_features) or (n_rows,)
+        NaN marks a blank value: a row's posterior uses its observed values.
     weights : array_like, shape (K,)
     means : array_like, shape (K, n_features)
     covariances : array_like, shape (K, n_features, n_features)
@@ -398,9 +472,9 @@ def predict_proba(X, weights, means, covariances) -> np.ndarray:
     ndarray, shape (n_rows, K)
         Each row sums to 1.
     """
-    x = _as_rows(X)
+    x = _as_rows(X, missing=True)
     w, mu, cov = _as_params(weights, means, covariances, x.shape[1])
-    post = _normalise_in_place(_weighted_log_prob(x, _factorise(w / w.sum(), mu, cov)))
+    post = _normalise_in_place(_weighted_log_prob_any(x, w / w.sum(), mu, cov))
     return post
 
 
@@ -412,6 +486,8 @@ def log_likelihood(X, labels, weights, means, covariances) -> float:
     Parameters
     ----------
     X : array_like, shape (n_rows, n_features) or (n_rows,)
+        NaN marks a blank value: N is then the marginal density of the
+        row's observed values.
     labels : array_like of int, shape (n_rows,), or None
         -1 = unknown; None = all unknown.
     weights : array_like, shape (K,)
@@ -422,12 +498,12 @@ def log_likelihood(X, labels, weights, means, covariances) -> float:
     -------
     float
     """
-    x = _as_rows(X)
+    x = _as_rows(X, missing=True)
     lab = _as_labels(labels, x.shape[0])
     w, mu, cov = _as_params(weights, means, covariances, x.shape[1])
     if lab.max() >= w.shape[0]:
         raise MixtureError(f"Label {int(lab.max())} is out of range for {w.shape[0]} classes.")
-    logp = _weighted_log_prob(x, _factorise(w, mu, cov))
+    logp = _weighted_log_prob_any(x, w, mu, cov)
     norm, _ = _log_normalise(logp)
     known = lab >= 0
     rows = np.where(known, logp[np.arange(x.shape[0]), np.maximum(lab, 0)], norm)
@@ -472,6 +548,139 @@ def _reference_step(X, labels, weights, means, covariances, reg_covar=1e-6):
     return ll, resp, nk / nk.sum(), new_means, new_cov
 
 
+def _conditionals(xo: np.ndarray, o: np.ndarray, m: np.ndarray, means: np.ndarray, covariances: np.ndarray):
+    """Per class: blank values' conditional means (n, q) and covariance (q, q) given observed ``xo`` (n, p)."""
+    out = []
+    for j in range(means.shape[0]):
+        cov = covariances[j]
+        inv_chol = np.linalg.inv(np.linalg.cholesky(cov[np.ix_(o, o)]))
+        half = inv_chol @ cov[np.ix_(o, m)]  # L⁻¹ Σ_om
+        out.append((means[j, m] + (xo - means[j, o]) @ (half.T @ inv_chol).T, cov[np.ix_(m, m)] - half.T @ half))
+    return out
+
+
+def _patterns(X: np.ndarray):
+    """(rows, observed features, blank features) for each pattern of NaN with some blank."""
+    observed = np.isfinite(X)
+    part = np.flatnonzero(~observed.all(axis=1))
+    if not len(part):
+        return []
+    masks, which = np.unique(observed[part], axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    return [(part[which == p], np.flatnonzero(mask), np.flatnonzero(~mask)) for p, mask in enumerate(masks)]
+
+
+def _norm_cdf(z: np.ndarray) -> np.ndarray:
+    """Φ(z), vectorised, by the Chebyshev fit of erfc in Numerical Recipes (relative error < 1.2e-7)."""
+    x = np.abs(z) / math.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.5 * x)
+    poly = -x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    tail = 0.5 * t * np.exp(poly)  # P(Z > |z|)
+    return np.where(z < 0, tail, 1.0 - tail)
+
+
+def _mixture_quantiles(weights: np.ndarray, centres: np.ndarray, sds: np.ndarray, probs) -> list[np.ndarray]:
+    """Quantiles of per-row one-dimensional Gaussian mixtures, by bisection on the mixture's CDF.
+
+    weights, centres, sds : (n, K).  Returns one (n,) array per probability.
+    """
+    lo0 = (centres - 8.0 * sds).min(axis=1)
+    hi0 = (centres + 8.0 * sds).max(axis=1)
+    out = []
+    for p in probs:
+        lo, hi = lo0.copy(), hi0.copy()
+        for _ in range(60):  # the bracket shrinks to 1e-18 of its width
+            mid = 0.5 * (lo + hi)
+            below = (weights * _norm_cdf((mid[:, None] - centres) / sds)).sum(axis=1) < p
+            lo = np.where(below, mid, lo)
+            hi = np.where(below, hi, mid)
+        out.append(0.5 * (lo + hi))
+    return out
+
+
+#: The normal quantile of a two-sided 95 % interval.
+_Z95 = 1.959963984540054
+
+
+def impute(X, posteriors, means, covariances) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each blank value's conditional mean under the mixture, with its 95 % predictive interval.
+
+    A blank value of a row has, given the row's class k and its observed
+    values, the Gaussian N(μ_k,m + Σ_k,mo Σ_k,oo⁻¹ (x_o - μ_k,o), Σ_k,mm -
+    Σ_k,mo Σ_k,oo⁻¹ Σ_k,om); over the row's class probabilities its
+    predictive distribution is the mixture of these.  The value given is
+    that mixture's mean; the interval runs between the mixture's own 2.5 %
+    and 97.5 % quantiles (exact quantiles, not a moment match: with two
+    classes far apart the predictive distribution has two humps).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, D)
+        NaN marks a blank value.
+    posteriors : ndarray, shape (n, K)
+        P(class | row): one-hot for a typed label, else given the observed values.
+    means : ndarray, shape (K, D)
+    covariances : ndarray, shape (K, D, D)
+
+    Returns
+    -------
+    value, low, high : ndarray, shape (n, D)
+        NaN where the value was observed.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    post = np.asarray(posteriors, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    covariances = np.asarray(covariances, dtype=np.float64)
+    value = np.full(X.shape, np.nan)
+    low, high = value.copy(), value.copy()
+    for rows, o, m in _patterns(X):
+        cond = _conditionals(X[np.ix_(rows, o)], o, m, means, covariances)
+        r = post[rows]
+        centres = np.stack([c[0] for c in cond], axis=2)  # (n, q, K)
+        value[np.ix_(rows, m)] = np.einsum("nqk,nk->nq", centres, r)
+        for i, f in enumerate(m):
+            sds = np.broadcast_to(np.sqrt([c[1][i, i] for c in cond]), r.shape)
+            c = centres[:, i, :]
+            certain = r.max(axis=1) >= 1.0 - 1e-12
+            lo = np.empty(len(rows))
+            hi = np.empty(len(rows))
+            if certain.any():  # one class: the Gaussian's own interval
+                j = r[certain].argmax(axis=1)
+                mid, sd = c[certain, j], sds[certain, j]
+                lo[certain], hi[certain] = mid - _Z95 * sd, mid + _Z95 * sd
+            if (~certain).any():
+                lo[~certain], hi[~certain] = _mixture_quantiles(r[~certain], c[~certain], sds[~certain], (0.025, 0.975))
+            low[rows, f], high[rows, f] = lo, hi
+    return value, low, high
+
+
+def draw_missing(X, classes, means, covariances, rng: np.random.Generator) -> np.ndarray:
+    """A copy of ``X`` (n, D) with each blank value drawn from its class's conditional Gaussian.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, D)
+        NaN marks a blank value.
+    classes : ndarray of int, shape (n,)
+        The class each row is drawn under (typed, or itself drawn).
+    means, covariances : ndarray, shapes (K, D), (K, D, D)
+    rng : numpy.random.Generator
+    """
+    X = np.asarray(X, dtype=np.float64)
+    out = X.copy()
+    for rows, o, m in _patterns(X):
+        cond = _conditionals(X[np.ix_(rows, o)], o, m, means, covariances)
+        noise = rng.standard_normal((len(rows), len(m)))
+        for j, (centre, cov) in enumerate(cond):
+            sel = classes[rows] == j
+            if sel.any():
+                chol = np.linalg.cholesky(cov + 1e-12 * np.trace(cov) * np.eye(len(m)))
+                out[np.ix_(rows[sel], m)] = centre[sel] + noise[sel] @ chol.T
+    return out
+
+
 def _match(cost: np.ndarray) -> list[int]:
     """Distinct columns for the rows of ``cost`` (r <= c) with the least total cost.
 
@@ -512,7 +721,8 @@ class EMFit:
     Parameters
     ----------
     X : array_like, shape (n_rows, n_features) or (n_rows,)
-        Finite numbers (the caller removes unreadable rows).
+        Numbers; NaN marks a blank value (each row needs one observed
+        value).  A row with blanks takes part through its observed values.
     labels : array_like of int, shape (n_rows,), optional
         -1 = unknown, 0..K-1 = a known class (fixed during the fit).  None: all
         unknown.
@@ -577,7 +787,7 @@ class EMFit:
         covariance="separate",
         init=None,
     ) -> None:
-        x = _as_rows(X)
+        x = _as_rows(X, missing=True)
         n, dim = x.shape
         lab = _as_labels(labels, n)
         has_labels = bool((lab >= 0).any())
@@ -607,6 +817,92 @@ class EMFit:
             )
         self.covariance = covariance
 
+        # Rows with some features blank (NaN) take part through their observed
+        # values (see _fast.Incomplete); the starts come from a copy with each
+        # blank replaced by its column's (or typed class's) mean.
+        complete = np.isfinite(x).all(axis=1) if dim > 1 else None
+        self._helper: EMFit | None = None
+        self._incomplete: _fast.Incomplete | None = None
+        if complete is not None and not complete.all():
+            self._helper = EMFit(
+                _imputed_for_start(x, lab, k), lab, k, max_iter=max_iter, tol=tol,
+                reg_covar=reg_covar, n_init=n_init, seed=seed, covariance=covariance, init=init,
+            )
+            self._shift = self._helper._shift
+            self._floor = self._helper._floor
+            self._global_cov = self._helper._global_cov
+            self._spread = self._helper._spread
+            part = np.flatnonzero(~complete)
+            xi = x[part] - self._shift
+            order = np.lexsort(xi.T[::-1])  # canonical: the same rows in any order give the same sums
+            self._incomplete = _fast.Incomplete(xi[order], lab[part][order], k, _QUAD_MAX_COLUMNS, _QUAD_MAX_BYTES)
+            x_full, lab_full = x[complete], lab[complete]
+        else:
+            self._init_shift(x, k)
+            x_full, lab_full = x, lab
+
+        self._dim = dim
+        self._n = n
+        self._has_labels = has_labels
+        self._labels = lab
+        self._unl_rows = np.flatnonzero(lab < 0)
+        self._xu_input_order = x[self._unl_rows] - self._shift
+        self._xu = np.ascontiguousarray(
+            _canonical(self._xu_input_order if self._helper is None else x_full[lab_full < 0] - self._shift)
+        )
+
+        # Labelled rows (with every value) enter every iteration through these constant sums.
+        self._n_lab = np.bincount(lab_full[lab_full >= 0], minlength=k).astype(np.float64)
+        self._mean_lab = np.zeros((k, dim))
+        self._scatter_lab = np.zeros((k, dim, dim))
+        for j in np.flatnonzero(self._n_lab):
+            rows = _canonical(x_full[lab_full == j]) - self._shift
+            self._mean_lab[j] = rows.mean(axis=0)
+            diff = rows - self._mean_lab[j]
+            self._scatter_lab[j] = diff.T @ diff
+
+        n_u = self._xu.shape[0]
+        if n_u:
+            scale = np.abs(self._xu).max(axis=0)
+            self._scale = np.where(scale > 0, scale, 1.0)
+            self._radius = float(np.sqrt(((self._xu / self._scale) ** 2).sum(axis=1).max()))
+        else:
+            self._scale = np.ones(dim)
+            self._radius = 0.0
+        self._precise = _fast.Precise(self._xu, k)
+        self._fast: _fast.TwoClassLine | _fast.QuadraticFeatures | None = None
+        p = _fast.QuadraticFeatures.n_columns(dim)
+        if n_u and dim == 1 and k == 2:
+            self._fast = _fast.TwoClassLine(self._xu[:, 0])
+        elif n_u and p <= _QUAD_MAX_COLUMNS and n_u * p * 8 <= _QUAD_MAX_BYTES:
+            self._fast = _fast.QuadraticFeatures(self._xu, k)
+
+        self._init: _Theta | None = None
+        if self._helper is not None:
+            self._n_starts, self._seeds = self._helper._n_starts, self._helper._seeds
+        elif init is not None:
+            w, mu, cov = _as_params(*init, dim=dim)
+            if w.shape[0] != k:
+                raise MixtureError(f"The starting parameters have {w.shape[0]} classes, not {k}.")
+            self._init = _Theta(w / w.sum(), mu - self._shift, cov.copy())
+        # One start from given parameters; otherwise the typed rows' start
+        # (with labels) and seeded k-means starts: with few typed rows per
+        # class, the typed start alone often ends in a poor local optimum.
+        if self._helper is None:
+            seeded = self._xu.shape[0] >= k  # seeded starts need unlabelled rows to seed from
+            self._n_starts = 1 if init is not None or (has_labels and not seeded) else self.n_init
+            self._seeds = np.random.SeedSequence(self.seed).spawn(self._n_starts)
+        self._start = 0
+        self._run: _Run | None = None
+        self._runs: list[_Run] = []
+        self._last: Snapshot | None = None
+        self._finished = False
+        self._cancel = threading.Event()
+        self._lock = threading.RLock()
+
+    def _init_shift(self, x: np.ndarray, k: int) -> None:
+        """The shift, collapse floor and spread of complete rows ``x`` (n, D); checks them."""
+        dim = x.shape[1]
         # Every group of rows (all, unlabelled, each class) is put in a
         # canonical order: sorted by the features, first feature first.  Rows
         # that tie are equal, so the sorted values do not depend on the input
@@ -634,63 +930,9 @@ class EMFit:
         xc -= self._shift
         if float(max(np.abs(xc.min()), np.abs(xc.max()))) > _MAX_SPREAD:
             raise MixtureError("The values are too far apart to fit together: check their units.")
-
-        self._dim = dim
-        self._n = n
-        self._has_labels = has_labels
-        self._labels = lab
-        self._unl_rows = np.flatnonzero(lab < 0)
-        self._xu_input_order = x[self._unl_rows] - self._shift
-        self._xu = np.ascontiguousarray(_canonical(self._xu_input_order))
-
-        # Labelled rows enter every iteration through these constant sums.
-        self._n_lab = np.bincount(lab[lab >= 0], minlength=k).astype(np.float64)
-        self._mean_lab = np.zeros((k, dim))
-        self._scatter_lab = np.zeros((k, dim, dim))
-        for j in np.flatnonzero(self._n_lab):
-            rows = _canonical(x[lab == j]) - self._shift
-            self._mean_lab[j] = rows.mean(axis=0)
-            diff = rows - self._mean_lab[j]
-            self._scatter_lab[j] = diff.T @ diff
-        self._global_cov = (xc.T @ xc) / n
+        self._global_cov = (xc.T @ xc) / x.shape[0]
         spread = np.sqrt(np.diagonal(self._global_cov))
         self._spread = np.where(spread > 0, spread, 1.0)
-
-        n_u = self._xu.shape[0]
-        if n_u:
-            scale = np.abs(self._xu).max(axis=0)
-            self._scale = np.where(scale > 0, scale, 1.0)
-            self._radius = float(np.sqrt(((self._xu / self._scale) ** 2).sum(axis=1).max()))
-        else:
-            self._scale = np.ones(dim)
-            self._radius = 0.0
-        self._precise = _fast.Precise(self._xu, k)
-        self._fast: _fast.TwoClassLine | _fast.QuadraticFeatures | None = None
-        p = _fast.QuadraticFeatures.n_columns(dim)
-        if n_u and dim == 1 and k == 2:
-            self._fast = _fast.TwoClassLine(self._xu[:, 0])
-        elif n_u and p <= _QUAD_MAX_COLUMNS and n_u * p * 8 <= _QUAD_MAX_BYTES:
-            self._fast = _fast.QuadraticFeatures(self._xu, k)
-
-        self._init: _Theta | None = None
-        if init is not None:
-            w, mu, cov = _as_params(*init, dim=dim)
-            if w.shape[0] != k:
-                raise MixtureError(f"The starting parameters have {w.shape[0]} classes, not {k}.")
-            self._init = _Theta(w / w.sum(), mu - self._shift, cov.copy())
-        # One start from given parameters; otherwise the typed rows' start
-        # (with labels) and seeded k-means starts: with few typed rows per
-        # class, the typed start alone often ends in a poor local optimum.
-        seeded = self._xu.shape[0] >= k  # seeded starts need unlabelled rows to seed from
-        self._n_starts = 1 if init is not None or (has_labels and not seeded) else self.n_init
-        self._seeds = np.random.SeedSequence(self.seed).spawn(self._n_starts)
-        self._start = 0
-        self._run: _Run | None = None
-        self._runs: list[_Run] = []
-        self._last: Snapshot | None = None
-        self._finished = False
-        self._cancel = threading.Event()
-        self._lock = threading.RLock()
 
     # ----------------------------------------------------------------- public
 
@@ -859,7 +1101,7 @@ class EMFit:
         def posteriors_of(rows: np.ndarray | None) -> np.ndarray:
             if rows is not None and len(rows) == len(unl_rows) and np.array_equal(rows, unl_rows):
                 # Just the unlabelled rows (the blanks of a fill): computed in place.
-                post = _normalise_in_place(_weighted_log_prob(xu, _factorise(*theta)))
+                post = _normalise_in_place(_weighted_log_prob_any(xu, *theta))
             else:
                 lab = labels if rows is None else labels[rows]
                 post = np.empty((len(lab), k))
@@ -871,7 +1113,7 @@ class EMFit:
                     at = np.flatnonzero(lab < 0)
                     which = np.searchsorted(unl_rows, rows[at])
                 if len(at):
-                    post[at] = _normalise_in_place(_weighted_log_prob(xu[which], _factorise(*theta)))
+                    post[at] = _normalise_in_place(_weighted_log_prob_any(xu[which], *theta))
             if order is not None:
                 post = post[:, order]
             if rows is None:
@@ -904,6 +1146,14 @@ class EMFit:
                 )
         g = _factorise(*theta)
         sweep = self._sweep(g)
+        if self._incomplete is not None:
+            try:
+                sweep = _fast.merge(sweep, self._incomplete.sweep(*theta))
+            except np.linalg.LinAlgError:
+                raise MixtureError(
+                    "A class collapsed onto too few distinct values to have a spread: "
+                    "enter more measurements, use fewer classes, or raise reg_covar."
+                ) from None
         ll = float(self._labelled_ll(g) + sweep.ll)
         if not math.isfinite(ll):
             raise MixtureError(
@@ -977,6 +1227,8 @@ class EMFit:
     # ----------------------------------------------------------------- initialisation
 
     def _initial_theta(self, start: int) -> _Theta:
+        if self._helper is not None:  # the same shift: its parameters are ours
+            return self._helper._initial_theta(start)
         if self._init is not None:
             return self._init
         rng = np.random.default_rng(self._seeds[start])

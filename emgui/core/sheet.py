@@ -68,6 +68,8 @@ _MARK_SUFFIXES = ("_imputed", "_confidence")
 _NOTE_SUFFIX, _ISSUE_SUFFIX = "_note", "_issue"
 _WAS = re.compile(r"(?:^|; )was '(.*)'$")
 _BEST_GUESS = re.compile(r"uncertain: best guess (.*) \(\d+ %\)")
+#: The columns a saved sheet holds for each feature with filled numbers.
+_NUMBER_SUFFIXES = ("_imputed", "_low", "_high")
 #: The reason of a feature cell that is readable but unusual under the last fit.
 UNUSUAL_PREFIX = "unusual: "
 
@@ -161,6 +163,10 @@ class Patch:
     # (r,) object: label text a fill replaced; NO_TEXT_BEFORE_FILL: none in
     # any of the rows (put back as such); None: left as it is.
     before_fill: np.ndarray | None = None
+    # Filled numbers of the rows: their marks (r,) object and the cells of
+    # the feature columns they are in, {column: (r,) object}; None: no mark.
+    number_marks: np.ndarray | None = None
+    number_cells: dict | None = None
 
 
 #: :attr:`Patch.before_fill` of rows that held no text before a fill: restored as None.
@@ -354,6 +360,12 @@ class Sheet:
         # marker such as "?"); while not, undo records need not copy it.
         self._before_fill_any = False
         self._label_missing = np.ones(n, dtype=bool)  # cache of label_missing()
+        # Blank numbers filled by EM (fill "all"): per row None or {feature
+        # column: (low, high)}, the 95 % interval of the value written.
+        self._number_marks = np.full(n, None, dtype=object)
+        # Whether any row may hold such a mark: while not, nothing scans the
+        # marks (a million rows: 5 ms a scan).
+        self._numbers_any = False
         self.fill_classes: list[str] = []  # class keys the posteriors' columns refer to
         self.fill_spellings: dict[str, str] = {}
         self.fill_notes = FillNotes()
@@ -418,6 +430,15 @@ class Sheet:
                 for row in np.flatnonzero(_not_none(texts)):
                     if str(texts[row]).startswith(UNUSUAL_PREFIX):
                         unusual.append((int(row), columns[f], str(texts[row])[len(UNUSUAL_PREFIX):]))
+        # Filled numbers: <feature>_imputed, _low and _high, made again on save.
+        saved_numbers: dict[int, tuple[np.ndarray, ...]] = {}
+        for f in roles.features:
+            names = [(columns[f] or "") + s for s in _NUMBER_SUFFIXES]
+            if columns[f] and all(columns.count(n) == 1 for n in names):
+                at = [columns.index(n) for n in names]
+                own.update(at)
+                saved_numbers[f] = tuple(_head(cells[j], len(cells[j])) if isinstance(cells[j], np.ndarray)
+                                         else cells[j].to_cells() for j in at)
         if len(marks) == 2 or own:
             drop = set(own)
             if len(marks) == 2:
@@ -442,6 +463,8 @@ class Sheet:
                     for r in {r for r, _, _ in unusual}:
                         if sheet._label_missing[r] and str(notes[r]).startswith("not filled: unusual"):
                             sheet.provenance[r] = UNCERTAIN
+            for f, (imputed, low, high) in saved_numbers.items():
+                sheet._restore_numbers(remap[f], imputed, low, high)
             return sheet
         return cls(columns, cells, roles)
 
@@ -713,6 +736,8 @@ class Sheet:
             colvals = [(r[j] if j < len(r) else None) for r in block]
             self._unpack(c)[row : row + height] = [None if v == "" else v for v in colvals]
             self._parse_cells(c, rows)
+            if c in self._values:
+                self._drop_number_marks(rows, c)
             if c == self._roles.label:
                 self._clear_marks(rows)
                 self._before_fill[rows] = None
@@ -727,6 +752,7 @@ class Sheet:
         ("guess", -1),
         ("_before_fill", None),
         ("_label_missing", True),
+        ("_number_marks", None),
     )
 
     def _row_state(self, idx: np.ndarray) -> dict[str, np.ndarray]:
@@ -824,6 +850,8 @@ class Sheet:
             setattr(self, name, merge(getattr(self, name), removed.state[name]))
         if _not_none(removed.state["_before_fill"]).any():
             self._before_fill_any = True
+        if _not_none(removed.state["_number_marks"]).any():
+            self._numbers_any = True
         if self._post is not None:
             back = removed.state.get("posteriors")
             if back is None or back.shape[1] != self._post.shape[1]:
@@ -894,7 +922,17 @@ class Sheet:
             None if self._post is None else self._post[idx].copy(),
             # Nothing held anywhere (the usual case): no copy of a million Nones.
             self._before_fill[idx].copy() if self._before_fill_any else NO_TEXT_BEFORE_FILL,
+            *self._capture_numbers(idx),
         )
+
+    def _capture_numbers(self, idx: np.ndarray) -> tuple[np.ndarray | None, dict | None]:
+        if not self._numbers_any:
+            return None, None
+        marks = self._number_marks[idx]
+        if not _not_none(marks).any():
+            return None, None
+        cols = sorted({c for m in marks if m is not None for c in m})
+        return _copy_marks(marks), {c: _take(self._cells[c], idx) for c in cols}
 
     def restore(self, patch: Patch) -> None:
         """Put back cells and label marks captured by :meth:`capture`."""
@@ -917,6 +955,19 @@ class Sheet:
             self._before_fill[idx] = patch.before_fill
             if _not_none(patch.before_fill).any():
                 self._before_fill_any = True
+        held = self._number_marks[idx] if self._numbers_any else np.full(len(idx), None, dtype=object)
+        if patch.number_marks is not None:
+            self._numbers_any = True
+        if patch.number_marks is not None or _not_none(held).any():
+            # Numbers filled since the capture are blank again; those filled then come back.
+            for c in sorted({c for m in held if m is not None for c in m}):
+                self._unpack(c)[idx[[m is not None and c in m for m in held]]] = None
+            for c, vals in (patch.number_cells or {}).items():
+                if c < self.n_cols:
+                    self._unpack(c)[idx] = vals
+            self._number_marks[idx] = None if patch.number_marks is None else _copy_marks(patch.number_marks)
+            for c in self._values:
+                self._parse_cells(c, idx)
         if patch.posteriors is not None and patch.posteriors.shape[1] > 2:
             self._ensure_posteriors(patch.posteriors.shape[1])
             self._post[idx] = patch.posteriors
@@ -924,6 +975,8 @@ class Sheet:
             self._post[idx] = np.nan
         left = min(patch.cols) if patch.cols else (self._roles.label or 0)
         right = max(patch.cols) if patch.cols else left
+        if patch.number_cells or _not_none(held).any():
+            left, right = 0, self.n_cols - 1
         self._emit(CellsChanged(int(idx.min()), left, int(idx.max()), right))
 
     def _ensure_posteriors(self, k: int) -> None:
@@ -1195,30 +1248,137 @@ class Sheet:
         return out
 
     def filled_rows(self) -> np.ndarray:
-        """Rows whose label is filled or marked uncertain, ``(r,)`` int."""
-        return np.flatnonzero(self.provenance != USER)
+        """Rows whose label is filled or marked uncertain, or with a filled number, ``(r,)`` int."""
+        marked = self.provenance != USER
+        if not self._numbers_any:
+            return np.flatnonzero(marked)
+        return np.flatnonzero(marked | _not_none(self._number_marks))
+
+    # -- filled numbers (fill "all") ---------------------------------------------
+
+    def apply_numbers(self, rows: np.ndarray, cols: np.ndarray, texts: np.ndarray,
+                      low: np.ndarray, high: np.ndarray, guess: np.ndarray, confidence: np.ndarray) -> None:
+        """Write filled numbers into blank feature cells and mark them (with their 95 % interval).
+
+        Parameters
+        ----------
+        rows, cols : (c,) int
+            Sheet rows and feature columns of the cells.
+        texts : (c,) object
+            The values as text in the column's unit.
+        low, high : (c,) float
+        guess, confidence : (c,)
+            The row's most likely class and its probability (for the shading).
+        """
+        if not len(rows):
+            return
+        for c in np.unique(cols):
+            sel = cols == c
+            self._unpack(int(c))[rows[sel]] = texts[sel]
+            self._parse_cells(int(c), rows[sel])
+        self._numbers_any = True
+        for r, c, lo, hi, g, p in zip(rows.tolist(), cols.tolist(), low.tolist(), high.tolist(),
+                                      guess.tolist(), confidence.tolist(), strict=True):
+            marks = self._number_marks[r]
+            if marks is None:
+                marks = self._number_marks[r] = {}
+            marks[c] = (lo, hi, g, p)
+        self._emit(CellsChanged(int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())))
+
+    def _restore_numbers(self, col: int, imputed, low, high) -> None:
+        """Marks of filled numbers read back from a saved ``<feature>_imputed/_low/_high``."""
+        rows = np.flatnonzero([isinstance(v, str) and v.strip().lower() == "true" for v in imputed])
+        rows = rows[np.isfinite(self._values[col][rows])]
+        if not len(rows):
+            return
+
+        def num(v) -> float:
+            try:
+                return float(v.strip().replace(",", ".")) if isinstance(v, str) else float("nan")
+            except ValueError:
+                return float("nan")
+
+        self._numbers_any = True
+        for r in rows.tolist():
+            marks = self._number_marks[r]
+            if marks is None:
+                marks = self._number_marks[r] = {}
+            marks[col] = (num(low[r]), num(high[r]), -1, float("nan"))  # the class is not saved
+
+    def number_mark(self, row: int, col: int) -> tuple[float, float, int, float] | None:
+        """(low, high, class, probability) of a filled number cell: its 95 % interval and its
+        row's most likely class; None when the cell was not filled."""
+        marks = self._number_marks[row]
+        return None if marks is None else marks.get(col)
+
+    def number_filled(self, col: int) -> np.ndarray:
+        """``(n_rows,)`` bool: the cells of a feature column holding a filled number."""
+        out = np.zeros(self._n_rows, dtype=bool)
+        if not self._numbers_any:
+            return out
+        rows = np.flatnonzero(_not_none(self._number_marks))
+        if len(rows):
+            out[rows] = [col in self._number_marks[r] for r in rows]
+        return out
+
+    def _drop_number_marks(self, rows: np.ndarray, col: int | None = None) -> np.ndarray:
+        """Drop the marks of ``rows`` (of one column, or all); returns the (row, col) pairs dropped, (d, 2)."""
+        dropped = []
+        if not self._numbers_any:
+            return np.zeros((0, 2), dtype=np.int64)
+        for r in rows[_not_none(self._number_marks[rows])].tolist():
+            marks = self._number_marks[r]
+            for c in [col] if col is not None else list(marks):
+                if c in marks:
+                    del marks[c]
+                    dropped.append((r, c))
+            if not marks:
+                self._number_marks[r] = None
+        return np.array(dropped, dtype=np.int64).reshape(-1, 2)
+
+    def clear_numbers(self, rows: np.ndarray | None = None) -> None:
+        """Blank the filled numbers of ``rows`` (all rows for None) again and drop their marks."""
+        if not self._numbers_any:
+            return
+        if rows is None:
+            rows = np.flatnonzero(_not_none(self._number_marks))
+        rows = np.asarray(rows, dtype=np.int64)
+        dropped = self._drop_number_marks(rows)
+        for c in np.unique(dropped[:, 1]):
+            at = dropped[dropped[:, 1] == c, 0]
+            self._unpack(int(c))[at] = None
+            self._parse_cells(int(c), at)
+        if len(dropped):
+            self._emit(CellsChanged(int(dropped[:, 0].min()), int(dropped[:, 1].min()),
+                                    int(dropped[:, 0].max()), int(dropped[:, 1].max())))
 
     def accept_filled(self) -> None:
         """Make every filled label the user's (uncertain blanks stay blank)."""
         rows = self.filled_rows()
         if not len(rows):
             return
+        dropped = self._drop_number_marks(rows)
         self._clear_marks(rows)
         self._before_fill[rows] = None
         label = self._roles.label
-        self._emit(CellsChanged(int(rows.min()), label, int(rows.max()), label))
+        if len(dropped):
+            self._emit(CellsChanged(int(rows.min()), 0, int(rows.max()), self.n_cols - 1))
+        elif label is not None:
+            self._emit(CellsChanged(int(rows.min()), label, int(rows.max()), label))
 
     def clear_filled(self, rows: np.ndarray | None = None) -> None:
         """Blank filled labels again (back to what they held: blank or a marker such as "?").
 
-        Every filled or uncertain row, or those of ``rows`` (other rows in it
-        are left alone).
+        Every filled or uncertain row and every filled number, or the labels
+        of ``rows`` (other rows in it are left alone; see :meth:`clear_numbers`).
         """
         if rows is None:
             rows = self.filled_rows()
+            self.clear_numbers(rows)
         else:
             rows = np.asarray(rows, dtype=np.int64)
             rows = rows[self.provenance[rows] != USER]
+        rows = rows[self.provenance[rows] != USER]
         if not len(rows):
             return
         label = self._roles.label
@@ -1228,13 +1388,15 @@ class Sheet:
 
     # -- output ------------------------------------------------------------------
 
-    def to_table(self, *, marks: bool = True) -> tuple[list[str], list[np.ndarray]]:
-        """Columns and raw cells for saving; with ``<label>_imputed/_confidence/_note`` and
-        ``<feature>_issue`` added (``marks``).
+    def to_table(self, *, marks: bool = True, numbers: bool = True) -> tuple[list[str], list[np.ndarray]]:
+        """Columns and raw cells for saving; with ``<label>_imputed/_confidence/_note``,
+        ``<feature>_issue`` and the filled numbers' columns added (``marks``).
 
         The raw cells are written exactly as typed, so reopening gives the same
         sheet back, filled marks included.  Each column as
         :meth:`column_snapshot` gives it (a packed one as its Arrow array).
+        With ``numbers`` (and ``marks``), each feature with filled numbers
+        adds ``<feature>_imputed``, ``_low`` and ``_high``.
         """
         columns = list(self._columns)
         cells = [self.column_snapshot(c) for c in range(self.n_cols)]
@@ -1254,6 +1416,21 @@ class Sheet:
                 if self.unreadable(f).any():
                     columns.append(self._columns[f] + _ISSUE_SUFFIX)
                     cells.append(self.issues(f).copy())
+        if marks and numbers and self._numbers_any and _not_none(self._number_marks).any():
+            for f in self._roles.features:
+                filled = self.number_filled(f)
+                if not filled.any():
+                    continue
+                imputed = np.empty(self._n_rows, dtype=object)
+                imputed[:] = "false"
+                imputed[filled] = "true"
+                low = np.full(self._n_rows, None, dtype=object)
+                high = np.full(self._n_rows, None, dtype=object)
+                rows = np.flatnonzero(filled)
+                low[rows] = [parsing.format_number(float(f"{self._number_marks[r][f][0]:.6g}")) for r in rows]
+                high[rows] = [parsing.format_number(float(f"{self._number_marks[r][f][1]:.6g}")) for r in rows]
+                columns += [self._columns[f] + s for s in _NUMBER_SUFFIXES]
+                cells += [imputed, low, high]
         return columns, cells
 
     def mark_columns(self) -> tuple[np.ndarray, np.ndarray]:
@@ -1337,6 +1514,13 @@ def _format_probabilities(p: np.ndarray) -> np.ndarray:
         return np.empty(0, dtype=object)
     # ASCII codes as UTF-32 code points: a fixed-width str view, trailing zeros dropped.
     return out.astype(np.uint32).view(f"U{out.shape[1]}").ravel().astype(object)
+
+
+def _copy_marks(marks: np.ndarray) -> np.ndarray:
+    """An object array of number marks with each row's dict copied (marks are changed in place)."""
+    out = np.empty(len(marks), dtype=object)
+    out[:] = [None if m is None else dict(m) for m in marks]
+    return out
 
 
 def _converted(parsed: parsing.ParsedColumn) -> np.ndarray:

@@ -55,6 +55,7 @@ __all__ = [
     "choose_model",
     "find_unusual",
     "fit_model",
+    "little_mcar",
     "self_check",
     "subsample",
     "temper",
@@ -239,11 +240,12 @@ def subsample(n: int, limit: int = SUBSAMPLE_ROWS, seed: int = 0) -> np.ndarray 
 
 
 def fit_model(X, labels, groups: int, covariance: str, *, seed: int = 0, init=None,
-              n_init: int = 5, tol: float = 1e-6, max_iter: int = 300) -> mixture.MixtureResult:
+              n_init: int = 5, tol: float = 1e-6, max_iter: int = 300,
+              reg_covar: float = 1e-6) -> mixture.MixtureResult:
     """One candidate fitted to the end (several starts, or one from ``init``)."""
     em = mixture.EMFit(
         X, labels, groups, covariance=covariance, seed=seed, init=init,
-        n_init=1 if init is not None else n_init, tol=tol, max_iter=max_iter,
+        n_init=1 if init is not None else n_init, tol=tol, max_iter=max_iter, reg_covar=reg_covar,
     )
     for _ in em:
         pass
@@ -384,7 +386,22 @@ class Unusual:
 
 
 def _mahalanobis2(X: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
-    """Squared Mahalanobis distance of every row to every group, (n, K)."""
+    """Squared Mahalanobis distance of every row to every group, (n, K).
+
+    A row with blank values (NaN) is measured over its observed features
+    (the marginal of each group), one pattern of blanks at a time.
+    """
+    observed = np.isfinite(X)
+    full = observed.all(axis=1)
+    if not full.all():
+        out = np.empty((X.shape[0], means.shape[0]))
+        masks, which = np.unique(observed, axis=0, return_inverse=True)
+        which = which.reshape(-1)
+        for p, mask in enumerate(masks):
+            rows = np.flatnonzero(which == p)
+            o = np.flatnonzero(mask)
+            out[rows] = _mahalanobis2(X[np.ix_(rows, o)], means[:, o], covariances[:, o][:, :, o])
+        return out
     n, k = X.shape[0], means.shape[0]
     out = np.empty((n, k))
     for j in range(k):
@@ -405,6 +422,8 @@ def _swapped(x: np.ndarray, means: np.ndarray, cov: np.ndarray, typical: float) 
     dim = len(x)
     for f in range(dim):
         for g in range(f + 1, dim):
+            if not (math.isfinite(x[f]) and math.isfinite(x[g])):
+                continue  # a blank value cannot have been swapped
             y = x.copy()
             y[f], y[g] = x[g], x[f]
             if _mahalanobis2(y[None, :], means, cov).min() <= typical:
@@ -438,6 +457,7 @@ def find_unusual(
     Parameters
     ----------
     X : ndarray, (n, D)
+        NaN marks a blank value: a row is judged by its observed values.
     result : MixtureResult
     names : list of str
         Feature names, for the reasons.
@@ -449,10 +469,15 @@ def find_unusual(
     n, dim = X.shape
     means, cov = np.asarray(result.means), np.asarray(result.covariances)
     total = max(int(n_total or n), 1)
-    limit = chi2_isf(_FALSE_FLAGS / total, dim)
     d2 = _mahalanobis2(X, means, cov)
     nearest_d2 = np.minimum.reduce([d2[:, j] for j in range(d2.shape[1])])  # faster than min(axis=1)
-    mask = nearest_d2 > limit
+    if dim > 1 and not np.isfinite(X).all():
+        # A row with blanks is measured over fewer features: its chi-square has fewer degrees of freedom.
+        n_obs = np.isfinite(X).sum(axis=1)
+        limits = np.array([chi2_isf(_FALSE_FLAGS / total, d) if d else np.inf for d in range(dim + 1)])
+        mask = nearest_d2 > limits[n_obs]
+    else:
+        mask = nearest_d2 > chi2_isf(_FALSE_FLAGS / total, dim)
     reasons: dict[int, list[tuple[int, str]]] = {}
     if not mask.any():
         return Unusual(mask, reasons)
@@ -469,7 +494,7 @@ def find_unusual(
             reasons[int(i)] = [(f, text), (g, text)]
             continue
         z = np.abs(x - means) / sd  # (K, D)
-        zmin = z.min(axis=0)
+        zmin = np.where(np.isfinite(x), z.min(axis=0), 0.0)  # a blank value is not off
         worst = int(np.argmax(zmin))
         if zmin[worst] > one_limit:
             f = worst
@@ -484,9 +509,11 @@ def find_unusual(
             continue
         # Each value alone is plausible: the pair that is most unusual together.
         nearest = int(np.argmin(d2[i]))
-        best, pair = -1.0, (0, 1 if dim > 1 else 0)
-        for f in range(dim):
-            for g in range(f + 1, dim):
+        best = -1.0
+        seen = np.flatnonzero(np.isfinite(x))
+        pair = (int(seen[0]), int(seen[1 if len(seen) > 1 else 0]))
+        for f in seen:
+            for g in seen[seen > f]:
                 sub = cov[nearest][np.ix_([f, g], [f, g])]
                 dv = x[[f, g]] - means[nearest, [f, g]]
                 val = float(dv @ np.linalg.solve(sub, dv))
@@ -496,6 +523,50 @@ def find_unusual(
         text = f"{names[f]} {_fmt(x[f])} with {names[g]} {_fmt(x[g])} is {math.sqrt(d2[i].min()):.1f} SD from the nearest group"
         reasons[int(i)] = [(f, text)] + ([(g, text)] if g != f else [])
     return Unusual(mask, reasons)
+
+
+# --------------------------------------------------------------------------- missing completely at random?
+
+
+def little_mcar(X: np.ndarray) -> dict | None:
+    """Little's (1988) test that the blank values are missing completely at random.
+
+    Under one multivariate normal fitted by EM to every observed value (its
+    maximum-likelihood mean μ and covariance Σ), each pattern j of blank
+    values, with n_j rows, observed features o_j and mean ȳ_j of their
+    values, adds n_j (ȳ_j - μ_o)ᵀ Σ_oo⁻¹ (ȳ_j - μ_o) to the statistic, which
+    is then chi-square with Σ_j |o_j| - D degrees of freedom.  A small p says
+    that which values are blank depends on the values the rows do have.
+
+    Parameters
+    ----------
+    X : ndarray, (n, D)
+        NaN marks a blank value; every row has at least one value.
+
+    Returns
+    -------
+    dict or None
+        ``{"chi2", "df", "p"}``; None when no value is blank (nothing to test).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    observed = np.isfinite(X)
+    if observed.all():
+        return None
+    try:
+        res = fit_model(X, None, 1, "separate", n_init=1, tol=1e-12, max_iter=2000, reg_covar=0.0)
+    except mixture.MixtureError:
+        res = fit_model(X, None, 1, "separate", n_init=1, tol=1e-12, max_iter=2000)
+    mu, cov = np.asarray(res.means)[0], np.asarray(res.covariances)[0]
+    masks, which = np.unique(observed, axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    chi2, df = 0.0, -X.shape[1]
+    for p, mask in enumerate(masks):
+        rows = which == p
+        o = np.flatnonzero(mask)
+        diff = X[np.ix_(rows, o)].mean(axis=0) - mu[o]
+        chi2 += float(rows.sum()) * float(diff @ np.linalg.solve(cov[np.ix_(o, o)], diff))
+        df += len(o)
+    return {"chi2": chi2, "df": int(df), "p": _chi2_sf(chi2, df) if df > 0 else None}
 
 
 # --------------------------------------------------------------------------- the self-check

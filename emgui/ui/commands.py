@@ -214,6 +214,8 @@ class FillCommand(_MarksCommand):
                 )
 
     def undo(self) -> None:
+        if getattr(self._plan, "numbers", None) is not None:
+            self._sheet.clear_numbers(self._plan.numbers.rows)  # blank again; an earlier fill's come back below
         if self._roles_before.label is not None:
             self._sheet.clear_filled(self._plan.rows)  # back to the user's text, marks dropped
         super().undo()  # then the earlier fill's marks, where there were any

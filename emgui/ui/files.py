@@ -375,6 +375,31 @@ class FileActions:
         plain = own is not None and chosen[:1] == [EXPORT_PLAIN_CSV]
         return self.export_to(path, dialect=DEFAULT if plain else None)
 
+
+    @Slot()
+    def export_draws(self) -> bool:
+        """Ask how many copies and where, then write the last fill's multiple imputations."""
+        from PySide6.QtWidgets import QInputDialog
+
+        from emgui.core.fill import draws_table
+
+        job, version = getattr(self, "_last_job", None) or (None, None)
+        if job is None or self._sheet is None or version != self._sheet.version:
+            QMessageBox.information(self, "Export Multiple Imputations",
+                                    "Fill the gaps first (F5): the copies are drawn from the last fill "
+                                    "of the sheet as it is now.")
+            return False
+        m, ok = QInputDialog.getInt(self, "Export Multiple Imputations", "Copies to draw:", 5, 1, 1000)
+        base = Path(self._path).stem if self._path else "Untitled"
+        path = ok and dialogs.ask_save_path(self, "Export Multiple Imputations",
+                                            str(Path(self._start_dir()) / f"{base}_imputations.csv"),
+                                            list(EXPORT_FILTERS), "csv")
+        if not path:
+            return False
+        columns, cells = draws_table(self._sheet, job, m, seed=int(self.fit_options.get("seed", 0)))
+        return self._write(os.fspath(path), columns, cells, dialect=self._sheet.dialect,
+                           computed=[0, *range(self._sheet.n_cols + 1, len(columns))])
+
     def export_to(self, path: str | os.PathLike, *, dialect=None) -> bool:
         """Write the ``emgui-cli fill`` output for the sheet to ``path``; True on success.
 

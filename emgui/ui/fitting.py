@@ -30,8 +30,9 @@ class _FillRun:
     the fit's thread; the window only writes the plan.
     """
 
-    def __init__(self, fit_input, components, min_confidence: float, options: dict, source=None) -> None:
-        self.fit_input, self.source = fit_input, source
+    def __init__(self, fit_input, components, min_confidence: float, options: dict, source=None,
+                 fill: str = "labels") -> None:
+        self.fit_input, self.source, self.fill = fit_input, source, fill
         self.components, self.min_confidence = components, float(min_confidence)
         self.options = dict(options)
         self.job = None
@@ -52,7 +53,7 @@ class _FillRun:
         options = {k: v for k, v in self.options.items() if k in ("max_iter", "tol", "reg_covar")}
         self.job = FillJob(
             self.fit_input, components=self.components, min_confidence=self.min_confidence,
-            seed=int(self.options.get("seed", 0)), **options,
+            seed=int(self.options.get("seed", 0)), fill=self.fill, **options,
         )
         self.job.prepare()
         # Read by the window (GUI thread) once the first iteration arrives, i.e. after this is set.
@@ -156,6 +157,11 @@ class FitActions:
         if self._how_em is not None:
             self._explain_fit()
 
+
+    def _fill_what(self) -> str:
+        """What F5 fills: ``"all"`` with *Data ▸ Also Fill Blank Numbers* ticked, else ``"labels"``."""
+        return "all" if self.action_map["fill_numbers"].isChecked() else "labels"
+
     @Slot()
     def fill_gaps(self) -> None:
         """Fit the mixture in the background and fill the blank labels (F5).
@@ -186,7 +192,7 @@ class FitActions:
             self._preparing_k = k
             self._set_fitting(True)
             self.fit_label.setText("Preparing…")
-            run = _FillRun(None, k, self._min_confidence, self.fit_options, source=source)
+            run = _FillRun(None, k, self._min_confidence, self.fit_options, source=source, fill=self._fill_what())
             self._fill_run = run
             self._controller.start(
                 prepare=run.prepare,
@@ -203,7 +209,7 @@ class FitActions:
         self._begin_fit_display(fit_input)
         self._set_fitting(True)
         self.fit_label.setText("Fitting…")
-        run = _FillRun(fit_input, k, self._min_confidence, self.fit_options)
+        run = _FillRun(fit_input, k, self._min_confidence, self.fit_options, fill=self._fill_what())
         self._fill_run = run
         self._controller.start(
             prepare=run.prepare,
@@ -425,8 +431,9 @@ class FitActions:
             )
         else:  # a step-by-step fit: the plain model
             plan = plan_fill(fit_input, result, self._min_confidence)
-        if len(plan.rows) or len(self._sheet.filled_rows()):
+        if len(plan.rows) or len(self._sheet.filled_rows()) or plan.numbers is not None:
             self.undo_stack.push(FillCommand(self._sheet, plan, notes=notes))
+        self._last_job = (filled.job, self._sheet.version) if isinstance(filled, _Filled) else None
         self._fit_input = None
         self.last_report = report
 

@@ -356,6 +356,21 @@ class SheetTableModel(QAbstractTableModel):
                     )
                 return f"Cannot read “{text}”: {issue}. This row takes no part in the fit."
             return None
+        mark = sheet.number_mark(row, col)
+        if mark is not None:  # a blank number filled by EM: drawn like a filled label
+            if role == _DISPLAY:
+                return text + FILLED_MARK
+            if role == _FONT:
+                return self._italic
+            if role == _BACKGROUND:  # no class when read back from a saved file
+                return self._shade(int(mark[2]), float(mark[3])) if mark[2] >= 0 else None
+            if role == _ALIGN:
+                return _ALIGN_NUMBER
+            if role == _TOOLTIP:
+                lo, hi = (parsing.format_number(float(f"{v:.4g}")) for v in mark[:2])
+                return (f"Filled by EM: the mean given the row's class and its other values; "
+                        f"95 % between {lo} and {hi}.")
+            return None
         if role == _DISPLAY:
             value = float(sheet.values(col)[row])
             if not math.isfinite(value):

@@ -305,6 +305,10 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         a("step", "S&tep One Iteration", self.step_fit, "F6", "Run one E-step and M-step (F6)")
         a("accept", "&Accept Filled Values", self.accept_filled, None, "Make every filled value your own")
         a("clear_filled", "&Clear Filled Values", self.clear_filled, None, "Blank every filled value again")
+        a("fill_numbers", "Also Fill Blank Num&bers", lambda _on: None, None,
+          "F5 also fills blank numbers, each with its 95 % interval").setCheckable(True)
+        a("export_draws", "Export &Multiple Imputations…", self.export_draws, None,
+          "Write several completed copies, drawn from the last fill, stacked in one table")
         a("columns", "C&olumns…", self.edit_columns, None, "Choose the label and feature columns")
         a("threshold", "Co&nfidence Threshold…", self.edit_threshold, None,
           "Leave cells blank when EM is less sure than this")
@@ -323,7 +327,7 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
-        file_menu.addActions([acts["save"], acts["save_as"], acts["export"]])
+        file_menu.addActions([acts["save"], acts["save_as"], acts["export"], acts["export_draws"]])
         file_menu.addSeparator()
         file_menu.addAction(acts["quit"])
 
@@ -339,7 +343,7 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         data.addSeparator()
         data.addActions([acts["accept"], acts["clear_filled"]])
         data.addSeparator()
-        data.addActions([acts["columns"], acts["threshold"]])
+        data.addActions([acts["columns"], acts["threshold"], acts["fill_numbers"]])
 
         view = bar.addMenu("&View")
         for dock in (self.plot_dock, self.fit_dock):

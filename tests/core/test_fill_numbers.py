@@ -1,0 +1,360 @@
+"""Every gap: blank numbers filled with intervals, multiple imputations, Little's MCAR test, patterns."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+
+from emgui.core import mixture, trust
+from emgui.core.fill import (
+    FillJob,
+    export_table,
+    fill_sheet,
+    missing_patterns,
+    prepare_fit,
+    take_number_marks,
+)
+from emgui.core.sheet import FILLED, Roles, Sheet
+
+
+def obj(values):
+    a = np.empty(len(values), dtype=object)
+    a[:] = list(values)
+    return a
+
+
+def classes_with_blanks(n=300, seed=0, blank=0.15, hidden=0.5):
+    """Height and weight of two correlated classes; ``blank`` of the numbers and ``hidden`` of the labels removed."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    h = np.where(y == 0, 163.0, 177.0) + rng.normal(0, 6.5, n)
+    w = np.where(y == 0, 60.0, 75.0) + 0.6 * (h - np.where(y == 0, 163.0, 177.0)) + rng.normal(0, 5.0, n)
+    x = np.column_stack([h, w])
+    mask = rng.random(x.shape) < blank
+    mask[mask.all(axis=1), 1] = False
+    truth = x.copy()
+    x[mask] = np.nan
+    labels = np.where(rng.random(n) < hidden, None, np.where(y == 0, "F", "M"))
+    return x, truth, y, labels, mask
+
+
+def sheet_of(x, labels, extra=None):
+    def text(v):
+        return None if not np.isfinite(v) else f"{v:.1f}"
+
+    h = obj([text(v) for v in x[:, 0]])
+    w = obj([text(v) for v in x[:, 1]])
+    if extra:
+        for r, f, t in extra:
+            (h if f == 0 else w)[r] = t
+    return Sheet(["gender", "height", "weight"], [obj(list(labels)), h, w], Roles(0, (1, 2), {1: "cm"}))
+
+
+# --------------------------------------------------------------------------- conditional means and intervals
+
+
+def reference_impute(x, post, means, covs):
+    """Row by row: the predictive mixture of each blank value, its mean and its 2.5 %/97.5 % quantiles."""
+    n, d = x.shape
+    out = np.full((n, d, 3), np.nan)
+    for i in range(n):
+        o = np.isfinite(x[i])
+        for f in np.flatnonzero(~o):
+            cm, cs = [], []
+            for k in range(len(means)):
+                s_oo = covs[k][np.ix_(o, o)]
+                s_fo = covs[k][f, o]
+                cm.append(means[k, f] + s_fo @ np.linalg.solve(s_oo, x[i, o] - means[k, o]))
+                cs.append(math.sqrt(covs[k][f, f] - s_fo @ np.linalg.solve(s_oo, s_fo)))
+
+            def cdf(v, cm=cm, cs=cs, i=i):
+                return sum(post[i, k] * stats.norm.cdf(v, cm[k], cs[k]) for k in range(len(cm)))
+
+            lo, hi = min(cm) - 10 * max(cs), max(cm) + 10 * max(cs)
+            q = [optimize.brentq(lambda v, p=p: cdf(v) - p, lo, hi, xtol=1e-12) for p in (0.025, 0.975)]
+            out[i, f] = (float(np.dot(post[i], cm)), q[0], q[1])
+    return out
+
+
+def test_conditional_mean_and_interval_match_the_plain_reference():
+    x, _, _, _, _ = classes_with_blanks(200, seed=1, blank=0.3)
+    x3 = np.column_stack([x, np.where(np.isfinite(x[:, 0]), 0.1 * np.nan_to_num(x[:, 0]) + 3.0, np.nan)])
+    x3[::7, 2] = np.nan
+    x3[np.isnan(x3).all(axis=1), 2] = 20.0
+    res = mixture.fit(x3, None, 2, seed=0)
+    post = res.posteriors.copy()
+    post[::5] = np.eye(2)[post[::5].argmax(axis=1)]  # some rows certain (typed), the rest mixtures
+    value, low, high = mixture.impute(x3, post, res.means, res.covariances)
+    ref = reference_impute(x3, post, res.means, res.covariances)
+    blank = np.isnan(x3)
+    assert np.isnan(value[~blank]).all()
+    np.testing.assert_allclose(value[blank], ref[..., 0][blank], rtol=1e-10)
+    # The quantiles come from a normal CDF good to ~1e-7: within 1e-5 of the spread.
+    scale = np.sqrt(np.diagonal(res.covariances, axis1=1, axis2=2)).max()
+    np.testing.assert_allclose(low[blank], ref[..., 1][blank], atol=1e-5 * scale)
+    np.testing.assert_allclose(high[blank], ref[..., 2][blank], atol=1e-5 * scale)
+    assert (low[blank] < value[blank]).all() and (value[blank] < high[blank]).all()
+
+
+def test_fill_all_fills_blank_numbers_never_unreadable_text():
+    x, _, _, labels, mask = classes_with_blanks(240, seed=2)
+    sheet = sheet_of(x, labels, extra=[(3, 0, "tall"), (5, 1, "n/a?")])
+    fit_input, report, plan = fill_sheet(sheet, fill="all", seed=0)
+    nums = plan.numbers
+    blank = mask.copy()
+    blank[3, 0] = blank[5, 1] = False  # unreadable text: not blank
+    got = np.zeros_like(blank)
+    got[nums.rows, nums.features] = True
+    assert np.array_equal(got, blank)
+    columns, cells = export_table(sheet, nums)
+    assert columns[:3] == ["gender", "height", "weight"]
+    for name in ("height", "weight"):
+        i = columns.index(name + "_imputed")
+        assert columns[i + 1 : i + 3] == [name + "_low", name + "_high"]
+    assert cells[1][3] == "tall" and cells[2][5] == "n/a?"
+    h_imp = cells[columns.index("height_imputed")]
+    r = int(nums.rows[nums.features == 0][0])
+    assert h_imp[r] == "true" and float(cells[1][r]) == pytest.approx(nums.values[nums.features == 0][0], rel=1e-5)
+    lo = float(cells[columns.index("height_low")][r])
+    hi = float(cells[columns.index("height_high")][r])
+    assert lo < float(cells[1][r]) < hi
+    # Typed cells are unchanged; a typed number has no interval.
+    typed = np.flatnonzero(~mask[:, 0])[:5]
+    assert all(cells[1][t] == f"{x[t, 0]:.1f}" and h_imp[t] == "false" for t in typed)
+    # Blank labels of rows with a blank feature are filled from the other feature.
+    both = np.flatnonzero((labels == None) & mask.any(axis=1))  # noqa: E711
+    assert len(both) and (sheet.provenance[both] == FILLED).all()
+
+
+def test_without_fill_all_no_number_is_filled():
+    x, _, _, labels, _ = classes_with_blanks(150, seed=3)
+    _, _, plan = fill_sheet(sheet_of(x, labels))
+    assert plan.numbers is None
+
+
+def test_an_output_read_again_is_refilled_not_taken_as_typed():
+    x, _, _, labels, mask = classes_with_blanks(150, seed=4)
+    sheet = sheet_of(x, labels)
+    _, _, plan = fill_sheet(sheet, fill="all")
+    columns, cells = export_table(sheet, plan.numbers)
+    again_cols, again = take_number_marks(columns, cells)
+    assert "height_imputed" not in again_cols and "weight_high" not in again_cols
+    assert [again[again_cols.index("height")][r] is None for r in np.flatnonzero(mask[:, 0])] == [True] * mask[:, 0].sum()
+
+
+def test_numbers_fill_near_the_truth_with_honest_intervals():
+    x, truth, _, labels, mask = classes_with_blanks(2000, seed=5, blank=0.2)
+    _, _, plan = fill_sheet(sheet_of(x, labels), fill="all")
+    nums = plan.numbers
+    true = truth[nums.rows, nums.features]
+    inside = (nums.low <= true) & (true <= nums.high)
+    assert 0.92 <= inside.mean() <= 0.98
+    sd = truth.std(axis=0)[nums.features]
+    assert np.sqrt(np.mean(((nums.values - true) / sd) ** 2)) < 0.7  # far better than the column mean (1.0)
+
+
+# --------------------------------------------------------------------------- multiple imputation
+
+
+def test_drawn_labels_follow_the_posteriors():
+    x, _, _, labels, _ = classes_with_blanks(120, seed=6, blank=0.2, hidden=0.4)
+    sheet = sheet_of(x, labels)
+    job = FillJob(prepare_fit(sheet), fill="all", seed=0)
+    job.prepare()
+    em = job.em()
+    for _ in em:
+        pass
+    plan, _ = job.finish(em.result())
+    m = 400
+    draws = job.draws(m, seed=1)
+    rows = draws[0].label_rows
+    assert all(np.array_equal(d.label_rows, rows) for d in draws)
+    female = np.mean([d.label_texts == "F" for d in draws], axis=0)
+    p = np.mean([d.posteriors[:, 0] for d in draws], axis=0)
+    # Each cell's frequency is within 4.5 binomial SE of the probability it was drawn with.
+    se = np.sqrt(np.maximum(p * (1 - p), 1e-4) / m)
+    assert (np.abs(female - p) <= 4.5 * se + 1e-9).all()
+    # Over all uncertain cells together, a chi-square test of the counts.
+    unsure = (p > 0.02) & (p < 0.98)
+    assert unsure.sum() >= 3
+    chi2 = float((((female - p) ** 2) * m / (p * (1 - p)))[unsure].sum())
+    assert stats.chi2.sf(chi2, unsure.sum()) > 1e-3
+    # And they follow the fill's own probabilities (bootstrap spread aside).
+    fill_p = np.where(plan.guess == 0, plan.confidence, 1 - plan.confidence)
+    order = np.searchsorted(plan.rows, rows)
+    assert np.abs(female - fill_p[order]).mean() < 0.06
+    # Drawn numbers: every blank cell of the rows kept, different in each copy.
+    vals = np.array([d.number_values for d in draws])
+    assert vals.shape[1] > 0 and (vals.std(axis=0) > 0).all()
+
+
+# --------------------------------------------------------------------------- Little's MCAR test
+
+
+def reference_little(x):
+    """Little (1988) straight from the paper: EM for one normal, row by row, then the statistic."""
+    n, d = x.shape
+    obs = np.isfinite(x)
+    mu = np.nanmean(x, axis=0)
+    cov = np.diag(np.nanvar(x, axis=0))
+    for _ in range(5000):
+        s1 = np.zeros(d)
+        s2 = np.zeros((d, d))
+        for i in range(n):
+            o, m = obs[i], ~obs[i]
+            xh = x[i].copy()
+            c = np.zeros((d, d))
+            if m.any():
+                b = cov[np.ix_(m, o)] @ np.linalg.inv(cov[np.ix_(o, o)])
+                xh[m] = mu[m] + b @ (x[i, o] - mu[o])
+                c[np.ix_(m, m)] = cov[np.ix_(m, m)] - b @ cov[np.ix_(o, m)]
+            s1 += xh
+            s2 += np.outer(xh, xh) + c
+        new_mu = s1 / n
+        new_cov = s2 / n - np.outer(new_mu, new_mu)
+        done = np.abs(new_mu - mu).max() < 1e-11 and np.abs(new_cov - cov).max() < 1e-11
+        mu, cov = new_mu, new_cov
+        if done:
+            break
+    chi2, df = 0.0, -d
+    for pattern in np.unique(obs, axis=0):
+        rows = (obs == pattern).all(axis=1)
+        o = pattern
+        diff = x[rows][:, o].mean(axis=0) - mu[o]
+        chi2 += rows.sum() * diff @ np.linalg.inv(cov[np.ix_(o, o)]) @ diff
+        df += o.sum()
+    return chi2, df, stats.chi2.sf(chi2, df)
+
+
+@pytest.mark.parametrize("mechanism", ["mcar", "mar"])
+def test_little_mcar_equals_the_reference(mechanism):
+    rng = np.random.default_rng(8)
+    n = 300
+    h = rng.normal(170, 9, n)
+    w = 0.8 * (h - 170) + rng.normal(70, 6, n)
+    s = rng.normal(30, 5, n)
+    x = np.column_stack([h, w, s])
+    if mechanism == "mcar":
+        x[rng.random((n, 3)) < 0.15] = np.nan
+    else:  # weight blank for the tall: depends on a value the row has
+        x[(h > 175) & (rng.random(n) < 0.7), 1] = np.nan
+        x[rng.random(n) < 0.1, 2] = np.nan
+    x = x[np.isfinite(x).any(axis=1)]
+    got = trust.little_mcar(x)
+    chi2, df, p = reference_little(x)
+    assert got["df"] == df
+    assert got["chi2"] == pytest.approx(chi2, rel=1e-6)
+    assert got["p"] == pytest.approx(p, rel=1e-5, abs=1e-300)
+    if mechanism == "mar":
+        assert got["p"] < 1e-3
+    else:
+        assert got["p"] > 1e-3
+
+
+def test_little_mcar_without_blank_values_is_none():
+    assert trust.little_mcar(np.random.default_rng(0).normal(size=(50, 2))) is None
+
+
+def test_missing_patterns_count_blank_cells_together():
+    labels = ["F", None, "M", None, "F", "M", "F"]
+    h = ["160", "170", None, None, "tall", "181", "158"]
+    w = ["55", None, "80", "70", "60", None, "50"]
+    sheet = Sheet(["sex", "height", "weight"], [obj(labels), obj(h), obj(w)], Roles(0, (1, 2), {1: "cm"}))
+    pats = missing_patterns(sheet)
+    assert pats[0] == {"blank": [], "rows": 3}
+    assert sorted(pats[1:], key=str) == sorted([
+        {"blank": ["sex", "weight"], "rows": 1},
+        {"blank": ["sex", "height"], "rows": 1},
+        {"blank": ["height"], "rows": 1},
+        {"blank": ["weight"], "rows": 1},
+    ], key=str)
+    assert sum(p["rows"] for p in pats) == sheet.n_rows
+
+
+# --------------------------------------------------------------------------- unusual values with blanks
+
+
+def test_unusual_values_are_judged_on_the_observed_features():
+    x, _, _, _, _ = classes_with_blanks(400, seed=9, blank=0.2, hidden=1.0)
+    res = mixture.fit(x, None, 2, seed=0)
+    probe = np.array([[np.nan, 700.0], [171.0, np.nan], [np.nan, 66.0], [1710.0, np.nan]])
+    found = trust.find_unusual(np.vstack([x, probe]), res, ["height", "weight"])
+    n = len(x)
+    assert found.mask[n] and not found.mask[n + 1] and not found.mask[n + 2] and found.mask[n + 3]
+    assert found.reasons[n][0][0] == 1 and "700" in found.reasons[n][0][1]
+    assert found.reasons[n + 3][0][0] == 0 and "typed ×10?" in found.reasons[n + 3][0][1]
+
+
+# --------------------------------------------------------------------------- filled numbers in the sheet
+
+
+def test_filled_numbers_are_marked_in_the_sheet_and_blank_again_for_a_refit():
+    x, _, _, labels, mask = classes_with_blanks(200, seed=11)
+    sheet = sheet_of(x, labels)
+    _, _, plan = fill_sheet(sheet, fill="all")
+    nums = plan.numbers
+    r, i = int(nums.rows[0]), int(nums.features[0])
+    col = sheet.roles.features[i]
+    low, high, _, _ = sheet.number_mark(r, col)
+    assert (low, high) == (nums.low[0], nums.high[0])
+    assert float(sheet.values(col)[r]) == pytest.approx(nums.values[0], rel=1e-5)
+    assert sheet.number_filled(col).sum() == np.count_nonzero(nums.features == i)
+    assert set(nums.rows) <= set(sheet.filled_rows())
+    # A refit sees the filled numbers as blank again, and fills the same cells.
+    again = prepare_fit(sheet)
+    assert np.array_equal(np.isnan(again.X), np.isnan(prepare_fit(sheet_of(x, labels)).X))
+    _, _, plan2 = fill_sheet(sheet, fill="all")
+    assert np.array_equal(plan2.numbers.rows, nums.rows)
+    # The export takes the marks from the sheet.
+    columns, cells = export_table(sheet)
+    assert cells[columns.index("height_imputed")][r] == ("true" if i == 0 else "false")
+    # Typing over a filled number makes it the user's.
+    sheet.set_cell(r, col, "171")
+    assert sheet.number_mark(r, col) is None
+
+
+def test_filled_numbers_undo_accept_and_clear_like_labels():
+    x, _, _, labels, mask = classes_with_blanks(120, seed=12)
+    sheet = sheet_of(x, labels)
+    before = [sheet.column_cells(c).copy() for c in range(3)]
+    _, _, plan = fill_sheet(sheet, fill="all")
+    nums = plan.numbers
+    after = [sheet.column_cells(c).copy() for c in range(3)]
+    patch = sheet.capture(sheet.filled_rows(), [0])
+    sheet.clear_filled()
+    for c in (1, 2):  # every filled number blank again, typed ones untouched
+        assert all(a == b for a, b in zip(sheet.column_cells(c), before[c], strict=True))
+    assert not sheet.number_filled(1).any() and not sheet.number_filled(2).any()
+    sheet.restore(patch)  # undo of the clear
+    for c in range(3):
+        assert all(a == b for a, b in zip(sheet.column_cells(c), after[c], strict=True))
+    assert sheet.number_mark(int(nums.rows[0]), sheet.roles.features[int(nums.features[0])]) is not None
+    # Rows removed and put back keep their marks.
+    r = int(nums.rows[0])
+    removed = sheet.remove_rows([r])
+    sheet.insert_rows(0, 2)
+    sheet.remove_rows([0, 1])
+    sheet.restore_rows(removed)
+    assert sheet.number_mark(r, sheet.roles.features[int(nums.features[0])]) is not None
+    sheet.accept_filled()  # the values become the user's
+    assert not len(sheet.filled_rows())
+    assert all(a == b for a, b in zip(sheet.column_cells(1), after[1], strict=True))
+
+
+def test_filled_numbers_survive_a_save_and_reopen():
+    x, _, _, labels, mask = classes_with_blanks(100, seed=13)
+    sheet = sheet_of(x, labels)
+    _, _, plan = fill_sheet(sheet, fill="all")
+    columns, cells = sheet.to_table()
+    assert columns[-6:] == ["height_imputed", "height_low", "height_high",
+                            "weight_imputed", "weight_low", "weight_high"]
+    back = Sheet.from_table(columns, cells, Roles(0, (1, 2), {1: "cm"}))
+    assert back.columns == sheet.columns
+    nums = plan.numbers
+    for r, i, lo, hi in zip(nums.rows, nums.features, nums.low, nums.high, strict=True):
+        got = back.number_mark(int(r), 1 + int(i))
+        assert got is not None and got[0] == pytest.approx(lo, rel=1e-5) and got[1] == pytest.approx(hi, rel=1e-5)
+    assert np.array_equal(np.isnan(prepare_fit(back).X), np.isnan(prepare_fit(sheet).X))

@@ -1,0 +1,114 @@
+"""The window's part of issue 13: Data ▸ Also Fill Blank Numbers and File ▸ Export Multiple Imputations."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QCoreApplication, QSettings, Qt
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from emgui.core.sheet import Roles
+from emgui.ui import dialogs
+from emgui.ui.table_model import FILLED_MARK
+from emgui.ui.window import MainWindow
+
+# The offscreen platform cannot resize windows to fit their docks and says so.
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
+D, TIP, FONT = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.FontRole
+FIT_TIMEOUT = 30_000
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, qapp, monkeypatch):
+    """A window with its own settings; no dialog blocks (warnings and the unsaved-changes question)."""
+    QCoreApplication.setOrganizationName("emgui-tests")
+    QCoreApplication.setApplicationName("EM Gap Filler tests")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Ok))
+    monkeypatch.setattr(dialogs, "ask_unsaved_changes", lambda parent, name: "discard")
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.controller.wait(10_000)
+
+
+@pytest.fixture
+def gaps(window, tmp_path):
+    rng = np.random.default_rng(2)
+    path = tmp_path / "class.csv"
+    rows = []
+    for i in range(80):
+        male = i % 2
+        h = 163 + 14 * male + rng.normal(0, 6)
+        w = 58 + 15 * male + 0.5 * (h - 163 - 14 * male) + rng.normal(0, 4)
+        rows.append([f"p{i}", "" if i % 3 == 0 else "FM"[male],
+                     "" if i % 9 == 4 else f"{h:.1f}", "" if i % 7 == 2 else f"{w:.1f}"])
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([["name", "gender", "height", "weight"], *rows])
+    assert window.open_path(path)
+    window.apply_roles(Roles(1, (2, 3), {2: "cm"}))
+    return window, rows
+
+
+def _view_col(window, col):
+    return next(j for j in range(window.model.columnCount()) if window.model._view_cols[j] == col)
+
+
+def test_also_fill_blank_numbers_marks_them_and_undo_brings_the_blanks_back(gaps, qtbot):
+    window, rows = gaps
+    sheet = window.sheet
+    blank_weight = [i for i, r in enumerate(rows) if r[3] == "" and r[2] != ""]
+    window.action_map["fill_numbers"].setChecked(True)
+    with qtbot.waitSignal(window.fill_applied, timeout=FIT_TIMEOUT):
+        window.action_map["fill"].trigger()
+    assert all(sheet.number_mark(i, 3) is not None for i in blank_weight)
+    assert all(sheet.text(i, 3) is not None for i in blank_weight)
+    i = blank_weight[0]
+    index = window.model.index(window.model._order.tolist().index(i), _view_col(window, 3))
+    assert window.model.data(index, D).endswith(FILLED_MARK)
+    assert "95 % between" in window.model.data(index, TIP)
+    assert window.model.data(index, FONT).italic()
+    # Typed numbers are drawn as before.
+    typed = next(j for j, r in enumerate(rows) if r[3] != "")
+    index = window.model.index(window.model._order.tolist().index(typed), _view_col(window, 3))
+    assert not window.model.data(index, D).endswith(FILLED_MARK)
+    window.undo_stack.undo()
+    assert all(sheet.text(i, 3) is None and sheet.number_mark(i, 3) is None for i in blank_weight)
+    window.undo_stack.redo()
+    assert all(sheet.number_mark(i, 3) is not None for i in blank_weight)
+    window.action_map["clear_filled"].trigger()
+    assert all(sheet.text(i, 3) is None for i in blank_weight)
+    window.undo_stack.undo()
+    assert all(sheet.number_mark(i, 3) is not None for i in blank_weight)
+    window.action_map["accept"].trigger()
+    assert not len(sheet.filled_rows()) and all(sheet.text(i, 3) is not None for i in blank_weight)
+
+
+def test_export_multiple_imputations_writes_stacked_copies(gaps, qtbot, tmp_path, monkeypatch):
+    window, rows = gaps
+    out = tmp_path / "draws.csv"
+    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(lambda *a, **k: (3, True)))
+    monkeypatch.setattr(dialogs, "ask_save_path", lambda *a, **k: str(out))
+    shown = []
+    monkeypatch.setattr("emgui.ui.files.QMessageBox.information", lambda *a, **k: shown.append(a[2]))
+    assert not window.export_draws()  # nothing filled yet: says so
+    assert shown and "Fill the gaps first" in shown[0]
+    window.action_map["fill_numbers"].setChecked(True)
+    with qtbot.waitSignal(window.fill_applied, timeout=FIT_TIMEOUT):
+        window.action_map["fill"].trigger()
+    window.action_map["export_draws"].trigger()
+    with open(out, newline="", encoding="utf-8") as fh:
+        got = list(csv.reader(fh))
+    assert got[0][:5] == ["imputation", "name", "gender", "height", "weight"]
+    assert len(got) == 1 + 3 * len(rows)
+    for m in range(3):
+        copy = got[1 + m * len(rows) : 1 + (m + 1) * len(rows)]
+        assert {r[0] for r in copy} == {str(m + 1)}
+        for r_in, r_out in zip(rows, copy, strict=True):
+            assert all(v == "" or r_out[c + 1] == v for c, v in enumerate(r_in))  # typed cells kept
+            assert r_out[2] in ("F", "M") or r_in[2] == r_in[3] == ""
