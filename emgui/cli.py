@@ -49,8 +49,10 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Fit a Gaussian mixture to the feature columns, anchored by the typed labels, "
         "and fill every blank label with its most likely class.",
     )
-    fill.add_argument("input", metavar="INPUT", help="a .csv, .tsv, .xlsx or .ods file")
-    fill.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="a .csv, .tsv or .xlsx file")
+    fill.add_argument("input", metavar="INPUT", help="a .csv, .tsv, .xlsx, .ods or .parquet file "
+                      "(with --engine dask: a folder of Parquet parts or a glob of CSV/Parquet files)")
+    fill.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                      help="a .csv, .tsv, .xlsx or .parquet file (with --engine dask: a folder of parts)")
     fill.add_argument("--label", metavar="COL", help="the label column (default: detected, e.g. gender/sex)")
     fill.add_argument("--features", metavar="A,B,...", help="feature columns (default: detected, e.g. height)")
     fill.add_argument("--components", type=int, metavar="K",
@@ -214,6 +216,21 @@ def _merge_output(columns, cells, used, in_sheet, out_columns, out_cells):
     return names, data, where
 
 
+def _output_schema(schema, n_columns: int, used: list[int], in_sheet: list[int]):
+    """The input's Parquet types of the output's leading columns (None for other inputs).
+
+    The output's first columns are the input's in order, less saved marks
+    the sheet took in (they are written again after them): see
+    :func:`_merge_output`.
+    """
+    if schema is None:
+        return None
+    import pyarrow as pa
+
+    kept = set(in_sheet)
+    return pa.schema([schema.field(j) for j in range(n_columns) if j in kept or j not in used])
+
+
 def _shown(text: str) -> str:
     from .core._guards import printable
 
@@ -361,9 +378,11 @@ def run_fill(args) -> int:
         }
     # A CSV/TSV input's dialect (delimiter, decimal mark, quoting, encoding)
     # is the output's; the columns after the input's are the program's own.
+    # A Parquet input's column types are the output's where the cells still read so.
+    schema = _output_schema(table.meta.get("schema"), len(columns), used, in_sheet)
     warnings = fileio.write_table(
         out, out_columns, out_cells, dialect=table.meta.get("dialect"),
-        computed=range(len(columns), len(out_columns)), **styles,
+        computed=range(len(columns), len(out_columns)), schema=schema, **styles,
     )
     for line in [*table.warnings, *warnings]:
         print(f"emgui-cli: warning: {line}", file=sys.stderr)
