@@ -3,6 +3,9 @@
     emgui-cli fill INPUT -o OUTPUT [--label COL] [--features A,B,...]
         [--components K] [--min-confidence P] [--seed N] [--report R.json]
         [--unit UNIT | --unit COL=UNIT ...] [--sheet NAME]
+        [--engine memory|dask] [--scheduler ADDRESS] [--workers N]
+
+``--engine dask`` is :mod:`emgui.distributed`, imported only then.
 
 Exit status 0 on success; 2 with a one-line reason on bad input, and then
 nothing is written.  See DESIGN.md for the output contract.
@@ -66,6 +69,15 @@ def _build_parser() -> argparse.ArgumentParser:
     fill.add_argument("--unit", action="append", default=[], metavar="UNIT|COL=UNIT",
                       help="declare feature columns as heights in cm, in or m (all features, or one column)")
     fill.add_argument("--sheet", metavar="NAME", help="the worksheet to read from a workbook")
+    fill.add_argument("--engine", choices=("memory", "dask"), default="memory",
+                      help="fit in this process (default), or over partitions on a Dask cluster "
+                      "(needs the 'dask' extra)")
+    fill.add_argument("--scheduler", metavar="ADDRESS",
+                      help="with --engine dask: an existing cluster's scheduler (e.g. tcp://host:8786); "
+                      "default: a local cluster on this machine")
+    fill.add_argument("--workers", type=int, default=None, metavar="N",
+                      help="with --engine dask and no --scheduler: worker processes of the local cluster "
+                      "(default: one per CPU)")
     return parser
 
 
@@ -316,6 +328,16 @@ def run_fill(args) -> int:
     from .core.fill import FillError, export_styles, export_table, fill_sheet, report_dict
     from .core.sheet import Sheet
 
+    if args.engine == "dask":
+        try:
+            from . import distributed
+        except ImportError as exc:
+            raise UsageError(
+                f"--engine dask needs Dask ({exc.name} is not installed): pip install 'emgui[dask]'"
+            ) from None
+        return distributed.run_fill(args)
+    if args.scheduler or args.workers is not None:
+        raise UsageError("--scheduler and --workers go with --engine dask")
     out = Path(args.output)
     if out.suffix.lower() not in fileio.SUPPORTED_WRITE:
         raise UsageError(
