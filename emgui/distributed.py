@@ -128,6 +128,11 @@ def _read(path: str, spec: _Spec):
 class _Part:
     """A part's parsed rows, kept on a worker between the steps.
 
+    A step never changes a part: it returns a new one (Dask may have copied
+    a part to a second worker, and a change to one copy would not reach the
+    other).  Only the E-step's engine is built lazily, on the copy that
+    sweeps (a cache: every copy builds the same).
+
     Attributes
     ----------
     X : ndarray, (m, D)
@@ -145,11 +150,10 @@ class _Part:
         self.labels = labels
         self.keep = np.ones(len(X), dtype=bool)
         self.reasons: dict = {}
-        self.fit: mixture.EMFit | None = None
+        self.fit: mixture.EMFit | None = None  # built by _build_engine
         self.sweeper: _fast.Precise | None = None
-        self.shift: np.ndarray | None = None
         self.summary = summary
-        self.sweep_args: tuple | None = None  # (k, shift, typed_only) of the last _prepare_sweeps
+        self.sweep_args: tuple | None = None  # (k, shift, typed_only): see _for_em
 
     def __getstate__(self) -> dict:
         # Dask may move a part to another worker: its E-step (which holds a
@@ -190,11 +194,18 @@ def _summary(part: _Part) -> dict:
     return {**part.summary, "n_fit": len(part.X)}
 
 
+def _changed(part: _Part, **fields) -> _Part:
+    """A new part: ``part`` with ``fields`` replaced (arrays shared, never written)."""
+    new = object.__new__(_Part)
+    new.__dict__.update(part.__getstate__(), **fields)
+    return new
+
+
 def _globalise(part: _Part, codes: np.ndarray) -> _Part:
     """Task: local class codes -> the global ones (``codes[local]``; -1 stays -1)."""
-    if len(part.labels):
-        part.labels = np.append(codes, -1)[part.labels]
-    return part
+    if not len(part.labels):
+        return part
+    return _changed(part, labels=np.append(codes, -1)[part.labels])
 
 
 def _rows(part: _Part, idx: np.ndarray, kept: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -210,27 +221,40 @@ class _Params:
         self.weights, self.means, self.covariances = weights, means, covariances
 
 
-def _screen(part: _Part, params: tuple, names: list[str], heights: frozenset, n_total: int) -> int:
-    """Task: mark the part's unusual rows under ``params`` (the bound is for ``n_total`` rows)."""
-    if len(part.X):
-        found = trust.find_unusual(part.X, _Params(*params), names, heights=heights, n_total=n_total)
-        part.keep, part.reasons = ~found.mask, found.reasons
+def _screen(part: _Part, params: tuple, names: list[str], heights: frozenset, n_total: int) -> _Part:
+    """Task: the part with its unusual rows under ``params`` marked (the bound is for ``n_total`` rows)."""
+    if not len(part.X):
+        return part
+    found = trust.find_unusual(part.X, _Params(*params), names, heights=heights, n_total=n_total)
+    return _changed(part, keep=~found.mask, reasons=found.reasons)
+
+
+def _n_kept(part: _Part) -> int:
     return int(np.count_nonzero(part.keep))
 
 
-def _prepare_sweeps(part: _Part, k: int, shift: np.ndarray, typed_only: bool) -> dict:
-    """Task: the E-step over the part's kept rows, and their labelled sums about ``shift``.
-
-    The E-step is an :class:`EMFit` of the part's rows: its ``_sweep`` is the
-    in-memory one (engine choice included).  A part with fewer distinct rows
-    than classes cannot have one; its few rows go through the Precise engine.
-    """
-    part.sweep_args = (k, shift, typed_only)
+def _fit_rows(part: _Part, typed_only: bool) -> tuple[np.ndarray, np.ndarray]:
     X, labels = part.X[part.keep], part.labels[part.keep]
     if typed_only:
         X, labels = X[labels >= 0], labels[labels >= 0]
-    part.fit = part.sweeper = None
-    part.shift = shift
+    return X, labels
+
+
+def _sums(part: _Part, typed_only: bool) -> tuple[np.ndarray, int]:
+    """Task: Σx and the count of the rows the EM will use."""
+    X, _ = _fit_rows(part, typed_only)
+    return X.sum(axis=0), len(X)
+
+
+def _for_em(part: _Part, k: int, shift: np.ndarray, typed_only: bool) -> _Part:
+    """Task: the part ready to sweep (its engine is built on first use)."""
+    return _changed(part, sweep_args=(k, shift, typed_only), fit=None, sweeper=None)
+
+
+def _labelled(part: _Part) -> dict:
+    """Task: each class's count, Σ(x - shift) and scatter about its mean, over the labelled rows."""
+    k, shift, typed_only = part.sweep_args
+    X, labels = _fit_rows(part, typed_only)
     dim = X.shape[1]
     n_lab = np.zeros(k)
     s1_lab = np.zeros((k, dim))
@@ -242,14 +266,24 @@ def _prepare_sweeps(part: _Part, k: int, shift: np.ndarray, typed_only: bool) ->
             s1_lab[j] = rows.sum(axis=0)
             diff = rows - rows.mean(axis=0)
             scatter_lab[j] = diff.T @ diff
+    return {"n_lab": n_lab, "s1_lab": s1_lab, "scatter_lab": scatter_lab}
+
+
+def _build_engine(part: _Part) -> None:
+    """The E-step over the part's unlabelled fit rows, built once per copy of the part.
+
+    An :class:`EMFit` of those rows: its ``_sweep`` is the in-memory one
+    (engine choice included).  A part with fewer distinct rows than classes
+    cannot have one; its few rows go through the Precise engine.
+    """
+    k, shift, typed_only = part.sweep_args
+    X, labels = _fit_rows(part, typed_only)
     unl = X[labels < 0]
     if len(unl):
         try:
             part.fit = mixture.EMFit(unl, None, k, n_init=1, init=_flat_start(unl, k))
         except mixture.MixtureError:
             part.sweeper = _fast.Precise(np.ascontiguousarray(unl - shift), k)
-    return {"n_lab": n_lab, "s1_lab": s1_lab, "scatter_lab": scatter_lab,
-            "sum": X.sum(axis=0), "n": len(X)}
 
 
 def _flat_start(x: np.ndarray, k: int) -> tuple:
@@ -264,12 +298,12 @@ def _sweep(part: _Part, g: _fast.Gaussians) -> tuple | None:
     Returns (ll, Σr (K,), Σr·x about the global shift (K, D), scatter about
     each weighted mean (K, D, D)), or None without unlabelled rows.
     """
-    if part.fit is None and part.sweeper is None and part.sweep_args is not None:
-        _prepare_sweeps(part, *part.sweep_args)  # moved here from another worker
+    if part.fit is None and part.sweeper is None:
+        _build_engine(part)
     if part.fit is not None:
         # The part's EMFit centres its rows by its own shift: the same
         # Gaussians there have their means moved by the difference.
-        delta = part.fit._shift - part.shift
+        delta = part.fit._shift - part.sweep_args[1]
         sweep = part.fit._sweep(g._replace(means=g.means - delta))
         s1 = sweep.s1 + np.outer(sweep.s0, delta)
         return sweep.ll, sweep.s0, s1, sweep.scatter
@@ -388,9 +422,10 @@ class _Cluster:
 
     def screen(self, params: tuple, names: list[str], heights: frozenset) -> None:
         n_total = int(self.n_fit.sum())
-        futures = self.client.map(_screen, self.parts, params=params, names=names, heights=heights,
-                                  n_total=n_total, pure=False)
-        self.n_kept = np.array(self.client.gather(futures), dtype=np.int64)
+        self.parts = self.client.map(_screen, self.parts, params=params, names=names, heights=heights,
+                                     n_total=n_total, pure=False)
+        self.n_kept = np.array(self.client.gather(self.client.map(_n_kept, self.parts, pure=False)),
+                               dtype=np.int64)
 
     def em(self, k: int, covariance: str, init: tuple, *, seed: int, typed_only: bool = False,
            em_kwargs: dict) -> mixture.MixtureResult:
@@ -400,14 +435,12 @@ class _Cluster:
         Xs, ls = self.gather_rows(idx, kept=True)
         if typed_only:
             Xs, ls = Xs[ls >= 0], ls[ls >= 0]
-        em = _ClusterEM(self.client, self.parts, Xs, ls, k, covariance, init, em_kwargs)
-        # The shift first (the mean of all kept rows), then every part's sums about it.
-        first = self.client.gather(self.client.map(
-            _prepare_sweeps, self.parts, k=k, shift=np.zeros(Xs.shape[1]), typed_only=typed_only, pure=False))
-        n = sum(s["n"] for s in first)
-        shift = np.sum([s["sum"] for s in first], axis=0) / max(n, 1)
-        stats = self.client.gather(self.client.map(
-            _prepare_sweeps, self.parts, k=k, shift=shift, typed_only=typed_only, pure=False))
+        # The shift first (the mean of the rows fitted), then every part's sums about it.
+        sums = self.client.gather(self.client.map(_sums, self.parts, typed_only=typed_only, pure=False))
+        shift = np.sum([s[0] for s in sums], axis=0) / max(sum(s[1] for s in sums), 1)
+        ready = self.client.map(_for_em, self.parts, k=k, shift=shift, typed_only=typed_only, pure=False)
+        stats = self.client.gather(self.client.map(_labelled, ready, pure=False))
+        em = _ClusterEM(self.client, ready, Xs, ls, k, covariance, init, em_kwargs)
         em.use_parts(stats, shift, init)
         for _ in em:
             pass
@@ -447,7 +480,7 @@ def run_fill(args) -> int:
         # would move the part to the thief.
         dask.config.set({"distributed.scheduler.work-stealing": False})
         cluster = LocalCluster(n_workers=args.workers or os.cpu_count() or 1, threads_per_worker=1,
-                               processes=True, dashboard_address=None)
+                               processes=True, dashboard_address=":0")
         client = Client(cluster)
     try:
         return _fill(client, args, paths, spec, out, fmt)
@@ -498,7 +531,13 @@ def _fill(client, args, paths, spec, out, fmt) -> int:
         cl.screen((chosen.result.weights, chosen.result.means, chosen.result.covariances), names, heights)
         em_kwargs: dict = {}
         init = (chosen.result.weights, chosen.result.means, chosen.result.covariances)
-        result = cl.em(chosen.groups, chosen.covariance, init, seed=seed, em_kwargs=em_kwargs)
+        if sub is None and int(cl.n_kept.sum()) == n:
+            # Every row was gathered and none is unusual: FillJob.em() fits
+            # this candidate again on these rows with the same starts, so its
+            # result is the candidate's own.
+            result = chosen.result
+        else:
+            result = cl.em(chosen.groups, chosen.covariance, init, seed=seed, em_kwargs=em_kwargs)
         kept_before = cl.n_kept.copy()
         cl.screen((result.weights, result.means, result.covariances), names, heights)
         if not np.array_equal(kept_before, cl.n_kept):
@@ -520,15 +559,23 @@ def _fill(client, args, paths, spec, out, fmt) -> int:
     slim = dataclasses.replace(report, result=_without_rows(result), candidates=[], check=None)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
     try:
+        info = dict(classes=classes, spellings=spellings, unlabelled=unlabelled, report=slim,
+                    temperature=temperature, min_confidence=args.min_confidence, absent=cl.absent)
         futures = [
-            client.submit(_write, path, str(tmp / f"part-{i:05d}{fmt}"), spec, part, dict(
-                classes=classes, spellings=spellings, unlabelled=unlabelled,
-                report=slim, temperature=temperature,
-                min_confidence=args.min_confidence, absent=cl.absent,
-            ), pure=False)
+            client.submit(_write, path, str(tmp / f"part-{i:05d}{fmt}"), spec, part, info, pure=False)
             for i, (path, part) in enumerate(zip(paths, cl.parts, strict=True))
         ]
         counts = client.gather(futures)
+        # A note or issue column some parts have and others not: those are written again with it.
+        added = _union([c["added"] for c in counts])
+        again = [i for i, c in enumerate(counts) if c["added"] != added]
+        futures = [
+            client.submit(_write, paths[i], str(tmp / f"part-{i:05d}{fmt}"), spec, cl.parts[i], info,
+                          added, pure=False)
+            for i in again
+        ]
+        for i, c in zip(again, client.gather(futures), strict=True):
+            counts[i] = c
         if out.exists():
             out.rmdir()  # an empty folder, checked above
         os.replace(tmp, out)
@@ -560,6 +607,17 @@ def _fill(client, args, paths, spec, out, fmt) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _union(lists: list[list[str]]) -> list[str]:
+    """Names of all ``lists`` in one order that keeps each list's own (they share one order)."""
+    out: list[str] = []
+    for names in sorted(lists, key=len, reverse=True):
+        for i, name in enumerate(names):
+            if name not in out:
+                before = [n for n in names[:i] if n in out]
+                out.insert(out.index(before[-1]) + 1 if before else 0, name)
+    return out
 
 
 def _choose(job: FillJob, Xs: np.ndarray, ls: np.ndarray, n_total: int):
@@ -623,8 +681,13 @@ def _without_rows(result: mixture.MixtureResult) -> mixture.MixtureResult:
     return dataclasses.replace(result, _posteriors_of=None, _made={})
 
 
-def _write(path: str, target: str, spec: _Spec, part: _Part, info: dict) -> dict:
-    """Task: read the part again, fill it with the final parameters, write its output part."""
+def _write(path: str, target: str, spec: _Spec, part: _Part, info: dict, added: list[str] | None = None) -> dict:
+    """Task: read the part again, fill it with the final parameters, write its output part.
+
+    ``added``: the columns after the input's that every part must have (a
+    note or issue column some other part has); those this part lacks are
+    written empty.  Returns the counts and the added columns it wrote.
+    """
     table, sheet, fi = _read(path, spec)
     classes = info["classes"]
     keys = {c: i for i, c in enumerate(classes)}
@@ -657,6 +720,13 @@ def _write(path: str, target: str, spec: _Spec, part: _Part, info: dict) -> dict
     out_columns, out_cells, _ = cli._merge_output(
         spec.columns, table.cells, spec.used, spec.in_sheet, exported_columns, exported)
     schema = cli._output_schema(table.meta.get("schema"), len(spec.columns), spec.used, spec.in_sheet)
+    first = len(out_columns) - (len(exported_columns) - len(spec.in_sheet))  # where the added columns start
+    counts["added"] = out_columns[first:]
+    if added is not None and added != counts["added"]:
+        have = dict(zip(out_columns[first:], out_cells[first:], strict=True))
+        empty = np.full(table.n_rows, None, dtype=object)
+        out_columns = out_columns[:first] + list(added)
+        out_cells = out_cells[:first] + [have.get(name, empty) for name in added]
     counts["warnings"] += fileio.write_table(
         target, out_columns, out_cells, dialect=table.meta.get("dialect"),
         computed=range(len(spec.columns), len(out_columns)), schema=schema,

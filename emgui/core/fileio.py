@@ -552,7 +552,8 @@ def _write_parquet(path, columns, cols, n_rows, report, computed, schema) -> Non
         wanted = []
         if schema is not None and j < len(schema):
             wanted = [schema.field(j).type]
-        elif j in computed:
+        elif j in computed and text.null_count < len(text):
+            # An empty computed column (a note no row has here) stays text.
             wanted = [pa.bool_(), pa.float64()]
         typed = text
         for kind in wanted:
