@@ -42,6 +42,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -175,19 +176,32 @@ def _parse(path: str, spec: _Spec) -> _Part:
         summary["absent"] = list(fi.absent)
         # Each class's spellings with their counts and first row: the
         # client picks the most used over all parts (ties: the first seen).
-        label = sheet.roles.label
-        cells = sheet.column_cells(label)
-        typed = np.flatnonzero((sheet.provenance == USER) & ~sheet.label_missing())
-        tally: dict = {}
-        for i in typed:
-            text = cells[i]
-            key = parsing.label_key(text)
-            if key is None:
-                continue
-            entry = tally.setdefault((key, str(text).strip()), [0, int(i)])
-            entry[0] += 1
-        summary["tally"] = tally
+        summary["tally"] = _tally(sheet)
     return _Part(np.array(fi.X), np.array(fi.labels, dtype=np.int64), summary)
+
+
+def _tally(sheet: Sheet) -> dict:
+    """{(class key, spelling): [count, first row]} of the typed label cells (one pass per distinct text)."""
+    from .core import _arrowtext as at
+
+    cells = sheet.column_cells(sheet.roles.label)
+    typed = np.flatnonzero((sheet.provenance == USER) & ~sheet.label_missing())
+    tally: dict = {}
+    if not len(typed):
+        return tally
+    encoded = at.from_cells(cells[typed]).dictionary_encode()
+    codes = at.to_numbers(encoded.indices, f"int{encoded.indices.type.bit_width}")
+    uniques, first, counts = np.unique(codes, return_index=True, return_counts=True)
+    words = at.to_cells(encoded.dictionary)
+    for u, f, c in zip(uniques, first, counts, strict=True):
+        text = words[u]
+        key = parsing.label_key(text)
+        if key is None:
+            continue
+        entry = tally.setdefault((key, text.strip()), [0, int(typed[f])])
+        entry[0] += int(c)
+        entry[1] = min(entry[1], int(typed[f]))
+    return tally
 
 
 def _summary(part: _Part) -> dict:
@@ -506,7 +520,16 @@ def _spec(args, first: str) -> _Spec:
 
 def _fill(client, args, paths, spec, out, fmt) -> int:
     seed = args.seed
+    clock = [time.perf_counter()]
+    seconds: dict[str, float] = {}
+
+    def lap(name: str) -> None:  # where the time goes, for the report
+        now = time.perf_counter()
+        seconds[name] = round(now - clock[0], 2)
+        clock[0] = now
+
     cl = _Cluster(client, paths, spec)
+    lap("read_parse")
     names = [spec.columns[f] for f in spec.label_roles.features]
     heights = frozenset(i for i, f in enumerate(spec.label_roles.features) if spec.label_roles.units.get(f))
     n = int(cl.n_fit.sum())
@@ -528,6 +551,7 @@ def _fill(client, args, paths, spec, out, fmt) -> int:
         job = FillJob(sample, components=args.components, covariance=args.covariance,
                       min_confidence=args.min_confidence, seed=seed)
         chosen, candidates = _choose(job, Xs, ls, n)
+        lap("model_choice")
         cl.screen((chosen.result.weights, chosen.result.means, chosen.result.covariances), names, heights)
         em_kwargs: dict = {}
         init = (chosen.result.weights, chosen.result.means, chosen.result.covariances)
@@ -545,7 +569,9 @@ def _fill(client, args, paths, spec, out, fmt) -> int:
             result = cl.em(chosen.groups, chosen.covariance,
                            (result.weights, result.means, result.covariances), seed=seed, em_kwargs=em_kwargs)
         job.chosen, job.candidates = chosen, candidates
+        lap("em")
         check, result, typed_only = _check(job, cl, result, seed)
+        lap("self_check")
     except (FillError, mixture.MixtureError) as exc:
         raise cli.UsageError(str(exc)) from exc
     classes_out, names_out, unnamed = job._classes(result)
@@ -579,6 +605,7 @@ def _fill(client, args, paths, spec, out, fmt) -> int:
         if out.exists():
             out.rmdir()  # an empty folder, checked above
         os.replace(tmp, out)
+        lap("fill_write")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -594,7 +621,8 @@ def _fill(client, args, paths, spec, out, fmt) -> int:
                          None, classes_out, spellings)
         data = report_dict(sample, report, empty, label_name)
         data.update(n_rows_fitted=int(cl.n_kept.sum()), n_filled=filled, n_uncertain=uncertain,
-                    engine={"name": "dask", "parts": len(paths), "workers": len(client.scheduler_info()["workers"])})
+                    engine={"name": "dask", "parts": len(paths), "workers": len(client.scheduler_info()["workers"]),
+                            "em_iterations": int(result.n_iter), "seconds": seconds})
         fileio.write_json(args.report, data)
     print(
         f"{cli._shown(str(out))}: {len(paths)} part{'s' if len(paths) != 1 else ''}, "
