@@ -546,7 +546,7 @@ def _write_parquet(path, columns, cols, n_rows, report, computed, schema) -> Non
     arrays, fields = [], []
     for j, (name, col) in enumerate(zip(columns, cols, strict=True)):
         report(0.5 * j / max(len(cols), 1))
-        text = col if _is_arrow_text(col) else at.from_cells(_text_items(col) if _has_odd_items(col) else col)
+        text = col if _is_arrow_text(col) else _arrow_text(col)
         if pa.types.is_large_string(text.type):
             text = text.cast(pa.string())
         wanted = []
@@ -571,9 +571,19 @@ def _write_parquet(path, columns, cols, n_rows, report, computed, schema) -> Non
             report(0.5 + 0.5 * min(start + _PARQUET_GROUP_ROWS, n_rows) / max(n_rows, 1))
 
 
-def _has_odd_items(col: np.ndarray) -> bool:
-    """Whether an object column holds anything but ``str`` and None (or an empty str)."""
-    return any(v is not None and (type(v) is not str or not v) for v in col)
+def _arrow_text(col: np.ndarray):
+    """An object column as Arrow strings: "" as null, items other than str made text."""
+    import pyarrow.compute as pc
+
+    from . import _arrowtext as at
+
+    try:
+        text = at.from_cells(col)
+    except TypeError:  # numbers or other objects among the cells
+        text = at.from_cells(_text_items(col))
+    lengths = pc.binary_length(text)
+    empty = at.to_numbers(lengths, f"int{lengths.type.bit_width}", null=-1) == 0
+    return at.with_nulls(text, empty) if empty.any() else text
 
 
 def _cast_text(text, kind):
