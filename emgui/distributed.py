@@ -602,6 +602,7 @@ def _fill(client, args, paths, spec, out, fmt) -> int:
         ]
         for i, c in zip(again, client.gather(futures), strict=True):
             counts[i] = c
+        rewritten = len(again)
         if out.exists():
             out.rmdir()  # an empty folder, checked above
         os.replace(tmp, out)
@@ -622,7 +623,7 @@ def _fill(client, args, paths, spec, out, fmt) -> int:
         data = report_dict(sample, report, empty, label_name)
         data.update(n_rows_fitted=int(cl.n_kept.sum()), n_filled=filled, n_uncertain=uncertain,
                     engine={"name": "dask", "parts": len(paths), "workers": len(client.scheduler_info()["workers"]),
-                            "em_iterations": int(result.n_iter), "seconds": seconds})
+                            "em_iterations": int(result.n_iter), "seconds": seconds, "parts_written_again": rewritten})
         fileio.write_json(args.report, data)
     print(
         f"{cli._shown(str(out))}: {len(paths)} part{'s' if len(paths) != 1 else ''}, "
