@@ -1,8 +1,12 @@
 """``emgui-cli``: fill blank labels of a table without a screen.
 
     emgui-cli fill INPUT -o OUTPUT [--label COL] [--features A,B,...]
-        [--components K] [--min-confidence P] [--fill labels|all] [--draws M]
-        [--seed N] [--report R.json] [--unit UNIT | --unit COL=UNIT ...] [--sheet NAME]
+        [--components K] [--covariance auto|separate|shared] [--min-confidence P]
+        [--fill labels|all] [--draws M] [--seed N] [--report R.json]
+        [--unit UNIT | --unit COL=UNIT ...] [--sheet NAME]
+        [--engine memory|dask] [--scheduler ADDRESS] [--workers N]
+
+``--engine dask`` is :mod:`emgui.distributed`, imported only then.
 
 Exit status 0 on success; 2 with a one-line reason on bad input, and then
 nothing is written.  See DESIGN.md for the output contract.
@@ -50,8 +54,10 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Fit a Gaussian mixture to the feature columns, anchored by the typed labels, "
         "and fill every blank label with its most likely class.",
     )
-    fill.add_argument("input", metavar="INPUT", help="a .csv, .tsv, .xlsx or .ods file")
-    fill.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="a .csv, .tsv or .xlsx file")
+    fill.add_argument("input", metavar="INPUT", help="a .csv, .tsv, .xlsx, .ods or .parquet file "
+                      "(with --engine dask: a folder of Parquet parts or a glob of CSV/Parquet files)")
+    fill.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                      help="a .csv, .tsv, .xlsx or .parquet file (with --engine dask: a folder of parts)")
     fill.add_argument("--label", metavar="COL", help="the label column (default: detected, e.g. gender/sex)")
     fill.add_argument("--features", metavar="A,B,...", help="feature columns (default: detected, e.g. height)")
     fill.add_argument("--components", type=int, metavar="K",
@@ -69,6 +75,15 @@ def _build_parser() -> argparse.ArgumentParser:
     fill.add_argument("--unit", action="append", default=[], metavar="UNIT|COL=UNIT",
                       help="declare feature columns as heights in cm, in or m (all features, or one column)")
     fill.add_argument("--sheet", metavar="NAME", help="the worksheet to read from a workbook")
+    fill.add_argument("--engine", choices=("memory", "dask"), default="memory",
+                      help="fit in this process (default), or over partitions on a Dask cluster "
+                      "(needs the 'dask' extra)")
+    fill.add_argument("--scheduler", metavar="ADDRESS",
+                      help="with --engine dask: an existing cluster's scheduler (e.g. tcp://host:8786); "
+                      "default: a local cluster on this machine")
+    fill.add_argument("--workers", type=int, default=None, metavar="N",
+                      help="with --engine dask and no --scheduler: worker processes of the local cluster "
+                      "(default: one per CPU)")
     return parser
 
 
@@ -234,6 +249,21 @@ def _merge_output(columns, cells, used, in_sheet, out_columns, out_cells):
     return names, data, where
 
 
+def _output_schema(schema, n_columns: int, used: list[int], in_sheet: list[int]):
+    """The input's Parquet types of the output's leading columns (None for other inputs).
+
+    The output's first columns are the input's in order, less saved marks
+    the sheet took in (they are written again after them): see
+    :func:`_merge_output`.
+    """
+    if schema is None:
+        return None
+    import pyarrow as pa
+
+    kept = set(in_sheet)
+    return pa.schema([schema.field(j) for j in range(n_columns) if j in kept or j not in used])
+
+
 def _shown(text: str) -> str:
     from .core._guards import printable
 
@@ -335,6 +365,16 @@ def run_fill(args) -> int:
     )
     from .core.sheet import Sheet
 
+    if args.engine == "dask":
+        try:
+            from . import distributed
+        except ImportError as exc:
+            raise UsageError(
+                f"--engine dask needs Dask ({exc.name} is not installed): pip install 'emgui[dask]'"
+            ) from None
+        return distributed.run_fill(args)
+    if args.scheduler or args.workers is not None:
+        raise UsageError("--scheduler and --workers go with --engine dask")
     out = Path(args.output)
     if out.suffix.lower() not in fileio.SUPPORTED_WRITE:
         raise UsageError(
@@ -424,9 +464,11 @@ def run_fill(args) -> int:
         }
     # A CSV/TSV input's dialect (delimiter, decimal mark, quoting, encoding)
     # is the output's; the columns after the input's are the program's own.
+    # A Parquet input's column types are the output's where the cells still read so.
+    schema = _output_schema(table.meta.get("schema"), len(columns), used, in_sheet)
     warnings = fileio.write_table(
         out, out_columns, out_cells, dialect=table.meta.get("dialect"),
-        computed=computed, **styles,
+        computed=computed, schema=None if draws else schema, **styles,
     )
     for line in [*table.warnings, *warnings]:
         print(f"emgui-cli: warning: {line}", file=sys.stderr)

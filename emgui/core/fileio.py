@@ -1,4 +1,4 @@
-"""Read and write tables: CSV, TSV, XLSX (and read ODS), safely.
+"""Read and write tables: CSV, TSV, XLSX, Parquet (and read ODS), safely.
 
 Every cell is read as text so that nothing a person typed is ever changed:
 ``"007"`` stays ``"007"``, ``"NA"`` stays ``"NA"``.  An empty cell is ``None``;
@@ -27,7 +27,10 @@ Libraries: CSV is parsed by Arrow's CSV reader; pandas' C engine takes over
 for files Arrow might read differently and the csv module for ragged rows
 (pandas is imported only then: importing it costs half a second); XLSX/ODS are read by python-calamine (openpyxl only for a
 workbook holding error cells such as ``#N/A``, which calamine reads as
-blank) and XLSX is written by xlsxwriter.
+blank) and XLSX is written by xlsxwriter.  Parquet is read and written by
+pyarrow: a typed column is read as the text Arrow gives its values (the
+shortest text that reads back as the same number), and written back in its
+input type when every cell still reads as one (see :func:`write_table`).
 """
 
 from __future__ import annotations
@@ -65,8 +68,8 @@ __all__ = [
     "write_table",
 ]
 
-SUPPORTED_READ = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".ods")
-SUPPORTED_WRITE = (".csv", ".tsv", ".xlsx")
+SUPPORTED_READ = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".ods", ".parquet")
+SUPPORTED_WRITE = (".csv", ".tsv", ".xlsx", ".parquet")
 
 Progress = Callable[[float], object] | None
 Cancel = Callable[[], bool] | None
@@ -172,11 +175,14 @@ def read_table(
     cancel: Cancel = None,
     arrow: bool = False,
 ) -> Table:
-    """Read a CSV, TSV, TXT, XLSX, XLSM or ODS file into a :class:`Table`.
+    """Read a CSV, TSV, TXT, XLSX, XLSM, ODS or Parquet file into a :class:`Table`.
 
     The first non-empty row is the header.  The format follows the file
     name's extension; a CSV's encoding and delimiter are detected (``.tsv``
-    always uses tabs).
+    always uses tabs).  A Parquet file's columns are its fields: numbers,
+    booleans and dates read as the text Arrow writes for them (NaN as an
+    empty cell), its types kept in ``meta["schema"]``; every row is kept,
+    blank ones at the end included (a record is not a spreadsheet row).
 
     Parameters
     ----------
@@ -191,7 +197,8 @@ def read_table(
         Polled now and then; when it returns True, :class:`ReadCancelled` is
         raised.
     arrow : bool, default False
-        When Arrow's reader reads the file (most CSV and TSV files), leave
+        When Arrow's reader reads the file (most CSV and TSV files, and
+        Parquet), leave
         every column as a ``pyarrow.StringArray`` (null for an empty cell,
         formula escaping undone) instead of building a Python ``str`` per
         cell; :func:`object_cells` turns one into the usual array.  For a
@@ -224,6 +231,8 @@ def read_table(
     report = _Reporter(progress, cancel)
     if ext in (".xlsx", ".xlsm", ".ods"):
         table = _read_workbook(path, name, ext, sheet, report)
+    elif ext == ".parquet":
+        table = _read_parquet(path, name, report, arrow)
     else:
         table = _read_text(path, name, ext, report, arrow)
     report(1.0)
@@ -251,10 +260,11 @@ def write_table(
     comments: dict[int, np.ndarray] | None = None,
     dialect: Dialect | None = None,
     computed: Collection[int] = (),
+    schema=None,
     progress: Progress = None,
     cancel: Cancel = None,
 ) -> list[str]:
-    """Write a table to CSV, TSV or XLSX, atomically.
+    """Write a table to CSV, TSV, XLSX or Parquet, atomically.
 
     The format follows the extension.  CSV/TSV are written in ``dialect``
     (by default UTF-8, commas -- tabs for ``.tsv`` --, ``"\\n"`` line
@@ -269,6 +279,12 @@ def write_table(
     (``"007"``), stays text so no id changes; ``"TRUE"``/``"FALSE"`` (and
     ``"true"``/``"false"`` in ``computed`` columns) are boolean cells;
     everything else is a text cell, never a formula.
+
+    Parquet: column ``j`` takes the type of ``schema``'s field ``j`` (the
+    input's, ``read_table`` gives it in ``meta["schema"]``) when every cell
+    of it reads as that type, and stays text otherwise (a number column
+    holding an unreadable cell); ``computed`` columns are booleans or
+    float64 when all their cells read so; every other column is text.
 
     Parameters
     ----------
@@ -293,7 +309,10 @@ def write_table(
     computed : collection of int, optional
         Indices of columns the program made (fill marks, confidences): their
         numbers, written with a decimal point, take the dialect's decimal
-        mark in CSV, and their ``"true"``/``"false"`` are booleans in XLSX.
+        mark in CSV, and their ``"true"``/``"false"`` are booleans in XLSX
+        (and booleans or numbers in Parquet).
+    schema : pyarrow.Schema, optional
+        Parquet only: the types of the first columns (see above).
     progress, cancel : callable, optional
         As for :func:`read_table`; a cancelled write leaves the target as it
         was and raises :class:`ReadCancelled`.
@@ -339,6 +358,8 @@ def write_table(
         if ext == ".xlsx":
             cols = [object_cells(c) for c in cols]
             _write_xlsx(path, name, columns, cols, n_rows, fills, notes, report, computed)
+        elif ext == ".parquet":
+            _write_parquet(path, columns, cols, n_rows, report, computed, schema)
         else:
             dialect = (dialect or DEFAULT).for_extension(ext)
             if dialect.decimal != "." and computed:
@@ -425,6 +446,159 @@ def _trim_trailing_empty_rows(cols: list[np.ndarray]) -> list[np.ndarray]:
     while end > 0 and all(c[end - 1] is None for c in cols):
         end -= 1
     return cols if end == n else [c[:end] for c in cols]
+
+
+# --------------------------------------------------------------------------
+# Parquet
+
+_PARQUET_MAGIC = b"PAR1"
+#: Rows per row group written (and per progress report).
+_PARQUET_GROUP_ROWS = 1 << 16
+
+
+def _read_parquet(path: str, name: str, report: _Reporter, arrow: bool) -> Table:
+    """A Parquet file's fields as text columns (see :func:`read_table`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open(path, "rb") as f:
+        head = f.read(4)
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(size - 4, 0))
+        tail = f.read(4)
+    if size == 0:
+        raise FileFormatError(f"{name} is empty.")
+    if head != _PARQUET_MAGIC or tail != _PARQUET_MAGIC:
+        raise FileFormatError(f"{name} is not a Parquet file (or it is damaged).")
+    try:
+        pf = pq.ParquetFile(path)
+        if pf.metadata.num_columns == 0:
+            raise FileFormatError(f"{name} has no columns.")
+        # Refused before anything is read: a nested field is no column of cells.
+        for fld in pf.schema_arrow:
+            if pa.types.is_nested(fld.type):
+                raise FileFormatError(
+                    f"{name}: column {_guards.printable(fld.name)!r} holds nested values "
+                    "(lists or records); only flat columns can be read."
+                )
+        groups = []
+        for i in range(pf.num_row_groups):
+            report(i / max(pf.num_row_groups, 1) * 0.8)
+            groups.append(pf.read_row_group(i))
+        data = pa.concat_tables(groups) if groups else pf.schema_arrow.empty_table()
+    except (pa.ArrowException, OSError) as exc:
+        reason = _guards.printable(str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__)
+        raise FileFormatError(f"{name} could not be read as Parquet ({reason}).") from None
+    cells = []
+    for column in data.columns:
+        text = _parquet_text(name, data.schema.field(len(cells)), column)
+        cells.append(text if arrow else object_cells(text))
+    return Table(
+        columns=list(data.schema.names),
+        cells=cells,
+        meta={"format": "parquet", "schema": data.schema},
+    )
+
+
+def _parquet_text(name: str, field_, column):
+    """One Parquet column as an Arrow string array: null for an empty cell or NaN."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from . import _arrowtext as at
+
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    nan = None
+    if pa.types.is_floating(column.type):
+        nan = at.to_bools(pc.is_nan(column), null=False)
+    if pa.types.is_large_string(column.type) or not pa.types.is_string(column.type):
+        try:
+            column = pc.cast(column, pa.string())
+        except pa.ArrowException:
+            raise FileFormatError(
+                f"{name}: column {_guards.printable(field_.name)!r} of type {field_.type} "
+                "cannot be read as text."
+            ) from None
+    lengths = pc.binary_length(column)
+    empty = at.to_numbers(lengths, f"int{lengths.type.bit_width}", null=-1) == 0
+    if nan is not None:
+        empty |= nan
+    if empty.any():
+        column = at.with_nulls(column, empty)
+    return column
+
+
+def _write_parquet(path, columns, cols, n_rows, report, computed, schema) -> None:
+    """Write text columns to Parquet, typed as :func:`write_table` says."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+
+    arrays, fields = [], []
+    for j, (name, col) in enumerate(zip(columns, cols, strict=True)):
+        report(0.5 * j / max(len(cols), 1))
+        text = col if _is_arrow_text(col) else _arrow_text(col)
+        if pa.types.is_large_string(text.type):
+            text = text.cast(pa.string())
+        wanted = []
+        if schema is not None and j < len(schema):
+            wanted = [schema.field(j).type]
+        elif j in computed and text.null_count < len(text):
+            # An empty computed column (a note no row has here) stays text.
+            wanted = [pa.bool_(), pa.float64()]
+        typed = text
+        for kind in wanted:
+            cast = _cast_text(text, kind)
+            if cast is not None:
+                typed = cast
+                break
+        arrays.append(typed)
+        fields.append(pa.field(name, typed.type))
+    table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    report(0.5)
+    with _atomic_file(path, binary=True) as f, pq.ParquetWriter(f, table.schema) as writer:
+        for start in range(0, max(n_rows, 1), _PARQUET_GROUP_ROWS):
+            writer.write_table(table.slice(start, _PARQUET_GROUP_ROWS))
+            report(0.5 + 0.5 * min(start + _PARQUET_GROUP_ROWS, n_rows) / max(n_rows, 1))
+
+
+def _arrow_text(col: np.ndarray):
+    """An object column as Arrow strings: "" as null, items other than str made text."""
+    import pyarrow.compute as pc
+
+    from . import _arrowtext as at
+
+    try:
+        text = at.from_cells(col)
+    except TypeError:  # numbers or other objects among the cells
+        text = at.from_cells(_text_items(col))
+    lengths = pc.binary_length(text)
+    empty = at.to_numbers(lengths, f"int{lengths.type.bit_width}", null=-1) == 0
+    return at.with_nulls(text, empty) if empty.any() else text
+
+
+def _cast_text(text, kind):
+    """``text`` (Arrow strings) as type ``kind``, or None when a cell does not read as one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from . import _arrowtext as at
+
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return None
+    if pa.types.is_boolean(kind):
+        # Arrow reads "1"/"0" and "yes" as booleans too; only what it writes is taken back.
+        words = np.array(["true", "false"], dtype=object)
+        ok = pc.is_in(text, value_set=at.from_cells(words))
+        if not pc.all(pc.or_kleene(ok, pc.is_null(text))).as_py():
+            return None
+    try:
+        return pc.cast(text, kind)
+    except (pa.ArrowException, NotImplementedError):
+        return None
 
 
 # --------------------------------------------------------------------------
