@@ -201,6 +201,10 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         self.fit_panel = FitPanel()
         self._stepped = None  # (fit, data version, fit input) kept when Escape stops stepping
         self._fill_run = None  # the last F5's _FillRun: the model it chose, for How EM Works
+        self._plot_poll = None  # looks for a large sheet's plot data made in a helper thread
+        self._plot_box: list = []  # where that thread puts it
+        self._plot_data_sheet = None  # the sheet whose plot data is being made, if any
+        self._plot_data_again = False  # it changed again meanwhile
         self.fit_panel.fill_stepped_button.clicked.connect(self.fill_from_stepped)
         self.fit_dock = QDockWidget("Fit", self)
         self.fit_dock.setObjectName("fitDock")
