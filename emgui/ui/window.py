@@ -301,6 +301,7 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         a("copy", "&Copy", self.copy, std.Copy, "Copy the selected cells as tab-separated text")
         a("paste", "&Paste", self.paste, std.Paste, "Paste tab-separated text; rows past the end are added")
         a("delete", "&Delete", self.clear_cells, std.Delete, "Clear the selected cells")
+        a("fill_down", "Fi&ll Down", self.fill_down, "Ctrl+D", "Copy the top selected cell down through the selection")
         a("insert_row", "&Insert Row", self.insert_rows, "Ctrl+I", "Insert blank rows above the current one")
         a("delete_rows", "Delete Ro&ws", self.delete_rows, "Ctrl+-", "Delete the selected rows")
 
@@ -334,7 +335,7 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         edit = bar.addMenu("&Edit")
         edit.addActions([acts["undo"], acts["redo"]])
         edit.addSeparator()
-        edit.addActions([acts["cut"], acts["copy"], acts["paste"], acts["delete"]])
+        edit.addActions([acts["cut"], acts["copy"], acts["paste"], acts["delete"], acts["fill_down"]])
         edit.addSeparator()
         edit.addActions([acts["insert_row"], acts["delete_rows"]])
 

@@ -694,3 +694,18 @@ def test_a_large_sheet_follows_edits_with_its_data_made_off_the_gui_thread(windo
     qtbot.waitUntil(lambda: plot._drawn_histogram.edges[-1] >= 239, timeout=5000)
     assert made_in and all(t is not threading.main_thread() for t in made_in)
     assert plot.has_fit
+
+
+def test_fill_down_acts_on_the_selection_at_the_cursor(small, qtbot):
+    view = small.view
+    _click(qtbot, small, 0, 3)  # Ann's height
+    qtbot.mouseClick(
+        view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+        view.visualRect(small.model.index(2, 3)).center(),
+    )
+    assert _selected(small) == [(0, 3), (1, 3), (2, 3)]
+    qtbot.keyClick(view, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    assert [small.sheet.text(r, 2) for r in range(4)] == ["162", "162", "162", "158"]
+    assert _names(small) == ["Ann", "Bob", "Cy", "Dee"]
+    small.undo_stack.undo()
+    assert [small.sheet.text(r, 2) for r in range(4)] == ["162", "181", "170", "158"]
