@@ -192,6 +192,25 @@ class EditActions:
             self.undo_stack.push(SetCellsCommand(self._sheet, rows, col, block, "Clear Cells"))
         self.undo_stack.endMacro()
 
+    @Slot()
+    def fill_down(self) -> None:
+        """Copy the top cell of each selected column down through the selection (Ctrl+D), one undo step."""
+        self._ensure_ready()
+        rect = self._selection_rect()
+        if rect is None:
+            return
+        top, left, bottom, right = rect
+        model = self._model
+        bottom = min(bottom, model.n_data_rows - 1)
+        # The view's columns map onto consecutive sheet columns, less the Confidence column.
+        cols = [model.sheet_column(c) for c in range(left, right + 1) if model.sheet_column(c) >= 0]
+        if bottom <= top or not cols:
+            return
+        first = model.sheet_row(top)
+        values = [self._sheet.text(first, c) for c in cols]
+        rows = [model.sheet_row(r) for r in range(top + 1, bottom + 1)]
+        model.edit_cells(rows, cols[0], [list(values) for _ in rows], "Fill Down")
+
     def _selected_sheet_rows(self) -> list[int]:
         model = self._model
         rows: set[int] = set()

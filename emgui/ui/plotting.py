@@ -1,20 +1,42 @@
 """The docks that follow the data: the mixture plot and Help ▸ How EM Works.
 
 A part of :class:`emgui.ui.window.MainWindow` (a mixin).  The plot
-(pyqtgraph) is created after start-up; until a fit is drawn it shows the
-sheet's data, redrawn on a coalescing timer as cells change.
+(pyqtgraph) is created after start-up and shows the sheet's data, redrawn
+on a coalescing timer as cells change -- before a fit and after it (the
+last fit stays drawn over the new data).  A large sheet's data is made in
+a helper thread (~0.1 s at a million rows) and drawn when it is ready.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QDockWidget
+
+from emgui.ui import pacing
 
 __all__ = ["PlotAndExplain"]
 
 _log = logging.getLogger(__name__)
+
+
+#: How often the GUI thread looks whether the helper thread is done (no Qt object
+#: crosses threads: a closed window's timer simply stops looking).
+_POLL_MS = 25
+
+
+def _make_plot_data(box: list, source, k) -> None:
+    """In a helper thread: the fit input (and its histogram) of a copy of the sheet's columns, into ``box``."""
+    from emgui.core import fill
+
+    try:
+        fit_input = fill.prepare_from(source, k)
+        _ = fit_input.histogram  # binned here, not in the GUI thread
+    except (fill.FillError, ValueError):
+        fit_input = None
+    box.append((source.version, k, fit_input))  # list.append is atomic
 
 
 class PlotAndExplain:
@@ -50,6 +72,60 @@ class PlotAndExplain:
             keep_fit=keep_fit,
         )
 
+    def _show_large_data_in_plot(self) -> None:
+        """A large sheet changed: copy its columns (~20 ms) and make the plot's data in a helper thread."""
+        from emgui.core.fill import FillError, fit_source
+
+        if self._plot_poll is None:
+            self._plot_poll = QTimer(self)
+            self._plot_poll.setInterval(_POLL_MS)
+            self._plot_poll.timeout.connect(self._poll_plot_data)
+        if self._plot_data_sheet is not None:
+            self._plot_data_again = True  # one at a time; the latest edits are drawn next
+            return
+        try:
+            source = fit_source(self._sheet)
+        except FillError:
+            self._plot.set_data([])
+            return
+        self._plot_data_sheet = self._sheet
+        self._plot_box = []
+        threading.Thread(
+            target=_make_plot_data, args=(self._plot_box, source, self._components_for_sheet()),
+            name="emgui-plot-data", daemon=True,
+        ).start()
+        self._plot_poll.start()
+
+    @Slot()
+    def _poll_plot_data(self) -> None:
+        if not self._plot_box:
+            return
+        self._plot_poll.stop()
+        self._on_plot_data_made(self._plot_box.pop())
+
+    def _on_plot_data_made(self, made) -> None:
+        from emgui.core.fill import remember_fit_input
+
+        version, k, fit_input = made
+        sheet, self._plot_data_sheet = self._plot_data_sheet, None
+        if self._plot_data_again:
+            self._plot_data_again = False
+            self._plot_data_timer.start()
+        if sheet is not self._sheet or version != sheet.version or self._fitting or self._plot is None:
+            return  # another sheet, newer edits (drawn next) or a fit that draws itself
+        if fit_input is None:
+            self._plot.set_data([])
+            return
+        remember_fit_input(sheet, k, fit_input)  # F5 then needs no second one
+        self._plot.set_data(
+            fit_input.X,
+            fit_input.labels,
+            self._class_names(fit_input),
+            self._axis_labels(),
+            histogram=fit_input.histogram if fit_input.X.shape[1] == 1 else None,
+            keep_fit=True,
+        )
+
     def _class_names(self, fit_input) -> list[str]:
         return [fit_input.spellings.get(c, c) for c in fit_input.classes]
 
@@ -63,7 +139,11 @@ class PlotAndExplain:
 
     @Slot()
     def _on_plot_data_due(self) -> None:
-        if self._plot is not None and not self._fitting:
+        if self._plot is None or self._fitting or self._sheet is None:
+            return
+        if self._sheet.n_rows >= pacing.LARGE_ROWS:
+            self._show_large_data_in_plot()
+        else:
             self._show_data_in_plot(keep_fit=True)
 
     @Slot()

@@ -208,12 +208,11 @@ class ViewState:
             self._counts_timer.start()
         if self.welcome.isVisible():
             self.welcome.hide()
-        if self._plot is not None and not self._fitting and self._sheet.n_rows < pacing.LARGE_ROWS:
+        if self._plot is not None and not self._fitting:
             # The plot follows every edit, paste, inserted or deleted row and
             # new class, before and after a fit, redrawn once the edits pause
-            # (the timer restarts on each); not for a large sheet, whose fit
-            # input takes ~0.1 s to make again (and whose histogram a few
-            # typed cells hardly change): F5 redraws it.
+            # (the timer restarts on each); a large sheet's data is made in a
+            # helper thread (see emgui.ui.plotting).
             self._plot_data_timer.start()
         self._widen_columns(event)
 

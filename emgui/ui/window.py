@@ -201,6 +201,10 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         self.fit_panel = FitPanel()
         self._stepped = None  # (fit, data version, fit input) kept when Escape stops stepping
         self._fill_run = None  # the last F5's _FillRun: the model it chose, for How EM Works
+        self._plot_poll = None  # looks for a large sheet's plot data made in a helper thread
+        self._plot_box: list = []  # where that thread puts it
+        self._plot_data_sheet = None  # the sheet whose plot data is being made, if any
+        self._plot_data_again = False  # it changed again meanwhile
         self.fit_panel.fill_stepped_button.clicked.connect(self.fill_from_stepped)
         self.fit_dock = QDockWidget("Fit", self)
         self.fit_dock.setObjectName("fitDock")
@@ -297,6 +301,7 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         a("copy", "&Copy", self.copy, std.Copy, "Copy the selected cells as tab-separated text")
         a("paste", "&Paste", self.paste, std.Paste, "Paste tab-separated text; rows past the end are added")
         a("delete", "&Delete", self.clear_cells, std.Delete, "Clear the selected cells")
+        a("fill_down", "Fi&ll Down", self.fill_down, "Ctrl+D", "Copy the top selected cell down through the selection")
         a("insert_row", "&Insert Row", self.insert_rows, "Ctrl+I", "Insert blank rows above the current one")
         a("delete_rows", "Delete Ro&ws", self.delete_rows, "Ctrl+-", "Delete the selected rows")
 
@@ -334,7 +339,7 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         edit = bar.addMenu("&Edit")
         edit.addActions([acts["undo"], acts["redo"]])
         edit.addSeparator()
-        edit.addActions([acts["cut"], acts["copy"], acts["paste"], acts["delete"]])
+        edit.addActions([acts["cut"], acts["copy"], acts["paste"], acts["delete"], acts["fill_down"]])
         edit.addSeparator()
         edit.addActions([acts["insert_row"], acts["delete_rows"]])
 

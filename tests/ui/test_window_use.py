@@ -659,3 +659,53 @@ def test_the_fit_panel_never_claims_the_lowest_bic_for_a_model_that_is_not(qtbot
     report.candidates[1] = cand(3, "separate", 2400.0)
     panel.show_report(report)
     assert "the lowest BIC of the candidates" in panel.trust.text()
+
+
+def test_a_large_sheet_follows_edits_with_its_data_made_off_the_gui_thread(window, qtbot, monkeypatch, tmp_path):
+    import threading
+
+    import numpy as np
+
+    import emgui.core.fill as fill
+    import emgui.ui.pacing as pacing
+
+    monkeypatch.setattr(pacing, "LARGE_ROWS", 1000)  # 3000 rows count as large
+    made_in = []
+    real = fill.prepare_from
+
+    def spy(*args, **kwargs):
+        made_in.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fill, "prepare_from", spy)
+    rng = np.random.default_rng(3)
+    lines = ["Name,Gender,Height (cm)"] + [
+        f"P{i},{'FM'[i % 2] if i % 3 else ''},{163 + 14 * (i % 2) + rng.normal(0, 6):.1f}" for i in range(3000)
+    ]
+    path = tmp_path / "big.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert window.open_path(path, ask=False)
+    with qtbot.waitSignal(window.fill_applied, timeout=FIT_TIMEOUT):
+        window.fill_gaps()
+    plot = window.plot
+    qtbot.waitUntil(lambda: window._plot_data_sheet is None, timeout=5000)
+    made_in.clear()
+    window.sheet.set_cell(0, 2, "240")
+    qtbot.waitUntil(lambda: plot._drawn_histogram.edges[-1] >= 239, timeout=5000)
+    assert made_in and all(t is not threading.main_thread() for t in made_in)
+    assert plot.has_fit
+
+
+def test_fill_down_acts_on_the_selection_at_the_cursor(small, qtbot):
+    view = small.view
+    _click(qtbot, small, 0, 3)  # Ann's height
+    qtbot.mouseClick(
+        view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+        view.visualRect(small.model.index(2, 3)).center(),
+    )
+    assert _selected(small) == [(0, 3), (1, 3), (2, 3)]
+    qtbot.keyClick(view, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    assert [small.sheet.text(r, 2) for r in range(4)] == ["162", "162", "162", "158"]
+    assert _names(small) == ["Ann", "Bob", "Cy", "Dee"]
+    small.undo_stack.undo()
+    assert [small.sheet.text(r, 2) for r in range(4)] == ["162", "181", "170", "158"]
