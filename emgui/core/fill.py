@@ -1123,7 +1123,12 @@ def numbers_of(sheet: Sheet) -> NumberFill | None:
     """The filled numbers the sheet holds (written by :func:`apply_plan`), or None."""
     rows, feats, values, low, high, guess, conf = [], [], [], [], [], [], []
     features = list(sheet.roles.features)
-    for r in sheet.filled_rows().tolist():
+    # Only the rows holding a filled number (none, for a fill of labels: a
+    # million rows need no Python pass then).
+    held = np.zeros(sheet.n_rows, dtype=bool)
+    for c in features:
+        held |= sheet.number_filled(c)
+    for r in np.flatnonzero(held).tolist():
         for i, c in enumerate(features):
             mark = sheet.number_mark(r, c)
             if mark is not None:

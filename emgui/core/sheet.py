@@ -1166,7 +1166,7 @@ class Sheet:
             return None
         idx = np.arange(self._n_rows) if rows is None else np.asarray(rows, dtype=np.int64)
         prov = self.provenance[idx]
-        interesting = prov != USER
+        interesting = prov == UNCERTAIN  # a filled cell has a note only for what it held before (below)
         if self._before_fill_any:
             interesting |= _not_none(self._before_fill[idx])
         absent = self.fill_notes.absent
