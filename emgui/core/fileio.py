@@ -541,7 +541,6 @@ def _write_parquet(path, columns, cols, n_rows, report, computed, schema) -> Non
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from . import _arrowtext as at
 
     arrays, fields = [], []
     for j, (name, col) in enumerate(zip(columns, cols, strict=True)):
