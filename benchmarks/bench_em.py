@@ -31,6 +31,22 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from emgui.core.mixture import EMFit  # noqa: E402
 
 
+def _cpu_model() -> str:
+    """The CPU's model name and family, from ``/proc/cpuinfo`` (Linux)."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        return "unknown"
+    name = fields.get("model name", "unknown")
+    if "cpu family" in fields:
+        name += f" (family {fields['cpu family']}, model {fields.get('model', '?')})"
+    return name
+
+
 def _data(rows: int, features: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     y = (rng.random(rows) < 0.45).astype(np.intp)
@@ -127,6 +143,9 @@ def main(argv=None) -> int:
         # Other work on the machine skews the ratios; this says how busy it was.
         "load_avg_1min": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
+        # The "x of exp" ratios depend on the CPU (exp was 12x faster on
+        # another machine, where the ratio became 2.9x): report it beside them.
+        "cpu": _cpu_model(),
     }
     print(json.dumps(report))
     return 0

@@ -156,3 +156,22 @@ def test_merged_part_statistics_equal_one_pass():
     np.testing.assert_allclose(s0, whole.s0, rtol=1e-12)
     np.testing.assert_allclose(s1, whole.s1, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(scatter, whole.scatter, rtol=1e-10)
+
+
+def test_no_label_column_groups_by_bic_as_in_memory(tmp_path, scheduler):
+    rng = np.random.default_rng(4)
+    n = 1_500
+    x = np.concatenate([rng.normal(50, 4, n // 2), rng.normal(80, 5, n - n // 2)])
+    cells = [np.array([str(i) for i in range(n)], dtype=object), np.array([f"{v:.2f}" for v in x], dtype=object)]
+    columns = ["id", "wait"]
+    fileio.write_table(tmp_path / "all.parquet", columns, cells)
+    write_parts(tmp_path / "parts", columns, cells, [600, 900], ".parquet")
+    rep_mem, rep_dask = tmp_path / "mem.json", tmp_path / "dask.json"
+    assert main(["fill", str(tmp_path / "all.parquet"), "-o", str(tmp_path / "mem.parquet"),
+                 "--features", "wait", "--report", str(rep_mem)]) == 0
+    assert main(["fill", str(tmp_path / "parts"), "-o", str(tmp_path / "out"), "--features", "wait",
+                 "--engine", "dask", "--scheduler", scheduler, "--report", str(rep_dask)]) == 0
+    a, b = json.loads(rep_mem.read_text()), json.loads(rep_dask.read_text())
+    assert b["classes"] == a["classes"] == ["1", "2"]
+    np.testing.assert_allclose(b["means"], a["means"], rtol=1e-6)
+    assert concat_parquet(tmp_path / "out").equals(pq.read_table(tmp_path / "mem.parquet"))
