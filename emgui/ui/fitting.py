@@ -345,6 +345,8 @@ class FitActions:
         """The fit's thread made the input of a large sheet's fit: show the data and keep it."""
         from emgui.core.fill import remember_fit_input
 
+        if fit_input is self._fit_input:
+            return  # made on this thread and drawn already (F5 on a small or unchanged sheet)
         self._fit_input = fit_input
         remember_fit_input(self._sheet, self._preparing_k, fit_input)
         self.fit_label.setText("Fitting…")
