@@ -459,6 +459,18 @@ def apply_plan(sheet: Sheet, plan: FillPlan, notes: FillNotes | None = None) -> 
         )
 
 
+def _set_aside(X: np.ndarray, found) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` with the unusual cells of ``found`` blank (a copy when there are any), and the rows
+    that still hold a value, (n,) bool."""
+    if not found.mask.any():
+        return X, np.ones(len(X), dtype=bool)
+    out = np.array(X, dtype=np.float64)
+    for row, items in found.reasons.items():
+        for f, _ in items:
+            out[row, f] = np.nan
+    return out, np.isfinite(out).any(axis=1)
+
+
 #: Held-out log-loss (nats per typed label) by which the typed rows alone must beat the full fit to replace it.
 TYPED_ONLY_MARGIN = 0.02
 
@@ -514,6 +526,7 @@ class FillReport:
     n_unusual: int
     subsampled: int | None = None
     typed_only: bool = False  # the blank rows took no part (see FillJob.finish)
+    n_fitted: int | None = None  # rows in the final fit (unusual values blank; rows left with none out)
 
     @property
     def groups(self) -> int:
@@ -608,7 +621,8 @@ class FillJob:
                 f"there are {len(fi.X)}."
             )
         self._sub = trust.subsample(len(fi.X), trust.CHOICE_ROWS, seed=self.seed)
-        self.keep: np.ndarray | None = None  # (m,) bool over the fit input's rows
+        self.keep: np.ndarray | None = None  # (m,) bool over the fit input's rows: those in the fit
+        self._X_fit: np.ndarray | None = None  # the fit input's values, unusual cells blank
         self.chosen = None
         self.candidates: list = []
         self.unusual = None
@@ -623,19 +637,25 @@ class FillJob:
         X, labels = fi.X, fi.labels
         sub = self._sub
         Xs, ls = (X, labels) if sub is None else (X[sub], labels[sub])
-        keep_s = np.ones(len(Xs), dtype=bool)
+        Xs_fit, keep_s = Xs, np.ones(len(Xs), dtype=bool)
+        flagged = np.zeros(len(Xs), dtype=bool)
         for _ in range(3):
             chosen, candidates = trust.choose_model(
-                Xs[keep_s], ls[keep_s], self.n_typed,
+                Xs_fit[keep_s], ls[keep_s], self.n_typed,
                 groups=self.components, covariance=self.covariance, seed=self.seed,
             )
             found = self._find_unusual(Xs, chosen.result)
-            if np.array_equal(~found.mask, keep_s):
+            if np.array_equal(found.mask, flagged):
                 break
-            keep_s = ~found.mask
+            flagged = found.mask
+            Xs_fit, keep_s = _set_aside(Xs, found)
         self.chosen, self.candidates = chosen, candidates
-        self.unusual = self._find_unusual(X, chosen.result) if sub is not None else found
-        self.keep = ~self.unusual.mask
+        self._use(self._find_unusual(X, chosen.result) if sub is not None else found)
+
+    def _use(self, found) -> None:
+        """Take ``found`` as the unusual values: their cells blank for the fit, rows left with none out."""
+        self.unusual = found
+        self._X_fit, self.keep = _set_aside(self.fit_input.X, found)
 
     def _find_unusual(self, X: np.ndarray, result):
         fi = self.fit_input
@@ -666,10 +686,12 @@ class FillJob:
         )
 
     def _kept(self) -> tuple[np.ndarray, np.ndarray]:
+        """The fit's rows: unusual cells blank (the row takes part through its other values)."""
         fi = self.fit_input
+        X = fi.X if self.keep is None else self._X_fit
         if self.keep is None or self.keep.all():
-            return fi.X, fi.labels
-        return fi.X[self.keep], fi.labels[self.keep]
+            return X, fi.labels
+        return X[self.keep], fi.labels[self.keep]
 
     # -- step 3 ---------------------------------------------------------------------
 
@@ -678,9 +700,9 @@ class FillJob:
         fi = self.fit_input
         c = self.chosen
         found = self._find_unusual(fi.X, result)
-        if not np.array_equal(~found.mask, self.keep):
-            # The final fit sees a different set of unusual rows: fit once more without them.
-            self.keep, self.unusual = ~found.mask, found
+        if not np.array_equal(found.mask, self.unusual.mask):
+            # The final fit sees a different set of unusual values: fit once more without them.
+            self._use(found)
             X, labels = self._kept()
             result = trust.fit_model(
                 X, labels, c.groups, c.covariance, seed=self.seed,
@@ -726,7 +748,8 @@ class FillJob:
         report = FillReport(
             result=result, classes=classes, names=names, unnamed=unnamed,
             covariance=c.covariance, candidates=self.candidates, check=check,
-            n_unusual=int(np.count_nonzero(~self.keep)),
+            n_unusual=int(np.count_nonzero(self.unusual.mask)),
+            n_fitted=int(np.count_nonzero(self.keep)),
             subsampled=None if self._sub is None else len(self._sub),
             typed_only=self.typed_only,
         )
@@ -756,7 +779,16 @@ class FillJob:
         conf = np.take_along_axis(post, guess[:, None], axis=1)[:, 0] if len(post) else np.zeros(0)
         named = ~np.asarray(unnamed, dtype=bool)[guess] if len(guess) else np.zeros(0, dtype=bool)
         status = np.where(named & (conf >= self.min_confidence), FILLED, UNCERTAIN).astype(np.int8)
-        # Rows with unusual values take no part: their blank label is not filled.
+        # A row with an unusual value takes part through its other values, but
+        # its blank label is not filled (its note says why).
+        flagged = self.unusual.mask[kept_blank]
+        if flagged.any():
+            status[flagged] = UNCERTAIN
+            conf = np.where(flagged, np.nan, conf)
+            guess = np.where(flagged, -1, guess)
+            if k > 2:
+                post = np.where(flagged[:, None], np.nan, post)
+        # Rows left with no value take no part at all.
         off = blank[~keep[blank]]
         rows = np.concatenate([kept_blank, off])
         status = np.concatenate([status, np.full(len(off), UNCERTAIN, dtype=np.int8)])
@@ -1262,7 +1294,8 @@ def report_dict(fit_input: FitInput, report: FillReport, plan: FillPlan, label: 
         "log_likelihood": float(result.log_likelihood),
         "n_iter": int(result.n_iter),
         "converged": bool(result.converged),
-        "n_rows_fitted": int(len(fit_input.rows) - report.n_unusual),
+        "n_rows_fitted": int(len(fit_input.rows) - report.n_unusual) if report.n_fitted is None
+        else report.n_fitted,
         "n_unusual": int(report.n_unusual),
         "n_filled": plan.n_filled,
         "n_uncertain": plan.n_uncertain,

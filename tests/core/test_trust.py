@@ -99,6 +99,9 @@ def test_a_value_typed_ten_times_too_large_is_flagged_and_left_out(tmp_path):
     assert cols["sex"][0] == "" and cols["sex_imputed"][0] == "false"
     assert cols["sex_note"][0].startswith("not filled: unusual value")
     assert rep["n_unusual"] >= 1
+    # The row still takes part through its other three measurements (only the
+    # unusual cell is left out), so no row of the 200 is dropped from the fit.
+    assert rep["n_rows_fitted"] == 200
     hidden = [i for i in range(1, 200) if cols["sex_imputed"][i] == "true"]
     assert np.mean([cols["sex"][i] == truth[i] for i in hidden]) >= 0.8
 
