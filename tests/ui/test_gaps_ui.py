@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 
 import numpy as np
 import pytest
@@ -112,3 +113,62 @@ def test_export_multiple_imputations_writes_stacked_copies(gaps, qtbot, tmp_path
         for r_in, r_out in zip(rows, copy, strict=True):
             assert all(v == "" or r_out[c + 1] == v for c, v in enumerate(r_in))  # typed cells kept
             assert r_out[2] in ("F", "M") or r_in[2] == r_in[3] == ""
+
+
+def test_little_test_is_said_in_the_fit_panel_and_computed_in_the_fit_thread(gaps, qtbot, monkeypatch):
+    import threading
+
+    from emgui.core import trust
+    from emgui.core.fill import prepare_fit
+
+    window, rows = gaps
+    expected = trust.little_mcar(prepare_fit(window.sheet).X)
+    threads = []
+    real = trust.little_mcar
+
+    def spy(X):
+        threads.append(threading.current_thread())
+        return real(X)
+
+    monkeypatch.setattr(trust, "little_mcar", spy)
+    with qtbot.waitSignal(window.fill_applied, timeout=FIT_TIMEOUT):
+        window.action_map["fill"].trigger()
+    assert threads and all(t is not threading.main_thread() for t in threads)
+    test = window.fit_panel.blanks
+    assert test.columns == ("height", "weight") and test.rows is None
+    assert (test.chi2, test.df, test.p) == pytest.approx((expected["chi2"], expected["df"], expected["p"]))
+    # Blanks hidden at random here: the sentence says nothing suggests a dependence.
+    assert test.p >= 0.05
+    text = window.fit_panel.trust.text()
+    assert f"Nothing suggests the blanks depend on the values (p = {test.p:.2f}" in text
+
+
+def test_little_test_says_when_blanks_depend_on_values(window, qtbot, tmp_path):
+    rng = np.random.default_rng(5)
+    path = tmp_path / "mnar.csv"
+    rows = []
+    for i in range(200):
+        male = i % 2
+        h = 163 + 14 * male + rng.normal(0, 6)
+        w = 58 + 15 * male + 0.5 * (h - 163 - 14 * male) + rng.normal(0, 4)
+        # The tall rows' weights were never written down: blank depends on height.
+        rows.append([f"p{i}", "" if i % 3 == 0 else "FM"[male], f"{h:.1f}", "" if h > 175 else f"{w:.1f}"])
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([["name", "gender", "height", "weight"], *rows])
+    assert window.open_path(path)
+    window.apply_roles(Roles(1, (2, 3), {2: "cm"}))
+    with qtbot.waitSignal(window.fill_applied, timeout=FIT_TIMEOUT):
+        window.action_map["fill"].trigger()
+    assert window.fit_panel.blanks.p < 0.001
+    text = html.unescape(window.fit_panel.trust.text())  # rich text: "<" is written "&lt;"
+    assert ("Whether weight is blank depends on other values (p < 0.001): filling assumes the blanks "
+            "are explained by the columns you have.") in text
+    # A sheet without blank numbers: no test, no sentence.
+    rows = [r[:3] + [r[3] or "70"] for r in rows]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([["name", "gender", "height", "weight"], *rows])
+    assert window.open_path(path)
+    window.apply_roles(Roles(1, (2, 3), {2: "cm"}))
+    with qtbot.waitSignal(window.fill_applied, timeout=FIT_TIMEOUT):
+        window.action_map["fill"].trigger()
+    assert window.fit_panel.blanks is None and "Little" not in window.fit_panel.trust.text()
