@@ -172,3 +172,59 @@ def test_little_test_says_when_blanks_depend_on_values(window, qtbot, tmp_path):
     with qtbot.waitSignal(window.fill_applied, timeout=FIT_TIMEOUT):
         window.action_map["fill"].trigger()
     assert window.fit_panel.blanks is None and "Little" not in window.fit_panel.trust.text()
+
+
+def test_missing_data_report_shows_the_core_patterns_as_a_table_and_a_picture(gaps, qtbot):
+    from emgui.core.fill import missing_patterns
+    from emgui.ui.missing_report import BLANK_GRAY, PICTURE_ROWS, PRESENT_GRAY
+
+    window, rows = gaps
+    assert window.action_map["missing_report"] in window.menuBar().actions()[2].menu().actions()
+    window.action_map["missing_report"].trigger()
+    dialog = window.missing_report
+    qtbot.waitExposed(dialog)
+    patterns = missing_patterns(window.sheet)
+    # By hand from the fixture's rule: label blank when i % 3 == 0, height when i % 9 == 4, weight when i % 7 == 2.
+    by_hand = {}
+    for i in range(len(rows)):
+        key = tuple(c for c, b in zip(("gender", "height", "weight"),
+                                      (i % 3 == 0, i % 9 == 4, i % 7 == 2), strict=True) if b)
+        by_hand[key] = by_hand.get(key, 0) + 1
+    assert {tuple(p["blank"]): p["rows"] for p in patterns} == by_hand
+    table = dialog.table
+    assert table.rowCount() == len(patterns)
+    for i, p in enumerate(patterns):
+        assert table.item(i, 0).text() == (", ".join(p["blank"]) or "(nothing blank)")
+        assert table.item(i, 1).text() == str(p["rows"])
+    assert "80 rows" in dialog.summary.text()
+    # No fill yet: Little's test is said to come with the fill.
+    assert "runs with the fill" in dialog.little.text()
+    pixels = dialog.picture.pixels
+    assert pixels.shape[1] == 3 and pixels.shape[0] <= PICTURE_ROWS + len(patterns)
+    assert set(np.unique(pixels)) <= {BLANK_GRAY, PRESENT_GRAY}
+    # Each column's dark share is its blank share of the rows (to the picture's rounding).
+    for j, name in enumerate(("gender", "height", "weight")):
+        blank_rows = sum(p["rows"] for p in patterns if name in p["blank"])
+        assert np.mean(pixels[:, j] == BLANK_GRAY) == pytest.approx(blank_rows / len(rows), abs=0.02)
+    # Grouped by pattern: the bands come in the table's order, one run per pattern.
+    runs = [pixels[0].tolist()] + [pixels[i].tolist() for i in range(1, len(pixels)) if (pixels[i] != pixels[i - 1]).any()]
+    assert runs == [[BLANK_GRAY if c in p["blank"] else PRESENT_GRAY for c in ("gender", "height", "weight")]
+                    for p in patterns]
+    dialog.close()
+    # After a fill the report carries the Fit panel's sentence on Little's test.
+    with qtbot.waitSignal(window.fill_applied, timeout=FIT_TIMEOUT):
+        window.action_map["fill"].trigger()
+    window.action_map["missing_report"].trigger()
+    assert window.missing_report.little.text().startswith("Nothing suggests the blanks depend on the values")
+    window.missing_report.close()
+
+
+def test_pattern_picture_of_a_million_rows_stays_small():
+    from emgui.ui.missing_report import BLANK_GRAY, PICTURE_ROWS, pattern_picture
+
+    patterns = [{"blank": [], "rows": 899_990}, {"blank": ["weight"], "rows": 100_000},
+                {"blank": ["height", "weight"], "rows": 10}]
+    pixels = pattern_picture(patterns, ["height", "weight"])
+    assert len(pixels) <= PICTURE_ROWS + 3
+    assert np.count_nonzero(pixels[:, 0] == BLANK_GRAY) == 1  # a rare pattern keeps one line
+    assert np.count_nonzero(pixels[:, 1] == BLANK_GRAY) == 1 + round(0.1 * PICTURE_ROWS)
