@@ -228,3 +228,18 @@ def test_pattern_picture_of_a_million_rows_stays_small():
     assert len(pixels) <= PICTURE_ROWS + 3
     assert np.count_nonzero(pixels[:, 0] == BLANK_GRAY) == 1  # a rare pattern keeps one line
     assert np.count_nonzero(pixels[:, 1] == BLANK_GRAY) == 1 + round(0.1 * PICTURE_ROWS)
+
+
+def test_how_em_works_explains_a_filled_number_as_the_blank_it_was(gaps, qtbot):
+    window, rows = gaps
+    i = next(j for j, r in enumerate(rows) if r[1] == "" and r[2] != "" and r[3] == "")  # label and weight blank
+    window.action_map["fill_numbers"].setChecked(True)
+    with qtbot.waitSignal(window.fill_applied, timeout=FIT_TIMEOUT):
+        window.action_map["fill"].trigger()
+    assert window.sheet.number_mark(i, 3) is not None  # the weight is filled now ...
+    window.show_how_em()
+    window.view.setCurrentIndex(window.model.index(window.model._order.tolist().index(i), 0))
+    text = window._how_em.text()
+    # ... and explained as the fit sees it: blank, expected from the height.
+    assert f"For row {i + 1}: x = ({float(rows[i][2]):.1f} cm, blank)" in text
+    assert "E-step for the blank weight" in text and "Also Fill Blank Numbers writes" in text
