@@ -208,7 +208,9 @@ class MissingReportActions:
         columns += [sheet.columns[f] for f in sheet.roles.features]
         patterns = missing_patterns(sheet)
         if not patterns:
-            self.statusBar().showMessage("No label or feature column to report on (Data ▸ Columns…).", 6000)
+            why = "The sheet has no rows yet." if not sheet.n_rows else (
+                "No label or feature column to report on (Data ▸ Columns…).")
+            self.statusBar().showMessage(why, 6000)
             return
         test = self.fit_panel.blanks
         dialog = MissingReportDialog(patterns, columns, None if test is None else blanks_sentence(test), self)
