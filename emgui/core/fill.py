@@ -1261,8 +1261,22 @@ def missing_patterns(sheet: Sheet) -> list[dict]:
         masks.append(np.isnan(sheet.values(f)) & ~sheet.unreadable(f))
     if not cols or sheet.n_rows == 0:
         return []
-    blank = np.column_stack(masks)
-    found, counts = np.unique(blank, axis=0, return_counts=True)
+    if len(masks) <= 62:
+        # Each row's pattern as the bits of one integer: counting them takes
+        # ~10 ms at a million rows, where np.unique(..., axis=0) of the
+        # stacked masks takes ~1.5 s (the window's report runs this).
+        code = np.zeros(sheet.n_rows, dtype=np.int64)
+        for j, mask in enumerate(masks):
+            code |= mask.astype(np.int64) << j
+        if len(masks) <= 16:
+            counts_all = np.bincount(code, minlength=1)
+            codes = np.flatnonzero(counts_all)
+            counts = counts_all[codes]
+        else:
+            codes, counts = np.unique(code, return_counts=True)
+        found = (codes[:, None] >> np.arange(len(masks))) & 1 == 1
+    else:
+        found, counts = np.unique(np.column_stack(masks), axis=0, return_counts=True)
     order = sorted(range(len(found)), key=lambda i: (-int(counts[i]), found[i].tolist()))
     return [
         {"blank": [c for c, b in zip(cols, found[i], strict=True) if b], "rows": int(counts[i])}

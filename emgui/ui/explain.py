@@ -365,7 +365,9 @@ class ExplainPanel(QWidget):
     def _vector(self, values: np.ndarray, sig: int = 4) -> str:
         if values.shape[0] == 1:
             return self._value(values[0], 0, sig)
-        return "(" + ", ".join(self._value(v, j, sig) for j, v in enumerate(values)) + ")"
+        return "(" + ", ".join(
+            self._value(v, j, sig) if np.isfinite(v) else "<i>blank</i>" for j, v in enumerate(values)
+        ) + ")"
 
     def _units_note(self) -> str:
         """" (cm)", " (cm, kg)" or "": table headers carry the units, cells only numbers."""
@@ -457,13 +459,14 @@ class ExplainPanel(QWidget):
         dim = snap.means.shape[1]
         if x is None:
             if self._row_chosen:
-                return head + "<p>The selected row takes no part in the fit (a feature cannot be read).</p>"
+                return head + "<p>The selected row takes no part in the fit (none of its features can be read).</p>"
             return head + "<p>Select a row in the table to see its numbers.</p>"
         if x.shape != (dim,):
             return head + "<p>Select a row in the table to see its numbers.</p>"
         k_count = snap.weights.shape[0]
         label = self._row_label if 0 <= self._row_label < k_count else -1
         one = dim == 1
+        blank = ~np.isfinite(x)
 
         log_n = np.array([self._log_density(x, snap, k) for k in range(k_count)])
         with np.errstate(divide="ignore"):
@@ -505,6 +508,16 @@ class ExplainPanel(QWidget):
                 "class's curve as π<sub>k</sub> φ<sub>k</sub>, so that column is how high each "
                 "curve stands at x.</p>"
             )
+        elif blank.any():
+            seen = ", ".join(_esc(self._features[j]) for j in np.flatnonzero(~blank))
+            out.append(
+                f"<p>This row's {self._names(blank)} is blank, so φ<sub>k</sub> is the density of "
+                f"its observed values alone ({seen}): N(<b>x</b><sub>o</sub> | μ<sub>k,o</sub>, "
+                "Σ<sub>k,oo</sub>), the normal of class k with the blank feature integrated out "
+                "(the rows and columns of the blank feature left out of μ<sub>k</sub> and "
+                "Σ<sub>k</sub>). The class probabilities r<sub>ik</sub> therefore come from the "
+                f"observed values only; nothing is guessed for the blank before they are known.</p>"
+            )
         else:
             out.append(
                 f"<p>φ<sub>k</sub>(<b>x</b>) = N(<b>x</b> | μ<sub>k</sub>, Σ<sub>k</sub>) is the "
@@ -528,14 +541,91 @@ class ExplainPanel(QWidget):
                     f"({_pct(posterior[best])}): no typed label names that group, so this blank "
                     "would stay blank, with a note saying why.</p>"
                 )
-                return "".join(out)
+            else:
+                out.append(
+                    f"<p>Each responsibility is its class's share of the sum: "
+                    f"r<sub>i,{_esc(self._class_name(best))}</sub> = {_from_log(log_joint[best])} / "
+                    f"{_from_log(log_total)} = <b>{_pct(posterior[best])}</b>. If EM stopped here the "
+                    f"blank would be filled with <b>{_esc(self._class_name(best))}</b>, "
+                    f"{_pct(posterior[best])} sure.</p>"
+                )
+        if blank.any() and not blank.all():
+            r = np.eye(k_count)[label] if label >= 0 else posterior
+            out.append(self._html_blank_values(x, snap, r))
+        return "".join(out)
+
+    def _names(self, blank: np.ndarray) -> str:
+        """The blank features' names: "weight", "weight and age"."""
+        names = [_esc(self._features[j]) for j in np.flatnonzero(blank)]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+    def _html_blank_values(self, x: np.ndarray, snap: mixture.Snapshot, r: np.ndarray) -> str:
+        """The E-step's expectation of a row's blank feature values, per class and over the classes.
+
+        Every number from :func:`emgui.core.mixture.impute`: with a one-hot
+        posterior for class k it gives class k's conditional mean (and its
+        95 % interval, mean ± 1.96 SD); with the row's responsibilities, the
+        value a fill of blank numbers would write.
+        """
+        k_count = snap.weights.shape[0]
+        blank = np.flatnonzero(~np.isfinite(x))
+        seen = np.flatnonzero(np.isfinite(x))
+        per_class = [
+            mixture.impute(x[None, :], np.eye(k_count)[k][None, :], snap.means, snap.covariances)
+            for k in range(k_count)
+        ]
+        value, low, high = mixture.impute(x[None, :], r[None, :], snap.means, snap.covariances)
+        j0, o0 = int(blank[0]), int(seen[0])
+        xm, xo = _sub("x", _esc(self._features[j0])), _sub("x", "o")
+        out = [
+            f"<h3>E-step for the blank {self._names(~np.isfinite(x))}</h3>"
+            f"<p>The M-step needs every row's values, so for each class k the E-step also "
+            f"expects the blank value given the observed ones: under class k's normal it is "
+            f"itself normal, with the <i>conditional mean</i></p>"
+            f'<p class="f" align="center">E[{xm} | {xo}, k] = μ<sub>k,m</sub> + '
+            f"Σ<sub>k,mo</sub> Σ<sub>k,oo</sub><sup>−1</sup> ({xo} − μ<sub>k,o</sub>)</p>"
+            f"<p>(the class's mean of the blank feature, moved along its regression on the "
+            f"observed ones). For this row:</p>"
+        ]
+        cells = ["class", "r<sub>ik</sub>"] + [
+            f"E[{_esc(self._features[j])}]{' (' + _esc(self._units[j]) + ')' if self._units[j] else ''}"
+            for j in blank
+        ]
+        rows = ["<tr>" + "".join(f"<th>{c}</th>" for c in cells) + "</tr>"]
+        for k in range(k_count):
+            v, lo, hi = per_class[k]
+            sd = [(hi[0, j] - v[0, j]) / 1.959963984540054 for j in blank]
+            rows.append(_tr(
+                [self._class_cell(k), _pct(r[k])]
+                + [f"{_num(v[0, j])} ± {_num(s, 3)}" for j, s in zip(blank, sd, strict=True)]
+            ))
+        out.append('<table cellspacing="0" border="1" style="border-color:#cccccc">' + "".join(rows) + "</table>")
+        k = int(np.argmax(r))
+        mu_m, mu_o = snap.means[k, j0], snap.means[k, o0]
+        if len(seen) == 1 and len(blank) == 1:
+            c = snap.covariances[k]
+            slope = c[j0, o0] / c[o0, o0]
             out.append(
-                f"<p>Each responsibility is its class's share of the sum: "
-                f"r<sub>i,{_esc(self._class_name(best))}</sub> = {_from_log(log_joint[best])} / "
-                f"{_from_log(log_total)} = <b>{_pct(posterior[best])}</b>. If EM stopped here the "
-                f"blank would be filled with <b>{_esc(self._class_name(best))}</b>, "
-                f"{_pct(posterior[best])} sure.</p>"
+                f'<p class="note">For {self._class_cell(k)}: {_num(mu_m)} + {_num(slope, 3)} × '
+                f"({_num(x[o0])} − {_num(mu_o)}) = {_num(per_class[k][0][0, j0])}, with "
+                f"{_num(slope, 3)} = Σ<sub>k,mo</sub> / Σ<sub>k,oo</sub> = {_num(c[j0, o0], 4)} / "
+                f"{_num(c[o0, o0], 4)}. The ± is the conditional spread, "
+                "√(Σ<sub>k,mm</sub> − Σ<sub>k,mo</sub> Σ<sub>k,oo</sub><sup>−1</sup> Σ<sub>k,om</sub>).</p>"
             )
+        filled = ", ".join(
+            f"{_esc(self._features[j])} {self._value(value[0, j], j)} (95 % between "
+            f"{_num(low[0, j])} and {_num(high[0, j])})"
+            for j in blank
+        )
+        out.append(
+            "<p>The M-step counts this row in class k with weight r<sub>ik</sub>, using "
+            "E[x<sub>m</sub> | x<sub>o</sub>, k] in the blank's place in μ<sub>k</sub> and "
+            "Σ<sub>k</sub> (and adding the conditional spread to Σ<sub>k</sub>, so a guessed value "
+            "never looks surer than it is). <i>Data ▸ Also Fill Blank Numbers</i> writes "
+            "Σ<sub>k</sub> r<sub>ik</sub> E[x<sub>m</sub> | x<sub>o</sub>, k] into the cell: "
+            f"<b>{filled}</b> at this iteration (the fill uses the final fit, its probabilities "
+            "calibrated by the self-check).</p>"
+        )
         return "".join(out)
 
     def _log_density(self, x: np.ndarray, snap: mixture.Snapshot, k: int) -> float:
@@ -655,8 +745,10 @@ def sheet_row_input(sheet, classes: Sequence[str], row: int) -> tuple[np.ndarray
     Returns
     -------
     x : ndarray, shape (D,), or None
-        The row's feature values; None if one cannot be read (the row takes
-        no part in a fit) or ``row`` is past the end.
+        The row's feature values as the fit sees them: NaN where a value is
+        blank, cannot be read, or is a number an earlier fill wrote; None
+        when no value can be read (the row takes no part in a fit) or
+        ``row`` is past the end.
     label : int
         The class of a label the user typed, else -1 (blank or filled by EM:
         unknown to the fit).
@@ -664,7 +756,9 @@ def sheet_row_input(sheet, classes: Sequence[str], row: int) -> tuple[np.ndarray
     if not 0 <= row < sheet.n_rows or not sheet.roles.features:
         return None, -1
     x = np.array([sheet.values(f)[row] for f in sheet.roles.features], dtype=np.float64)
-    if not np.isfinite(x).all():
+    # A number a fill wrote is blank to the fit (see emgui.core.fill.prepare_from).
+    x[[sheet.number_mark(row, f) is not None for f in sheet.roles.features]] = np.nan
+    if not np.isfinite(x).any():
         return None, -1
     label = -1
     col = sheet.roles.label

@@ -8,6 +8,8 @@ the first parameters are shown.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QLabel,
@@ -20,12 +22,43 @@ from PySide6.QtWidgets import (
 
 from emgui.ui import dialogs
 
-__all__ = ["FitPanel"]
+__all__ = ["FitPanel", "blanks_sentence"]
 
 
 def iterations(n: int) -> str:
     """``"1 iteration"`` or ``"12 iterations"``."""
     return "1 iteration" if n == 1 else f"{n:,} iterations"
+
+
+#: Below this p, Little's test is read as saying the blanks depend on the values.
+MCAR_ALPHA = 0.05
+
+
+def _p_text(p: float) -> str:
+    """``"p < 0.001"``, ``"p = 0.004"``, ``"p = 0.42"``."""
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+
+
+def blanks_sentence(test) -> str:
+    """Little's MCAR test (a :class:`emgui.ui.fitting.BlanksTest`) in a plain sentence.
+
+    A small p says which cells are blank depends on the values (missing not
+    completely at random): the fill then assumes the other columns explain
+    it (missing at random); a large p finds no sign of such a dependence,
+    which is not proof that there is none.
+    """
+    names = list(test.columns)
+    which = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    on = "" if test.rows is None else f", on {test.rows:,} rows drawn at random"
+    stats = f"Little's test: χ² = {test.chi2:,.1f}, df = {test.df}{on}"
+    if test.p < MCAR_ALPHA:
+        return (
+            f"Whether {which} is blank depends on other values ({_p_text(test.p)}): filling assumes "
+            f"the blanks are explained by the columns you have. ({stats}.)"
+        )
+    return f"Nothing suggests the blanks depend on the values ({_p_text(test.p)}; {stats})."
 
 
 def _fit_rows(table: QTableWidget) -> None:
@@ -88,6 +121,7 @@ class FitPanel(QWidget):
         self._classes: list[str] = []
         self._features: list[str] = []
         self.report = None
+        self.blanks = None
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
@@ -168,7 +202,8 @@ class FitPanel(QWidget):
         )
         self.fill_stepped_button.show()
 
-    def show_result(self, result, report=None) -> None:
+    def show_result(self, result, report=None, blanks=None) -> None:
+        """The finished fit, its trust report and (``blanks``) Little's test of the blank feature values."""
         self.fill_stepped_button.hide()
         if report is not None and len(report.names) != self.table.rowCount():
             self.reset(list(report.names), self._features)
@@ -180,11 +215,15 @@ class FitPanel(QWidget):
             f"Finished after {iterations(result.n_iter)}, {state}.\n"
             f"Log-likelihood {result.log_likelihood:,.3f}"
         )
-        self.show_report(report)
+        self.show_report(report, blanks)
 
-    def show_report(self, report) -> None:
-        """The self-check sentence, the model chosen and the candidates (None: hide them)."""
-        self.report = report
+    def show_report(self, report, blanks=None) -> None:
+        """The self-check sentence, the model chosen and the candidates (None: hide them).
+
+        ``blanks``: Little's MCAR test of the blank feature values (a
+        :class:`emgui.ui.fitting.BlanksTest`), said after the self-check.
+        """
+        self.report, self.blanks = report, blanks
         for w in (self.trust, self.reliability_button, self.models):
             w.setVisible(report is not None)
         if report is None:
@@ -193,6 +232,8 @@ class FitPanel(QWidget):
         check = report.check
         if check is not None:
             lines.append(f"<b>{check.sentence()}.</b>")
+        if blanks is not None:
+            lines.append(html.escape(blanks_sentence(blanks), quote=False))
         model = f"{report.groups} group{'s' if report.groups != 1 else ''}, {report.covariance} covariance"
         if any(report.unnamed):
             model += f" ({sum(report.unnamed)} no typed label names: its rows stay blank, with a note)"

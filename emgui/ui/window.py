@@ -52,6 +52,7 @@ from emgui.ui.editing import EditActions
 from emgui.ui.files import APP_TITLE, RESOURCES, SAMPLE_PATH, FileActions, WelcomePanel
 from emgui.ui.fit_panel import FitPanel
 from emgui.ui.fitting import FitActions
+from emgui.ui.missing_report import MissingReportActions
 from emgui.ui.plotting import PlotAndExplain
 from emgui.ui.view import ROW_FILTERS, StatusBar, ViewState
 
@@ -114,7 +115,7 @@ def _collect_garbage_in_gui_thread() -> None:
     _COLLECTOR.append(GarbageCollector(interval=1.0))
 
 
-class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain, QMainWindow):
+class MainWindow(FileActions, EditActions, FitActions, MissingReportActions, ViewState, PlotAndExplain, QMainWindow):
     """The EM Gap Filler window.
 
     Parameters
@@ -314,6 +315,8 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
           "F5 also fills blank numbers, each with its 95 % interval").setCheckable(True)
         a("export_draws", "Export &Multiple Imputations…", self.export_draws, None,
           "Write several completed copies, drawn from the last fill, stacked in one table")
+        a("missing_report", "Missing-Data &Report…", self.show_missing_report, None,
+          "Which cells are blank together, in how many rows: a table and a picture")
         a("columns", "C&olumns…", self.edit_columns, None, "Choose the label and feature columns")
         a("threshold", "Co&nfidence Threshold…", self.edit_threshold, None,
           "Leave cells blank when EM is less sure than this")
@@ -349,6 +352,8 @@ class MainWindow(FileActions, EditActions, FitActions, ViewState, PlotAndExplain
         data.addActions([acts["accept"], acts["clear_filled"]])
         data.addSeparator()
         data.addActions([acts["columns"], acts["threshold"], acts["fill_numbers"]])
+        data.addSeparator()
+        data.addAction(acts["missing_report"])
 
         view = bar.addMenu("&View")
         for dock in (self.plot_dock, self.fit_dock):

@@ -274,6 +274,24 @@ def test_missing_patterns_count_blank_cells_together():
     assert sum(p["rows"] for p in pats) == sheet.n_rows
 
 
+
+def test_missing_patterns_agree_with_a_plain_count_of_rows():
+    # The core counts each row's pattern as the bits of one integer; here each row is counted plainly.
+    rng = np.random.default_rng(4)
+    n = 500
+    labels = [None if rng.random() < 0.3 else "FM"[rng.integers(2)] for _ in range(n)]
+    cols = [[None if rng.random() < p else f"{v:.1f}" for v in rng.normal(170, 8, n)] for p in (0.1, 0.2, 0.05)]
+    sheet = Sheet(["sex", "a", "b", "c"], [obj(labels), *map(obj, cols)], Roles(0, (1, 2, 3), {}))
+    plain: dict[tuple, int] = {}
+    for i in range(n):
+        key = tuple(name for name, cell in zip(["sex", "a", "b", "c"], [labels[i]] + [c[i] for c in cols],
+                                               strict=True) if cell is None)
+        plain[key] = plain.get(key, 0) + 1
+    pats = missing_patterns(sheet)
+    assert {tuple(p["blank"]): p["rows"] for p in pats} == plain
+    assert [p["rows"] for p in pats] == sorted(plain.values(), reverse=True)
+
+
 # --------------------------------------------------------------------------- unusual values with blanks
 
 

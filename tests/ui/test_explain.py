@@ -412,3 +412,61 @@ def test_window_help_step_and_row_selection_drive_the_panel(window, qtbot):
     e_table, _ = _e_and_m(panel)
     assert sorted(cells[-1] for cells in e_table.values()) == ["0.0 %", "100.0 %"]
     window.stop_fit()
+
+
+def test_a_row_with_a_blank_feature_is_explained_with_its_own_numbers(panel):
+    from scipy import stats
+
+    X, labels = _two_features_three_classes()
+    X = X[30:].copy()  # two classes: medium and large
+    labels = np.where(labels[30:] >= 0, labels[30:] - 1, -1)
+    X[[5, 40, 47], 1] = np.nan  # blank masses
+    panel.set_fit_context(["medium", "large"], ["Height", "Mass"], ["cm", "kg"], X, labels)
+    em = EMFit(X, labels, max_iter=30)
+    for _ in range(4):
+        snap = em.step()
+    panel.show_snapshot(snap)
+    row = 40
+    panel.select_row(X[row], -1, caption="row 41")
+    text = panel.text()
+    assert f"x = ({X[row, 0]:.1f} cm, blank)" in text
+    assert "This row's Mass is blank" in text and "observed values alone (Height)" in text
+    # By hand: the class probabilities from the height alone (its marginal normal) ...
+    h = X[row, 0]
+    mu, cov, w = snap.means, snap.covariances, snap.weights
+    joint = np.array([w[k] * stats.norm.pdf(h, mu[k, 0], math.sqrt(cov[k, 0, 0])) for k in range(2)])
+    post = joint / joint.sum()
+    tables = _tables(text)
+    assert len(tables) == 3, text  # the E-step, the blank value, the M-step
+    e_table, blank_table, _ = tables
+    assert _matches(e_table["medium"][-1], post[0]) and _matches(e_table["large"][-1], post[1])
+    # ... and each class's conditional mean of the blank mass given the height, with its spread.
+    for k, name in enumerate(["medium", "large"]):
+        mean = mu[k, 1] + cov[k, 1, 0] / cov[k, 0, 0] * (h - mu[k, 0])
+        sd = math.sqrt(cov[k, 1, 1] - cov[k, 1, 0] ** 2 / cov[k, 0, 0])
+        r_cell, cell = blank_table[name]
+        assert _matches(r_cell, post[k])
+        shown_mean, shown_sd = cell.split(" ± ")
+        assert _matches(shown_mean, mean) and _matches(shown_sd, sd)
+    # The value a fill of blank numbers would write: the responsibility-weighted conditional means.
+    means = [mu[k, 1] + cov[k, 1, 0] / cov[k, 0, 0] * (h - mu[k, 0]) for k in range(2)]
+    filled = re.search(r"Mass (\S+) kg \(95 % between", text.replace("\xa0", " "))
+    assert _matches(filled.group(1), float(post @ means))
+    # A typed label: the blank is expected under that class alone.
+    panel.select_row(X[row], 1)
+    _, blank_table, _ = _tables(panel.text())
+    assert blank_table["large"][0] == "100.0 %" and blank_table["medium"][0] == "0.0 %"
+
+
+def test_sheet_row_input_gives_blank_and_filled_numbers_as_nan():
+    from emgui.core.sheet import Roles, Sheet
+    from emgui.ui.explain import sheet_row_input
+
+    cells = [np.array(v, dtype=object) for v in (["F", None, "M"], ["160", "170", None], [None, "70", None])]
+    sheet = Sheet(["sex", "height", "weight"], cells, Roles(0, (1, 2), {1: "cm"}))
+    classes = ["female", "male"]  # parsing.label_key of "F" and "M"
+    x, label = sheet_row_input(sheet, classes, 0)
+    assert np.isnan(x[1]) and x[0] == 160.0 and label == 0
+    x, label = sheet_row_input(sheet, classes, 1)
+    assert x.tolist() == [170.0, 70.0] and label == -1
+    assert sheet_row_input(sheet, classes, 2) == (None, -1)  # no value: no part in the fit
