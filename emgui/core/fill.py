@@ -97,6 +97,8 @@ class FitInput:
     unlabelled: bool  # True when no class came from the label column (classes "1".."K")
     # Labels typed only on rows without a usable feature value (as spelt): no group.
     absent: tuple[str, ...] = ()
+    # Labels given by a formula (as spelt): typed, never filled over, no group.
+    formulas: tuple[str, ...] = ()
     heights: tuple[int, ...] = ()  # positions of the features that hold heights
     # (m, D) bool: the feature cells of ``X`` that are blank (NaN and no unreadable
     # text: only these may be filled); None when every value is there.
@@ -356,12 +358,14 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
     # A class typed only where no feature can be read is no group: it would
     # become a free component and be written on rows nobody typed so.
     absent: list[str] = []
+    formula_labels: tuple[str, ...] = ()
     if classes:
         present = np.zeros(len(classes) + 1, dtype=bool)
         present[codes_all[rows] + 1] = True
         # A label given by a formula is typed (never filled over) but names no class.
         formulas = [j for j, c in enumerate(classes) if c.startswith("=")]
         present[[j + 1 for j in formulas]] = False
+        formula_labels = tuple(spellings.get(classes[j], classes[j]) for j in formulas)
         if not present[1:].all():
             remap = np.full(len(classes) + 1, -1, dtype=np.int64)
             kept = [j for j in range(len(classes)) if present[j + 1]]
@@ -401,6 +405,7 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
         version=source.version,
         unlabelled=unlabelled,
         absent=tuple(absent),
+        formulas=formula_labels,
         heights=tuple(source.heights),
         blank_values=blank_values,
     )
@@ -608,6 +613,14 @@ class FillJob:
             raise FillError(
                 f"The typed labels ({names}) are all on rows without a usable {features}, "
                 "so no class can be filled: type labels on rows whose values can be read."
+            )
+        if fi.unlabelled and fi.formulas:
+            # Typed, but by formulas only: no class to write, and numbers are
+            # never invented as names in a column someone typed in.
+            names = ", ".join(f"'{name}'" for name in fi.formulas)
+            raise FillError(
+                f"The only typed labels are formulas ({names}): no class can be filled. "
+                "Type the classes themselves on some rows."
             )
         if self.n_typed == 1 and components is None and len(fi.blank_rows):
             name = fi.spellings.get(fi.classes[0], fi.classes[0])

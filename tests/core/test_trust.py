@@ -322,3 +322,17 @@ def test_a_label_given_by_a_formula_is_typed_but_names_no_class():
     cells = list(sheet.column_cells(0))
     assert cells[2] == formula  # kept, never filled over
     assert formula not in cells[3:5] + cells[9:10]
+
+
+def test_labels_that_are_only_formulas_name_no_class_and_invent_none():
+    # Found by the round-trip fuzz test: the only typed label "=F" made the fill
+    # name the groups "1" and "2" and write "1" into the blanks.
+    from emgui.core.fill import FillError, fill_sheet
+    from emgui.core.sheet import Sheet
+
+    lab = np.array(["=F", None, None, None], dtype=object)
+    h = np.array(["150", "160", "181", "190"], dtype=object)
+    sheet = Sheet(["gender", "height"], [lab, h])
+    with pytest.raises(FillError, match="only typed labels are formulas"):
+        fill_sheet(sheet)
+    assert list(sheet.column_cells(0)) == ["=F", None, None, None]
