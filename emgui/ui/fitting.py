@@ -183,13 +183,7 @@ class FitActions:
     def _begin_fit_display(self, fit_input) -> None:
         names = self._class_names(fit_input)
         if self._plot is not None:
-            self._plot.set_data(
-                fit_input.X,
-                fit_input.labels,
-                names,
-                self._axis_labels(),
-                histogram=fit_input.histogram if fit_input.X.shape[1] == 1 else None,
-            )
+            self._draw_data(fit_input, names=names)
         self.fit_panel.reset(names, fit_input.feature_names)
         self._explained, self._last_snapshot = fit_input, None
         if self._how_em is not None:
@@ -230,15 +224,8 @@ class FitActions:
             self._preparing_k = k
             self._set_fitting(True)
             self.fit_label.setText("Preparing…")
-            run = _FillRun(None, k, self._min_confidence, self.fit_options, source=source, fill=self._fill_what())
-            self._fill_run = run
-            self._controller.start(
-                prepare=run.prepare,
-                make_fit=run.make_fit,
-                data_version=source.version,
-                after=run.after,
-                **self.fit_options,
-            )
+            self._start_fill_run(_FillRun(None, k, self._min_confidence, self.fit_options, source=source,
+                                          fill=self._fill_what()), source.version)
             return
         fit_input = self._prepare()
         if fit_input is None:
@@ -247,12 +234,16 @@ class FitActions:
         self._begin_fit_display(fit_input)
         self._set_fitting(True)
         self.fit_label.setText("Fitting…")
-        run = _FillRun(fit_input, k, self._min_confidence, self.fit_options, fill=self._fill_what())
+        self._start_fill_run(_FillRun(fit_input, k, self._min_confidence, self.fit_options,
+                                      fill=self._fill_what()), fit_input.version)
+
+    def _start_fill_run(self, run: _FillRun, version: int) -> None:
+        """Run ``run`` (a :class:`_FillRun`) in the fit's thread."""
         self._fill_run = run
         self._controller.start(
             prepare=run.prepare,
             make_fit=run.make_fit,
-            data_version=fit_input.version,
+            data_version=version,
             after=run.after,
             **self.fit_options,
         )

@@ -63,10 +63,14 @@ class PlotAndExplain:
         except (FillError, ValueError):
             self._plot.set_data([])  # nothing to draw: say how to get a picture
             return
+        self._draw_data(fit_input, keep_fit=keep_fit)
+
+    def _draw_data(self, fit_input, *, keep_fit: bool = False, names=None) -> None:
+        """The plot shows ``fit_input``'s rows by class (its histogram for one feature)."""
         self._plot.set_data(
             fit_input.X,
             fit_input.labels,
-            self._class_names(fit_input),
+            self._class_names(fit_input) if names is None else names,
             self._axis_labels(),
             histogram=fit_input.histogram if fit_input.X.shape[1] == 1 else None,
             keep_fit=keep_fit,
@@ -117,14 +121,7 @@ class PlotAndExplain:
             self._plot.set_data([])
             return
         remember_fit_input(sheet, k, fit_input)  # F5 then needs no second one
-        self._plot.set_data(
-            fit_input.X,
-            fit_input.labels,
-            self._class_names(fit_input),
-            self._axis_labels(),
-            histogram=fit_input.histogram if fit_input.X.shape[1] == 1 else None,
-            keep_fit=True,
-        )
+        self._draw_data(fit_input, keep_fit=True)
 
     def _class_names(self, fit_input) -> list[str]:
         return [fit_input.spellings.get(c, c) for c in fit_input.classes]
