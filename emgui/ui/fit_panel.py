@@ -256,7 +256,11 @@ class FitPanel(QWidget):
         if report.typed_only:
             lines.append("The typed rows alone predicted the hidden labels better: the blank rows took no part.")
         if report.n_unusual:
-            lines.append(f"{report.n_unusual:,} row(s) with unusual values were left out and not filled.")
+            n = report.n_unusual
+            lines.append(
+                f"{n:,} row{'s' if n != 1 else ''} with an unusual value: the value left out of the fit "
+                "(red, its reason in the tooltip), the blank label not filled."
+            )
         self.trust.setText("<br>".join(lines))
         self.reliability_button.setEnabled(check is not None and bool(check.reliability))
         cands = [c for c in report.candidates if c.bic is not None]

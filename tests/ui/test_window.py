@@ -828,6 +828,7 @@ def test_unusual_value_is_marked_left_out_noted_and_undone_with_the_fill(qtbot, 
     assert window.sheet.is_unusual(8, 2)
     assert window.sheet.provenance[8] == UNCERTAIN and window.sheet.text(8, 1) is None
     assert window.sheet.note(8).startswith("not filled: unusual value (245 is ")
+    assert "1 row with an unusual value: the value left out of the fit" in window.fit_panel.trust.text()
     model = window.model
     tip = model.data(model.index(model.view_row(8), model.view_column(2)), _TOOLTIP)
     assert tip.startswith("Unusual under the fit: 245 is ")
