@@ -650,18 +650,8 @@ def _union(lists: list[list[str]]) -> list[str]:
 
 
 def _choose(job: FillJob, Xs: np.ndarray, ls: np.ndarray, n_total: int):
-    """FillJob.prepare's model choice on the gathered rows (the unusual bound for all ``n_total``)."""
-    fi = job.fit_input
-    keep = np.ones(len(Xs), dtype=bool)
-    for _ in range(3):
-        chosen, candidates = trust.choose_model(
-            Xs[keep], ls[keep], job.n_typed, groups=job.components, covariance=job.covariance, seed=job.seed,
-        )
-        found = trust.find_unusual(Xs, chosen.result, fi.feature_names, heights=frozenset(fi.heights),
-                                   n_total=n_total)
-        if np.array_equal(~found.mask, keep):
-            break
-        keep = ~found.mask
+    """FillJob's model choice on the gathered rows (the unusual bound for all ``n_total``)."""
+    chosen, candidates, _ = job.choose(Xs, ls, n_total)
     return chosen, candidates
 
 

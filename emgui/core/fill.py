@@ -650,6 +650,18 @@ class FillJob:
         X, labels = fi.X, fi.labels
         sub = self._sub
         Xs, ls = (X, labels) if sub is None else (X[sub], labels[sub])
+        chosen, candidates, found = self.choose(Xs, ls)
+        self.chosen, self.candidates = chosen, candidates
+        self._use(self._find_unusual(X, chosen.result) if sub is not None else found)
+
+    def choose(self, Xs: np.ndarray, ls: np.ndarray, n_total: int | None = None):
+        """The model chosen on rows ``Xs`` (labels ``ls``), unusual values set aside and looked for again.
+
+        Returns ``(chosen, candidates, found)``: the candidate with the lowest
+        BIC, every candidate, and the unusual values of ``Xs`` under the
+        chosen one.  ``n_total`` is the number of rows the unusual bound is for
+        (default: the fit input's); the Dask engine passes the whole data's.
+        """
         Xs_fit, keep_s = Xs, np.ones(len(Xs), dtype=bool)
         flagged = np.zeros(len(Xs), dtype=bool)
         for _ in range(3):
@@ -657,23 +669,23 @@ class FillJob:
                 Xs_fit[keep_s], ls[keep_s], self.n_typed,
                 groups=self.components, covariance=self.covariance, seed=self.seed,
             )
-            found = self._find_unusual(Xs, chosen.result)
+            found = self._find_unusual(Xs, chosen.result, n_total)
             if np.array_equal(found.mask, flagged):
                 break
             flagged = found.mask
             Xs_fit, keep_s = _set_aside(Xs, found)
-        self.chosen, self.candidates = chosen, candidates
-        self._use(self._find_unusual(X, chosen.result) if sub is not None else found)
+        return chosen, candidates, found
 
     def _use(self, found) -> None:
         """Take ``found`` as the unusual values: their cells blank for the fit, rows left with none out."""
         self.unusual = found
         self._X_fit, self.keep = _set_aside(self.fit_input.X, found)
 
-    def _find_unusual(self, X: np.ndarray, result):
+    def _find_unusual(self, X: np.ndarray, result, n_total: int | None = None):
         fi = self.fit_input
         return trust.find_unusual(
-            X, result, fi.feature_names, heights=frozenset(fi.heights), n_total=len(fi.X)
+            X, result, fi.feature_names, heights=frozenset(fi.heights),
+            n_total=len(fi.X) if n_total is None else n_total,
         )
 
     # -- step 2 ---------------------------------------------------------------------
