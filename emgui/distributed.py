@@ -58,6 +58,7 @@ from .core.fill import (
     FitInput,
     apply_plan,
     export_table,
+    posteriors_over,
     prepare_fit,
     report_dict,
 )
@@ -681,20 +682,6 @@ def _check(job: FillJob, cl: _Cluster, result, seed: int):
     return check, result, typed_only
 
 
-def _posteriors_over(result: mixture.MixtureResult, X: np.ndarray) -> mixture.MixtureResult:
-    """``result`` with posteriors for the rows of ``X`` (a part's kept rows)."""
-    params = (result.weights, result.means, result.covariances)
-    k = len(result.weights)
-
-    def posteriors_of(rows):
-        rows = np.arange(len(X)) if rows is None else rows
-        if not len(rows):
-            return np.zeros((0, k))
-        return mixture.predict_proba(X[rows], *params)
-
-    return dataclasses.replace(result, _posteriors_of=posteriors_of, _made={})
-
-
 def _without_rows(result: mixture.MixtureResult) -> mixture.MixtureResult:
     """``result`` without the rows its posteriors came from (it is sent to every part)."""
     return dataclasses.replace(result, _posteriors_of=None, _made={})
@@ -727,7 +714,7 @@ def _write(path: str, target: str, spec: _Spec, part: _Part, info: dict, added: 
         job.keep = part.keep
         job.unusual = trust.Unusual(~part.keep, part.reasons)
         report = info["report"]
-        result = _posteriors_over(report.result, np.asarray(fi.X)[part.keep])
+        result = posteriors_over(report.result, np.asarray(fi.X)[part.keep])
         plan = job._plan(result, report.classes, report.unnamed, info["temperature"])
         apply_plan(sheet, plan, job.notes(plan, report))
         counts["filled"], counts["uncertain"] = plan.n_filled, plan.n_uncertain

@@ -480,15 +480,19 @@ def _set_aside(X: np.ndarray, found) -> tuple[np.ndarray, np.ndarray]:
 TYPED_ONLY_MARGIN = 0.02
 
 
-def _typed_only_result(alone: mixture.MixtureResult, X: np.ndarray) -> mixture.MixtureResult:
-    """A fit of the typed rows alone, with posteriors for every row of ``X`` (the blank ones included)."""
-    params = (alone.weights, alone.means, alone.covariances)
+def posteriors_over(result: mixture.MixtureResult, X: np.ndarray) -> mixture.MixtureResult:
+    """``result`` with posteriors for the rows of ``X``, shape (n, D): a fit of the typed rows
+    alone, say, asked for the blank ones too (or a Dask part's rows)."""
+    params = (result.weights, result.means, result.covariances)
+    k = len(result.weights)
 
     def posteriors_of(rows):
         rows = np.arange(len(X)) if rows is None else rows
+        if not len(rows):
+            return np.zeros((0, k))
         return mixture.predict_proba(X[rows], *params)
 
-    return dataclasses.replace(alone, _posteriors_of=posteriors_of, _made={})
+    return dataclasses.replace(result, _posteriors_of=posteriors_of, _made={})
 
 
 #: How a group no typed label names is called in tooltips and reports (never written in a cell).
@@ -759,7 +763,7 @@ class FillJob:
                     use = lab_all >= 0
                     alone = trust.fit_model(X_all[use], lab_all[use], c.groups, c.covariance,
                                             seed=self.seed, n_init=1)
-                    result = _typed_only_result(alone, X_all)
+                    result = posteriors_over(alone, X_all)
                     self.typed_only = True
                     check = trust.self_check(
                         X, labels, names[:n_named], n_named, c.covariance, result,
