@@ -24,6 +24,8 @@ collected.
 import gc
 
 import pytest
+from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtWidgets import QMessageBox
 
 
 def _address(widget) -> int:
@@ -80,3 +82,28 @@ def _no_running_qthreads(qapp):
         t.quit()
         t.wait(5000)
     assert not leaked, f"test left {len(leaked)} QThread(s) running"
+
+
+# Shared by the window tests: settings in a folder of the test's own, warnings collected.
+
+
+@pytest.fixture
+def isolated_settings(tmp_path, qapp):
+    QCoreApplication.setOrganizationName("emgui-tests")
+    QCoreApplication.setApplicationName("EM Gap Filler tests")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    yield tmp_path / "settings"
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    """Every QMessageBox.warning shown, as (title, text); nothing blocks."""
+    shown: list[tuple[str, str]] = []
+
+    def fake(parent, title, text, *args, **kwargs):
+        shown.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake))
+    return shown

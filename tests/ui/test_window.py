@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QCoreApplication, QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QComboBox, QMessageBox
 
@@ -34,28 +34,6 @@ FIT_TIMEOUT = 30_000
 
 # The offscreen platform cannot resize windows to fit their docks and says so.
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
-
-
-@pytest.fixture
-def isolated_settings(tmp_path, qapp):
-    QCoreApplication.setOrganizationName("emgui-tests")
-    QCoreApplication.setApplicationName("EM Gap Filler tests")
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    yield tmp_path / "settings"
-
-
-@pytest.fixture
-def warnings(monkeypatch):
-    """Every QMessageBox.warning shown, as (title, text); nothing blocks."""
-    shown: list[tuple[str, str]] = []
-
-    def fake(parent, title, text, *args, **kwargs):
-        shown.append((title, text))
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake))
-    return shown
 
 
 @pytest.fixture
