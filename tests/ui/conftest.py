@@ -22,10 +22,14 @@ collected.
 """
 
 import gc
+import time
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QSettings
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QCoreApplication, QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+
+# A modal dialog still open after this long was not expected by the test.
+MODAL_SECONDS = 20.0
 
 
 def _address(widget) -> int:
@@ -82,6 +86,41 @@ def _no_running_qthreads(qapp):
         t.quit()
         t.wait(5000)
     assert not leaked, f"test left {len(leaked)} QThread(s) running"
+
+
+@pytest.fixture(autouse=True)
+def _no_modal_dialog_left_open(qapp):
+    """A modal dialog that no one closes is closed after MODAL_SECONDS and fails the test.
+
+    Offscreen nobody clicks OK: a dialog a test did not expect (an error
+    box after a race, a warning) would block the run in its own event loop
+    for ever.  A timer of the GUI thread, which runs inside that loop too,
+    closes it and the test fails with the dialog's title and text.
+    """
+    opened: dict[int, float] = {}
+    stuck: list[str] = []
+
+    def look() -> None:
+        widget = QApplication.activeModalWidget()
+        if widget is None:
+            return
+        since = opened.setdefault(_address(widget), time.monotonic())
+        if time.monotonic() - since < MODAL_SECONDS:
+            return
+        text = widget.text() if isinstance(widget, QMessageBox) else ""
+        stuck.append(f"{widget.windowTitle()!r}: {text!r}")
+        if isinstance(widget, QDialog):
+            widget.reject()
+        else:
+            widget.close()
+
+    timer = QTimer()
+    timer.setInterval(500)
+    timer.timeout.connect(look)
+    timer.start()
+    yield
+    timer.stop()
+    assert not stuck, f"modal dialog(s) left open for {MODAL_SECONDS:g} s: {stuck}"
 
 
 # Shared by the window tests: settings in a folder of the test's own, warnings collected.
