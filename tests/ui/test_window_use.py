@@ -451,7 +451,9 @@ def test_f5_after_escape_runs_on_too_but_not_after_an_edit(messy, qtbot):
     messy.sheet.set_cell(0, 0, "Anna")  # the sheet changed: the stepped fit describes old data
     with qtbot.waitSignal(messy.fill_applied, timeout=FIT_TIMEOUT):
         messy.fill_gaps()
-    assert iterations.count(0) == 2  # started again
+    # Started again: the fill's first iteration is 0.  (Not a count of zeros: once, on a
+    # loaded machine, the fit started over a second time, which is not what this checks.)
+    assert iterations[:2] == [0, 1] and iterations[2] == 0
 
 
 # -- 7. Numbers shown as typed ---------------------------------------------------------
