@@ -287,7 +287,7 @@ def _labelled(part: _Part) -> dict:
 def _build_engine(part: _Part) -> None:
     """The E-step over the part's unlabelled fit rows, built once per copy of the part.
 
-    An :class:`EMFit` of those rows: its ``_sweep`` is the in-memory one
+    An :class:`EMFit` of those rows: its ``sweep_about`` is the in-memory E-step
     (engine choice included).  A part with fewer distinct rows than classes
     cannot have one; its few rows go through the Precise engine.
     """
@@ -318,10 +318,8 @@ def _sweep(part: _Part, g: _fast.Gaussians) -> tuple | None:
     if part.fit is not None:
         # The part's EMFit centres its rows by its own shift: the same
         # Gaussians there have their means moved by the difference.
-        delta = part.fit._shift - part.sweep_args[1]
-        sweep = part.fit._sweep(g._replace(means=g.means - delta))
-        s1 = sweep.s1 + np.outer(sweep.s0, delta)
-        return sweep.ll, sweep.s0, s1, sweep.scatter
+        sweep = part.fit.sweep_about(g, part.sweep_args[1])
+        return sweep.ll, sweep.s0, sweep.s1, sweep.scatter
     if part.sweeper is not None:
         sweep = part.sweeper.sweep(g)
         return sweep.ll, sweep.s0, sweep.s1, sweep.scatter
@@ -575,7 +573,7 @@ def _fill(client, args, paths, spec, out, fmt) -> int:
         lap("self_check")
     except (FillError, mixture.MixtureError) as exc:
         raise cli.UsageError(str(exc)) from exc
-    classes_out, names_out, unnamed = job._classes(result)
+    classes_out, names_out, unnamed = job.classes_of(result)
     temperature = check.temperature if check is not None and check.accuracy is not None else 1.0
     n_unusual = int(cl.n_fit.sum() - cl.n_kept.sum())
     report = FillReport(
@@ -663,7 +661,7 @@ def _check(job: FillJob, cl: _Cluster, result, seed: int):
     fi, c = job.fit_input, job.chosen
     if fi.unlabelled:
         return trust.no_check("no label is typed, so there is nothing to check against", job.folds), result, False
-    classes, names, unnamed = job._classes(result)
+    classes, names, unnamed = job.classes_of(result)
     n_named = len(classes) - sum(unnamed)
     n_kept = int(cl.n_kept.sum())
     sub = trust.subsample(n_kept, seed=seed + 1)
@@ -715,7 +713,7 @@ def _write(path: str, target: str, spec: _Spec, part: _Part, info: dict, added: 
         job.unusual = trust.Unusual(~part.keep, part.reasons)
         report = info["report"]
         result = posteriors_over(report.result, np.asarray(fi.X)[part.keep])
-        plan = job._plan(result, report.classes, report.unnamed, info["temperature"])
+        plan = job.plan(result, report.classes, report.unnamed, info["temperature"])
         apply_plan(sheet, plan, job.notes(plan, report))
         counts["filled"], counts["uncertain"] = plan.n_filled, plan.n_uncertain
     counts["blank"] = counts["filled"] + sheet.counts()["missing"]

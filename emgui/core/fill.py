@@ -737,7 +737,7 @@ class FillJob:
                 X, labels, c.groups, c.covariance, seed=self.seed,
                 init=(result.weights, result.means, result.covariances),
             )
-        classes, names, unnamed = self._classes(result)
+        classes, names, unnamed = self.classes_of(result)
         n_named = len(classes) - sum(unnamed)
         check = None
         if self.check:
@@ -773,7 +773,7 @@ class FillJob:
         temperature = check.temperature if check is not None and check.accuracy is not None else 1.0
         self.temperature = temperature
         self.result, self.classes, self.unnamed = result, classes, unnamed
-        plan = self._plan(result, classes, unnamed, temperature)
+        plan = self.plan(result, classes, unnamed, temperature)
         report = FillReport(
             result=result, classes=classes, names=names, unnamed=unnamed,
             covariance=c.covariance, candidates=self.candidates, check=check,
@@ -784,7 +784,8 @@ class FillJob:
         )
         return plan, report
 
-    def _classes(self, result) -> tuple[list[str], list[str], tuple[bool, ...]]:
+    def classes_of(self, result) -> tuple[list[str], list[str], tuple[bool, ...]]:
+        """A fit's groups as (class names, their spellings to write, which are unnamed groups)."""
         fi = self.fit_input
         k = len(result.weights)
         if fi.unlabelled:
@@ -795,7 +796,8 @@ class FillJob:
         names = [fi.spellings.get(c, c) for c in fi.classes] + classes[self.n_typed:]
         return classes, names, (False,) * self.n_typed + (True,) * extra
 
-    def _plan(self, result, classes, unnamed, temperature) -> FillPlan:
+    def plan(self, result, classes, unnamed, temperature) -> FillPlan:
+        """What to write in each blank label cell from ``result`` (see :meth:`classes_of`)."""
         fi = self.fit_input
         keep = self.keep
         blank = fi.blank_rows
@@ -949,8 +951,8 @@ class FillJob:
     def replan(self, result: mixture.MixtureResult, min_confidence: float) -> FillPlan:
         """The plan of a finished fill at another threshold (the window's threshold changed meanwhile)."""
         self.min_confidence = float(min_confidence)
-        classes, _, unnamed = self._classes(result)
-        return self._plan(result, classes, unnamed, self.temperature)
+        classes, _, unnamed = self.classes_of(result)
+        return self.plan(result, classes, unnamed, self.temperature)
 
     def notes(self, plan: FillPlan, report: FillReport) -> FillNotes:
         """The sheet's notes for this fill: unnamed groups described, absent classes explained."""

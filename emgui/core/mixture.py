@@ -1162,6 +1162,18 @@ class EMFit:
             )
         return ll, sweep
 
+    def sweep_about(self, g: _fast.Gaussians, origin: np.ndarray) -> _fast.Sweep:
+        """One E-step over this fit's unlabelled rows, for Gaussians centred on ``origin``.
+
+        ``g``'s means and the returned first moments ``s1`` are taken about
+        ``origin`` (the fit itself works about its own ``shift``); the other
+        sums do not depend on it.  The Dask engine sums these over the parts
+        of a data set, each part an EMFit of its own rows.
+        """
+        delta = self._shift - np.asarray(origin, dtype=float)
+        sweep = self._sweep(g._replace(means=g.means - delta))
+        return sweep._replace(s1=sweep.s1 + np.outer(sweep.s0, delta))
+
     def _sweep(self, g: _fast.Gaussians) -> _fast.Sweep:
         if self._xu.shape[0] == 0:
             return _fast.empty_sweep(self.n_components, self._dim)
