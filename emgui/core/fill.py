@@ -873,7 +873,14 @@ class FillJob:
         if not len(need):
             return None
         post = self._posteriors(result, need, temperature)
-        value, low, high = mixture.impute(X[need], post, result.means, result.covariances)
+        # The parameters are estimates, from each class's share of the rows
+        # fitted (the typed rows alone when they decide): the intervals carry
+        # that uncertainty too, which matters for classes of a few dozen rows.
+        _, labels = self._kept()
+        n_fit = int(np.count_nonzero(labels >= 0)) if self.typed_only else len(labels)
+        counts = np.asarray(result.weights) * n_fit
+        value, low, high = mixture.impute(X[need], post, result.means, result.covariances,
+                                          counts=counts, shared=self.chosen.covariance == "shared")
         r, f = np.nonzero(blank[need])  # row-major: by row, then feature
         fit_rows = need if self.keep is None or self.keep.all() else np.flatnonzero(self.keep)[need]
         return NumberFill(

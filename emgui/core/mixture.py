@@ -581,30 +581,67 @@ def _norm_cdf(z: np.ndarray) -> np.ndarray:
     return np.where(z < 0, tail, 1.0 - tail)
 
 
-def _mixture_quantiles(weights: np.ndarray, centres: np.ndarray, sds: np.ndarray, probs) -> list[np.ndarray]:
-    """Quantiles of per-row one-dimensional Gaussian mixtures, by bisection on the mixture's CDF.
+def _t_to_z(t: np.ndarray, dof: np.ndarray) -> np.ndarray:
+    """The normal deviate with the Student-t CDF's value at ``t``: P(T_dof <= t) ≈ Φ(z).
 
-    weights, centres, sds : (n, K).  Returns one (n,) array per probability.
+    Bailey's (1980) normalising transform, z = (8ν+1)/(8ν+3) · √(ν ln(1 + t²/ν))
+    with t's sign: its CDF error is below 1e-4 from ν = 10 (3.4e-4 at ν = 5,
+    8e-3 at ν = 1; checked against SciPy in the tests), and it has a closed-form
+    inverse (:func:`_z_to_t`), so an interval's ends need no search.
     """
-    lo0 = (centres - 8.0 * sds).min(axis=1)
-    hi0 = (centres + 8.0 * sds).max(axis=1)
+    a = (8.0 * dof + 1.0) / (8.0 * dof + 3.0)
+    return np.sign(t) * a * np.sqrt(dof * np.log1p(t * t / dof))
+
+
+def _z_to_t(z: np.ndarray, dof: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`_t_to_z`: the Student-t quantile at the normal deviate ``z``'s probability."""
+    a = (8.0 * dof + 1.0) / (8.0 * dof + 3.0)
+    return np.sign(z) * np.sqrt(dof * np.expm1((z / a) ** 2 / dof))
+
+
+def _mixture_quantiles(weights: np.ndarray, centres: np.ndarray, sds: np.ndarray, probs,
+                       dofs: np.ndarray | None = None) -> list[np.ndarray]:
+    """Quantiles of per-row one-dimensional mixtures, by bisection on the mixture's CDF.
+
+    weights, centres, sds : (n, K).  ``dofs`` (n, K): each component a
+    Student t with that many degrees of freedom (location ``centres``, scale
+    ``sds``); None: Gaussians.  Returns one (n,) array per probability.
+    """
     out = []
     for p in probs:
-        lo, hi = lo0.copy(), hi0.copy()
+        # The mixture's p-quantile lies between its components' own p-quantiles.
+        z = (1.0 if p > 0.5 else -1.0) * _norm_quantile(p)
+        own = centres + sds * (z if dofs is None else _z_to_t(np.full(centres.shape, z), dofs))
+        lo, hi = own.min(axis=1), own.max(axis=1)
         for _ in range(60):  # the bracket shrinks to 1e-18 of its width
             mid = 0.5 * (lo + hi)
-            below = (weights * _norm_cdf((mid[:, None] - centres) / sds)).sum(axis=1) < p
+            u = (mid[:, None] - centres) / sds
+            below = (weights * _norm_cdf(u if dofs is None else _t_to_z(u, dofs))).sum(axis=1) < p
             lo = np.where(below, mid, lo)
             hi = np.where(below, hi, mid)
         out.append(0.5 * (lo + hi))
     return out
 
 
+def _norm_quantile(p: float) -> float:
+    """|Φ⁻¹(p)| by bisection on :func:`_norm_cdf` (a handful of scalars per fill)."""
+    p = min(p, 1.0 - p)
+    lo, hi = 0.0, 40.0
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        if float(_norm_cdf(np.array(-mid))) > p:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
 #: The normal quantile of a two-sided 95 % interval.
 _Z95 = 1.959963984540054
 
 
-def impute(X, posteriors, means, covariances) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def impute(X, posteriors, means, covariances, counts=None, shared: bool = False
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each blank value's conditional mean under the mixture, with its 95 % predictive interval.
 
     A blank value of a row has, given the row's class k and its observed
@@ -615,6 +652,23 @@ def impute(X, posteriors, means, covariances) -> tuple[np.ndarray, np.ndarray, n
     and 97.5 % quantiles (exact quantiles, not a moment match: with two
     classes far apart the predictive distribution has two humps).
 
+    With ``counts`` the parameters are taken as estimated from that many
+    rows per class, not known, and the interval also carries their own
+    uncertainty: each class's predictive distribution is then the Student t
+    of a normal whose mean and covariance were estimated (the posterior
+    predictive under the non-informative prior, Gelman et al., *Bayesian
+    Data Analysis*, 3rd ed., §3.6): ν = n_k - D degrees of freedom and scale
+    Σ_k (n_k + 1) / ν for a class's own covariance from n_k rows; with a
+    ``shared`` covariance from N = Σ n_k rows, ν = N - K - D + 1 and scale
+    Σ (1 + 1/n_k) N / ν.  Given the observed values (p of them, at
+    Mahalanobis distance δ² under that scale) a blank value is again a t,
+    with ν + p degrees of freedom, the same centre, and its conditional
+    scale times (ν + δ²) / (ν + p) (Ding, "On the conditional distribution
+    of the multivariate t distribution", *The American Statistician* 70,
+    2016).  The centre, and so the value filled, does not change; with 50
+    rows a class and 4 features the interval widens by about 8 %, with
+    thousands of rows by a fraction of a percent.
+
     Parameters
     ----------
     X : ndarray, shape (n, D)
@@ -623,6 +677,11 @@ def impute(X, posteriors, means, covariances) -> tuple[np.ndarray, np.ndarray, n
         P(class | row): one-hot for a typed label, else given the observed values.
     means : ndarray, shape (K, D)
     covariances : ndarray, shape (K, D, D)
+    counts : array_like, shape (K,), optional
+        Rows each class's parameters were estimated from (its weight times
+        the rows fitted).  None: the parameters are taken as known.
+    shared : bool
+        The covariance is one, shared by the classes (pooled over their rows).
 
     Returns
     -------
@@ -633,25 +692,52 @@ def impute(X, posteriors, means, covariances) -> tuple[np.ndarray, np.ndarray, n
     post = np.asarray(posteriors, dtype=np.float64)
     means = np.asarray(means, dtype=np.float64)
     covariances = np.asarray(covariances, dtype=np.float64)
+    k_count, dim = means.shape
+    dof = scale = None
+    if counts is not None:
+        n_k = np.maximum(np.asarray(counts, dtype=np.float64), 1.0)
+        if shared:
+            n_all = float(n_k.sum())
+            dof = np.full(k_count, max(n_all - k_count - dim + 1.0, 1.0))
+            scale = (1.0 + 1.0 / n_k) * n_all / dof
+        else:
+            dof = np.maximum(n_k - dim, 1.0)  # fewer rows than features: as wide as one degree of freedom
+            scale = (n_k + 1.0) / dof
+        covariances = covariances * scale[:, None, None]
     value = np.full(X.shape, np.nan)
     low, high = value.copy(), value.copy()
     for rows, o, m in _patterns(X):
-        cond = _conditionals(X[np.ix_(rows, o)], o, m, means, covariances)
+        xo = X[np.ix_(rows, o)]
+        cond = _conditionals(xo, o, m, means, covariances)
         r = post[rows]
         centres = np.stack([c[0] for c in cond], axis=2)  # (n, q, K)
         value[np.ix_(rows, m)] = np.einsum("nqk,nk->nq", centres, r)
+        dofs = None
+        widen = np.ones((len(rows), k_count))
+        if dof is not None:
+            # δ² of the observed values under each class's (scaled) covariance.
+            for j in range(k_count):
+                inv_chol = np.linalg.inv(np.linalg.cholesky(covariances[j][np.ix_(o, o)]))
+                z = (xo - means[j, o]) @ inv_chol.T
+                widen[:, j] = (dof[j] + np.einsum("ij,ij->i", z, z)) / (dof[j] + len(o))
+            dofs = np.broadcast_to(dof + len(o), r.shape)
         for i, f in enumerate(m):
-            sds = np.broadcast_to(np.sqrt([c[1][i, i] for c in cond]), r.shape)
+            sds = np.sqrt(np.array([c[1][i, i] for c in cond])[None, :] * widen)
+            sds = np.broadcast_to(sds, r.shape)
             c = centres[:, i, :]
             certain = r.max(axis=1) >= 1.0 - 1e-12
             lo = np.empty(len(rows))
             hi = np.empty(len(rows))
-            if certain.any():  # one class: the Gaussian's own interval
+            if certain.any():  # one class: its own interval
                 j = r[certain].argmax(axis=1)
                 mid, sd = c[certain, j], sds[certain, j]
-                lo[certain], hi[certain] = mid - _Z95 * sd, mid + _Z95 * sd
+                half = _Z95 if dofs is None else _z_to_t(np.full(len(mid), _Z95), dofs[certain, j])
+                lo[certain], hi[certain] = mid - half * sd, mid + half * sd
             if (~certain).any():
-                lo[~certain], hi[~certain] = _mixture_quantiles(r[~certain], c[~certain], sds[~certain], (0.025, 0.975))
+                lo[~certain], hi[~certain] = _mixture_quantiles(
+                    r[~certain], c[~certain], sds[~certain], (0.025, 0.975),
+                    None if dofs is None else dofs[~certain],
+                )
             low[rows, f], high[rows, f] = lo, hi
     return value, low, high
 

@@ -624,7 +624,8 @@ class ExplainPanel(QWidget):
             "never looks surer than it is). <i>Data ▸ Also Fill Blank Numbers</i> writes "
             "Σ<sub>k</sub> r<sub>ik</sub> E[x<sub>m</sub> | x<sub>o</sub>, k] into the cell: "
             f"<b>{filled}</b> at this iteration (the fill uses the final fit, its probabilities "
-            "calibrated by the self-check).</p>"
+            "calibrated by the self-check, and widens the interval a little for the parameters "
+            "being estimated from a limited number of rows).</p>"
         )
         return "".join(out)
 
