@@ -352,12 +352,14 @@ class ViewState:
         has the order computed again), so the busy cursor, not the wait cursor.
         """
         self.view.setCursor(Qt.CursorShape.BusyCursor)
+        self.original_order.setEnabled(True)  # also stops a sort still running
         self._reorder_message = f"Sorting {self._sheet.n_rows:,} rows…"
         self.statusBar().showMessage(self._reorder_message)
 
     @Slot()
     def _on_reordering_finished(self) -> None:
         self.view.unsetCursor()
+        self.original_order.setEnabled(self._model.sort_state is not None)
         bar = self.statusBar()
         if self._reorder_message in (bar.currentMessage(), bar.toolTip()):  # the tooltip: when cut short
             bar.clearMessage()

@@ -217,6 +217,7 @@ def test_the_window_shows_a_busy_cursor_while_sorting(qtbot, large, isolated_set
         assert window.view.cursor().shape() == Qt.CursorShape.BusyCursor
         assert window.statusBar().currentMessage() == f"Sorting {N:,} rows…"
         assert window.view.horizontalHeader().sortIndicatorSection() == HEIGHT
+        assert window.original_order.isEnabled()  # a way back even before the sort shows
     assert not window.view.testAttribute(Qt.WidgetAttribute.WA_SetCursor)
     assert window.statusBar().currentMessage() == ""
     assert window.original_order.isEnabled()
@@ -224,4 +225,12 @@ def test_the_window_shows_a_busy_cursor_while_sorting(qtbot, large, isolated_set
     with qtbot.waitSignal(window.model.reordering_finished, timeout=WAIT_MS):
         window.restore_order()
     assert shown(window.model) == list(range(N)) and not window.original_order.isEnabled()
+    # Original Order while a sort runs: the sort is never shown.
+    reordered = []
+    window.model.rows_reordered.connect(lambda: reordered.append(window.model.sort_state))
+    with qtbot.waitSignal(window.model.reordering_finished, timeout=WAIT_MS):
+        window.view.sortByColumn(NAME, ASC)
+        window.original_order.click()
+    assert reordered == [None] and shown(window.model) == list(range(N))
+    assert window.view.horizontalHeader().sortIndicatorSection() == -1 and not window.original_order.isEnabled()
     window.undo_stack.setClean()
