@@ -463,7 +463,15 @@ class FitActions:
         else:  # a step-by-step fit: the plain model
             plan = plan_fill(fit_input, result, self._min_confidence)
         if len(plan.rows) or len(self._sheet.filled_rows()) or plan.numbers is not None:
+            roles = self._sheet.roles
             self.undo_stack.push(FillCommand(self._sheet, plan, notes=notes))
+            if self._sheet.roles == roles:
+                # What a fill writes (labels, blank numbers) is what the fit's
+                # input leaves out, so the plot's data stays as drawn: no
+                # copy of the sheet for it in a helper thread beside the
+                # recovery copy's (five million rows: the peak through the
+                # fill went from 1,272 to 976 MB, bench_window.py).
+                self._plot_data_timer.stop()
         self._last_job = (filled.job, self._sheet.version) if isinstance(filled, _Filled) else None
         self._fit_input = None
         self.last_report = report
