@@ -39,6 +39,9 @@ needed), with settings isolated in a temporary folder:
    ``open_top_gaps`` / ``fill_top_gaps``: the three longest gaps as
    ``[ms, when (ms after the start)]``, to tell one stall from several.
 
+``idle_max_gap_ms``: the same probe for 2 s with the sheet loaded and
+nothing to do -- the noise floor of the gaps on a busy machine.
+
 6. F5 again on the filled sheet (``refit_handler_ms``, ``refit_max_gap_ms``,
    ``refit_apply_ms``):
    the sheet changed, so the fit's input is made again, in the fit's thread.
@@ -212,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
             app.processEvents()
         out["rss_loaded_mb"] = round(_rss_mb(), 1)
         out["peak_loaded_mb"] = round(_peak_mb(), 1)
+        # The noise floor: the same probe for 2 s with nothing to do (on a
+        # busy machine the GUI thread also waits for a core).
+        probe.start()
+        _settle(app, 2.0)
+        out["idle_max_gap_ms"] = probe.max_gap_ms(probe.stop())
 
         # 3. data() over a scroll-like sweep, then real scrolling.
         roles = [
