@@ -55,6 +55,12 @@ __all__ = [
     "no_measurement",
 ]
 
+#: Per-row object arrays of a sheet that are all None until a fill needs them
+#: (text a fill replaced; marks of filled numbers): five million rows would
+#: hold 80 MB of None pointers, and making them held the interpreter lock
+#: ~25 ms each while a file was read in the background.
+_LAZY_ROW_ARRAYS = ("_before_fill", "_number_marks")
+
 #: Label provenance codes (``Sheet.provenance``): typed (or blank), filled by EM,
 #: left blank because the best guess was below the confidence threshold.
 USER, FILLED, UNCERTAIN = 0, 1, 2
@@ -355,14 +361,15 @@ class Sheet:
         # (n, K) per-class probabilities, NaN rows where not fitted; only kept
         # for more than two classes (see probabilities()).
         self._post: np.ndarray | None = None
-        self._before_fill = np.full(n, None, dtype=object)  # label text a fill replaced
+        # Label text a fill replaced, and (below) the marks of filled numbers:
+        # (n_rows,) object arrays made on first use (see _LAZY_ROW_ARRAYS).
+        self._lazy: dict[str, np.ndarray | None] = dict.fromkeys(_LAZY_ROW_ARRAYS)
         # Whether any row's _before_fill may hold text (a fill replaced a
         # marker such as "?"); while not, undo records need not copy it.
         self._before_fill_any = False
         self._label_missing = np.ones(n, dtype=bool)  # cache of label_missing()
         # Blank numbers filled by EM (fill "all"): per row None or {feature
         # column: (low, high)}, the 95 % interval of the value written.
-        self._number_marks = np.full(n, None, dtype=object)
         # Whether any row may hold such a mark: while not, nothing scans the
         # marks (a million rows: 5 ms a scan).
         self._numbers_any = False
@@ -740,7 +747,8 @@ class Sheet:
                 self._drop_number_marks(rows, c)
             if c == self._roles.label:
                 self._clear_marks(rows)
-                self._before_fill[rows] = None
+                if self._before_fill_any:
+                    self._before_fill[rows] = None
                 self._missing_dirty(rows)
         self._emit(CellsChanged(row, col, row + height - 1, col + width - 1))
 
@@ -755,8 +763,37 @@ class Sheet:
         ("_number_marks", None),
     )
 
+    @property
+    def _before_fill(self) -> np.ndarray:
+        return self._lazy_array("_before_fill")
+
+    @property
+    def _number_marks(self) -> np.ndarray:
+        return self._lazy_array("_number_marks")
+
+    def _lazy_array(self, name: str) -> np.ndarray:
+        """One of the ``_LAZY_ROW_ARRAYS``, made (all None) the first time it is needed."""
+        arr = self._lazy[name]
+        if arr is None:
+            arr = self._lazy[name] = np.full(self._n_rows, None, dtype=object)
+        return arr
+
+    def _row_arrays(self):
+        """``(name, array or None, fill)`` of each per-row array; None: a lazy one not made yet (all None)."""
+        for name, fill in self._ROW_ARRAYS:
+            yield name, (self._lazy[name] if name in _LAZY_ROW_ARRAYS else getattr(self, name)), fill
+
+    def _set_row_array(self, name: str, arr: np.ndarray | None) -> None:
+        if name in _LAZY_ROW_ARRAYS:
+            self._lazy[name] = arr
+        else:
+            setattr(self, name, arr)
+
     def _row_state(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        state = {name: getattr(self, name)[idx].copy() for name, _ in self._ROW_ARRAYS}
+        state = {
+            name: np.full(len(idx), None, dtype=object) if arr is None else arr[idx].copy()
+            for name, arr, _ in self._row_arrays()
+        }
         if self._post is not None:
             state["posteriors"] = self._post[idx].copy()
         return state
@@ -792,8 +829,9 @@ class Sheet:
                 self._issues[f] = grow(self._issues[f], None)
         for f in list(self._converted):
             self._converted[f] = grow(self._converted[f], False)
-        for name, fill in self._ROW_ARRAYS:
-            setattr(self, name, grow(getattr(self, name), fill))
+        for name, arr, fill in self._row_arrays():
+            if arr is not None:  # a lazy array not made yet stays so (all None)
+                self._set_row_array(name, grow(arr, fill))
         if self._post is not None:
             self._post = grow(self._post, np.nan)
         self._n_rows += count
@@ -818,8 +856,9 @@ class Sheet:
                 self._issues[f] = self._issues[f][keep]
         for f in list(self._converted):
             self._converted[f] = self._converted[f][keep]
-        for name, _ in self._ROW_ARRAYS:
-            setattr(self, name, getattr(self, name)[keep])
+        for name, arr, _ in self._row_arrays():
+            if arr is not None:
+                self._set_row_array(name, arr[keep])
         if self._post is not None:
             self._post = self._post[keep]
         self._n_rows = int(keep.sum())
@@ -846,8 +885,13 @@ class Sheet:
             return out
 
         self._cells = [merge(c, b) for c, b in zip(self._cells, removed.cells, strict=True)]
-        for name, _ in self._ROW_ARRAYS:
-            setattr(self, name, merge(getattr(self, name), removed.state[name]))
+        for name, arr, _ in self._row_arrays():
+            back = removed.state[name]
+            if arr is None:
+                if not _not_none(back).any():
+                    continue  # still all None: not made
+                arr = self._lazy_array(name)
+            self._set_row_array(name, merge(arr, back))
         if _not_none(removed.state["_before_fill"]).any():
             self._before_fill_any = True
         if _not_none(removed.state["_number_marks"]).any():
@@ -950,7 +994,8 @@ class Sheet:
         self.confidence[idx] = patch.confidence
         self.guess[idx] = patch.guess
         if patch.before_fill is NO_TEXT_BEFORE_FILL:
-            self._before_fill[idx] = None
+            if self._before_fill_any:
+                self._before_fill[idx] = None
         elif patch.before_fill is not None:
             self._before_fill[idx] = patch.before_fill
             if _not_none(patch.before_fill).any():
@@ -1221,8 +1266,11 @@ class Sheet:
         """Put back what filled cells held before the fill and drop the marks."""
         label = self._roles.label
         filled = rows[self.provenance[rows] == FILLED]
-        self._cells[label][filled] = self._before_fill[filled]
-        self._before_fill[filled] = None
+        if self._before_fill_any:
+            self._cells[label][filled] = self._before_fill[filled]
+            self._before_fill[filled] = None
+        else:
+            self._cells[label][filled] = None  # nothing was held before: blank again
         self._clear_marks(rows)
 
     def marker_texts(self) -> np.ndarray:
@@ -1359,7 +1407,8 @@ class Sheet:
             return
         dropped = self._drop_number_marks(rows)
         self._clear_marks(rows)
-        self._before_fill[rows] = None
+        if self._before_fill_any:
+            self._before_fill[rows] = None
         label = self._roles.label
         if len(dropped):
             self._emit(CellsChanged(int(rows.min()), 0, int(rows.max()), self.n_cols - 1))

@@ -8,7 +8,7 @@ plan it gives back, as one undo step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import QMessageBox
@@ -31,8 +31,12 @@ class _FillRun:
     """
 
     def __init__(self, fit_input, components, min_confidence: float, options: dict, source=None,
-                 fill: str = "labels") -> None:
+                 fill: str = "labels", sheet=None, version: int = 0) -> None:
         self.fit_input, self.source, self.fill = fit_input, source, fill
+        # Or the sheet itself, copied in the fit's thread; ``version`` is the
+        # sheet's when F5 was pressed (an edit meanwhile: the result is
+        # stale by that, and the window fits again).
+        self.sheet, self.version = sheet, version
         self.components, self.min_confidence = components, float(min_confidence)
         self.options = dict(options)
         self.job = None
@@ -40,8 +44,16 @@ class _FillRun:
 
     def prepare(self):
         if self.fit_input is None:
-            from emgui.core.fill import prepare_from
+            from emgui.core.fill import FillError, fit_source, prepare_from
 
+            if self.source is None:
+                sheet, self.sheet = self.sheet, None
+                try:
+                    self.source = replace(fit_source(sheet), version=self.version)
+                except Exception as exc:
+                    if sheet.version != self.version:  # read while the sheet was changed
+                        raise FillError("The data changed while the fit was being prepared; press F5 again.") from exc
+                    raise
             self.fit_input = prepare_from(self.source, self.components)
             _ = self.fit_input.histogram  # binned here too, off the GUI thread
             self.source = None
@@ -210,13 +222,15 @@ class FitActions:
         sheet, k = self._sheet, self._components_for_sheet()
         if sheet.n_rows >= pacing.LARGE_ROWS and cached_fit_input(sheet, k) is None:
             # A large sheet changed since its fit input was made (a refit
-            # after a fill, an edit): making it takes ~0.1 s, done in the
-            # fit's thread from a copy of the columns (~20 ms here).
-            try:
-                source = fit_source(sheet)
-            except FillError as exc:
-                self._warn_fit(str(exc))
-                return
+            # after a fill, an edit): copying its columns and making it is
+            # done in the fit's thread (five million rows: the copy alone
+            # held the GUI thread ~0.1 s).
+            if not sheet.roles.features:
+                try:
+                    fit_source(sheet)  # says why there is nothing to fit (no copy without features)
+                except FillError as exc:
+                    self._warn_fit(str(exc))
+                    return
             # The last fit's input is stale: let it go before the new one is made.
             forget_fit_input(sheet)
             self._explained = None
@@ -224,8 +238,8 @@ class FitActions:
             self._preparing_k = k
             self._set_fitting(True)
             self.fit_label.setText("Preparing…")
-            self._start_fill_run(_FillRun(None, k, self._min_confidence, self.fit_options, source=source,
-                                          fill=self._fill_what()), source.version)
+            self._start_fill_run(_FillRun(None, k, self._min_confidence, self.fit_options, fill=self._fill_what(),
+                                          sheet=sheet, version=sheet.version), sheet.version)
             return
         fit_input = self._prepare()
         if fit_input is None:
@@ -463,7 +477,15 @@ class FitActions:
         else:  # a step-by-step fit: the plain model
             plan = plan_fill(fit_input, result, self._min_confidence)
         if len(plan.rows) or len(self._sheet.filled_rows()) or plan.numbers is not None:
+            roles = self._sheet.roles
             self.undo_stack.push(FillCommand(self._sheet, plan, notes=notes))
+            if self._sheet.roles == roles:
+                # What a fill writes (labels, blank numbers) is what the fit's
+                # input leaves out, so the plot's data stays as drawn: no
+                # copy of the sheet for it in a helper thread beside the
+                # recovery copy's (five million rows: the peak through the
+                # fill went from 1,272 to 976 MB, bench_window.py).
+                self._plot_data_timer.stop()
         self._last_job = (filled.job, self._sheet.version) if isinstance(filled, _Filled) else None
         self._fit_input = None
         self.last_report = report

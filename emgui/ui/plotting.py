@@ -3,8 +3,9 @@
 A part of :class:`emgui.ui.window.MainWindow` (a mixin).  The plot
 (pyqtgraph) is created after start-up and shows the sheet's data, redrawn
 on a coalescing timer as cells change -- before a fit and after it (the
-last fit stays drawn over the new data).  A large sheet's data is made in
-a helper thread (~0.1 s at a million rows) and drawn when it is ready.
+last fit stays drawn over the new data).  A large sheet's data is copied
+and made in a helper thread (~0.1 s at a million rows) and drawn when it
+is ready, if the sheet has not changed meanwhile.
 """
 
 from __future__ import annotations
@@ -27,16 +28,25 @@ _log = logging.getLogger(__name__)
 _POLL_MS = 25
 
 
-def _make_plot_data(box: list, source, k) -> None:
-    """In a helper thread: the fit input (and its histogram) of a copy of the sheet's columns, into ``box``."""
+def _make_plot_data(box: list, sheet, version: int, k) -> None:
+    """In a helper thread: the fit input (and its histogram) of a copy of the sheet's columns, into ``box``.
+
+    The copy is taken here too (five million rows: ~0.1-0.8 s of copying,
+    and the GUI thread waited for the interpreter lock behind it): the GUI
+    thread may change the sheet meanwhile, so the result counts only if the
+    sheet's version is still ``version`` (taken in the GUI thread before
+    this started) when it arrives; an error counts only then too.
+    """
     from emgui.core import fill
 
     try:
-        fit_input = fill.prepare_from(source, k)
+        fit_input = fill.prepare_from(fill.fit_source(sheet), k)
         _ = fit_input.histogram  # binned here, not in the GUI thread
     except (fill.FillError, ValueError):
         fit_input = None
-    box.append((source.version, k, fit_input))  # list.append is atomic
+    except Exception as exc:  # noqa: BLE001 - raised in the GUI thread if the sheet did not change
+        fit_input = exc
+    box.append((version, k, fit_input))  # list.append is atomic
 
 
 class PlotAndExplain:
@@ -77,9 +87,7 @@ class PlotAndExplain:
         )
 
     def _show_large_data_in_plot(self) -> None:
-        """A large sheet changed: copy its columns (~20 ms) and make the plot's data in a helper thread."""
-        from emgui.core.fill import FillError, fit_source
-
+        """A large sheet changed: copy its columns and make the plot's data in a helper thread."""
         if self._plot_poll is None:
             self._plot_poll = QTimer(self)
             self._plot_poll.setInterval(_POLL_MS)
@@ -87,15 +95,14 @@ class PlotAndExplain:
         if self._plot_data_sheet is not None:
             self._plot_data_again = True  # one at a time; the latest edits are drawn next
             return
-        try:
-            source = fit_source(self._sheet)
-        except FillError:
-            self._plot.set_data([])
+        if not self._sheet.roles.features:
+            self._plot.set_data([])  # nothing to draw: say how to get a picture
             return
         self._plot_data_sheet = self._sheet
         self._plot_box = []
         threading.Thread(
-            target=_make_plot_data, args=(self._plot_box, source, self._components_for_sheet()),
+            target=_make_plot_data,
+            args=(self._plot_box, self._sheet, self._sheet.version, self._components_for_sheet()),
             name="emgui-plot-data", daemon=True,
         ).start()
         self._plot_poll.start()
@@ -117,6 +124,8 @@ class PlotAndExplain:
             self._plot_data_timer.start()
         if sheet is not self._sheet or version != sheet.version or self._fitting or self._plot is None:
             return  # another sheet, newer edits (drawn next) or a fit that draws itself
+        if isinstance(fit_input, Exception):
+            raise fit_input  # the sheet did not change: a real error, for the window's handler
         if fit_input is None:
             self._plot.set_data([])
             return

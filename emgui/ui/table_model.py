@@ -21,10 +21,18 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from emgui.core import parsing
@@ -39,7 +47,7 @@ from emgui.core.sheet import (
     Sheet,
     SheetReset,
 )
-from emgui.ui import palette
+from emgui.ui import pacing, palette
 
 __all__ = ["FILTERS", "FILLED_MARK", "SheetTableModel"]
 
@@ -138,6 +146,159 @@ def _text_sort_perm(raw, descending: bool) -> np.ndarray | None:
     return at.to_numbers(perm, np.uint64).astype(np.int64)
 
 
+def _filter_mask(sheet: Sheet, mode: str) -> np.ndarray | None:
+    """``(n_rows,)`` bool: the rows ``mode`` shows; None for every row."""
+    if mode == "all":
+        return None
+    if mode == "missing":
+        return sheet.label_missing() & (sheet.provenance != FILLED)
+    if mode == "filled":
+        return sheet.provenance == FILLED
+    if mode == "uncertain":
+        return sheet.provenance == UNCERTAIN
+    if mode == "notes":
+        notes = sheet.note_column()
+        return np.zeros(sheet.n_rows, dtype=bool) if notes is None else notes != None  # noqa: E711
+    mask = np.zeros(sheet.n_rows, dtype=bool)
+    for f in sheet.roles.features:
+        mask |= sheet.unreadable(f)
+    return mask
+
+
+def compute_order(
+    sheet: Sheet, view_cols: Sequence[int], features: set[int], mode: str, sort: tuple[int, Qt.SortOrder] | None,
+    *, with_pos: bool = False,
+) -> tuple[np.ndarray, bool, np.ndarray | None]:
+    """View row -> sheet row under a filter and a sort, without Qt: a helper thread may call it.
+
+    Parameters
+    ----------
+    sheet : Sheet
+    view_cols : sequence of int
+        Sheet column of each view column (-1: the confidence column).
+    features : set of int
+        The sheet's feature columns.
+    mode : str
+        A key of :data:`FILTERS`.
+    sort : (view column, Qt.SortOrder) or None
+        None (or a column past the last) keeps the sheet's order.
+    with_pos : bool
+        Also make the inverse map.
+
+    Returns
+    -------
+    order : ndarray, (n_shown,) int64
+    identity : bool
+        Whether ``order`` is every row in the sheet's order.
+    pos : ndarray, (n_rows,) int32 or int64, or None
+        Sheet row -> view row, -1 where hidden; None unless asked for.
+    """
+    n = sheet.n_rows
+    mask = _filter_mask(sheet, mode)
+    rows = None if mask is None else np.flatnonzero(mask).astype(np.int64)
+    del mask
+    if sort is None or sort[0] >= len(view_cols) or (rows is not None and not len(rows)) or n == 0:
+        order = np.arange(n, dtype=np.int64) if rows is None else rows
+        identity = rows is None
+    else:
+        column, direction = sort
+        perm = _sort_perm(sheet, features, view_cols[column], rows, direction == Qt.SortOrder.DescendingOrder)
+        # Every row sorted: the permutation is the order (no (n,) arange to index).
+        order = perm if rows is None else rows[perm]
+        identity = False
+    pos = None
+    if with_pos and not identity:
+        pos = np.full(n, -1, dtype=np.int32 if n < 2**31 else np.int64)
+        pos[order] = np.arange(len(order), dtype=pos.dtype)
+    return order, identity, pos
+
+
+def _sort_perm(sheet: Sheet, features: set[int], col: int, rows: np.ndarray | None, descending: bool) -> np.ndarray:
+    """The stable permutation sorting ``rows`` (None: every row) by sheet column ``col``, blanks last."""
+    if col >= 0 and col not in features:
+        if sheet.is_packed(col):
+            # Straight from the packed text: no Python str per cell.
+            from emgui.core import _arrowtext as at
+
+            cells = sheet.column_snapshot(col)
+            if rows is not None:
+                cells = cells.take(at.from_ints(rows))
+        else:
+            cells = sheet.column_cells(col)
+            if rows is not None:
+                cells = cells[rows]
+        perm = _text_sort_perm(cells, descending)
+        if perm is not None:
+            return perm
+    key, missing = _sort_key(sheet, features, col, rows)
+    # Blanks go last either way (keys are finite, blanks +inf); ties keep
+    # the sheet's order (stable sort).  One argsort, not a two-key
+    # lexsort: ~1.5x faster at a million rows.  In place, and ranks by
+    # searchsorted rather than np.unique(return_inverse): a third of
+    # the temporary memory at a million rows.
+    if descending:
+        np.negative(key, out=key)
+    key[missing] = np.inf
+    del missing
+    ranks = np.unique(key)
+    if len(ranks) <= 2**16:
+        # Few distinct values (heights to a millimetre): numpy's stable
+        # sort of 16-bit integers is a radix sort, several times faster.
+        rank = np.searchsorted(ranks, key).astype(np.uint16)
+        del key
+        return np.argsort(rank, kind="stable")
+    return np.argsort(key, kind="stable")
+
+
+def _sort_key(sheet: Sheet, features: set[int], col: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """A float key per row (ranks for text) and a missing flag, ``(r,)`` each, a new array each."""
+    every = slice(None) if rows is None else rows
+    if col < 0:
+        key = sheet.confidence[every].astype(np.float64)  # a copy either way: changed in place
+        missing = ~np.isfinite(key) | (sheet.provenance[every] == USER)
+        key[missing] = 0.0
+        return key, missing
+    if col in features:
+        key = sheet.values(col)[every]
+        if rows is None:
+            key = key.copy()  # changed in place below
+        missing = ~np.isfinite(key)
+        key[missing] = 0.0
+        return key, missing
+    raw = sheet.cells(col, np.arange(sheet.n_rows) if rows is None else rows)
+    missing = np.equal(raw, None)
+    texts = np.array(["" if v is None else str(v).casefold() for v in raw], dtype=str)
+    _, ranks = np.unique(texts, return_inverse=True)
+    return ranks.astype(np.float64), missing
+
+
+class _OrderJob:
+    """One order of the rows computed in a helper thread: what was asked, of which sheet and version.
+
+    The thread reads the sheet while the GUI thread may change it; its
+    result is only shown if the sheet's version is still the one taken here
+    (else it is computed again), so an edit, an inserted or a removed row
+    meanwhile is never shown at a stale place.  ``box`` gets the result,
+    or the exception; the GUI thread polls it (no Qt object crosses threads).
+    """
+
+    def __init__(self, sheet: Sheet, view_cols: list[int], features: set[int], mode: str, sort) -> None:
+        self.sheet, self.version = sheet, sheet.version
+        self.view_cols, self.features = view_cols, features
+        self.filter, self.sort = mode, sort
+        self.box: list = []
+
+    def run(self) -> None:
+        try:
+            result = compute_order(self.sheet, self.view_cols, self.features, self.filter, self.sort, with_pos=True)
+        except Exception as exc:  # noqa: BLE001 - handed to the GUI thread, raised there if it still matters
+            result = exc
+        self.box.append(result)  # list.append is atomic
+
+
+#: How often the GUI thread looks whether a helper thread has the rows' new order (ms).
+_POLL_MS = 15
+
 _FLAGS_READ_ONLY = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 _FLAGS_EDITABLE = _FLAGS_READ_ONLY | Qt.ItemFlag.ItemIsEditable
 
@@ -159,9 +320,15 @@ class SheetTableModel(QAbstractTableModel):
     -------
     rows_reordered()
         Sorting or filtering changed which sheet row each view row shows.
+    reordering_started()
+        A large sheet's new order is being computed in a helper thread.
+    reordering_finished()
+        ...and is shown now (after ``rows_reordered``), or was dropped.
     """
 
     rows_reordered = Signal()
+    reordering_started = Signal()
+    reordering_finished = Signal()
 
     def __init__(self, sheet: Sheet, undo_stack=None, parent=None) -> None:
         super().__init__(parent)
@@ -176,6 +343,13 @@ class SheetTableModel(QAbstractTableModel):
         self._bg_uncertain = QBrush(_UNCERTAIN_BG)
         self._fg_unreadable = QBrush(_UNREADABLE_FG)
         self._fg_uncertain = QBrush(_UNCERTAIN_FG)
+        # A large sheet's order, computed in a helper thread: the filter and
+        # sort asked for (None when none is pending) and the job running.
+        self._wanted: tuple[str, tuple[int, Qt.SortOrder] | None] | None = None
+        self._job: _OrderJob | None = None
+        self._poll = QTimer(self)
+        self._poll.setInterval(_POLL_MS)
+        self._poll.timeout.connect(self._poll_job)
         self._install(sheet)
 
     # -- the sheet --------------------------------------------------------------------
@@ -187,6 +361,9 @@ class SheetTableModel(QAbstractTableModel):
 
     def set_sheet(self, sheet: Sheet) -> None:
         """Show another sheet (sorting is dropped, the filter kept)."""
+        wanted = self._wanted
+        if wanted is not None:
+            self._filter = wanted[0]  # a filter asked for is kept too
         self.beginResetModel()
         if self._sheet is not None:
             self._sheet.unsubscribe(self._on_sheet_event)
@@ -194,6 +371,7 @@ class SheetTableModel(QAbstractTableModel):
         self._install(sheet)
         self.endResetModel()
         self.rows_reordered.emit()
+        self._drop_job()
 
     def _install(self, sheet: Sheet) -> None:
         self._sheet = sheet
@@ -534,37 +712,120 @@ class SheetTableModel(QAbstractTableModel):
 
     @property
     def filter_mode(self) -> str:
+        """The filter of the rows shown (one asked for while :attr:`reordering` shows once it is done)."""
         return self._filter
 
     @property
     def sort_state(self) -> tuple[int, Qt.SortOrder] | None:
-        """The view column and order sorted by, or None for the sheet's order."""
+        """The view column and order the rows shown are sorted by, or None for the sheet's order."""
         return self._sort
 
+    @property
+    def reordering(self) -> bool:
+        """Whether a new order of the rows is being computed in a helper thread."""
+        return self._wanted is not None
+
     def set_filter(self, mode: str) -> None:
-        """Show ``"all"``, ``"missing"``, ``"filled"``, ``"uncertain"``, ``"unreadable"`` or ``"notes"`` rows."""
+        """Show ``"all"``, ``"missing"``, ``"filled"``, ``"uncertain"``, ``"unreadable"`` or ``"notes"`` rows.
+
+        A large sheet's rows are chosen in a helper thread (see :meth:`sort`).
+        """
         if mode not in dict(FILTERS):
             raise ValueError(f"unknown filter {mode!r}")
-        self.beginResetModel()
-        self._filter = mode
-        self._order, self._identity = self._compute_order()
-        self._pos = None
-        self.endResetModel()
-        self.rows_reordered.emit()
+        self._reorder(mode, self._wanted[1] if self._wanted is not None else self._sort)
 
     def refilter(self) -> None:
         """Apply the filter and sort again to the current data."""
-        self.set_filter(self._filter)
+        self.set_filter(self._wanted[0] if self._wanted is not None else self._filter)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """Sort the view (not the sheet) by view ``column``; -1 restores the sheet's order."""
+        """Sort the view (not the sheet) by view ``column``; -1 restores the sheet's order.
+
+        A sheet of ``pacing.LARGE_ROWS`` rows or more is sorted in a helper
+        thread: :attr:`reordering_started` now, the rows shown swap in one
+        step when the order is ready (:attr:`rows_reordered`, then
+        :attr:`reordering_finished`).  A later sort or filter supersedes
+        one still running; a sheet changed meanwhile is sorted again.
+        """
         if column >= len(self._view_cols):
+            return
+        sort = None if column < 0 else (column, order)
+        self._reorder(self._wanted[0] if self._wanted is not None else self._filter, sort)
+
+    def _reorder(self, mode: str, sort: tuple[int, Qt.SortOrder] | None) -> None:
+        """Show the rows under ``mode`` and ``sort``: now for a small sheet, else from a helper thread."""
+        sheet = self._sheet
+        if self._wanted is None:
+            if sheet.n_rows < pacing.LARGE_ROWS:
+                order, identity, pos = compute_order(sheet, self._view_cols, self._features, mode, sort)
+                self._show_order(mode, sort, order, identity, pos)
+                return
+            if self._identity and mode == self._filter and sort is None:
+                return  # already every row in the sheet's order: nothing to compute
+        busy = self._wanted is not None
+        self._wanted = (mode, sort)
+        if self._job is None:
+            self._start_job()
+        if not busy:
+            self.reordering_started.emit()
+
+    def _start_job(self) -> None:
+        mode, sort = self._wanted
+        self._job = job = _OrderJob(self._sheet, list(self._view_cols), set(self._features), mode, sort)
+        threading.Thread(target=job.run, name="emgui-sort", daemon=True).start()
+        self._poll.start()
+
+    def _poll_job(self) -> None:
+        """A timer of the GUI thread: show the helper thread's order once it is there and still wanted."""
+        job = self._job
+        if job is None or not job.box:
+            if job is None:
+                self._poll.stop()
+            return
+        self._job = None
+        if self._wanted is None:  # dropped (another sheet is shown)
+            self._poll.stop()
+            return
+        sheet = self._sheet
+        if (
+            job.sheet is not sheet
+            or job.version != sheet.version  # edited, rows inserted or removed meanwhile: again
+            or (job.filter, job.sort) != self._wanted  # superseded by a later request
+            or job.view_cols != self._view_cols
+        ):
+            self._start_job()
+            return
+        self._poll.stop()
+        self._wanted = None
+        result = job.box[0]
+        try:
+            if isinstance(result, BaseException):
+                raise result  # the same sheet, unchanged: a real error, for the window's handler
+            self._show_order(job.filter, job.sort, *result)
+        finally:
+            self.reordering_finished.emit()
+
+    def _drop_job(self) -> None:
+        """Forget an order still being computed (its thread ends on its own; the result is dropped)."""
+        if self._wanted is not None:
+            self._wanted = None
+            self.reordering_finished.emit()
+
+    def _show_order(self, mode: str, sort, order: np.ndarray, identity: bool, pos: np.ndarray | None) -> None:
+        """Swap in a new order of the rows: a reset for another filter, else a layout change."""
+        if sort is not None and sort[0] >= len(self._view_cols):
+            sort = None
+        if mode != self._filter or len(order) != len(self._order):
+            self.beginResetModel()
+            self._filter, self._sort = mode, sort
+            self._order, self._identity, self._pos = order, identity, pos
+            self.endResetModel()
+            self.rows_reordered.emit()
             return
         self.layoutAboutToBeChanged.emit()
         old_order = self._order
-        self._sort = None if column < 0 else (column, order)
-        self._order, self._identity = self._compute_order()
-        self._pos = None
+        self._sort = sort
+        self._order, self._identity, self._pos = order, identity, pos
         n_old = len(old_order)
         persistent = self.persistentIndexList()
         if persistent:
@@ -578,90 +839,12 @@ class SheetTableModel(QAbstractTableModel):
         self.layoutChanged.emit()
         self.rows_reordered.emit()
 
-    def _filter_mask(self) -> np.ndarray | None:
-        sheet = self._sheet
-        mode = self._filter
-        if mode == "all":
-            return None
-        if mode == "missing":
-            return sheet.label_missing() & (sheet.provenance != FILLED)
-        if mode == "filled":
-            return sheet.provenance == FILLED
-        if mode == "uncertain":
-            return sheet.provenance == UNCERTAIN
-        if mode == "notes":
-            notes = sheet.note_column()
-            return np.zeros(sheet.n_rows, dtype=bool) if notes is None else notes != None  # noqa: E711
-        mask = np.zeros(sheet.n_rows, dtype=bool)
-        for f in sheet.roles.features:
-            mask |= sheet.unreadable(f)
-        return mask
-
     def _compute_order(self) -> tuple[np.ndarray, bool]:
-        """View row -> sheet row under the filter and sort; and whether it is the identity."""
-        n = self._sheet.n_rows
-        mask = self._filter_mask()
-        rows = np.arange(n, dtype=np.int64) if mask is None else np.flatnonzero(mask).astype(np.int64)
-        if self._sort is None or not len(rows):
-            return rows, mask is None
-        column, order = self._sort
-        if column >= len(self._view_cols):
+        """View row -> sheet row under the current filter and sort, now; and whether it is the identity."""
+        order, identity, _ = compute_order(self._sheet, self._view_cols, self._features, self._filter, self._sort)
+        if self._sort is not None and self._sort[0] >= len(self._view_cols):
             self._sort = None
-            return rows, mask is None
-        descending = order == Qt.SortOrder.DescendingOrder
-        return rows[self._sort_perm(self._view_cols[column], rows, descending)], False
-
-    def _sort_perm(self, col: int, rows: np.ndarray, descending: bool) -> np.ndarray:
-        """The stable permutation sorting ``rows`` by sheet column ``col``, blanks last."""
-        if col >= 0 and col not in self._features:
-            sheet = self._sheet
-            if sheet.is_packed(col):
-                # Straight from the packed text: no Python str per cell.
-                from emgui.core import _arrowtext as at
-
-                cells = sheet.column_snapshot(col).take(at.from_ints(rows))
-            else:
-                cells = sheet.column_cells(col)[rows]
-            perm = _text_sort_perm(cells, descending)
-            if perm is not None:
-                return perm
-        key, missing = self._sort_key(col, rows)
-        # Blanks go last either way (keys are finite, blanks +inf); ties keep
-        # the sheet's order (stable sort).  One argsort, not a two-key
-        # lexsort: ~1.5x faster at a million rows.  In place, and ranks by
-        # searchsorted rather than np.unique(return_inverse): a third of
-        # the temporary memory at a million rows.
-        if descending:
-            np.negative(key, out=key)
-        key[missing] = np.inf
-        del missing
-        ranks = np.unique(key)
-        if len(ranks) <= 2**16:
-            # Few distinct values (heights to a millimetre): numpy's stable
-            # sort of 16-bit integers is a radix sort, several times faster.
-            rank = np.searchsorted(ranks, key).astype(np.uint16)
-            del key
-            return np.argsort(rank, kind="stable")
-        return np.argsort(key, kind="stable")
-
-    def _sort_key(self, col: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A float key per row (ranks for text) and a missing flag, ``(r,)`` each."""
-        sheet = self._sheet
-        if col < 0:
-            key = sheet.confidence[rows].astype(np.float64)
-            missing = ~np.isfinite(key) | (sheet.provenance[rows] == USER)
-            key[missing] = 0.0
-            return key, missing
-        if col in self._features:
-            key = sheet.values(col)[rows]  # a copy (rows are indices): changed in place
-            missing = ~np.isfinite(key)
-            key[missing] = 0.0
-            return key, missing
-        raw = sheet.cells(col, rows)
-        missing = np.equal(raw, None)
-        texts = np.array(["" if v is None else str(v).casefold() for v in raw], dtype=str)
-        _, ranks = np.unique(texts, return_inverse=True)
-        return ranks.astype(np.float64), missing
+        return order, identity
 
     # -- sheet events -----------------------------------------------------------------
 
@@ -673,12 +856,24 @@ class SheetTableModel(QAbstractTableModel):
         elif isinstance(event, RowsRemoved):
             self._on_rows_removed(event.first, event.count)
         elif isinstance(event, SheetReset):
+            # The rows stay (columns or roles changed): a large sheet keeps
+            # its current order while the new one is computed in a thread.
+            later = self._sheet.n_rows >= pacing.LARGE_ROWS and not self._identity
             self.beginResetModel()
             self._map_columns()
-            self._order, self._identity = self._compute_order()
-            self._pos = None
+            if not later:
+                self._order, self._identity = self._compute_order()
+                self._pos = None
             self.endResetModel()
-            self.rows_reordered.emit()
+            if later:
+                # A job already running is computed again when it ends (the version changed).
+                if self._wanted is None:
+                    self._wanted = (self._filter, self._sort)
+                    if self._job is None:
+                        self._start_job()
+                    self.reordering_started.emit()
+            else:
+                self.rows_reordered.emit()
 
     def _on_cells_changed(self, ev: CellsChanged) -> None:
         if ev.bottom < ev.top or ev.right < ev.left or not len(self._order):

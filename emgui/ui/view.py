@@ -88,6 +88,7 @@ class ViewState:
     def _init_layout(self) -> None:
         """Layout state: the columns' own widths, the timer that gives the table room after a resize."""
         self._natural_widths: dict[int, int] = {}  # view column -> width before the last one stretched
+        self._reorder_message = ""  # the status bar's while a large sheet is sorted
         self._plot_width_before_explain: int | None = None
         self._layout_timer = QTimer(self)
         self._layout_timer.setSingleShot(True)
@@ -342,6 +343,26 @@ class ViewState:
         self._ensure_ready()
         self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self._model.sort(-1)
+
+    @Slot()
+    def _on_reordering_started(self) -> None:
+        """A large sheet is sorted or filtered in a helper thread: a busy cursor over the table meanwhile.
+
+        The table stays usable (scrolling, editing; an edit made meanwhile
+        has the order computed again), so the busy cursor, not the wait cursor.
+        """
+        self.view.setCursor(Qt.CursorShape.BusyCursor)
+        self.original_order.setEnabled(True)  # also stops a sort still running
+        self._reorder_message = f"Sorting {self._sheet.n_rows:,} rows…"
+        self.statusBar().showMessage(self._reorder_message)
+
+    @Slot()
+    def _on_reordering_finished(self) -> None:
+        self.view.unsetCursor()
+        self.original_order.setEnabled(self._model.sort_state is not None)
+        bar = self.statusBar()
+        if self._reorder_message in (bar.currentMessage(), bar.toolTip()):  # the tooltip: when cut short
+            bar.clearMessage()
 
     @Slot()
     def _on_rows_reordered(self) -> None:

@@ -433,6 +433,8 @@ class MainWindow(FileActions, EditActions, FitActions, MissingReportActions, Vie
         sheet = Sheet.blank()
         self._model = SheetTableModel(sheet, self.undo_stack, self)
         self._model.rows_reordered.connect(self._on_rows_reordered)
+        self._model.reordering_started.connect(self._on_reordering_started)
+        self._model.reordering_finished.connect(self._on_reordering_finished)
         self.view.setModel(self._model)
         header = self.view.horizontalHeader()
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)

@@ -318,3 +318,30 @@ def test_undo_records_copy_the_text_before_a_fill_only_when_there_is_some(cells)
     assert (states[0][1].before_fill is NO_TEXT_BEFORE_FILL) is not with_markers
     s.clear_filled()
     assert [s.text(i, 0) for i in range(6)] == list(cells)
+
+
+def test_the_all_none_row_arrays_are_made_only_when_a_fill_needs_them():
+    """A sheet's "text before the fill" and number marks cost nothing until a fill writes one."""
+    common = (["female", "male"], {"female": "F", "male": "M"})
+    s = Sheet(["gender", "height"], [obj("F", None, None, "M", "?"), obj("160", "170", "180", "190", "175")])
+    unmade = {"_before_fill": None, "_number_marks": None}
+    assert s._lazy == unmade
+    removed = s.remove_rows([3])
+    s.insert_rows(0, 2)
+    s.restore_rows(removed)  # rows that held nothing: still not made
+    s.set_cell(0, 0, "F")
+    assert s._lazy == unmade and s.n_rows == 7
+    assert [s.text(i, 0) for i in range(7)] == ["F", None, "F", "M", None, None, "?"]
+    rows = np.array([1, 4])  # two blanks
+    s.apply_fill(rows, np.array([FILLED, FILLED], np.int8), np.array([0.9, 0.8]), np.array([0, 1]), None, *common)
+    s.accept_filled()
+    s.clear_filled()
+    assert s._lazy == unmade  # blanks that held None: nothing to keep
+    s.apply_fill(np.array([6]), np.array([FILLED], np.int8), np.array([0.9]), np.array([1]), None, *common)
+    assert s._before_fill.tolist() == [None] * 6 + ["?"] and s.text(6, 0) == "M"  # the "?" it replaced
+    removed = s.remove_rows([6])
+    assert s._before_fill.tolist() == [None] * 6
+    s.restore_rows(removed)
+    assert s._before_fill.tolist() == [None] * 6 + ["?"]
+    s.clear_filled()
+    assert s.text(6, 0) == "?"

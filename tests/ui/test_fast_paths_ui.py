@@ -355,6 +355,11 @@ def test_a_large_sheet_changed_since_its_last_fit_is_prepared_in_the_fit_thread(
     monkeypatch.setattr(
         fill_module, "prepare_from", lambda *a, **k: (threads.append(threading.current_thread()), prepare_from(*a, **k))[1]
     )
+    fit_source = fill_module.fit_source
+    copied = []
+    monkeypatch.setattr(
+        fill_module, "fit_source", lambda *a, **k: (copied.append(threading.current_thread()), fit_source(*a, **k))[1]
+    )
     kept = []  # after the window's own slot: is the input kept as prepare_fit's?
     window.controller.fit_prepared.connect(
         lambda made: kept.append(fill_module.cached_fit_input(window.sheet, None) is made)
@@ -365,11 +370,29 @@ def test_a_large_sheet_changed_since_its_last_fit_is_prepared_in_the_fit_thread(
     qtbot.waitUntil(lambda: not window.is_fitting(), timeout=30_000)
     qtbot.wait(100)  # nothing left over (a deferred drawing of the data) makes it here either
     assert threads and all(t is not threading.main_thread() for t in threads)
+    assert copied and all(t is not threading.main_thread() for t in copied)  # the sheet's copy too
     assert kept == [True]
     assert (window.sheet.provenance == first).all()  # the same fit, the same fill
     monkeypatch.setattr(fill_module, "prepare_from", prepare_from)
     again = prepare_fit(window.sheet, None)
     assert np.array_equal(again.X, window._explained.X) and np.array_equal(again.labels, window._explained.labels)
+
+
+def test_an_edit_while_a_refit_copies_the_sheet_fits_again(window, big_csv, qtbot, monkeypatch):
+    import emgui.ui.pacing as pacing
+
+    monkeypatch.setattr(pacing, "LARGE_ROWS", 1000)
+    assert window.open_path(big_csv, ask=False)
+    with qtbot.waitSignal(window.fill_applied, timeout=30_000):
+        window.fill_gaps()
+    discarded = []
+    window.fit_discarded.connect(lambda: discarded.append(window.sheet.version))
+    height = window.sheet.roles.features[0]
+    with qtbot.waitSignal(window.fill_applied, timeout=60_000):
+        window.fill_gaps()  # filled since: the fit's thread copies the sheet
+        window.sheet.set_cell(1, height, "199")  # ...which has changed by the time it is used
+    assert len(discarded) == 1  # that fit described the data before the edit: fitted again
+    assert window.sheet.text(1, height) == "199" and window.sheet.counts()["filled"] > 0
 
 
 def test_a_fit_input_that_cannot_be_made_in_the_thread_is_reported(window, big_csv, qtbot, monkeypatch):

@@ -658,6 +658,14 @@ def test_a_large_sheet_follows_edits_with_its_data_made_off_the_gui_thread(windo
         return real(*args, **kwargs)
 
     monkeypatch.setattr(fill, "prepare_from", spy)
+    copied_in = []
+    real_source = fill.fit_source
+
+    def spy_source(*args, **kwargs):
+        copied_in.append(threading.current_thread())
+        return real_source(*args, **kwargs)
+
+    monkeypatch.setattr(fill, "fit_source", spy_source)
     rng = np.random.default_rng(3)
     lines = ["Name,Gender,Height (cm)"] + [
         f"P{i},{'FM'[i % 2] if i % 3 else ''},{163 + 14 * (i % 2) + rng.normal(0, 6):.1f}" for i in range(3000)
@@ -670,9 +678,16 @@ def test_a_large_sheet_follows_edits_with_its_data_made_off_the_gui_thread(windo
     plot = window.plot
     qtbot.waitUntil(lambda: window._plot_data_sheet is None, timeout=5000)
     made_in.clear()
+    copied_in.clear()
     window.sheet.set_cell(0, 2, "240")
     qtbot.waitUntil(lambda: plot._drawn_histogram.edges[-1] >= 239, timeout=5000)
     assert made_in and all(t is not threading.main_thread() for t in made_in)
+    assert copied_in and all(t is not threading.main_thread() for t in copied_in)  # the copy too
+    # Edits while the helper thread copies: its result is dropped, the latest drawn.
+    window.sheet.set_cell(1, 2, "250")
+    qtbot.wait(1)
+    window.sheet.set_cell(2, 2, "260")
+    qtbot.waitUntil(lambda: plot._drawn_histogram.edges[-1] >= 259, timeout=5000)
     assert plot.has_fit
 
 
