@@ -57,7 +57,13 @@ def _gui_collector_paused(qapp):
     collector = window_module._COLLECTOR[0]
     assert collector is not None and collector.timer.isActive() and not gc.isenabled()
     collector.timer.stop()
+    # What the session imported so far (Qt, numpy, pandas, Dask, scikit-learn...) lives to
+    # the end: out of the collections after each test, which otherwise walked it all, twice
+    # per test (the program does the same, see emgui.ui.loader.preload_readers).
+    gc.collect()
+    gc.freeze()
     yield collector
+    gc.unfreeze()
 
 
 @pytest.fixture(autouse=True)
