@@ -24,7 +24,8 @@ pattern at a time; rows with every value keep the fast path below.
 Speed: the labelled rows enter through constant sums computed once, so an
 iteration costs one pass over the unlabelled rows (see
 :mod:`emgui.core._mixture_fast`).  With one feature and two classes that pass
-needs a single ``exp`` per row.
+needs a single ``exp`` per row; with several features it is a few BLAS
+products per block of rows (the ``Whitened`` engine from 5 features on).
 
 Determinism: the unlabelled rows and each class's rows are sorted by value
 before anything else, so the same data in any row order gives the same fit,
@@ -869,7 +870,10 @@ class EMFit:
         else:
             self._scale = np.ones(dim)
             self._radius = 0.0
-        self._precise = _fast.Precise(self._xu, k)
+        # The engine exact for any parameters, made on first use: with 2-4
+        # features the monomial engine below usually serves every iteration,
+        # and Whitened keeps its own (D+1, n) copy of the rows.
+        self._exact: _fast.Precise | _fast.Whitened | None = None
         self._fast: _fast.TwoClassLine | _fast.QuadraticFeatures | None = None
         p = _fast.QuadraticFeatures.n_columns(dim)
         if n_u and dim == 1 and k == 2:
@@ -1172,7 +1176,9 @@ class EMFit:
             sweep = self._fast.sweep(g)
             if sweep is not None:
                 return sweep
-        return self._precise.sweep(g)
+        if self._exact is None:
+            self._exact = _fast.exact_engine(self._xu, self.n_components)
+        return self._exact.sweep(g)
 
     def _labelled_ll(self, g: _fast.Gaussians) -> float:
         """Σ_labelled log π_y N(x | μ_y, Σ_y) from the constant per-class sums."""
