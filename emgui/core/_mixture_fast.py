@@ -57,6 +57,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = [
+    "BLAS_SMALL",
     "CONDITION_LIMIT",
     "Gaussians",
     "Incomplete",
@@ -88,10 +89,12 @@ _QUAD_BLOCK_CELLS = 65536
 # stay on the calling thread in OpenBLAS; a product handed to a second thread
 # costs far more than it saves when the machine is busy.
 _BLAS_MNK = 200_000
-# The Whitened engine's blocks (see Whitened.__init__): cells of its whitened
-# block, and multiply-adds of one product.
+# Multiply-adds of one matrix product below which OpenBLAS keeps it in its
+# small-matrix kernel on the calling thread (see Whitened.__init__ for what
+# a larger one cost on the busy 2-core machine).
+BLAS_SMALL = 900_000
+# Cells of the Whitened engine's whitened block (see Whitened.__init__).
 _WHITE_BLOCK_CELLS = 262_144
-_WHITE_MNK = 900_000
 _EXP_FLOOR = -700.0
 
 
@@ -535,7 +538,7 @@ class Whitened:
         # sweep became 10x slower at 16384 rows.  The whitened block
         # (K, D+1, rows) stays within 2 MiB.
         cells = _WHITE_BLOCK_CELLS // (n_components * (dim + 1))
-        self.block = max(256, min(cells, _WHITE_MNK // ((dim + 1) * (dim + 1))))
+        self.block = max(256, min(cells, BLAS_SMALL // ((dim + 1) * (dim + 1))))
         self._buffers: dict[int, tuple[np.ndarray, ...]] = {}
 
     def _scratch(self, m: int) -> tuple[np.ndarray, ...]:

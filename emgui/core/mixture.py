@@ -355,8 +355,9 @@ def _weighted_log_prob(X: np.ndarray, g: _fast.Gaussians) -> np.ndarray:
     n, dim = X.shape
     out = np.empty((n, g.means.shape[0]))
     # Blocks keep each matrix product small enough for BLAS to run it on this
-    # thread: handing it to a second thread is slow on a busy machine.
-    step = 65536
+    # thread, in its small-matrix kernel: handing it to a second thread is
+    # slow on a busy machine (see _fast.BLAS_SMALL).
+    step = max(1024, min(65536, _fast.BLAS_SMALL // (dim * dim)))
     for k in range(g.means.shape[0]):
         for s in range(0, n, step):
             if dim == 1:
