@@ -46,14 +46,19 @@ TARGET = 15.0
 
 
 def _cpu_model() -> str:
+    """The CPU's model name and family, from ``/proc/cpuinfo`` (Linux)."""
+    fields = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
-        pass
-    return "unknown"
+        return "unknown"
+    name = fields.get("model name", "unknown")
+    if "cpu family" in fields:
+        name += f" (family {fields['cpu family']}, model {fields.get('model', '?')})"
+    return name
 
 
 def data(rows: int, d: int, k: int, seed: int = 0, labelled: float = 0.3):
