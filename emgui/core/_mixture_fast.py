@@ -65,6 +65,7 @@ __all__ = [
     "QuadraticFeatures",
     "Sweep",
     "TwoClassLine",
+    "WHITENED_LIMIT",
     "Whitened",
     "condition",
     "empty_sweep",
@@ -96,6 +97,10 @@ BLAS_SMALL = 900_000
 # Cells of the Whitened engine's whitened block (see Whitened.__init__).
 _WHITE_BLOCK_CELLS = 262_144
 _EXP_FLOOR = -700.0
+# Whitened computes y = Uᵀx - Uᵀμ in one product: rounding costs about
+# eps·√condition in y, so up to this condition a log-density loses about
+# 1e-11 absolute per row, as CONDITION_LIMIT allows the monomial engines.
+WHITENED_LIMIT = CONDITION_LIMIT**2
 
 
 class Gaussians(NamedTuple):
@@ -515,6 +520,11 @@ class Whitened:
       would); after the pass, x - μₖ = Lₖ y with Lₖ = Uₖ⁻ᵀ, the Cholesky
       factor of Σₖ, turns them into the scatter about each weighted mean.
 
+    The product Uᵀx - Uᵀμ rounds to about eps·√condition in y (scikit-learn
+    computes it the same way); past :data:`WHITENED_LIMIT` (a class 10⁴ of
+    its own spreads from the data, far beyond a real sheet) a sweep goes
+    through :class:`Precise`, which subtracts first.
+
     Parameters
     ----------
     x : ndarray, shape (n, D)
@@ -529,6 +539,13 @@ class Whitened:
         xa[:dim] = x.T
         xa[dim] = 1.0
         self.xa = xa
+        if n:
+            scale = np.abs(x).max(axis=0)
+            self.scale = np.where(scale > 0, scale, 1.0)
+            self.radius = float(np.sqrt(((x / self.scale) ** 2).sum(axis=1).max()))
+        else:
+            self.scale, self.radius = np.ones(dim), 0.0
+        self._precise: Precise | None = None
         # Rows per block, measured on the busy 2-core machine (AMD EPYC,
         # 1M rows): the Python overhead per block dominates below ~4k rows
         # (D = 8, K = 5: 1024 rows 300 ms a sweep, 8192 rows 225 ms), and a
@@ -553,10 +570,16 @@ class Whitened:
         return buf
 
     def sweep(self, g: Gaussians) -> Sweep:
-        """One pass over the rows."""
+        """One pass over the rows (through :class:`Precise` when whitening would lose digits)."""
         k, d = self.k, self.dim
         if self.n == 0:
             return empty_sweep(k, d)
+        if condition(g, self.scale, self.radius) > WHITENED_LIMIT:
+            # Uᵀx - Uᵀμ in one product rounds to eps·√condition in y (as
+            # scikit-learn's own); beyond the limit subtract first, plainly.
+            if self._precise is None:
+                self._precise = Precise(self.xa[:d].T, k)
+            return self._precise.sweep(g)
         u = g.prec_chol
         # yᵀ = Uᵀ xᵀ - Uᵀ μ: the shift rides on the row of ones.
         at = np.empty((k, d, d + 1))

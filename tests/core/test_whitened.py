@@ -224,3 +224,23 @@ def test_dispatch_by_number_of_features():
         assert (em._exact is None) == (d < 5)
         if d >= 5:
             assert isinstance(em._exact, fast.Whitened)
+
+
+def test_whitening_past_its_limit_goes_through_precise():
+    """A class 1e-6 wide 3e3 from the centre: one product Uᵀx - Uᵀμ would lose ~9 digits of y."""
+    rng = np.random.default_rng(4)
+    d, k = 3, 2
+    g = _random_gaussians(rng, k, d, far=3e3, narrow=1e-6)
+    cov0 = np.linalg.inv(g.prec_chol[0] @ g.prec_chol[0].T)
+    near = g.means[0] + rng.standard_normal((300, d)) @ np.linalg.cholesky(cov0).T
+    x = np.vstack([near, rng.normal(size=(300, d))])
+    engine = fast.Whitened(x, k)
+    assert fast.condition(g, engine.scale, engine.radius) > fast.WHITENED_LIMIT
+    _assert_sweep(engine.sweep(g), _plain_sweep(x, g))
+    assert isinstance(engine._precise, fast.Precise)
+    # Ordinary parameters and rows stay on the whitened products.
+    g = _random_gaussians(rng, k, d)
+    x = rng.normal(size=(600, d)) * 2.0
+    engine = fast.Whitened(x, k)
+    _assert_sweep(engine.sweep(g), _plain_sweep(x, g))
+    assert engine._precise is None
