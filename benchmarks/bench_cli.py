@@ -1,7 +1,14 @@
 """The whole task: ``emgui-cli fill`` on a 1M-row CSV against pandas + scikit-learn and a lean script.
 
 Run: ``python benchmarks/bench_cli.py [--rows N] [--repeat R] [--keep DIR]
-[--baselines pandas,lean] [--profile]``.
+[--baselines pandas,lean] [--features 1|5] [--profile]``.
+
+With ``--features 5`` the sheet has five body measures (height, weight,
+arm_span, foot, shoulder) and the baseline (``sklearn5``) is polars
+``read_csv`` + scikit-learn's ``GaussianMixture(means_init=`` the typed rows'
+means ``)`` + polars ``write_csv``; target: ours at most 0.25 of its time
+(issue 14).  Every side's CPU seconds (``*_cpu_s``) are printed beside the
+wall times.
 
 A seeded CSV (``name,gender,height``; gender ``F``/``M`` with 30 % blank;
 height in cm as text with one decimal) is written to a temporary folder.
