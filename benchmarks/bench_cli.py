@@ -1,7 +1,14 @@
 """The whole task: ``emgui-cli fill`` on a 1M-row CSV against pandas + scikit-learn and a lean script.
 
 Run: ``python benchmarks/bench_cli.py [--rows N] [--repeat R] [--keep DIR]
-[--baselines pandas,lean] [--profile]``.
+[--baselines pandas,lean] [--features 1|5] [--profile]``.
+
+With ``--features 5`` the sheet has five body measures (height, weight,
+arm_span, foot, shoulder) and the baseline (``sklearn5``) is polars
+``read_csv`` + scikit-learn's ``GaussianMixture(means_init=`` the typed rows'
+means ``)`` + polars ``write_csv``; target: ours at most 0.25 of its time
+(issue 14).  Every side's CPU seconds (``*_cpu_s``) are printed beside the
+wall times.
 
 A seeded CSV (``name,gender,height``; gender ``F``/``M`` with 30 % blank;
 height in cm as text with one decimal) is written to a temporary folder.
@@ -50,6 +57,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 4.0
 LEAN_TARGET = 0.8
+# With --features 5: ours at most this fraction of polars + scikit-learn (issue 14).
+SKLEARN5_TARGET = 0.25
 
 
 def _cpu_model() -> str:
@@ -128,7 +137,45 @@ df.write_csv(dst)
 """
 
 
-def make_csv(path: str | os.PathLike, rows: int, seed: int = 0) -> None:
+# The 5-feature baseline: polars for the file, scikit-learn's GaussianMixture
+# started from the typed rows' means (the fairest start a user would give it).
+_SKLEARN5 = r"""
+import sys
+import numpy as np
+import polars as pl
+from sklearn.mixture import GaussianMixture
+
+src, dst = sys.argv[1], sys.argv[2]
+features = sys.argv[3].split(",")
+df = pl.read_csv(src)
+x = df.select(features).to_numpy().astype(float)
+g = df["gender"]
+blank = g.is_null().to_numpy()
+typed = g.to_numpy()
+classes = ["F", "M"]
+means = np.stack([x[~blank][typed[~blank] == c].mean(axis=0) for c in classes])
+gm = GaussianMixture(n_components=2, means_init=means, random_state=0).fit(x)
+post = gm.predict_proba(x[blank])
+filled = typed.copy()
+filled[blank] = np.array(classes)[post.argmax(axis=1)]
+conf = np.full(len(x), np.nan)
+conf[blank] = post.max(axis=1)
+df = df.with_columns(pl.Series("gender", filled), pl.Series("gender_imputed", blank),
+                     pl.Series("gender_confidence", conf).fill_nan(None))
+df.write_csv(dst)
+"""
+
+#: The five features of ``--features 5``: (name, girls' mean, boys' mean, sd, decimals).
+FEATURES5 = (
+    ("height", 162.0, 176.0, 6.5, 1),
+    ("weight", 58.0, 72.0, 8.0, 1),
+    ("arm_span", 160.0, 178.0, 7.0, 1),
+    ("foot", 23.5, 26.5, 1.2, 1),
+    ("shoulder", 36.0, 41.0, 2.0, 1),
+)
+
+
+def make_csv(path: str | os.PathLike, rows: int, seed: int = 0, features: int = 1) -> None:
     """Write the benchmark's sheet: ``name,gender,height`` with ``rows`` data rows.
 
     Parameters
@@ -139,6 +186,9 @@ def make_csv(path: str | os.PathLike, rows: int, seed: int = 0) -> None:
         Number of data rows.
     seed : int
         Seed of the random generator: the same seed gives the same file.
+    features : {1, 5}
+        ``height`` alone, or the five columns of :data:`FEATURES5`
+        (correlated within each class through a shared body-size factor).
     """
     rng = np.random.default_rng(seed)
     male = rng.random(rows) < 0.5
@@ -148,8 +198,17 @@ def make_csv(path: str | os.PathLike, rows: int, seed: int = 0) -> None:
     names = _FIRST[rng.integers(0, len(_FIRST), rows)] + " " + np.arange(rows).astype(str).astype(object)
     heights = np.char.mod("%.1f", np.round(height, 1)).astype(object)
     lines = names + "," + gender + "," + heights
+    header = "name,gender,height"
+    if features == 5:
+        size = (height - np.where(male, 176.0, 162.0)) / np.where(male, 7.5, 6.5)  # body size, in sd
+        for name, girls, boys, sd, _ in FEATURES5[1:]:
+            value = np.where(male, boys, girls) + sd * (0.6 * size + 0.8 * rng.standard_normal(rows))
+            lines = lines + "," + np.char.mod("%.1f", np.round(value, 1)).astype(object)
+            header += "," + name
+    elif features != 1:
+        raise ValueError("features must be 1 or 5")
     with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write("name,gender,height\n")
+        f.write(header + "\n")
         f.write("\n".join(lines.tolist()))
         f.write("\n")
 
@@ -161,8 +220,13 @@ def _ours_cmd() -> list[str]:
     return [sys.executable, "-m", "emgui.cli"]
 
 
-def _run(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one subprocess; raises if it fails."""
+def _run(cmd: list[str], cpu: list[float] | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one subprocess; raises if it fails.
+
+    Its CPU seconds (user + system, all threads) are appended to ``cpu``:
+    on a shared machine they vary less than the wall time, though a BLAS
+    thread spinning while it waits counts too.
+    """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -172,6 +236,8 @@ def _run(cmd: list[str]) -> tuple[float, float]:
     proc.stderr.close()
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {err.strip()}")
+    if cpu is not None:
+        cpu.append(round(usage.ru_utime + usage.ru_stime, 3))
     # ru_maxrss is in kilobytes on Linux.
     return wall, usage.ru_maxrss / 1024
 
@@ -182,19 +248,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", metavar="DIR", help="write the files here and keep them")
     parser.add_argument("--no-baseline", action="store_true", help="time ours only")
-    parser.add_argument("--baselines", default="pandas,lean",
-                        help="which baselines to run beside ours (pandas, lean)")
+    parser.add_argument("--baselines", default=None,
+                        help="which baselines to run beside ours (pandas, lean; sklearn5 with "
+                             "--features 5); default pandas,lean, or sklearn5 with --features 5")
+    parser.add_argument("--features", type=int, choices=(1, 5), default=1,
+                        help="feature columns in the CSV: height alone, or five body measures")
     parser.add_argument("--profile", action="store_true",
                         help="profile one more run of ours (cProfile, top 25 by cumulative time, on stderr)")
     args = parser.parse_args(argv)
+    if args.baselines is None:
+        args.baselines = "sklearn5" if args.features == 5 else "pandas,lean"
     wanted = set() if args.no_baseline else {b.strip() for b in args.baselines.split(",") if b.strip()}
+    if args.features == 5 and wanted - {"sklearn5"}:
+        parser.error("with --features 5 the baseline is sklearn5 (the others fit height alone)")
 
     folder = args.keep or tempfile.mkdtemp(prefix="bench_cli_")
     os.makedirs(folder, exist_ok=True)
     try:
         src = os.path.join(folder, "class.csv")
-        make_csv(src, args.rows)
+        make_csv(src, args.rows, features=args.features)
         ours = [*_ours_cmd(), "fill", src, "-o", os.path.join(folder, "ours.csv")]
+        names = ",".join(f[0] for f in FEATURES5[: args.features])
+        if args.features > 1:
+            ours += ["--features", names]
+        sk5_script = os.path.join(folder, "sklearn5.py")
+        Path(sk5_script).write_text(_SKLEARN5, encoding="utf-8")
+        sk5 = [sys.executable, sk5_script, src, os.path.join(folder, "sklearn5.csv"), names]
         base_script = os.path.join(folder, "baseline.py")
         Path(base_script).write_text(_BASELINE, encoding="utf-8")
         base = [sys.executable, base_script, src, os.path.join(folder, "baseline.csv")]
@@ -207,13 +286,16 @@ def main(argv: list[str] | None = None) -> int:
             sides["baseline"] = base
         if "lean" in wanted:
             sides["lean"] = lean
+        if "sklearn5" in wanted:
+            sides["sklearn5"] = sk5
         times: dict[str, list[float]] = {k: [] for k in sides}
+        cpu: dict[str, list[float]] = {k: [] for k in sides}
         rss: list[float] = []
         for cmd in sides.values():
             _run(cmd)  # warm-up: file cache and byte-code
         for _ in range(args.repeat):
             for key, cmd in sides.items():
-                wall, peak = _run(cmd)
+                wall, peak = _run(cmd, cpu[key])
                 times[key].append(round(wall, 3))
                 if key == "ours":
                     rss.append(peak)
@@ -222,11 +304,14 @@ def main(argv: list[str] | None = None) -> int:
         out = {
             "bench": "cli_fill",
             "rows": args.rows,
+            "features": args.features,
             "ours_s": round(ours_s, 3),
             "ours_runs": times["ours"],
             "ours_peak_rss_mb": round(max(rss), 1),
         }
         out["ours_min_max"] = [min(times["ours"]), max(times["ours"])]
+        for key in sides:
+            out[f"{key}_cpu_s"] = statistics.median(cpu[key])
         if "lean" in sides:
             lean_s = statistics.median(times["lean"])
             out.update(
@@ -236,6 +321,17 @@ def main(argv: list[str] | None = None) -> int:
                 ours_of_lean=round(ours_s / lean_s, 2),
                 lean_target=LEAN_TARGET,
                 lean_target_met=ours_s / lean_s <= LEAN_TARGET,
+            )
+        if "sklearn5" in sides:
+            sk5_s = statistics.median(times["sklearn5"])
+            out.update(
+                sklearn5_s=round(sk5_s, 3),
+                sklearn5_runs=times["sklearn5"],
+                sklearn5_min_max=[min(times["sklearn5"]), max(times["sklearn5"])],
+                ours_of_sklearn5=round(ours_s / sk5_s, 3),
+                ours_of_sklearn5_cpu=round(out["ours_cpu_s"] / out["sklearn5_cpu_s"], 3),
+                sklearn5_target=SKLEARN5_TARGET,
+                sklearn5_target_met=ours_s / sk5_s <= SKLEARN5_TARGET,
             )
         if "baseline" in sides:
             base_s = statistics.median(times["baseline"])

@@ -12,7 +12,7 @@ coordinates, makes ONE pass over those rows and returns a :class:`Sweep`:
 That is all an M-step needs, so no (n_rows, K) array is ever kept.  Labelled
 rows are not here: their sums never change and the caller keeps them.
 
-Three engines, chosen per iteration by the caller:
+Four engines, chosen per iteration by the caller:
 
 ``TwoClassLine``
     One feature, two classes.  The rows are sorted, so the set where
@@ -24,12 +24,20 @@ Three engines, chosen per iteration by the caller:
     Few features, any K.  log π_k N_k(x) is linear in the monomials
     (x_i x_j, x_i, 1), so one matrix product gives all log-densities of a block
     and one more gives every sufficient statistic.
-``Precise``
-    Any shape.  Per-component Cholesky whitening as in scikit-learn, block by
-    block, with the block statistics merged by the parallel-axis formula.  It
-    is the fallback when the expanded quadratics of the other two would lose
-    digits (a narrow component far from the data's centre), which
+``Whitened``
+    Two or more features, any K.  Per-component Cholesky whitening as in
+    scikit-learn, as one BLAS product per class per cache-sized block, with
+    the statistics summed in each class's whitened coordinates (one more
+    product per class per block), so nothing cancels.  Exact for any
+    parameters: with 5 or more features it serves every iteration, with 2-4
+    it is the fallback when the expanded quadratics of ``QuadraticFeatures``
+    would lose digits (a narrow component far from the data's centre), which
     :func:`condition` measures.
+``Precise``
+    Any shape.  The same maths, written plainly: a Python loop over classes
+    per block, each block's statistics merged by the parallel-axis formula.
+    The fallback of ``TwoClassLine`` (one feature) and the reference the
+    tests hold the others to.
 
 All engines work in blocks that stay in the CPU cache; the first two reuse
 scratch buffers allocated once, through ``out=`` arguments.
@@ -49,6 +57,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = [
+    "BLAS_SMALL",
     "CONDITION_LIMIT",
     "Gaussians",
     "Incomplete",
@@ -56,8 +65,11 @@ __all__ = [
     "QuadraticFeatures",
     "Sweep",
     "TwoClassLine",
+    "WHITENED_LIMIT",
+    "Whitened",
     "condition",
     "empty_sweep",
+    "exact_engine",
     "marginal",
     "merge",
     "sum_log",
@@ -78,6 +90,17 @@ _QUAD_BLOCK_CELLS = 65536
 # stay on the calling thread in OpenBLAS; a product handed to a second thread
 # costs far more than it saves when the machine is busy.
 _BLAS_MNK = 200_000
+# Multiply-adds of one matrix product below which OpenBLAS keeps it in its
+# small-matrix kernel on the calling thread (see Whitened.__init__ for what
+# a larger one cost on the busy 2-core machine).
+BLAS_SMALL = 900_000
+# Cells of the Whitened engine's whitened block (see Whitened.__init__).
+_WHITE_BLOCK_CELLS = 262_144
+_EXP_FLOOR = -700.0
+# Whitened computes y = Uᵀx - Uᵀμ in one product: rounding costs about
+# eps·√condition in y, so up to this condition a log-density loses about
+# 1e-11 absolute per row, as CONDITION_LIMIT allows the monomial engines.
+WHITENED_LIMIT = CONDITION_LIMIT**2
 
 
 class Gaussians(NamedTuple):
@@ -474,6 +497,155 @@ class Precise:
         return Sweep(ll, s0, mean * s0[:, None], scatter)
 
 
+class Whitened:
+    """Two or more features, any K: blocked Cholesky whitening as BLAS products.
+
+    The same maths as :class:`Precise` (scikit-learn's: y = (x - μ_k) Uₖ
+    with Uₖ the upper factor of the precision, log N = c_k - ½|y|²), done so
+    that no step runs per row in Python and every step is a BLAS product or
+    one pass of a ufunc over a cache-sized block:
+
+    * the rows are kept transposed with a row of ones, (D+1, n), so that
+      one product per class, [Uₖᵀ | -Uₖᵀμₖ] @ block, gives the whitened
+      block yᵀ with its shift already subtracted;
+    * log-sum-exp over the classes runs elementwise along rows of the block
+      (classes on the first axis), one ``exp`` per row per class and one
+      ``log`` per 256 rows (:func:`sum_log`);
+    * the statistics are accumulated in each class's whitened coordinates:
+      one product per class per block, (r·[y; 1]) @ [y; 1]ᵀ, gives Σr,
+      Σr y and Σr y yᵀ at once.  Whitened by the current parameters, a
+      class's rows have about unit spread around the origin, so these sums
+      lose no digits to cancellation even when the class is narrow and far
+      from the data's centre (the raw moments of :class:`QuadraticFeatures`
+      would); after the pass, x - μₖ = Lₖ y with Lₖ = Uₖ⁻ᵀ, the Cholesky
+      factor of Σₖ, turns them into the scatter about each weighted mean.
+
+    The product Uᵀx - Uᵀμ rounds to about eps·√condition in y (scikit-learn
+    computes it the same way); past :data:`WHITENED_LIMIT` (a class 10⁴ of
+    its own spreads from the data, far beyond a real sheet) a sweep goes
+    through :class:`Precise`, which subtracts first.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, D)
+        Centred unlabelled rows.
+    n_components : int
+    """
+
+    def __init__(self, x: np.ndarray, n_components: int) -> None:
+        n, dim = x.shape
+        self.n, self.dim, self.k = n, dim, n_components
+        xa = np.empty((dim + 1, n))
+        xa[:dim] = x.T
+        xa[dim] = 1.0
+        self.xa = xa
+        if n:
+            scale = np.abs(x).max(axis=0)
+            self.scale = np.where(scale > 0, scale, 1.0)
+            self.radius = float(np.sqrt(((x / self.scale) ** 2).sum(axis=1).max()))
+        else:
+            self.scale, self.radius = np.ones(dim), 0.0
+        self._precise: Precise | None = None
+        # Rows per block, measured on the busy 2-core machine (AMD EPYC,
+        # 1M rows): the Python overhead per block dominates below ~4k rows
+        # (D = 8, K = 5: 1024 rows 300 ms a sweep, 8192 rows 225 ms), and a
+        # product above 1M multiply-adds leaves OpenBLAS's small-matrix
+        # kernel (a (9, m) @ (m, 9) product: 24 µs at m = 5825, 459 µs at
+        # m = 16384, one thread) and may go to a second thread: the same
+        # sweep became 10x slower at 16384 rows.  The whitened block
+        # (K, D+1, rows) stays within 2 MiB.
+        cells = _WHITE_BLOCK_CELLS // (n_components * (dim + 1))
+        self.block = max(256, min(cells, BLAS_SMALL // ((dim + 1) * (dim + 1))))
+        self._buffers: dict[int, tuple[np.ndarray, ...]] = {}
+
+    def _scratch(self, m: int) -> tuple[np.ndarray, ...]:
+        """Buffers for a block of m rows, made once per block length (the full one and the last)."""
+        buf = self._buffers.get(m)
+        if buf is None:
+            k, d = self.k, self.dim
+            y = np.empty((k, d + 1, m))
+            y[:, d] = 1.0  # the row of ones: Σr and Σr y come out of the same product
+            buf = (y, np.empty((k, m)), np.empty(m), np.empty(m), np.empty((d + 1, m)))
+            self._buffers[m] = buf
+        return buf
+
+    def sweep(self, g: Gaussians) -> Sweep:
+        """One pass over the rows (through :class:`Precise` when whitening would lose digits)."""
+        k, d = self.k, self.dim
+        if self.n == 0:
+            return empty_sweep(k, d)
+        if condition(g, self.scale, self.radius) > WHITENED_LIMIT:
+            # Uᵀx - Uᵀμ in one product rounds to eps·√condition in y (as
+            # scikit-learn's own); beyond the limit subtract first, plainly.
+            if self._precise is None:
+                self._precise = Precise(self.xa[:d].T, k)
+            return self._precise.sweep(g)
+        u = g.prec_chol
+        # yᵀ = Uᵀ xᵀ - Uᵀ μ: the shift rides on the row of ones.
+        at = np.empty((k, d, d + 1))
+        at[:, :, :d] = np.swapaxes(u, 1, 2)
+        at[:, :, d] = -np.einsum("kji,kj->ki", u, g.means)
+        const = (g.log_weights + g.half_log_det - 0.5 * d * _LOG_2PI)[:, None]
+        acc = np.zeros((k, d + 1, d + 1))
+        ll = 0.0
+        group = max(1, min(256, int(600 / math.log(k + 1))))
+        for start in range(0, self.n, self.block):
+            xb = self.xa[:, start : start + self.block]
+            m = xb.shape[1]
+            y, z, mx, s, w = self._scratch(m)
+            for j in range(k):
+                np.matmul(at[j], xb, out=y[j, :d])
+            # |y|² per class and row: einsum sums the squares in one pass
+            # (three times faster than square, then sum over the middle axis).
+            np.einsum("kdm,kdm->km", y[:, :d], y[:, :d], out=z)
+            z *= -0.5
+            z += const
+            np.max(z, axis=0, out=mx)
+            z -= mx
+            # exp below -708 gives subnormals or 0 by a slow path (14x slower
+            # per value, measured); a class that far off has a responsibility
+            # below 1e-304 either way.
+            np.maximum(z, _EXP_FLOOR, out=z)
+            np.exp(z, out=z)
+            np.sum(z, axis=0, out=s)
+            # s is in [1, K]: products of `group` of them stay far from overflow.
+            ll += float(mx.sum()) + sum_log(s, group=group)
+            np.reciprocal(s, out=s)
+            z *= s
+            for j in range(k):
+                np.multiply(y[j], z[j], out=w)
+                acc[j] += w @ y[j].T
+        s0 = acc[:, d, d].copy()
+        # Back from whitened coordinates: x - μ = L y, L = U⁻ᵀ lower.
+        low = np.swapaxes(np.linalg.inv(u), 1, 2)
+        dx = np.einsum("kij,kj->ki", low, acc[:, :d, d])  # Σ r (x - μ)
+        about_mu = low @ acc[:, :d, :d] @ np.swapaxes(low, 1, 2)  # Σ r (x - μ)(x - μ)ᵀ
+        safe = np.where(s0 > 0.0, s0, 1.0)
+        scatter = about_mu - np.einsum("ki,kj->kij", dx, dx / safe[:, None])
+        scatter = 0.5 * (scatter + np.swapaxes(scatter, 1, 2))
+        scatter[s0 <= 0.0] = 0.0
+        diag = np.einsum("kii->ki", scatter)
+        np.maximum(diag, 0.0, out=diag)
+        return Sweep(ll, s0, s0[:, None] * g.means + dx, scatter)
+
+
+def exact_engine(x: np.ndarray, n_components: int) -> Precise | Whitened:
+    """The engine that stays exact for any parameters: :class:`Whitened` for two or more features.
+
+    With one feature :class:`Precise` (only a fallback of :class:`TwoClassLine`
+    there, and it needs no copy of the rows).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, D)
+        Centred unlabelled rows.
+    n_components : int
+    """
+    if x.shape[1] >= 2:
+        return Whitened(x, n_components)
+    return Precise(x, n_components)
+
+
 def marginal(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, o: np.ndarray) -> Gaussians:
     """Factorised parameters of the marginal over features ``o`` (scikit-learn's Cholesky form).
 
@@ -498,7 +670,7 @@ class _Pattern:
     """The rows of one pattern of blanks: untyped ones in a fast engine, typed ones as constant sums."""
 
     __slots__ = ("engine", "fast", "missing", "n_typed", "observed", "precise", "radius", "scale",
-                 "typed_mean", "typed_scatter")
+                 "typed_mean", "typed_scatter", "xu")
 
     def __init__(self, o: np.ndarray, m: np.ndarray, xo: np.ndarray, labels: np.ndarray, k: int,
                  quad_max_columns: int, quad_max_bytes: int) -> None:
@@ -523,7 +695,8 @@ class _Pattern:
             self.radius = float(np.sqrt(((xu / self.scale) ** 2).sum(axis=1).max()))
         else:
             self.scale, self.radius = np.ones(p), 0.0
-        self.precise = Precise(xu, k) if n_u else None
+        self.xu = xu
+        self.precise: Precise | Whitened | None = None  # exact_engine(xu), made on first use
         self.fast: TwoClassLine | QuadraticFeatures | None = None
         cols = QuadraticFeatures.n_columns(p)
         if n_u and p == 1 and k == 2:
@@ -534,13 +707,15 @@ class _Pattern:
     def observed_sweep(self, g: Gaussians) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         """(ll, S0 (K,), S1 (K, p), S2 (K, p, p)): raw moments of the observed values, typed rows included."""
         k, p = g.means.shape
-        if self.precise is None:
+        if not len(self.xu):
             sweep = empty_sweep(k, p)
         else:
             sweep = None
             if self.fast is not None and condition(g, self.scale, self.radius) <= CONDITION_LIMIT:
                 sweep = self.fast.sweep(g)
             if sweep is None:
+                if self.precise is None:
+                    self.precise = exact_engine(self.xu, k)
                 sweep = self.precise.sweep(g)
         ll = sweep.ll
         safe = np.where(sweep.s0 > 0.0, sweep.s0, 1.0)

@@ -24,7 +24,8 @@ pattern at a time; rows with every value keep the fast path below.
 Speed: the labelled rows enter through constant sums computed once, so an
 iteration costs one pass over the unlabelled rows (see
 :mod:`emgui.core._mixture_fast`).  With one feature and two classes that pass
-needs a single ``exp`` per row.
+needs a single ``exp`` per row; with several features it is a few BLAS
+products per block of rows (the ``Whitened`` engine from 5 features on).
 
 Determinism: the unlabelled rows and each class's rows are sorted by value
 before anything else, so the same data in any row order gives the same fit,
@@ -315,12 +316,17 @@ def _canonical(rows: np.ndarray) -> np.ndarray:
     """The rows sorted by value (first feature first), shape (n, D)."""
     if rows.shape[1] == 1:
         return np.sort(rows[:, 0])[:, None]
+    return rows[_canonical_order(rows)]
+
+
+def _canonical_order(rows: np.ndarray) -> np.ndarray:
+    """The permutation that sorts rows (n, D) by value, first feature first, shape (n,)."""
     order = np.argsort(rows[:, 0])
     first = rows[order, 0]
     if rows.shape[0] > 1 and not (first[1:] == first[:-1]).any():
-        return rows[order]
+        return order
     # Ties in the first feature: let the other features decide (slower).
-    return rows[np.lexsort(rows.T[::-1])]
+    return np.lexsort(rows.T[::-1])
 
 
 # --------------------------------------------------------------------------- Gaussian maths
@@ -354,8 +360,9 @@ def _weighted_log_prob(X: np.ndarray, g: _fast.Gaussians) -> np.ndarray:
     n, dim = X.shape
     out = np.empty((n, g.means.shape[0]))
     # Blocks keep each matrix product small enough for BLAS to run it on this
-    # thread: handing it to a second thread is slow on a busy machine.
-    step = 65536
+    # thread, in its small-matrix kernel: handing it to a second thread is
+    # slow on a busy machine (see _fast.BLAS_SMALL).
+    step = max(1024, min(65536, _fast.BLAS_SMALL // (dim * dim)))
     for k in range(g.means.shape[0]):
         for s in range(0, n, step):
             if dim == 1:
@@ -924,8 +931,18 @@ class EMFit:
             self._incomplete = _fast.Incomplete(xi[order], lab[part][order], k, _QUAD_MAX_COLUMNS, _QUAD_MAX_BYTES)
             x_full, lab_full = x[complete], lab[complete]
         else:
-            self._init_shift(x, k)
             x_full, lab_full = x, lab
+        # Several features: the complete rows are sorted once, and the
+        # unlabelled rows and each class's rows taken from that order (a
+        # subset of sorted rows is sorted).  With ties in the first feature
+        # (values to 0.1 cm) sorting is a lexsort; four of them per fit were
+        # most of a 5-feature fill's time on a busy machine.
+        xs = ls = None
+        if dim > 1:
+            at = _canonical_order(x_full)
+            xs, ls = x_full[at], lab_full[at]
+        if self._helper is None:
+            self._init_shift(x, k, xs)
 
         self._dim = dim
         self._n = n
@@ -933,16 +950,17 @@ class EMFit:
         self._labels = lab
         self._unl_rows = np.flatnonzero(lab < 0)
         self._xu_input_order = x[self._unl_rows] - self._shift
-        self._xu = np.ascontiguousarray(
-            _canonical(self._xu_input_order if self._helper is None else x_full[lab_full < 0] - self._shift)
-        )
+        if xs is not None:
+            self._xu = np.ascontiguousarray(xs[ls < 0] - self._shift)
+        else:
+            self._xu = np.ascontiguousarray(_canonical(self._xu_input_order))
 
         # Labelled rows (with every value) enter every iteration through these constant sums.
         self._n_lab = np.bincount(lab_full[lab_full >= 0], minlength=k).astype(np.float64)
         self._mean_lab = np.zeros((k, dim))
         self._scatter_lab = np.zeros((k, dim, dim))
         for j in np.flatnonzero(self._n_lab):
-            rows = _canonical(x_full[lab_full == j]) - self._shift
+            rows = (_canonical(x_full[lab_full == j]) if xs is None else xs[ls == j]) - self._shift
             self._mean_lab[j] = rows.mean(axis=0)
             diff = rows - self._mean_lab[j]
             self._scatter_lab[j] = diff.T @ diff
@@ -955,7 +973,10 @@ class EMFit:
         else:
             self._scale = np.ones(dim)
             self._radius = 0.0
-        self._precise = _fast.Precise(self._xu, k)
+        # The engine exact for any parameters, made on first use: with 2-4
+        # features the monomial engine below usually serves every iteration,
+        # and Whitened keeps its own (D+1, n) copy of the rows.
+        self._exact: _fast.Precise | _fast.Whitened | None = None
         self._fast: _fast.TwoClassLine | _fast.QuadraticFeatures | None = None
         p = _fast.QuadraticFeatures.n_columns(dim)
         if n_u and dim == 1 and k == 2:
@@ -986,14 +1007,17 @@ class EMFit:
         self._cancel = threading.Event()
         self._lock = threading.RLock()
 
-    def _init_shift(self, x: np.ndarray, k: int) -> None:
-        """The shift, collapse floor and spread of complete rows ``x`` (n, D); checks them."""
+    def _init_shift(self, x: np.ndarray, k: int, xs: np.ndarray | None = None) -> None:
+        """The shift, collapse floor and spread of complete rows ``x`` (n, D); checks them.
+
+        ``xs``: the same rows already in canonical order (copied, not changed).
+        """
         dim = x.shape[1]
         # Every group of rows (all, unlabelled, each class) is put in a
         # canonical order: sorted by the features, first feature first.  Rows
         # that tie are equal, so the sorted values do not depend on the input
         # order, and neither does anything computed from them below.
-        xs = _canonical(x)
+        xs = _canonical(x) if xs is None else xs.copy()
         distinct = 1 + int(np.count_nonzero(np.any(xs[1:] != xs[:-1], axis=1)))
         if distinct < k:
             what = ("value" if dim == 1 else "row") + ("" if distinct == 1 else "s")
@@ -1270,7 +1294,9 @@ class EMFit:
             sweep = self._fast.sweep(g)
             if sweep is not None:
                 return sweep
-        return self._precise.sweep(g)
+        if self._exact is None:
+            self._exact = _fast.exact_engine(self._xu, self.n_components)
+        return self._exact.sweep(g)
 
     def _labelled_ll(self, g: _fast.Gaussians) -> float:
         """Σ_labelled log π_y N(x | μ_y, Σ_y) from the constant per-class sums."""

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _mixture_fast as _fast
 from . import mixture
 
 __all__ = [
@@ -412,8 +413,12 @@ def _mahalanobis2(X: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> 
             y = (X[:, 0] - means[j, 0]) * prec_chol[0, 0]
             np.multiply(y, y, out=out[:, j])
         else:
-            y = (X - means[j]) @ prec_chol
-            out[:, j] = np.einsum("ij,ij->i", y, y)
+            # In blocks: a product over all rows at once goes to OpenBLAS's
+            # second thread, which on a busy machine made this take seconds.
+            step = max(1024, _fast.BLAS_SMALL // (X.shape[1] ** 2))
+            for s in range(0, n, step):
+                y = (X[s : s + step] - means[j]) @ prec_chol
+                out[s : s + step, j] = np.einsum("ij,ij->i", y, y)
     return out
 
 
