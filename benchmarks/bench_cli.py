@@ -1,7 +1,8 @@
 """The whole task: ``emgui-cli fill`` on a 1M-row CSV against pandas + scikit-learn and a lean script.
 
 Run: ``python benchmarks/bench_cli.py [--rows N] [--repeat R] [--keep DIR]
-[--baselines pandas,lean] [--profile]``.
+[--baselines pandas,lean] [--profile]``, or for the memory curve
+``python benchmarks/bench_cli.py --memory 1e6,3e6,1e7,3e7``.
 
 A seeded CSV (``name,gender,height``; gender ``F``/``M`` with 30 % blank;
 height in cm as text with one decimal) is written to a temporary folder.
@@ -28,7 +29,9 @@ Prints one JSON line::
      "ours_peak_rss_mb": ..., "ours_runs": [...], "baseline_runs": [...], ...}
 
 Targets: ours takes at most a quarter of the pandas baseline's time, and at
-most 0.8 of the lean script's (issue 14).  ``--profile`` runs ours once more
+most 0.8 of the lean script's (issue 14).  ``--memory`` prints our peak
+resident memory at each size, one run each, in MB and bytes per row (target:
+at most 120 bytes per row at the largest).  ``--profile`` runs ours once more
 under cProfile and prints its top functions by cumulative time to stderr.
 """
 
@@ -50,6 +53,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 4.0
 LEAN_TARGET = 0.8
+#: Peak memory of ours per row at the largest size of ``--memory`` (issue 14).
+MEMORY_TARGET = 120
 
 
 def _cpu_model() -> str:
@@ -141,17 +146,25 @@ def make_csv(path: str | os.PathLike, rows: int, seed: int = 0) -> None:
         Seed of the random generator: the same seed gives the same file.
     """
     rng = np.random.default_rng(seed)
-    male = rng.random(rows) < 0.5
-    height = np.where(male, rng.normal(176.0, 7.5, rows), rng.normal(162.0, 6.5, rows))
-    gender = np.where(male, "M", "F").astype(object)
-    gender[rng.random(rows) < 0.3] = ""
-    names = _FIRST[rng.integers(0, len(_FIRST), rows)] + " " + np.arange(rows).astype(str).astype(object)
-    heights = np.char.mod("%.1f", np.round(height, 1)).astype(object)
-    lines = names + "," + gender + "," + heights
     with open(path, "w", encoding="utf-8", newline="") as f:
         f.write("name,gender,height\n")
-        f.write("\n".join(lines.tolist()))
-        f.write("\n")
+        # In blocks of a million rows, so 30M rows need no 30M Python strings
+        # at once (a file of at most a million rows is the same as before).
+        for start in range(0, rows, _BLOCK):
+            n = min(_BLOCK, rows - start)
+            male = rng.random(n) < 0.5
+            height = np.where(male, rng.normal(176.0, 7.5, n), rng.normal(162.0, 6.5, n))
+            gender = np.where(male, "M", "F").astype(object)
+            gender[rng.random(n) < 0.3] = ""
+            names = (_FIRST[rng.integers(0, len(_FIRST), n)] + " "
+                     + np.arange(start, start + n).astype(str).astype(object))
+            heights = np.char.mod("%.1f", np.round(height, 1)).astype(object)
+            lines = names + "," + gender + "," + heights
+            f.write("\n".join(lines.tolist()))
+            f.write("\n")
+
+
+_BLOCK = 1_000_000
 
 
 def _ours_cmd() -> list[str]:
@@ -161,10 +174,22 @@ def _ours_cmd() -> list[str]:
     return [sys.executable, "-m", "emgui.cli"]
 
 
+def _env() -> dict:
+    """The children's environment: byte-code written and read as an installed program's is.
+
+    With ``PYTHONDONTWRITEBYTECODE`` set (as in some shells and containers),
+    every run would compile our modules from source again (~0.2 s), which
+    no installed program does: its wheel's byte-code is compiled at install.
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def _run(cmd: list[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one subprocess; raises if it fails."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=_env())
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -174,6 +199,51 @@ def _run(cmd: list[str]) -> tuple[float, float]:
         raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {err.strip()}")
     # ru_maxrss is in kilobytes on Linux.
     return wall, usage.ru_maxrss / 1024
+
+
+def _memory_curve(sizes: list[int], keep: str | None) -> int:
+    """Peak resident memory of ``emgui-cli fill`` at each size, in MB and bytes per row.
+
+    One run per size (a 30M-row file takes minutes and several GB): the
+    process's own peak (``wait4``'s ``ru_maxrss``), interpreter and
+    libraries included.  One JSON line per size, then a summary line.
+    """
+    folder = keep or tempfile.mkdtemp(prefix="bench_cli_mem_")
+    os.makedirs(folder, exist_ok=True)
+    curve = []
+    try:
+        for rows in sizes:
+            src = os.path.join(folder, f"class_{rows}.csv")
+            make_csv(src, rows)
+            out = os.path.join(folder, f"ours_{rows}.csv")
+            wall, peak = _run([*_ours_cmd(), "fill", src, "-o", out])
+            point = {
+                "bench": "cli_memory",
+                "rows": rows,
+                "peak_rss_mb": round(peak, 1),
+                "bytes_per_row": round(peak * 2**20 / rows, 1),
+                "seconds": round(wall, 2),
+            }
+            curve.append(point)
+            print(json.dumps(point), flush=True)
+            if not keep:
+                os.remove(src)
+                os.remove(out)
+        largest = curve[-1]
+        print(json.dumps({
+            "bench": "cli_memory_curve",
+            "rows": [p["rows"] for p in curve],
+            "peak_rss_mb": [p["peak_rss_mb"] for p in curve],
+            "bytes_per_row": [p["bytes_per_row"] for p in curve],
+            "target_bytes_per_row": MEMORY_TARGET,
+            "target_met": largest["bytes_per_row"] <= MEMORY_TARGET,
+            "load_avg_1min": round(os.getloadavg()[0], 2),
+            "cpu": _cpu_model(),
+        }), flush=True)
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,7 +256,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="which baselines to run beside ours (pandas, lean)")
     parser.add_argument("--profile", action="store_true",
                         help="profile one more run of ours (cProfile, top 25 by cumulative time, on stderr)")
+    parser.add_argument("--memory", metavar="N,N,...",
+                        help="measure our peak memory at these row counts instead (one run each, no baseline)")
     args = parser.parse_args(argv)
+    if args.memory:
+        return _memory_curve([int(float(n)) for n in args.memory.split(",")], args.keep)
     wanted = set() if args.no_baseline else {b.strip() for b in args.baselines.split(",") if b.strip()}
 
     folder = args.keep or tempfile.mkdtemp(prefix="bench_cli_")
