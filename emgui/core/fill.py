@@ -1031,14 +1031,14 @@ def export_table(
     if numbers is None:
         numbers = numbers_of(sheet)
     for f in sheet.roles.features:
-        if sheet.unit(f) is None:
-            continue  # plain numbers are written back unchanged
-        raw = sheet.column_cells(f)
-        vals = sheet.values(f)
-        out = raw.copy()
         # Only cells read in another unit are rewritten (few, typically), so
-        # the per-cell formatting stays off the common path.
-        convert = np.flatnonzero(sheet.converted(f))
+        # the per-cell formatting stays off the common path; a column
+        # without any is written as to_table gives it (packed: Arrow text).
+        convert = np.flatnonzero(sheet.converted(f)) if sheet.unit(f) is not None else ()
+        if not len(convert):
+            continue  # plain numbers are written back unchanged
+        vals = sheet.values(f)
+        out = np.array(sheet.column_cells(f), dtype=object)
         out[convert] = [parsing.format_number(round(float(v), 3)) for v in vals[convert]]
         cells[f] = out
     if numbers is not None and len(numbers):
