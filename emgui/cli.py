@@ -440,7 +440,7 @@ def run_fill(args) -> int:
     numbers = plan.numbers
     dialect = table.meta.get("dialect")
     decimal = getattr(dialect, "decimal", ".") or "."
-    exported_columns, exported = export_table(sheet, numbers, decimal)
+    exported_columns, exported = export_table(sheet, numbers, decimal, arrow=True)
     filled_features = set() if numbers is None else {int(i) for i in np.unique(numbers.features)}
     for i, f in enumerate(sheet.roles.features):
         if not sheet.converted(f).any() and i not in filled_features:

@@ -315,8 +315,14 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
 
 
-def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput:
-    """:func:`prepare_fit` of a :class:`FitSource`; safe in any thread (it reads only the source)."""
+def prepare_from(source: FitSource, n_components: int | None = None, *, share: bool = False) -> FitInput:
+    """:func:`prepare_fit` of a :class:`FitSource`; safe in any thread (it reads only the source).
+
+    ``share``: a single feature read on every row is taken as ``X`` without
+    a copy (read-only view of the source's array); only for a caller that
+    does not change the sheet while the fit input lives (the command line,
+    where a million rows then take 8 MB less).
+    """
     if n_components is not None and n_components < 1:
         raise FillError("The number of classes must be at least 1.")
     # One feature (the usual case): a view, not a stacked copy of a million rows.
@@ -331,7 +337,10 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
         empty = [name for name, v in zip(source.feature_names, source.values, strict=True) if not np.isfinite(v).any()]
         if empty:
             raise FillError(f"The feature column '{empty[0]}' has no readable value: leave it out of the features.")
-    X = np.ascontiguousarray(values[rows])
+    if share and len(rows) == len(values) and values.shape[1] == 1:
+        X = values.view()  # its own flags: made read-only below, the source's stay
+    else:
+        X = np.ascontiguousarray(values[rows])
     del values
     blank_values = None
     if not np.isfinite(X).all():
@@ -343,7 +352,9 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
 
     user = source.user
     if source.label_cells is not None:
-        if source.copied:
+        if user.all():
+            typed_raw = source.label_cells  # nothing to blank (a fresh sheet): no copy
+        elif source.copied:
             typed_raw = source.label_cells  # our own copy: blanked in place
             typed_raw[~user] = None
         else:
@@ -386,8 +397,10 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
     # Small integer types: kept with the fit input (and by the window for the
     # "How EM works" panel), they cost a million rows 5 MB instead of 24.
     index = np.int32 if source.n_rows < 2**31 else np.int64
-    labels = codes_all[rows].astype(np.int8 if len(classes) < 127 else np.int32)
-    blank_rows = np.flatnonzero(blank[rows]).astype(index)
+    every = len(rows) == source.n_rows  # every row readable: no (n,) gathers
+    labels = (codes_all if every else codes_all[rows]).astype(np.int8 if len(classes) < 127 else np.int32)
+    del codes_all
+    blank_rows = np.flatnonzero(blank if every else blank[rows]).astype(index)
     rows = rows.astype(index)
     # Read-only: a fit thread can share them instead of copying (see
     # emgui.ui.worker), and a slip that would write into the cache raises.
@@ -800,8 +813,10 @@ class FillJob:
         keep = self.keep
         blank = fi.blank_rows
         kept_blank = blank[keep[blank]]
-        position = np.cumsum(keep) - 1  # row of the fit input -> row of the kept rows
-        post = result.posteriors_of(position[kept_blank])
+        # Row of the fit input -> row of the kept rows (the same when all are kept:
+        # no (n,) int64 array then).
+        position = kept_blank if keep.all() else (np.cumsum(keep) - 1)[kept_blank]
+        post = result.posteriors_of(position)
         post = trust.temper(post, temperature)
         k = post.shape[1]
         guess = np.argmax(post, axis=1) if len(post) else np.zeros(0, dtype=np.int64)
@@ -990,7 +1005,8 @@ def fill_sheet(
 
     ``job_out``, when given, receives the job (for :meth:`FillJob.draws`).
     """
-    fit_input = prepare_fit(sheet, n_components)
+    # The command line changes the sheet only after the fit: its values are shared, not copied.
+    fit_input = prepare_from(fit_source(sheet, copy=False), n_components, share=True)
     job = FillJob(
         fit_input, components=n_components, covariance=covariance,
         min_confidence=min_confidence, seed=seed, check=check, fill=fill, **em_kwargs,
@@ -1015,7 +1031,7 @@ def _number_text(values: np.ndarray, decimal: str = ".") -> np.ndarray:
 
 
 def export_table(
-    sheet: Sheet, numbers: NumberFill | None = None, decimal: str = "."
+    sheet: Sheet, numbers: NumberFill | None = None, decimal: str = ".", *, arrow: bool = False
 ) -> tuple[list[str], list[np.ndarray]]:
     """Columns and cells as the ``emgui-cli fill`` contract writes them.
 
@@ -1026,17 +1042,25 @@ def export_table(
     ``numbers`` (``--fill all``), the filled values written into their blank
     cells and, for each feature with filled cells, ``<feature>_imputed``,
     ``<feature>_low`` and ``<feature>_high``.
+
+    Columns are object arrays of ``str``/None, or Arrow string arrays for
+    packed columns.  ``arrow`` (the command line, whose writers take both):
+    the mark columns as Arrow text too, and a height column with no cell
+    converted left as the sheet holds it, so a million rows need no ``str``
+    per filled cell or per height.
     """
-    columns, cells = sheet.to_table(marks=True, numbers=False)  # the issue columns included; the numbers' below
+    # The issue columns included; the numbers' below.
+    columns, cells = sheet.to_table(marks=True, numbers=False, arrow_marks=arrow)
     if numbers is None:
         numbers = numbers_of(sheet)
     for f in sheet.roles.features:
-        # Only cells read in another unit are rewritten (few, typically), so
-        # the per-cell formatting stays off the common path; a column
-        # without any is written as to_table gives it (packed: Arrow text).
-        convert = np.flatnonzero(sheet.converted(f)) if sheet.unit(f) is not None else ()
-        if not len(convert):
+        if sheet.unit(f) is None:
             continue  # plain numbers are written back unchanged
+        # Only cells read in another unit are rewritten (few, typically), so
+        # the per-cell formatting stays off the common path.
+        convert = np.flatnonzero(sheet.converted(f))
+        if arrow and not len(convert):
+            continue
         vals = sheet.values(f)
         out = np.array(sheet.column_cells(f), dtype=object)
         out[convert] = [parsing.format_number(round(float(v), 3)) for v in vals[convert]]

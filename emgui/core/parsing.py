@@ -1183,7 +1183,10 @@ def _text_stage(st: _Stage, idx: np.ndarray, texts, numbers_column: bool) -> _St
     # _FAST_NUM matches (tests/core/test_fast_paths.py holds it to that).
     vals = _all_plain_numbers(texts)
     if vals is not None:
-        st.plain[idx] = vals
+        if len(idx) == len(st.plain):  # every row (idx is 0..n-1): the floats as they are, no copy
+            st.plain = vals
+        else:
+            st.plain[idx] = vals
         st.fast[idx] = True
         return st
     # Each fast reader takes what it can; the remaining cells shrink as they go.
@@ -1276,17 +1279,18 @@ def parse_height_column(raw: Sequence, unit: str | None = None) -> ParsedColumn:
                 if v is not None and math.isfinite(v):
                     plain[i] = v
         unit = _detect_unit(plain)
-    values, issues = _empty_column(n)
     lo, hi = _bounds(unit)
     good = (st.plain >= lo * (1 - _RANGE_SLACK)) & (st.plain <= hi * (1 + _RANGE_SLACK))
-    values[good] = st.plain[good]
+    values = np.where(good, st.plain, np.nan)  # no temporary copy of the good values
+    issues = np.full(n, None, dtype=object)
     missing = st.missing
     redo = np.flatnonzero(st.slow | (~np.isnan(st.plain) & ~good))
     for i, cell in zip(redo, cells(redo), strict=True):
         values[i], issues[i], missing[i] = _height_cell(cell, unit)
     # Cells read as plain numbers already read the same in a number column;
     # only the rest (units, commas, blanks: few, typically) are read again.
-    plain = np.where(st.fast, st.plain, np.nan)
+    # Every cell a plain number (the usual case): st.plain itself, no copy.
+    plain = st.plain if st.fast.all() else np.where(st.fast, st.plain, np.nan)
     rest = np.flatnonzero(~st.fast)
     if len(rest):
         plain[rest] = parse_number_column(cells(rest)).values

@@ -1388,9 +1388,14 @@ class Sheet:
 
     # -- output ------------------------------------------------------------------
 
-    def to_table(self, *, marks: bool = True, numbers: bool = True) -> tuple[list[str], list[np.ndarray]]:
+    def to_table(
+        self, *, marks: bool = True, numbers: bool = True, arrow_marks: bool = False
+    ) -> tuple[list[str], list[np.ndarray]]:
         """Columns and raw cells for saving; with ``<label>_imputed/_confidence/_note``,
         ``<feature>_issue`` and the filled numbers' columns added (``marks``).
+
+        ``arrow_marks``: ``<label>_imputed`` and ``_confidence`` as Arrow
+        text (see :func:`mark_cells`), no Python ``str`` per filled row.
 
         The raw cells are written exactly as typed, so reopening gives the same
         sheet back, filled marks included.  Each column as
@@ -1402,7 +1407,7 @@ class Sheet:
         cells = [self.column_snapshot(c) for c in range(self.n_cols)]
         if marks and self._roles.label is not None:
             name = self._columns[self._roles.label]
-            imputed, conf = self.mark_columns()
+            imputed, conf = mark_cells(self.provenance, self.confidence, arrow=arrow_marks)
             columns += [name + "_imputed", name + "_confidence"]
             cells += [imputed, conf]
             notes = self.note_column()

@@ -76,6 +76,8 @@ MAX_GROUPS = 6
 EXTRA_GROUP_MARGIN = 10.0
 #: Expected number of rows flagged by chance in a data set that is exactly Gaussian.
 _FALSE_FLAGS = 0.01
+# Rows find_unusual measures at once (the distances of a block: a few MB).
+_UNUSUAL_BLOCK = 1 << 17
 # A corrected value (÷10, ...) or swapped pair explains a flag when it is this typical (chi-square tail).
 _TYPICAL_P = 0.01
 # (factor the typed value is off by, hint); "typed ×10?" when value / 10 fits.
@@ -469,15 +471,22 @@ def find_unusual(
     n, dim = X.shape
     means, cov = np.asarray(result.means), np.asarray(result.covariances)
     total = max(int(n_total or n), 1)
-    d2 = _mahalanobis2(X, means, cov)
-    nearest_d2 = np.minimum.reduce([d2[:, j] for j in range(d2.shape[1])])  # faster than min(axis=1)
-    if dim > 1 and not np.isfinite(X).all():
-        # A row with blanks is measured over fewer features: its chi-square has fewer degrees of freedom.
-        n_obs = np.isfinite(X).sum(axis=1)
-        limits = np.array([chi2_isf(_FALSE_FLAGS / total, d) if d else np.inf for d in range(dim + 1)])
-        mask = nearest_d2 > limits[n_obs]
-    else:
-        mask = nearest_d2 > chi2_isf(_FALSE_FLAGS / total, dim)
+    limit = chi2_isf(_FALSE_FLAGS / total, dim)
+    limits = None
+    mask = np.empty(n, dtype=bool)
+    # A block of rows at a time: the (rows, K) distances of a million rows
+    # would take 16 bytes a row more at the peak of a fill, for one bool.
+    for start in range(0, n, _UNUSUAL_BLOCK):
+        xb = X[start : start + _UNUSUAL_BLOCK]
+        d2 = _mahalanobis2(xb, means, cov)
+        nearest_d2 = np.minimum.reduce([d2[:, j] for j in range(d2.shape[1])])  # faster than min(axis=1)
+        if dim > 1 and not np.isfinite(xb).all():
+            # A row with blanks is measured over fewer features: its chi-square has fewer degrees of freedom.
+            if limits is None:
+                limits = np.array([chi2_isf(_FALSE_FLAGS / total, d) if d else np.inf for d in range(dim + 1)])
+            mask[start : start + len(xb)] = nearest_d2 > limits[np.isfinite(xb).sum(axis=1)]
+        else:
+            mask[start : start + len(xb)] = nearest_d2 > limit
     reasons: dict[int, list[tuple[int, str]]] = {}
     if not mask.any():
         return Unusual(mask, reasons)
