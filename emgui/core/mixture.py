@@ -823,6 +823,7 @@ class EMFit:
         complete = np.isfinite(x).all(axis=1) if dim > 1 else None
         self._helper: EMFit | None = None
         self._incomplete: _fast.Incomplete | None = None
+        parts = None  # one feature: each group's values sorted (see below)
         if complete is not None and not complete.all():
             self._helper = EMFit(
                 _imputed_for_start(x, lab, k), lab, k, max_iter=max_iter, tol=tol,
@@ -838,7 +839,19 @@ class EMFit:
             self._incomplete = _fast.Incomplete(xi[order], lab[part][order], k, _QUAD_MAX_COLUMNS, _QUAD_MAX_BYTES)
             x_full, lab_full = x[complete], lab[complete]
         else:
-            self._init_shift(x, k)
+            if dim == 1 and n > 1:
+                # One feature: each group (blank, each class) sorted once, and
+                # all rows' canonical order merged from those sorted runs (a
+                # stable sort merges runs in linear time): a million rows sort
+                # in ~50 ms less than sorting all of them and each group again.
+                col = x[:, 0]
+                parts = {j: np.sort(col[lab == j]) for j in range(-1, k)}
+                merged = np.concatenate(list(parts.values()))
+                merged.sort(kind="stable")
+                self._init_shift(x, k, merged[:, None])
+                del merged
+            else:
+                self._init_shift(x, k)
             x_full, lab_full = x, lab
 
         self._dim = dim
@@ -847,16 +860,20 @@ class EMFit:
         self._labels = lab
         self._unl_rows = np.flatnonzero(lab < 0)
         self._xu_input_order = x[self._unl_rows] - self._shift
-        self._xu = np.ascontiguousarray(
-            _canonical(self._xu_input_order if self._helper is None else x_full[lab_full < 0] - self._shift)
-        )
+        if parts is not None:
+            # Sorting commutes with subtracting the shift (a monotone map): the same values.
+            self._xu = (parts[-1] - self._shift)[:, None]
+        else:
+            self._xu = np.ascontiguousarray(
+                _canonical(self._xu_input_order if self._helper is None else x_full[lab_full < 0] - self._shift)
+            )
 
         # Labelled rows (with every value) enter every iteration through these constant sums.
         self._n_lab = np.bincount(lab_full[lab_full >= 0], minlength=k).astype(np.float64)
         self._mean_lab = np.zeros((k, dim))
         self._scatter_lab = np.zeros((k, dim, dim))
         for j in np.flatnonzero(self._n_lab):
-            rows = _canonical(x_full[lab_full == j]) - self._shift
+            rows = (parts[j][:, None] if parts is not None else _canonical(x_full[lab_full == j])) - self._shift
             self._mean_lab[j] = rows.mean(axis=0)
             diff = rows - self._mean_lab[j]
             self._scatter_lab[j] = diff.T @ diff
@@ -869,6 +886,7 @@ class EMFit:
         else:
             self._scale = np.ones(dim)
             self._radius = 0.0
+        del parts
         self._precise = _fast.Precise(self._xu, k)
         self._fast: _fast.TwoClassLine | _fast.QuadraticFeatures | None = None
         p = _fast.QuadraticFeatures.n_columns(dim)
@@ -900,14 +918,18 @@ class EMFit:
         self._cancel = threading.Event()
         self._lock = threading.RLock()
 
-    def _init_shift(self, x: np.ndarray, k: int) -> None:
-        """The shift, collapse floor and spread of complete rows ``x`` (n, D); checks them."""
+    def _init_shift(self, x: np.ndarray, k: int, xs: np.ndarray | None = None) -> None:
+        """The shift, collapse floor and spread of complete rows ``x`` (n, D); checks them.
+
+        ``xs``: ``x`` in canonical order already (a copy this may change).
+        """
         dim = x.shape[1]
         # Every group of rows (all, unlabelled, each class) is put in a
         # canonical order: sorted by the features, first feature first.  Rows
         # that tie are equal, so the sorted values do not depend on the input
         # order, and neither does anything computed from them below.
-        xs = _canonical(x)
+        if xs is None:
+            xs = _canonical(x)
         distinct = 1 + int(np.count_nonzero(np.any(xs[1:] != xs[:-1], axis=1)))
         if distinct < k:
             what = ("value" if dim == 1 else "row") + ("" if distinct == 1 else "s")
