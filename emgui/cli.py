@@ -400,6 +400,7 @@ def run_fill(args) -> int:
         raise UsageError(str(exc)) from exc
     if not table.columns:
         raise UsageError(f"'{_shown(Path(args.input).name)}' has no columns")
+    fileio.release_memory()  # the read's freed pieces: see release_memory
     columns = list(table.columns)
     # An output of --fill all read again: its filled numbers are blank again.
     columns, in_cells = take_number_marks(columns, table.cells)
@@ -418,6 +419,12 @@ def run_fill(args) -> int:
         _subset_roles(roles, used),
     )
     in_sheet = _sheet_columns(columns, used, roles)
+    if roles.label is not None and not isinstance(table.cells[roles.label], np.ndarray):
+        # The sheet holds the label as str objects now; its Arrow text is not written again.
+        cells = list(table.cells)
+        cells[roles.label] = None
+        table = dataclasses.replace(table, cells=cells)
+    fileio.release_memory()  # the parsers' temporaries
     for f in sheet.roles.features:
         if not np.isfinite(sheet.values(f)).any():
             raise UsageError(f"column '{sheet.columns[f]}' holds no readable numbers")
