@@ -445,6 +445,13 @@ def run_fill(args) -> int:
         raise UsageError(str(exc)) from exc
 
     numbers = plan.numbers
+    label_name = sheet.columns[sheet.roles.label]
+    # The report and the closing line are made now, so the fit's arrays (its
+    # input, the EM's sorted copies, the plan) can go before the output is
+    # built: a large fill's peak memory is in writing it.
+    report_json = report_dict(fit_input, report, plan, label_name, sheet) if args.report else None
+    summary = _summary(out, label_name, sheet, plan, report, numbers, draws)
+    del fit_input, report, plan, jobs
     dialect = table.meta.get("dialect")
     decimal = getattr(dialect, "decimal", ".") or "."
     exported_columns, exported = export_table(sheet, numbers, decimal, arrow=True)
@@ -455,7 +462,6 @@ def run_fill(args) -> int:
             # written without a Python str per cell.
             exported[f] = table.cells[in_sheet[f]]
     out_columns, out_cells, where = _merge_output(columns, table.cells, used, in_sheet, exported_columns, exported)
-    label_name = sheet.columns[sheet.roles.label]
     styles = {}
     computed = range(len(columns), len(out_columns))
     if draws is not None:
@@ -486,15 +492,21 @@ def run_fill(args) -> int:
     )
     for line in [*table.warnings, *warnings]:
         print(f"emgui-cli: warning: {line}", file=sys.stderr)
-    if args.report:
-        fileio.write_json(args.report, report_dict(fit_input, report, plan, label_name, sheet))
+    if report_json is not None:
+        fileio.write_json(args.report, report_json)
+    print(summary, file=sys.stderr)
+    return 0
+
+
+def _summary(out: Path, label_name: str, sheet, plan, report, numbers, draws) -> str:
+    """The closing line on stderr: what was filled, the model, how far to trust it."""
     result = report.result
     # Blank labels: those the fill covered (filled or left blank with a note)
     # and those of rows it could not use (no readable feature value).
     counts = sheet.counts()
     blank = plan.n_filled + counts["missing"]
     model = f"{report.groups} group{'s' if report.groups != 1 else ''}, {report.covariance} covariance"
-    print(
+    return (
         f"{_shown(str(out))}: filled {plan.n_filled} of {blank} blank '{_shown(label_name)}' cells"
         + (f", {plan.n_uncertain} left blank (see '{_shown(label_name)}_note')" if plan.n_uncertain else "")
         + (f"; {report.n_unusual} row{'s' if report.n_unusual != 1 else ''} with unusual values set aside"
@@ -503,10 +515,8 @@ def run_fill(args) -> int:
         + (f"; {len(draws)} imputations stacked" if draws is not None else "")
         + f"; model: {model}"
         + ("" if report.check is None else f". {report.check.sentence()}")
-        + ("" if result.converged else f" (EM stopped after {result.n_iter} iterations without converging)"),
-        file=sys.stderr,
+        + ("" if result.converged else f" (EM stopped after {result.n_iter} iterations without converging)")
     )
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

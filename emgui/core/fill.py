@@ -1047,10 +1047,11 @@ def export_table(
     packed columns.  ``arrow`` (the command line, whose writers take both):
     the mark columns as Arrow text too, and a height column with no cell
     converted left as the sheet holds it, so a million rows need no ``str``
-    per filled cell or per height.
+    per filled cell or per height, and the label column is the sheet's own
+    array (not a copy: write it, do not change it).
     """
     # The issue columns included; the numbers' below.
-    columns, cells = sheet.to_table(marks=True, numbers=False, arrow_marks=arrow)
+    columns, cells = sheet.to_table(marks=True, numbers=False, arrow_marks=arrow, copy=not arrow)
     if numbers is None:
         numbers = numbers_of(sheet)
     for f in sheet.roles.features:
@@ -1072,8 +1073,8 @@ def export_table(
             if not sel.any():
                 continue
             rows = numbers.rows[sel]
-            col = cells[f]  # to_table's own copy, unless packed (an Arrow array)
-            if not (isinstance(col, np.ndarray) and col.dtype == object):
+            col = cells[f]  # to_table's own copy, unless packed (an Arrow array) or not copied
+            if not (isinstance(col, np.ndarray) and col.dtype == object) or col is sheet.column_cells(f):
                 col = np.array(sheet.column_cells(f), dtype=object)
             col[rows] = _number_text(numbers.values[sel], decimal)
             cells[f] = col

@@ -1389,13 +1389,15 @@ class Sheet:
     # -- output ------------------------------------------------------------------
 
     def to_table(
-        self, *, marks: bool = True, numbers: bool = True, arrow_marks: bool = False
+        self, *, marks: bool = True, numbers: bool = True, arrow_marks: bool = False, copy: bool = True
     ) -> tuple[list[str], list[np.ndarray]]:
         """Columns and raw cells for saving; with ``<label>_imputed/_confidence/_note``,
         ``<feature>_issue`` and the filled numbers' columns added (``marks``).
 
         ``arrow_marks``: ``<label>_imputed`` and ``_confidence`` as Arrow
         text (see :func:`mark_cells`), no Python ``str`` per filled row.
+        ``copy`` False: the sheet's own object arrays, not copies (for a
+        caller that writes them at once and changes neither them nor the sheet).
 
         The raw cells are written exactly as typed, so reopening gives the same
         sheet back, filled marks included.  Each column as
@@ -1404,7 +1406,10 @@ class Sheet:
         adds ``<feature>_imputed``, ``_low`` and ``_high``.
         """
         columns = list(self._columns)
-        cells = [self.column_snapshot(c) for c in range(self.n_cols)]
+        cells = [
+            self.column_snapshot(c) if copy or isinstance(self._cells[c], TextColumn) else self._cells[c]
+            for c in range(self.n_cols)
+        ]
         if marks and self._roles.label is not None:
             name = self._columns[self._roles.label]
             imputed, conf = mark_cells(self.provenance, self.confidence, arrow=arrow_marks)
