@@ -410,20 +410,18 @@ def run_fill(args) -> int:
     if out.suffix.lower() == ".xlsx":
         _check_xlsx_output(out, columns, table.cells, roles, args)
     used = _fill_columns(columns, roles)
-    sheet = Sheet.from_table(
-        [columns[j] for j in used],
-        # The label becomes str objects (fills write into it); the features
-        # stay Arrow text, parsed without a str per cell (8 bytes a row less,
-        # and no conversion there and back).
-        [table.cells[j] if j in roles.features else fileio.object_cells(table.cells[j]) for j in used],
-        _subset_roles(roles, used),
-    )
-    in_sheet = _sheet_columns(columns, used, roles)
+    # The label becomes str objects (fills write into it); the features stay
+    # Arrow text, parsed without a str per cell (8 bytes a row less, and no
+    # conversion there and back).
+    sheet_cells = [table.cells[j] if j in roles.features else fileio.object_cells(table.cells[j]) for j in used]
     if roles.label is not None and not isinstance(table.cells[roles.label], np.ndarray):
-        # The sheet holds the label as str objects now; its Arrow text is not written again.
+        # The label's Arrow text is not written again (the sheet's cells are): let it go now.
         cells = list(table.cells)
         cells[roles.label] = None
         table = dataclasses.replace(table, cells=cells)
+    sheet = Sheet.from_table([columns[j] for j in used], sheet_cells, _subset_roles(roles, used))
+    del sheet_cells
+    in_sheet = _sheet_columns(columns, used, roles)
     fileio.release_memory()  # the parsers' temporaries
     for f in sheet.roles.features:
         if not np.isfinite(sheet.values(f)).any():
@@ -452,6 +450,7 @@ def run_fill(args) -> int:
     report_json = report_dict(fit_input, report, plan, label_name, sheet) if args.report else None
     summary = _summary(out, label_name, sheet, plan, report, numbers, draws)
     del fit_input, report, plan, jobs
+    fileio.release_memory()
     dialect = table.meta.get("dialect")
     decimal = getattr(dialect, "decimal", ".") or "."
     exported_columns, exported = export_table(sheet, numbers, decimal, arrow=True)

@@ -19,11 +19,15 @@ import functools
 import threading
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import binning, mixture, parsing, trust
+from . import mixture, parsing, trust
 from .sheet import FILLED, UNCERTAIN, USER, FillNotes, Sheet
+
+if TYPE_CHECKING:
+    from . import binning
 
 __all__ = [
     "FillError",
@@ -108,8 +112,11 @@ class FitInput:
     def histogram(self) -> binning.Histogram | None:
         """The first feature's histogram by class (computed once, on first use).
 
-        The window's loader thread asks for it so the GUI thread only draws it.
+        The window's loader thread asks for it so the GUI thread only draws it
+        (the command line never does: binning is imported here).
         """
+        from . import binning
+
         return binning.group_histogram(self.X[:, 0], self.labels, self.n_components)
 
 
@@ -816,10 +823,10 @@ class FillJob:
         # Row of the fit input -> row of the kept rows (the same when all are kept:
         # no (n,) int64 array then).
         position = kept_blank if keep.all() else (np.cumsum(keep) - 1)[kept_blank]
-        post = result.posteriors_of(position)
-        post = trust.temper(post, temperature)
+        post = result.posteriors_of(position)  # a new array: tempered in place
+        post = trust.temper(post, temperature, in_place=True)
         k = post.shape[1]
-        guess = np.argmax(post, axis=1) if len(post) else np.zeros(0, dtype=np.int64)
+        guess = np.argmax(post, axis=1).astype(np.int16) if len(post) else np.zeros(0, dtype=np.int16)
         conf = np.take_along_axis(post, guess[:, None], axis=1)[:, 0] if len(post) else np.zeros(0)
         named = ~np.asarray(unnamed, dtype=bool)[guess] if len(guess) else np.zeros(0, dtype=bool)
         status = np.where(named & (conf >= self.min_confidence), FILLED, UNCERTAIN).astype(np.int8)
@@ -834,24 +841,29 @@ class FillJob:
                 post = np.where(flagged[:, None], np.nan, post)
         # Rows left with no value take no part at all.
         off = blank[~keep[blank]]
-        rows = np.concatenate([kept_blank, off])
-        status = np.concatenate([status, np.full(len(off), UNCERTAIN, dtype=np.int8)])
-        conf = np.concatenate([conf, np.full(len(off), np.nan)])
-        guess = np.concatenate([guess, np.full(len(off), -1, dtype=guess.dtype)])
-        if k > 2:
-            post = np.concatenate([post, np.full((len(off), k), np.nan)])
-        order = np.argsort(rows, kind="stable")
+        rows = kept_blank  # sorted, as blank_rows is
+        if len(off):
+            rows = np.concatenate([kept_blank, off])
+            status = np.concatenate([status, np.full(len(off), UNCERTAIN, dtype=np.int8)])
+            conf = np.concatenate([conf, np.full(len(off), np.nan)])
+            guess = np.concatenate([guess, np.full(len(off), -1, dtype=guess.dtype)])
+            if k > 2:
+                post = np.concatenate([post, np.full((len(off), k), np.nan)])
+            order = np.argsort(rows, kind="stable")
+            rows, status, conf, guess = rows[order], status[order], conf[order], guess[order]
+            if k > 2:
+                post = post[order]
         unusual = tuple(
             (int(fi.rows[i]), int(f), reason)
             for i, items in sorted(self.unusual.reasons.items())
             for f, reason in items
         )
         return FillPlan(
-            rows=fi.rows[rows[order]],
-            status=status[order],
-            confidence=conf[order],
-            guess=guess[order].astype(np.int16),
-            posteriors=post[order] if k > 2 else None,
+            rows=fi.rows[rows],
+            status=status,
+            confidence=conf,
+            guess=guess,
+            posteriors=post if k > 2 else None,
             classes=classes,
             spellings={**fi.spellings, **{c: c for c in classes if c not in fi.spellings}},
             unusual=unusual,

@@ -861,8 +861,10 @@ class EMFit:
         self._unl_rows = np.flatnonzero(lab < 0)
         self._xu_input_order = x[self._unl_rows] - self._shift
         if parts is not None:
-            # Sorting commutes with subtracting the shift (a monotone map): the same values.
-            self._xu = (parts[-1] - self._shift)[:, None]
+            # Sorting commutes with subtracting the shift (a monotone map): the
+            # same values; in place, as each group's sorted copy is its own.
+            parts[-1] -= self._shift
+            self._xu = parts[-1][:, None]
         else:
             self._xu = np.ascontiguousarray(
                 _canonical(self._xu_input_order if self._helper is None else x_full[lab_full < 0] - self._shift)
@@ -873,7 +875,11 @@ class EMFit:
         self._mean_lab = np.zeros((k, dim))
         self._scatter_lab = np.zeros((k, dim, dim))
         for j in np.flatnonzero(self._n_lab):
-            rows = (parts[j][:, None] if parts is not None else _canonical(x_full[lab_full == j])) - self._shift
+            if parts is not None:
+                rows = parts[j][:, None]
+                rows -= self._shift
+            else:
+                rows = _canonical(x_full[lab_full == j]) - self._shift
             self._mean_lab[j] = rows.mean(axis=0)
             diff = rows - self._mean_lab[j]
             self._scatter_lab[j] = diff.T @ diff

@@ -150,17 +150,19 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def temper(post: np.ndarray, temperature: float) -> np.ndarray:
+def temper(post: np.ndarray, temperature: float, *, in_place: bool = False) -> np.ndarray:
     """Posteriors raised to ``1 / temperature`` and normalised again, shape as ``post``.
 
     A temperature above 1 makes them less sure, below 1 surer; 1 changes nothing.
+    ``in_place``: ``post`` (float64) is overwritten and returned, no new (n, K) arrays.
     """
     if temperature == 1.0 or post.size == 0:
         return post
     with np.errstate(divide="ignore"):
-        logp = np.log(post) / temperature
+        logp = np.log(post, out=post if in_place else None)
+    logp /= temperature
     logp -= logp.max(axis=1, keepdims=True)
-    out = np.exp(logp)
+    out = np.exp(logp, out=logp)
     out /= out.sum(axis=1, keepdims=True)
     return out
 
