@@ -1,7 +1,8 @@
 """The whole task: ``emgui-cli fill`` on a 1M-row CSV against pandas + scikit-learn and a lean script.
 
 Run: ``python benchmarks/bench_cli.py [--rows N] [--repeat R] [--keep DIR]
-[--baselines pandas,lean] [--features 1|5] [--profile]``.
+[--baselines pandas,lean] [--features 1|5] [--profile]``, or for the memory
+curve ``python benchmarks/bench_cli.py --memory 1e6,3e6,1e7,3e7``.
 
 With ``--features 5`` the sheet has five body measures (height, weight,
 arm_span, foot, shoulder) and the baseline (``sklearn5``) is polars
@@ -35,7 +36,9 @@ Prints one JSON line::
      "ours_peak_rss_mb": ..., "ours_runs": [...], "baseline_runs": [...], ...}
 
 Targets: ours takes at most a quarter of the pandas baseline's time, and at
-most 0.8 of the lean script's (issue 14).  ``--profile`` runs ours once more
+most 0.8 of the lean script's (issue 14).  ``--memory`` prints our peak
+resident memory at each size, one run each, in MB and bytes per row (target:
+at most 120 bytes per row at the largest).  ``--profile`` runs ours once more
 under cProfile and prints its top functions by cumulative time to stderr.
 """
 
@@ -59,6 +62,8 @@ TARGET_RATIO = 4.0
 LEAN_TARGET = 0.8
 # With --features 5: ours at most this fraction of polars + scikit-learn (issue 14).
 SKLEARN5_TARGET = 0.25
+#: Peak memory of ours per row at the largest size of ``--memory`` (issue 14).
+MEMORY_TARGET = 120
 
 
 def _cpu_model() -> str:
@@ -191,26 +196,47 @@ def make_csv(path: str | os.PathLike, rows: int, seed: int = 0, features: int = 
         (correlated within each class through a shared body-size factor).
     """
     rng = np.random.default_rng(seed)
-    male = rng.random(rows) < 0.5
-    height = np.where(male, rng.normal(176.0, 7.5, rows), rng.normal(162.0, 6.5, rows))
-    gender = np.where(male, "M", "F").astype(object)
-    gender[rng.random(rows) < 0.3] = ""
-    names = _FIRST[rng.integers(0, len(_FIRST), rows)] + " " + np.arange(rows).astype(str).astype(object)
-    heights = np.char.mod("%.1f", np.round(height, 1)).astype(object)
-    lines = names + "," + gender + "," + heights
     header = "name,gender,height"
     if features == 5:
-        size = (height - np.where(male, 176.0, 162.0)) / np.where(male, 7.5, 6.5)  # body size, in sd
-        for name, girls, boys, sd, _ in FEATURES5[1:]:
-            value = np.where(male, boys, girls) + sd * (0.6 * size + 0.8 * rng.standard_normal(rows))
-            lines = lines + "," + np.char.mod("%.1f", np.round(value, 1)).astype(object)
-            header += "," + name
+        header += "".join("," + f[0] for f in FEATURES5[1:])
     elif features != 1:
         raise ValueError("features must be 1 or 5")
     with open(path, "w", encoding="utf-8", newline="") as f:
         f.write(header + "\n")
-        f.write("\n".join(lines.tolist()))
-        f.write("\n")
+        # In blocks of a million rows, so 30M rows need no 30M Python strings
+        # at once (a file of at most a million rows is the same as before).
+        for start in range(0, rows, _BLOCK):
+            n = min(_BLOCK, rows - start)
+            male = rng.random(n) < 0.5
+            height = np.where(male, rng.normal(176.0, 7.5, n), rng.normal(162.0, 6.5, n))
+            gender = np.where(male, "M", "F").astype(object)
+            gender[rng.random(n) < 0.3] = ""
+            names = (_FIRST[rng.integers(0, len(_FIRST), n)] + " "
+                     + np.arange(start, start + n).astype(str).astype(object))
+            heights = np.char.mod("%.1f", np.round(height, 1)).astype(object)
+            lines = names + "," + gender + "," + heights
+            if features == 5:
+                size = (height - np.where(male, 176.0, 162.0)) / np.where(male, 7.5, 6.5)  # body size, in sd
+                for _name, girls, boys, sd, _ in FEATURES5[1:]:
+                    value = np.where(male, boys, girls) + sd * (0.6 * size + 0.8 * rng.standard_normal(n))
+                    lines = lines + "," + np.char.mod("%.1f", np.round(value, 1)).astype(object)
+            f.write("\n".join(lines.tolist()))
+            f.write("\n")
+
+
+_BLOCK = 1_000_000
+
+
+def _make_csv_apart(path: str, rows: int, features: int = 1) -> None:
+    """:func:`make_csv` in a child process, so this one stays small.
+
+    A child's peak RSS as ``wait4`` reports it includes its parent's at the
+    fork (Linux records the old memory's high-water mark at ``exec``): a
+    parent that had built a million lines would count in ours.
+    """
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            f"from bench_cli import make_csv; make_csv({path!r}, {rows}, features={features})")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 def _ours_cmd() -> list[str]:
@@ -218,6 +244,18 @@ def _ours_cmd() -> list[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-m", "emgui.cli"]
+
+
+def _env() -> dict:
+    """The children's environment: byte-code written and read as an installed program's is.
+
+    With ``PYTHONDONTWRITEBYTECODE`` set (as in some shells and containers),
+    every run would compile our modules from source again (~0.2 s), which
+    no installed program does: its wheel's byte-code is compiled at install.
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def _run(cmd: list[str], cpu: list[float] | None = None) -> tuple[float, float]:
@@ -228,7 +266,7 @@ def _run(cmd: list[str], cpu: list[float] | None = None) -> tuple[float, float]:
     thread spinning while it waits counts too.
     """
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=_env())
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -240,6 +278,51 @@ def _run(cmd: list[str], cpu: list[float] | None = None) -> tuple[float, float]:
         cpu.append(round(usage.ru_utime + usage.ru_stime, 3))
     # ru_maxrss is in kilobytes on Linux.
     return wall, usage.ru_maxrss / 1024
+
+
+def _memory_curve(sizes: list[int], keep: str | None) -> int:
+    """Peak resident memory of ``emgui-cli fill`` at each size, in MB and bytes per row.
+
+    One run per size (a 30M-row file takes minutes and several GB): the
+    process's own peak (``wait4``'s ``ru_maxrss``), interpreter and
+    libraries included.  One JSON line per size, then a summary line.
+    """
+    folder = keep or tempfile.mkdtemp(prefix="bench_cli_mem_")
+    os.makedirs(folder, exist_ok=True)
+    curve = []
+    try:
+        for rows in sizes:
+            src = os.path.join(folder, f"class_{rows}.csv")
+            _make_csv_apart(src, rows)
+            out = os.path.join(folder, f"ours_{rows}.csv")
+            wall, peak = _run([*_ours_cmd(), "fill", src, "-o", out])
+            point = {
+                "bench": "cli_memory",
+                "rows": rows,
+                "peak_rss_mb": round(peak, 1),
+                "bytes_per_row": round(peak * 2**20 / rows, 1),
+                "seconds": round(wall, 2),
+            }
+            curve.append(point)
+            print(json.dumps(point), flush=True)
+            if not keep:
+                os.remove(src)
+                os.remove(out)
+        largest = curve[-1]
+        print(json.dumps({
+            "bench": "cli_memory_curve",
+            "rows": [p["rows"] for p in curve],
+            "peak_rss_mb": [p["peak_rss_mb"] for p in curve],
+            "bytes_per_row": [p["bytes_per_row"] for p in curve],
+            "target_bytes_per_row": MEMORY_TARGET,
+            "target_met": largest["bytes_per_row"] <= MEMORY_TARGET,
+            "load_avg_1min": round(os.getloadavg()[0], 2),
+            "cpu": _cpu_model(),
+        }), flush=True)
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,7 +338,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="feature columns in the CSV: height alone, or five body measures")
     parser.add_argument("--profile", action="store_true",
                         help="profile one more run of ours (cProfile, top 25 by cumulative time, on stderr)")
+    parser.add_argument("--memory", metavar="N,N,...",
+                        help="measure our peak memory at these row counts instead (one run each, no baseline)")
     args = parser.parse_args(argv)
+    if args.memory:
+        return _memory_curve([int(float(n)) for n in args.memory.split(",")], args.keep)
     if args.baselines is None:
         args.baselines = "sklearn5" if args.features == 5 else "pandas,lean"
     wanted = set() if args.no_baseline else {b.strip() for b in args.baselines.split(",") if b.strip()}
@@ -266,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(folder, exist_ok=True)
     try:
         src = os.path.join(folder, "class.csv")
-        make_csv(src, args.rows, features=args.features)
+        _make_csv_apart(src, args.rows, args.features)
         ours = [*_ours_cmd(), "fill", src, "-o", os.path.join(folder, "ours.csv")]
         names = ",".join(f[0] for f in FEATURES5[: args.features])
         if args.features > 1:

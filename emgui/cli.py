@@ -99,7 +99,7 @@ def _column_index(columns: list[str], name: str) -> int:
 
 
 def _resolve_roles(args, columns, cells):
-    from .core import parsing
+    from .core import fileio, parsing
     from .core.sheet import Roles, detect_roles
 
     detected = detect_roles(columns, cells)
@@ -114,7 +114,7 @@ def _resolve_roles(args, columns, cells):
         for f in features:
             # A named column that is a code (0/1) or an identifier is refused
             # rather than fitted: it would only add noise to every fill.
-            reason = no_measurement(columns[f], cells[f])
+            reason = no_measurement(columns[f], fileio.object_cells(cells[f]))
             if reason is not None:
                 raise UsageError(f"{reason}; leave it out of --features")
     else:
@@ -161,9 +161,13 @@ def _role_cells(columns: list[str], cells: list) -> list:
 
     out = []
     for name, col in zip(columns, cells, strict=True):
-        if not isinstance(col, np.ndarray) and not parsing.is_height_column(name or ""):
-            col = col.slice(0, _ROLE_SAMPLE)
-        out.append(fileio.object_cells(col))
+        if isinstance(col, np.ndarray):
+            out.append(col)
+        elif parsing.is_height_column(name or ""):
+            # Kept as Arrow text: detect_roles samples it without a str per cell.
+            out.append(col)
+        else:
+            out.append(fileio.object_cells(col.slice(0, _ROLE_SAMPLE)))
     return out
 
 
@@ -396,6 +400,7 @@ def run_fill(args) -> int:
         raise UsageError(str(exc)) from exc
     if not table.columns:
         raise UsageError(f"'{_shown(Path(args.input).name)}' has no columns")
+    fileio.release_memory()  # the read's freed pieces: see release_memory
     columns = list(table.columns)
     # An output of --fill all read again: its filled numbers are blank again.
     columns, in_cells = take_number_marks(columns, table.cells)
@@ -405,12 +410,19 @@ def run_fill(args) -> int:
     if out.suffix.lower() == ".xlsx":
         _check_xlsx_output(out, columns, table.cells, roles, args)
     used = _fill_columns(columns, roles)
-    sheet = Sheet.from_table(
-        [columns[j] for j in used],
-        [fileio.object_cells(table.cells[j]) for j in used],
-        _subset_roles(roles, used),
-    )
+    # The label becomes str objects (fills write into it); the features stay
+    # Arrow text, parsed without a str per cell (8 bytes a row less, and no
+    # conversion there and back).
+    sheet_cells = [table.cells[j] if j in roles.features else fileio.object_cells(table.cells[j]) for j in used]
+    if roles.label is not None and not isinstance(table.cells[roles.label], np.ndarray):
+        # The label's Arrow text is not written again (the sheet's cells are): let it go now.
+        cells = list(table.cells)
+        cells[roles.label] = None
+        table = dataclasses.replace(table, cells=cells)
+    sheet = Sheet.from_table([columns[j] for j in used], sheet_cells, _subset_roles(roles, used))
+    del sheet_cells
     in_sheet = _sheet_columns(columns, used, roles)
+    fileio.release_memory()  # the parsers' temporaries
     for f in sheet.roles.features:
         if not np.isfinite(sheet.values(f)).any():
             raise UsageError(f"column '{sheet.columns[f]}' holds no readable numbers")
@@ -431,9 +443,17 @@ def run_fill(args) -> int:
         raise UsageError(str(exc)) from exc
 
     numbers = plan.numbers
+    label_name = sheet.columns[sheet.roles.label]
+    # The report and the closing line are made now, so the fit's arrays (its
+    # input, the EM's sorted copies, the plan) can go before the output is
+    # built: a large fill's peak memory is in writing it.
+    report_json = report_dict(fit_input, report, plan, label_name, sheet) if args.report else None
+    summary = _summary(out, label_name, sheet, plan, report, numbers, draws)
+    del fit_input, report, plan, jobs
+    fileio.release_memory()
     dialect = table.meta.get("dialect")
     decimal = getattr(dialect, "decimal", ".") or "."
-    exported_columns, exported = export_table(sheet, numbers, decimal)
+    exported_columns, exported = export_table(sheet, numbers, decimal, arrow=True)
     filled_features = set() if numbers is None else {int(i) for i in np.unique(numbers.features)}
     for i, f in enumerate(sheet.roles.features):
         if not sheet.converted(f).any() and i not in filled_features:
@@ -441,7 +461,6 @@ def run_fill(args) -> int:
             # written without a Python str per cell.
             exported[f] = table.cells[in_sheet[f]]
     out_columns, out_cells, where = _merge_output(columns, table.cells, used, in_sheet, exported_columns, exported)
-    label_name = sheet.columns[sheet.roles.label]
     styles = {}
     computed = range(len(columns), len(out_columns))
     if draws is not None:
@@ -472,15 +491,21 @@ def run_fill(args) -> int:
     )
     for line in [*table.warnings, *warnings]:
         print(f"emgui-cli: warning: {line}", file=sys.stderr)
-    if args.report:
-        fileio.write_json(args.report, report_dict(fit_input, report, plan, label_name, sheet))
+    if report_json is not None:
+        fileio.write_json(args.report, report_json)
+    print(summary, file=sys.stderr)
+    return 0
+
+
+def _summary(out: Path, label_name: str, sheet, plan, report, numbers, draws) -> str:
+    """The closing line on stderr: what was filled, the model, how far to trust it."""
     result = report.result
     # Blank labels: those the fill covered (filled or left blank with a note)
     # and those of rows it could not use (no readable feature value).
     counts = sheet.counts()
     blank = plan.n_filled + counts["missing"]
     model = f"{report.groups} group{'s' if report.groups != 1 else ''}, {report.covariance} covariance"
-    print(
+    return (
         f"{_shown(str(out))}: filled {plan.n_filled} of {blank} blank '{_shown(label_name)}' cells"
         + (f", {plan.n_uncertain} left blank (see '{_shown(label_name)}_note')" if plan.n_uncertain else "")
         + (f"; {report.n_unusual} row{'s' if report.n_unusual != 1 else ''} with unusual values set aside"
@@ -489,10 +514,8 @@ def run_fill(args) -> int:
         + (f"; {len(draws)} imputations stacked" if draws is not None else "")
         + f"; model: {model}"
         + ("" if report.check is None else f". {report.check.sentence()}")
-        + ("" if result.converged else f" (EM stopped after {result.n_iter} iterations without converging)"),
-        file=sys.stderr,
+        + ("" if result.converged else f" (EM stopped after {result.n_iter} iterations without converging)")
     )
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -167,6 +167,37 @@ _DELIMITERS = (",", ";", "\t", "|")
 # Public entry points
 
 
+_TRIM: list = []
+
+
+def release_memory() -> None:
+    """Give freed memory back to the system: Arrow's pool, then glibc's heap.
+
+    Reading a large CSV frees its pieces (the blocks Arrow read, joined into
+    one array per column) into the heap, where the next arrays, too large
+    for it, do not reuse them: a 30M-row fill kept ~40 bytes a row of them
+    resident until the end (``benchmarks/bench_cli.py --memory``).  A no-op
+    where the C library is not glibc.
+    """
+    import sys
+
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is not None:
+        pyarrow.default_memory_pool().release_unused()
+    if not _TRIM:
+        trim = None
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            try:
+                trim = ctypes.CDLL("libc.so.6").malloc_trim
+            except (OSError, AttributeError):
+                trim = None  # not glibc: nothing to trim
+        _TRIM.append(trim)
+    if _TRIM[0] is not None:
+        _TRIM[0](0)
+
+
 def read_table(
     path: str | os.PathLike,
     *,

@@ -19,11 +19,15 @@ import functools
 import threading
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import binning, mixture, parsing, trust
+from . import mixture, parsing, trust
 from .sheet import FILLED, UNCERTAIN, USER, FillNotes, Sheet
+
+if TYPE_CHECKING:
+    from . import binning
 
 __all__ = [
     "FillError",
@@ -108,8 +112,11 @@ class FitInput:
     def histogram(self) -> binning.Histogram | None:
         """The first feature's histogram by class (computed once, on first use).
 
-        The window's loader thread asks for it so the GUI thread only draws it.
+        The window's loader thread asks for it so the GUI thread only draws it
+        (the command line never does: binning is imported here).
         """
+        from . import binning
+
         return binning.group_histogram(self.X[:, 0], self.labels, self.n_components)
 
 
@@ -315,8 +322,14 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
 
 
-def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput:
-    """:func:`prepare_fit` of a :class:`FitSource`; safe in any thread (it reads only the source)."""
+def prepare_from(source: FitSource, n_components: int | None = None, *, share: bool = False) -> FitInput:
+    """:func:`prepare_fit` of a :class:`FitSource`; safe in any thread (it reads only the source).
+
+    ``share``: a single feature read on every row is taken as ``X`` without
+    a copy (read-only view of the source's array); only for a caller that
+    does not change the sheet while the fit input lives (the command line,
+    where a million rows then take 8 MB less).
+    """
     if n_components is not None and n_components < 1:
         raise FillError("The number of classes must be at least 1.")
     # One feature (the usual case): a view, not a stacked copy of a million rows.
@@ -331,7 +344,10 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
         empty = [name for name, v in zip(source.feature_names, source.values, strict=True) if not np.isfinite(v).any()]
         if empty:
             raise FillError(f"The feature column '{empty[0]}' has no readable value: leave it out of the features.")
-    X = np.ascontiguousarray(values[rows])
+    if share and len(rows) == len(values) and values.shape[1] == 1:
+        X = values.view()  # its own flags: made read-only below, the source's stay
+    else:
+        X = np.ascontiguousarray(values[rows])
     del values
     blank_values = None
     if not np.isfinite(X).all():
@@ -343,7 +359,9 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
 
     user = source.user
     if source.label_cells is not None:
-        if source.copied:
+        if user.all():
+            typed_raw = source.label_cells  # nothing to blank (a fresh sheet): no copy
+        elif source.copied:
             typed_raw = source.label_cells  # our own copy: blanked in place
             typed_raw[~user] = None
         else:
@@ -386,8 +404,10 @@ def prepare_from(source: FitSource, n_components: int | None = None) -> FitInput
     # Small integer types: kept with the fit input (and by the window for the
     # "How EM works" panel), they cost a million rows 5 MB instead of 24.
     index = np.int32 if source.n_rows < 2**31 else np.int64
-    labels = codes_all[rows].astype(np.int8 if len(classes) < 127 else np.int32)
-    blank_rows = np.flatnonzero(blank[rows]).astype(index)
+    every = len(rows) == source.n_rows  # every row readable: no (n,) gathers
+    labels = (codes_all if every else codes_all[rows]).astype(np.int8 if len(classes) < 127 else np.int32)
+    del codes_all
+    blank_rows = np.flatnonzero(blank if every else blank[rows]).astype(index)
     rows = rows.astype(index)
     # Read-only: a fit thread can share them instead of copying (see
     # emgui.ui.worker), and a slip that would write into the cache raises.
@@ -802,11 +822,13 @@ class FillJob:
         keep = self.keep
         blank = fi.blank_rows
         kept_blank = blank[keep[blank]]
-        position = np.cumsum(keep) - 1  # row of the fit input -> row of the kept rows
-        post = result.posteriors_of(position[kept_blank])
-        post = trust.temper(post, temperature)
+        # Row of the fit input -> row of the kept rows (the same when all are kept:
+        # no (n,) int64 array then).
+        position = kept_blank if keep.all() else (np.cumsum(keep) - 1)[kept_blank]
+        post = result.posteriors_of(position)  # a new array: tempered in place
+        post = trust.temper(post, temperature, in_place=True)
         k = post.shape[1]
-        guess = np.argmax(post, axis=1) if len(post) else np.zeros(0, dtype=np.int64)
+        guess = np.argmax(post, axis=1).astype(np.int16) if len(post) else np.zeros(0, dtype=np.int16)
         conf = np.take_along_axis(post, guess[:, None], axis=1)[:, 0] if len(post) else np.zeros(0)
         named = ~np.asarray(unnamed, dtype=bool)[guess] if len(guess) else np.zeros(0, dtype=bool)
         status = np.where(named & (conf >= self.min_confidence), FILLED, UNCERTAIN).astype(np.int8)
@@ -821,24 +843,29 @@ class FillJob:
                 post = np.where(flagged[:, None], np.nan, post)
         # Rows left with no value take no part at all.
         off = blank[~keep[blank]]
-        rows = np.concatenate([kept_blank, off])
-        status = np.concatenate([status, np.full(len(off), UNCERTAIN, dtype=np.int8)])
-        conf = np.concatenate([conf, np.full(len(off), np.nan)])
-        guess = np.concatenate([guess, np.full(len(off), -1, dtype=guess.dtype)])
-        if k > 2:
-            post = np.concatenate([post, np.full((len(off), k), np.nan)])
-        order = np.argsort(rows, kind="stable")
+        rows = kept_blank  # sorted, as blank_rows is
+        if len(off):
+            rows = np.concatenate([kept_blank, off])
+            status = np.concatenate([status, np.full(len(off), UNCERTAIN, dtype=np.int8)])
+            conf = np.concatenate([conf, np.full(len(off), np.nan)])
+            guess = np.concatenate([guess, np.full(len(off), -1, dtype=guess.dtype)])
+            if k > 2:
+                post = np.concatenate([post, np.full((len(off), k), np.nan)])
+            order = np.argsort(rows, kind="stable")
+            rows, status, conf, guess = rows[order], status[order], conf[order], guess[order]
+            if k > 2:
+                post = post[order]
         unusual = tuple(
             (int(fi.rows[i]), int(f), reason)
             for i, items in sorted(self.unusual.reasons.items())
             for f, reason in items
         )
         return FillPlan(
-            rows=fi.rows[rows[order]],
-            status=status[order],
-            confidence=conf[order],
-            guess=guess[order].astype(np.int16),
-            posteriors=post[order] if k > 2 else None,
+            rows=fi.rows[rows],
+            status=status,
+            confidence=conf,
+            guess=guess,
+            posteriors=post if k > 2 else None,
             classes=classes,
             spellings={**fi.spellings, **{c: c for c in classes if c not in fi.spellings}},
             unusual=unusual,
@@ -999,7 +1026,8 @@ def fill_sheet(
 
     ``job_out``, when given, receives the job (for :meth:`FillJob.draws`).
     """
-    fit_input = prepare_fit(sheet, n_components)
+    # The command line changes the sheet only after the fit: its values are shared, not copied.
+    fit_input = prepare_from(fit_source(sheet, copy=False), n_components, share=True)
     job = FillJob(
         fit_input, components=n_components, covariance=covariance,
         min_confidence=min_confidence, seed=seed, check=check, fill=fill, **em_kwargs,
@@ -1024,7 +1052,7 @@ def _number_text(values: np.ndarray, decimal: str = ".") -> np.ndarray:
 
 
 def export_table(
-    sheet: Sheet, numbers: NumberFill | None = None, decimal: str = "."
+    sheet: Sheet, numbers: NumberFill | None = None, decimal: str = ".", *, arrow: bool = False
 ) -> tuple[list[str], list[np.ndarray]]:
     """Columns and cells as the ``emgui-cli fill`` contract writes them.
 
@@ -1035,19 +1063,28 @@ def export_table(
     ``numbers`` (``--fill all``), the filled values written into their blank
     cells and, for each feature with filled cells, ``<feature>_imputed``,
     ``<feature>_low`` and ``<feature>_high``.
+
+    Columns are object arrays of ``str``/None, or Arrow string arrays for
+    packed columns.  ``arrow`` (the command line, whose writers take both):
+    the mark columns as Arrow text too, and a height column with no cell
+    converted left as the sheet holds it, so a million rows need no ``str``
+    per filled cell or per height, and the label column is the sheet's own
+    array (not a copy: write it, do not change it).
     """
-    columns, cells = sheet.to_table(marks=True, numbers=False)  # the issue columns included; the numbers' below
+    # The issue columns included; the numbers' below.
+    columns, cells = sheet.to_table(marks=True, numbers=False, arrow_marks=arrow, copy=not arrow)
     if numbers is None:
         numbers = numbers_of(sheet)
     for f in sheet.roles.features:
         if sheet.unit(f) is None:
             continue  # plain numbers are written back unchanged
-        raw = sheet.column_cells(f)
-        vals = sheet.values(f)
-        out = raw.copy()
         # Only cells read in another unit are rewritten (few, typically), so
         # the per-cell formatting stays off the common path.
         convert = np.flatnonzero(sheet.converted(f))
+        if arrow and not len(convert):
+            continue
+        vals = sheet.values(f)
+        out = np.array(sheet.column_cells(f), dtype=object)
         out[convert] = [parsing.format_number(round(float(v), 3)) for v in vals[convert]]
         cells[f] = out
     if numbers is not None and len(numbers):
@@ -1057,8 +1094,8 @@ def export_table(
             if not sel.any():
                 continue
             rows = numbers.rows[sel]
-            col = cells[f]  # to_table's own copy, unless packed (an Arrow array)
-            if not (isinstance(col, np.ndarray) and col.dtype == object):
+            col = cells[f]  # to_table's own copy, unless packed (an Arrow array) or not copied
+            if not (isinstance(col, np.ndarray) and col.dtype == object) or col is sheet.column_cells(f):
                 col = np.array(sheet.column_cells(f), dtype=object)
             col[rows] = _number_text(numbers.values[sel], decimal)
             cells[f] = col

@@ -916,6 +916,7 @@ class EMFit:
         complete = np.isfinite(x).all(axis=1) if dim > 1 else None
         self._helper: EMFit | None = None
         self._incomplete: _fast.Incomplete | None = None
+        parts = None  # one feature: each group's values sorted (see below)
         if complete is not None and not complete.all():
             self._helper = EMFit(
                 _imputed_for_start(x, lab, k), lab, k, max_iter=max_iter, tol=tol,
@@ -937,12 +938,24 @@ class EMFit:
         # subset of sorted rows is sorted).  With ties in the first feature
         # (values to 0.1 cm) sorting is a lexsort; four of them per fit were
         # most of a 5-feature fill's time on a busy machine.
-        xs = ls = None
+        xs = ls = parts = None
         if dim > 1:
             at = _canonical_order(x_full)
             xs, ls = x_full[at], lab_full[at]
         if self._helper is None:
-            self._init_shift(x, k, xs)
+            if dim == 1 and n > 1:
+                # One feature: each group (blank, each class) sorted once, and
+                # all rows' canonical order merged from those sorted runs (a
+                # stable sort merges runs in linear time): a million rows sort
+                # in ~50 ms less than sorting all of them and each group again.
+                col = x[:, 0]
+                parts = {j: np.sort(col[lab == j]) for j in range(-1, k)}
+                merged = np.concatenate(list(parts.values()))
+                merged.sort(kind="stable")
+                self._init_shift(x, k, merged[:, None])
+                del merged
+            else:
+                self._init_shift(x, k, xs)
 
         self._dim = dim
         self._n = n
@@ -950,7 +963,12 @@ class EMFit:
         self._labels = lab
         self._unl_rows = np.flatnonzero(lab < 0)
         self._xu_input_order = x[self._unl_rows] - self._shift
-        if xs is not None:
+        if parts is not None:
+            # Sorting commutes with subtracting the shift (a monotone map): the
+            # same values; in place, as each group's sorted copy is its own.
+            parts[-1] -= self._shift
+            self._xu = parts[-1][:, None]
+        elif xs is not None:
             self._xu = np.ascontiguousarray(xs[ls < 0] - self._shift)
         else:
             self._xu = np.ascontiguousarray(_canonical(self._xu_input_order))
@@ -960,7 +978,11 @@ class EMFit:
         self._mean_lab = np.zeros((k, dim))
         self._scatter_lab = np.zeros((k, dim, dim))
         for j in np.flatnonzero(self._n_lab):
-            rows = (_canonical(x_full[lab_full == j]) if xs is None else xs[ls == j]) - self._shift
+            if parts is not None:
+                rows = parts[j][:, None]
+                rows -= self._shift
+            else:
+                rows = (_canonical(x_full[lab_full == j]) if xs is None else xs[ls == j]) - self._shift
             self._mean_lab[j] = rows.mean(axis=0)
             diff = rows - self._mean_lab[j]
             self._scatter_lab[j] = diff.T @ diff
@@ -977,6 +999,7 @@ class EMFit:
         # features the monomial engine below usually serves every iteration,
         # and Whitened keeps its own (D+1, n) copy of the rows.
         self._exact: _fast.Precise | _fast.Whitened | None = None
+        del parts
         self._fast: _fast.TwoClassLine | _fast.QuadraticFeatures | None = None
         p = _fast.QuadraticFeatures.n_columns(dim)
         if n_u and dim == 1 and k == 2:

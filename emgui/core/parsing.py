@@ -1085,9 +1085,14 @@ def _to_float(texts) -> np.ndarray:
 
     from . import _arrowtext as at
 
-    # Arrow's parser rounds correctly, like float(), and is several times faster.
-    trimmed = pc.utf8_trim(texts, characters=_WS)
-    return at.to_numbers(pc.cast(trimmed, pa.float64()), np.float64)
+    # Arrow's parser rounds correctly, like float(), and is several times
+    # faster.  It takes no surrounding blanks, so text without any is cast
+    # as it is (the usual case: no trimmed copy of a whole column).
+    try:
+        floats = pc.cast(texts, pa.float64())
+    except pa.ArrowInvalid:
+        floats = pc.cast(pc.utf8_trim(texts, characters=_WS), pa.float64())
+    return at.to_numbers(floats, np.float64)
 
 
 class _Stage:
@@ -1099,11 +1104,11 @@ class _Stage:
     and text matching ``_FAST_NUM``).
     """
 
-    def __init__(self, n: int) -> None:
-        self.plain = np.full(n, np.nan)
+    def __init__(self, n: int, plain: np.ndarray | None = None) -> None:
+        self.plain = np.full(n, np.nan) if plain is None else plain
         self.missing = np.zeros(n, dtype=bool)
         self.slow = np.zeros(n, dtype=bool)
-        self.fast = np.zeros(n, dtype=bool)
+        self.fast = np.zeros(n, dtype=bool) if plain is None else np.ones(n, dtype=bool)
 
 
 def _vector_pass(arr: np.ndarray, numbers_column: bool) -> _Stage:
@@ -1158,20 +1163,28 @@ def _vector_pass_arrow(column, numbers_column: bool) -> _Stage:
     from . import _arrowtext as at
 
     n = len(column)
-    st = _Stage(n)
     if not n:
-        return st
+        return _Stage(n)
     na = at._valid(at._plain(column))
     if na is None:
-        return _text_stage(st, np.arange(n), column, numbers_column)
+        # No blank: a column of nothing but plain numbers (the usual case)
+        # is read at once, without an index or a NaN array per row first.
+        vals = _all_plain_numbers(column)
+        if vals is not None:
+            return _Stage(n, plain=vals)
+        return _text_stage(_Stage(n), np.arange(n), column, numbers_column, plain_tried=True)
+    st = _Stage(n)
     na = ~na
     st.missing |= na
     keep = ~na
     return _text_stage(st, np.flatnonzero(keep), column.filter(at.from_bools(keep)), numbers_column)
 
 
-def _text_stage(st: _Stage, idx: np.ndarray, texts, numbers_column: bool) -> _Stage:
-    """The vectorised readers over the text cells ``texts`` (Arrow) at rows ``idx``."""
+def _text_stage(st: _Stage, idx: np.ndarray, texts, numbers_column: bool, *, plain_tried: bool = False) -> _Stage:
+    """The vectorised readers over the text cells ``texts`` (Arrow) at rows ``idx``.
+
+    ``plain_tried``: the caller found already that not all of them are plain numbers.
+    """
     from . import _arrowtext as at
 
     if not len(idx):
@@ -1181,9 +1194,12 @@ def _text_stage(st: _Stage, idx: np.ndarray, texts, numbers_column: bool) -> _St
     # A column of nothing but plain numbers (the usual case) needs no regex:
     # Arrow's float parser accepts, among finite numbers, only what
     # _FAST_NUM matches (tests/core/test_fast_paths.py holds it to that).
-    vals = _all_plain_numbers(texts)
+    vals = None if plain_tried else _all_plain_numbers(texts)
     if vals is not None:
-        st.plain[idx] = vals
+        if len(idx) == len(st.plain):  # every row (idx is 0..n-1): the floats as they are, no copy
+            st.plain = vals
+        else:
+            st.plain[idx] = vals
         st.fast[idx] = True
         return st
     # Each fast reader takes what it can; the remaining cells shrink as they go.
@@ -1276,17 +1292,18 @@ def parse_height_column(raw: Sequence, unit: str | None = None) -> ParsedColumn:
                 if v is not None and math.isfinite(v):
                     plain[i] = v
         unit = _detect_unit(plain)
-    values, issues = _empty_column(n)
     lo, hi = _bounds(unit)
     good = (st.plain >= lo * (1 - _RANGE_SLACK)) & (st.plain <= hi * (1 + _RANGE_SLACK))
-    values[good] = st.plain[good]
+    values = np.where(good, st.plain, np.nan)  # no temporary copy of the good values
+    issues = np.full(n, None, dtype=object)
     missing = st.missing
     redo = np.flatnonzero(st.slow | (~np.isnan(st.plain) & ~good))
     for i, cell in zip(redo, cells(redo), strict=True):
         values[i], issues[i], missing[i] = _height_cell(cell, unit)
     # Cells read as plain numbers already read the same in a number column;
     # only the rest (units, commas, blanks: few, typically) are read again.
-    plain = np.where(st.fast, st.plain, np.nan)
+    # Every cell a plain number (the usual case): st.plain itself, no copy.
+    plain = st.plain if st.fast.all() else np.where(st.fast, st.plain, np.nan)
     rest = np.flatnonzero(~st.fast)
     if len(rest):
         plain[rest] = parse_number_column(cells(rest)).values

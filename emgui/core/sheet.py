@@ -1437,9 +1437,16 @@ class Sheet:
 
     # -- output ------------------------------------------------------------------
 
-    def to_table(self, *, marks: bool = True, numbers: bool = True) -> tuple[list[str], list[np.ndarray]]:
+    def to_table(
+        self, *, marks: bool = True, numbers: bool = True, arrow_marks: bool = False, copy: bool = True
+    ) -> tuple[list[str], list[np.ndarray]]:
         """Columns and raw cells for saving; with ``<label>_imputed/_confidence/_note``,
         ``<feature>_issue`` and the filled numbers' columns added (``marks``).
+
+        ``arrow_marks``: ``<label>_imputed`` and ``_confidence`` as Arrow
+        text (see :func:`mark_cells`), no Python ``str`` per filled row.
+        ``copy`` False: the sheet's own object arrays, not copies (for a
+        caller that writes them at once and changes neither them nor the sheet).
 
         The raw cells are written exactly as typed, so reopening gives the same
         sheet back, filled marks included.  Each column as
@@ -1448,10 +1455,13 @@ class Sheet:
         adds ``<feature>_imputed``, ``_low`` and ``_high``.
         """
         columns = list(self._columns)
-        cells = [self.column_snapshot(c) for c in range(self.n_cols)]
+        cells = [
+            self.column_snapshot(c) if copy or isinstance(self._cells[c], TextColumn) else self._cells[c]
+            for c in range(self.n_cols)
+        ]
         if marks and self._roles.label is not None:
             name = self._columns[self._roles.label]
-            imputed, conf = self.mark_columns()
+            imputed, conf = mark_cells(self.provenance, self.confidence, arrow=arrow_marks)
             columns += [name + "_imputed", name + "_confidence"]
             cells += [imputed, conf]
             notes = self.note_column()
@@ -1576,7 +1586,9 @@ def _converted(parsed: parsing.ParsedColumn) -> np.ndarray:
     """``(n,)`` bool: the value is a number other than the text read as a plain number."""
     values = parsed.values
     # A bool per row rather than the plain numbers themselves: 1 MB, not 8, per million.
-    return np.isfinite(values) & ~(np.abs(parsed.plain - values) <= 1e-9)
+    gap = parsed.plain - values
+    np.abs(gap, out=gap)  # in place: one temporary of 8 bytes a row, not two
+    return np.isfinite(values) & ~(gap <= 1e-9)
 
 
 def _missing_mask(raw: np.ndarray) -> np.ndarray:
