@@ -306,7 +306,9 @@ def test_xlsx_export_keeps_an_uncertain_blanks_best_guess_as_a_comment(tmp_path)
                  "--min-confidence", "0.95"]) == 0
     ws = openpyxl.load_workbook(out).active
     comments = [c.comment.text for c in ws["B"][1:] if c.comment is not None and c.value is None]
-    assert comments and all(t.startswith("Left blank: uncertain: best guess ") for t in comments)
+    assert comments and all(
+        t.startswith("EM Gap Filler:\nLeft blank: uncertain: best guess ") for t in comments
+    )
 
 
 def test_a_label_given_by_a_formula_is_typed_but_names_no_class():
