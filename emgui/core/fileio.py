@@ -1679,6 +1679,14 @@ def _is_arrow_text(values) -> bool:
 
 def _text_items(col: np.ndarray) -> np.ndarray:
     """Items -> str or None: NaN and "" become None, numbers their shortest text."""
+    if col.dtype == object and set(map(type, col)) <= _STR_OR_NONE:
+        # The usual case (cells as read), in C passes.
+        empty = col == ""
+        if not empty.any():
+            return col
+        col = col.copy()
+        col[empty] = None
+        return col
     out = []
     for v in col:
         if v is None or type(v) is str:
@@ -1688,6 +1696,9 @@ def _text_items(col: np.ndarray) -> np.ndarray:
         else:
             out.append(str(v) or None)
     return _object_array(out)
+
+
+_STR_OR_NONE = frozenset({str, type(None)})
 
 
 def _check_shapes(columns: list[str], cols: list[np.ndarray]) -> int:
@@ -2094,57 +2105,54 @@ def _xlsx_numbers(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    n = len(cells)
+    from . import _arrowtext as at
+
+    # Arrow kernels for the text, numpy for the rest; no Python scalar goes
+    # to Arrow (pa.scalar would import pandas, see _arrowtext).
+    text = cells if isinstance(cells, pa.Array) else at.from_cells(cells)
+    n = len(text)
     is_number = np.zeros(n, dtype=bool)
     values = np.full(n, np.nan)
     formats = np.full(n, None, dtype=object)
-    text = cells if isinstance(cells, pa.Array) else pa.array(cells, type=pa.string())
     parts = pc.extract_regex(text, _TYPED_NUMBER)
-    if parts.null_count == n:
+    matched = at.to_bools(pc.is_valid(parts))
+    if not matched.any():
         return is_number, values, formats
-    # Arrow gives "" for a group that took no part in the match.
+    parts = parts.filter(at.from_bools(matched))
+    m = len(parts)
+
+    def length(arr) -> np.ndarray:
+        return at.to_numbers(pc.utf8_length(arr), np.int32)
+
+    # Arrow gives "" for a group that took no part in the match: ".5" has
+    # no whole part and its mark and decimals in the second branch.
     whole, frac, mark = (parts.field(k) for k in ("whole", "frac", "mark"))
-    no_whole = pc.equal(whole, "")
-    whole = pc.if_else(no_whole, "0", whole)
+    no_whole = at.from_bools(length(whole) == 0)
+    whole = pc.if_else(no_whole, at.repeat("0", m), whole)
     frac = pc.if_else(no_whole, parts.field("frac2"), frac)
-    mark = pc.if_else(no_whole, parts.field("mark2"), mark)
+    comma = at.to_bools(pc.starts_with(pc.if_else(no_whole, parts.field("mark2"), mark), ","))
     exp = parts.field("exp")
-    n_frac = pc.utf8_length(frac)
-    digits = pc.utf8_length(pc.utf8_ltrim(pc.binary_join_element_wise(whole, frac, ""), "0"))
-    ok = pc.and_(
-        pc.is_valid(parts),
-        pc.invert(
-            pc.or_(
-                # "007": leading zeros
-                pc.and_(pc.greater(pc.utf8_length(whole), 1), pc.starts_with(whole, "0")),
-                pc.or_(
-                    # "1,234" and "1,": maybe thousands, kept as typed
-                    pc.and_(pc.equal(mark, ","), pc.or_(pc.equal(n_frac, 3), pc.equal(n_frac, 0))),
-                    pc.greater(digits, _XLSX_DIGITS),
-                ),
-            )
-        ),
-    )
-    ok = pc.fill_null(ok, False)
-    if not pc.any(ok).as_py():
-        return is_number, values, formats
-    has_exp = pc.not_equal(exp, "")
+    n_whole, n_frac, has_exp = length(whole), length(frac), length(exp) > 0
+    leading_zero = (n_whole > 1) & at.to_bools(pc.starts_with(whole, "0"))
+    maybe_thousands = comma & ((n_frac == 3) | (n_frac == 0))
+    empty = at.repeat("", m)
+    digits = length(pc.utf8_ltrim(pc.binary_join_element_wise(whole, frac, empty), "0"))
+    ok = ~leading_zero & ~maybe_thousands & (digits <= _XLSX_DIGITS)
     literal = pc.binary_join_element_wise(
-        parts.field("sign"), whole, ".", pc.if_else(pc.equal(frac, ""), "0", frac),
-        pc.if_else(has_exp, "e", ""), exp, "",
-    )
-    x = pc.cast(pc.if_else(ok, literal, pa.scalar(None, pa.string())), pa.float64())
-    ok = pc.and_(ok, pc.is_finite(x))
-    ok = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
-    is_number[:] = ok
-    values[ok] = x.to_numpy(zero_copy_only=False)[ok]
-    decimals = n_frac.to_numpy(zero_copy_only=False)
-    exps = has_exp.to_numpy(zero_copy_only=False)
-    for d, e in set(zip(decimals[ok].tolist(), exps[ok].tolist(), strict=True)):
-        if d == 0 and not e:
-            continue
-        fmt = ("0." + "0" * d if d else "0") + ("E+0" if e else "")
-        formats[ok & (decimals == d) & (exps == e)] = fmt
+        parts.field("sign"), whole, at.repeat(".", m),
+        pc.if_else(at.from_bools(n_frac == 0), at.repeat("0", m), frac),
+        pc.if_else(at.from_bools(has_exp), at.repeat("e", m), empty), exp, empty,
+    )  # fmt: skip
+    x = np.full(m, np.nan)
+    x[ok] = at.to_numbers(pc.cast(literal.filter(at.from_bools(ok)), pa.float64()), np.float64)
+    ok &= np.isfinite(x)
+    rows = np.flatnonzero(matched)[ok]
+    is_number[rows] = True
+    values[rows] = x[ok]
+    for d, e in set(zip(n_frac[ok].tolist(), has_exp[ok].tolist(), strict=True)):
+        if d or e:
+            fmt = ("0." + "0" * d if d else "0") + ("E+0" if e else "")
+            formats[rows[(n_frac[ok] == d) & (has_exp[ok] == e)]] = fmt
     return is_number, values, formats
 
 
@@ -2191,9 +2199,10 @@ def _write_xlsx(
     sheet's limits are checked first.  The file is assembled in memory and
     written by :func:`_atomic_file`.
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
     import rvgsrust_xlsxwriter as rx
+
+    from . import _arrowtext as at
 
     if n_rows + 1 > _XLSX_MAX_ROWS or len(columns) > _XLSX_MAX_COLS:
         raise FileFormatError(
@@ -2202,11 +2211,13 @@ def _write_xlsx(
         )
     columns = list(_no_nonchars(_object_array(columns)))
     cols = [_no_nonchars(_text_items(c)) for c in cols]
-    texts = [pa.array(c, type=pa.string()) for c in [_object_array(columns), *cols]]
-    for j, text in enumerate(texts):
-        long = pc.fill_null(pc.greater(pc.utf8_length(text), MAX_XLSX_CELL_CHARS // 2), False)
-        for i in np.flatnonzero(long.to_numpy(zero_copy_only=False)):
-            v = text[i].as_py()
+    # (Not pa.array: for an object array it imports pandas, half a second.)
+    everything = [_object_array(columns), *cols]
+    texts = [at.from_cells(c) for c in everything]
+    for j, (col, text) in enumerate(zip(everything, texts, strict=True)):
+        length = at.to_numbers(pc.utf8_length(text), np.int32, null=0)
+        for i in np.flatnonzero(length > MAX_XLSX_CELL_CHARS // 2):
+            v = col[i]
             if _utf16_len(v) > MAX_XLSX_CELL_CHARS:
                 where = "header" if j == 0 else f"row {i + 2}, column {j}"
                 raise FileFormatError(
