@@ -1423,31 +1423,69 @@ def _choose_sheet(name: str, metas: list, sheet: str | None) -> str:
 
 
 def _collect_rows(rows, height: int | None, report: _Reporter) -> list[list]:
-    """Rows of cell values -> column lists of text, header first.
+    """Rows of cell values -> columns of text, header first.
 
     Leading empty rows are skipped so the first non-empty row is the header;
-    leading and trailing columns with no value at all are dropped.
+    leading and trailing columns with no value at all are dropped.  The rows
+    are taken in blocks and turned into text a column at a time
+    (:func:`_column_texts`); ragged rows (openpyxl's) are padded with None.
     """
-    cols: list[list] = []
+    import itertools
+
+    blocks: list[list] = []
     n = 0
-    started = False
-    for i, row in enumerate(rows):
-        texts = [_cell_text(v) for v in row]
-        if not started:
-            if all(t is None for t in texts):
-                continue
-            started = True
-        if len(texts) > len(cols):
-            cols.extend([None] * n for _ in range(len(texts) - len(cols)))
-        for j, col in enumerate(cols):
-            col.append(texts[j] if j < len(texts) else None)
-        n += 1
-        if i % 4096 == 4095:
-            report(0.35 + 0.6 * (i / height if height else 0.5))
-    used = [j for j, c in enumerate(cols) if any(v is not None for v in c)]
-    if not used:
+    width = 0
+    it = iter(rows)
+    while block := list(itertools.islice(it, 65_536)):
+        blocks.append(block)
+        n += len(block)
+        width = max(width, max(map(len, block)))
+        report(0.35 + 0.5 * (n / height if height else 0.5))
+    if not n or not width:
         return []
-    return cols[used[0] : used[-1] + 1]
+    grid = np.empty((n, width), dtype=object)
+    at = 0
+    for block in blocks:
+        if all(len(r) == width for r in block):
+            grid[at : at + len(block)] = block
+        else:
+            for i, r in enumerate(block):
+                grid[at + i, : len(r)] = r
+        at += len(block)
+    del blocks
+    cols = [_column_texts(grid[:, j]) for j in range(width)]
+    del grid
+    present = [c != None for c in cols]  # noqa: E711 - elementwise
+    filled_rows = np.logical_or.reduce(present)
+    if not filled_rows.any():
+        return []
+    first = int(np.argmax(filled_rows))
+    used = [j for j, p in enumerate(present) if p.any()]
+    return [cols[j][first:] for j in range(used[0], used[-1] + 1)]
+
+
+def _column_texts(col: np.ndarray) -> np.ndarray:
+    """:func:`_cell_text` of every cell of an object column, whole-column where it can."""
+    out = col.copy()
+    kinds = np.frompyfunc(type, 1, 1)(col)
+    floats = kinds == float  # noqa: E721 - elementwise, over an array of types
+    if floats.any():
+        x = col[floats].astype(np.float64)
+        integral = (x == np.floor(x)) & (np.abs(x) < 1e17)
+        text = np.empty(len(x), dtype=object)
+        # Integers as their digits (numpy's int-to-text, in C); the rest
+        # formatted once per distinct value.
+        text[integral] = x[integral].astype(np.int64).astype(str).astype(object)
+        rest = ~integral
+        if rest.any():
+            uniques, inverse = np.unique(x[rest], return_inverse=True)
+            text[rest] = np.array([_format_number(float(u)) for u in uniques], dtype=object)[inverse.ravel()]
+        out[floats] = text
+    other = ~floats & (kinds != str) & (kinds != type(None))  # noqa: E721 - elementwise
+    for i in np.flatnonzero(other):
+        out[i] = _cell_text(col[i])
+    out[out == ""] = None
+    return out
 
 
 def _cell_text(v) -> str | None:
