@@ -338,3 +338,10 @@ def test_labels_that_are_only_formulas_name_no_class_and_invent_none():
     with pytest.raises(FillError, match="only typed labels are formulas"):
         fill_sheet(sheet)
     assert list(sheet.column_cells(0)) == ["=F", None, None, None]
+
+
+def test_export_percentages_read_as_python_formats_them():
+    from emgui.core.fill import _percent
+
+    p = np.array([0.0, 1.0, 0.0005, 0.9995, 0.12345, 0.5, 0.96053, np.nan])
+    assert _percent(p).tolist() == [f"{x:.1%}" for x in p]
