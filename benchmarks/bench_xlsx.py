@@ -38,7 +38,7 @@ Prints one JSON line::
 
     {"bench": "xlsx", "rows": ..., "ours_s": median, "baseline_s": median,
      "ratio": baseline / ours, "target_ratio": 3, "target_met": ...,
-     "ours_runs": [...], "baseline_runs": [...], "pandas_io_s": ...,
+     "ours_cpu_s": ..., "baseline_cpu_s": ..., "cpu_ratio": ..., "ours_runs": [...], "baseline_runs": [...], "pandas_io_s": ...,
      "writers": {"name": {"cpu_s": median, "wall_s": median, "wall_min": ...,
      "wall_max": ..., "writes": "what it could write"}}, ...}
 
@@ -145,18 +145,22 @@ def _ours_cmd() -> list[str]:
     return [sys.executable, "-m", "emgui.cli"]
 
 
-def _run(cmd: list[str]) -> float:
-    """Wall seconds of one subprocess; raises if it fails."""
+def _run(cmd: list[str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one subprocess; raises if it fails.
+
+    The CPU time tells the two sides apart more steadily than the wall time
+    on a machine shared with other work.
+    """
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, timeout=1800)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[:3]} failed ({proc.returncode}): {proc.stderr.decode(errors='replace').strip()}")
-    return wall
-
-
-def _summary(runs: list[float]) -> dict:
-    return {"median": round(statistics.median(runs), 3), "min": round(min(runs), 3), "max": round(max(runs), 3)}
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{cmd[:3]} failed ({code}): {err.strip()}")
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def bench_cli(folder: str, src: str, repeat: int) -> dict:
@@ -169,12 +173,15 @@ def bench_cli(folder: str, src: str, repeat: int) -> dict:
         "baseline": [sys.executable, base_script, src, os.path.join(folder, "baseline.xlsx")],
         "pandas_io": [sys.executable, io_script, src, os.path.join(folder, "pandas_io.xlsx")],
     }
-    for cmd in sides.values():  # warm-up: file cache, byte-code
+    for cmd in sides.values():  # warm-up: file cache, byte-code (not measured)
         _run(cmd)
     runs: dict[str, list[float]] = {k: [] for k in sides}
+    cpu: dict[str, list[float]] = {k: [] for k in sides}
     for _ in range(repeat):
         for k, cmd in sides.items():
-            runs[k].append(_run(cmd))
+            wall, used = _run(cmd)
+            runs[k].append(wall)
+            cpu[k].append(used)
     ours, base, pio = (statistics.median(runs[k]) for k in ("ours", "baseline", "pandas_io"))
     ratios = [b / o for o, b in zip(runs["ours"], runs["baseline"], strict=True)]
     return {
@@ -186,6 +193,10 @@ def bench_cli(folder: str, src: str, repeat: int) -> dict:
         "target_met": base / ours >= TARGET_RATIO,
         "pandas_io_s": round(pio, 3),
         "ratio_to_pandas_io": round(pio / ours, 2),
+        "ours_cpu_s": round(statistics.median(cpu["ours"]), 3),
+        "baseline_cpu_s": round(statistics.median(cpu["baseline"]), 3),
+        "cpu_ratio": round(statistics.median(cpu["baseline"]) / statistics.median(cpu["ours"]), 2),
+        "pandas_io_cpu_s": round(statistics.median(cpu["pandas_io"]), 3),
         "ours_runs": [round(x, 3) for x in runs["ours"]],
         "baseline_runs": [round(x, 3) for x in runs["baseline"]],
         "pandas_io_runs": [round(x, 3) for x in runs["pandas_io"]],
