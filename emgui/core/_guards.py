@@ -558,20 +558,32 @@ XLSX_MAX_CELL_CHARS = 32_767
 
 def _longest_cell(column) -> tuple[int, int]:
     """(index, UTF-16 length) of the longest cell of a column of str/None or Arrow text."""
-    if type(column).__module__.startswith("pyarrow"):
-        import numpy as np
-        import pyarrow.compute as pc
+    import numpy as np
 
-        lengths = pc.utf8_length(column).to_numpy(zero_copy_only=False)
-        lengths = np.nan_to_num(lengths.astype(float), nan=0.0)
-        if not len(lengths) or lengths.max() <= XLSX_MAX_CELL_CHARS // 2:
-            return (int(lengths.argmax()) if len(lengths) else 0), int(lengths.max(initial=0))
-        # Characters beyond the BMP count twice in UTF-16: measure the long ones exactly.
-        best = (0, 0)
-        for i in np.flatnonzero(lengths > XLSX_MAX_CELL_CHARS // 2):
-            n = len(column[int(i)].as_py().encode("utf-16-le")) // 2
-            best = max(best, (int(i), n), key=lambda t: t[1])
-        return best
+    from . import _arrowtext as at
+
+    if not type(column).__module__.startswith("pyarrow"):
+        try:
+            column = at.from_cells(np.asarray(column, dtype=object))
+        except TypeError:  # not all str/None: one cell at a time
+            return _longest_cell_slow(column)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wide = pa.types.is_large_string(column.type)
+    # (to_numbers, not to_numpy: the latter imports pandas.)
+    lengths = at.to_numbers(pc.utf8_length(column), np.int64 if wide else np.int32, null=0)
+    if not len(lengths) or lengths.max() <= XLSX_MAX_CELL_CHARS // 2:
+        return (int(lengths.argmax()) if len(lengths) else 0), int(lengths.max(initial=0))
+    # Characters beyond the BMP count twice in UTF-16: measure the long ones exactly.
+    best = (0, 0)
+    for i in np.flatnonzero(lengths > XLSX_MAX_CELL_CHARS // 2):
+        n = len(column[int(i)].as_py().encode("utf-16-le")) // 2
+        best = max(best, (int(i), n), key=lambda t: t[1])
+    return best
+
+
+def _longest_cell_slow(column) -> tuple[int, int]:
     best = (0, 0)
     for i, v in enumerate(column):
         if v is not None and type(v) is str and len(v) > max(best[1], XLSX_MAX_CELL_CHARS // 2):

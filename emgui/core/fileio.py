@@ -27,7 +27,7 @@ Libraries: CSV is parsed by Arrow's CSV reader; pandas' C engine takes over
 for files Arrow might read differently and the csv module for ragged rows
 (pandas is imported only then: importing it costs half a second); XLSX/ODS are read by python-calamine (openpyxl only for a
 workbook holding error cells such as ``#N/A``, which calamine reads as
-blank) and XLSX is written by xlsxwriter.  Parquet is read and written by
+blank) and XLSX is written by rvgsrust-xlsxwriter (rust_xlsxwriter).  Parquet is read and written by
 pyarrow: a typed column is read as the text Arrow gives its values (the
 shortest text that reads back as the same number), and written back in its
 input type when every cell still reads as one (see :func:`write_table`).
@@ -136,7 +136,7 @@ MAX_COMPRESSION_RATIO = 200
 MAX_MEMBER_FOR_RATIO = 100 * 1024**2
 #: Real workbooks have tens of members; millions would exhaust memory.
 MAX_ZIP_MEMBERS = 100_000
-#: Excel refuses longer cells (xlsxwriter would silently cut them).
+#: Excel refuses longer cells (checked before a workbook is written).
 MAX_XLSX_CELL_CHARS = 32_767
 
 _CSV_CHUNK_ROWS = 65_536
@@ -1454,31 +1454,69 @@ def _choose_sheet(name: str, metas: list, sheet: str | None) -> str:
 
 
 def _collect_rows(rows, height: int | None, report: _Reporter) -> list[list]:
-    """Rows of cell values -> column lists of text, header first.
+    """Rows of cell values -> columns of text, header first.
 
     Leading empty rows are skipped so the first non-empty row is the header;
-    leading and trailing columns with no value at all are dropped.
+    leading and trailing columns with no value at all are dropped.  The rows
+    are taken in blocks and turned into text a column at a time
+    (:func:`_column_texts`); ragged rows (openpyxl's) are padded with None.
     """
-    cols: list[list] = []
+    import itertools
+
+    blocks: list[list] = []
     n = 0
-    started = False
-    for i, row in enumerate(rows):
-        texts = [_cell_text(v) for v in row]
-        if not started:
-            if all(t is None for t in texts):
-                continue
-            started = True
-        if len(texts) > len(cols):
-            cols.extend([None] * n for _ in range(len(texts) - len(cols)))
-        for j, col in enumerate(cols):
-            col.append(texts[j] if j < len(texts) else None)
-        n += 1
-        if i % 4096 == 4095:
-            report(0.35 + 0.6 * (i / height if height else 0.5))
-    used = [j for j, c in enumerate(cols) if any(v is not None for v in c)]
-    if not used:
+    width = 0
+    it = iter(rows)
+    while block := list(itertools.islice(it, 65_536)):
+        blocks.append(block)
+        n += len(block)
+        width = max(width, max(map(len, block)))
+        report(0.35 + 0.5 * (n / height if height else 0.5))
+    if not n or not width:
         return []
-    return cols[used[0] : used[-1] + 1]
+    grid = np.empty((n, width), dtype=object)
+    at = 0
+    for block in blocks:
+        if all(len(r) == width for r in block):
+            grid[at : at + len(block)] = block
+        else:
+            for i, r in enumerate(block):
+                grid[at + i, : len(r)] = r
+        at += len(block)
+    del blocks
+    cols = [_column_texts(grid[:, j]) for j in range(width)]
+    del grid
+    present = [c != None for c in cols]  # noqa: E711 - elementwise
+    filled_rows = np.logical_or.reduce(present)
+    if not filled_rows.any():
+        return []
+    first = int(np.argmax(filled_rows))
+    used = [j for j, p in enumerate(present) if p.any()]
+    return [cols[j][first:] for j in range(used[0], used[-1] + 1)]
+
+
+def _column_texts(col: np.ndarray) -> np.ndarray:
+    """:func:`_cell_text` of every cell of an object column, whole-column where it can."""
+    out = col.copy()
+    kinds = np.frompyfunc(type, 1, 1)(col)
+    floats = kinds == float  # noqa: E721 - elementwise, over an array of types
+    if floats.any():
+        x = col[floats].astype(np.float64)
+        integral = (x == np.floor(x)) & (np.abs(x) < 1e17)
+        text = np.empty(len(x), dtype=object)
+        # Integers as their digits (numpy's int-to-text, in C); the rest
+        # formatted once per distinct value.
+        text[integral] = x[integral].astype(np.int64).astype(str).astype(object)
+        rest = ~integral
+        if rest.any():
+            uniques, inverse = np.unique(x[rest], return_inverse=True)
+            text[rest] = np.array([_format_number(float(u)) for u in uniques], dtype=object)[inverse.ravel()]
+        out[floats] = text
+    other = ~floats & (kinds != str) & (kinds != type(None))  # noqa: E721 - elementwise
+    for i in np.flatnonzero(other):
+        out[i] = _cell_text(col[i])
+    out[out == ""] = None
+    return out
 
 
 def _cell_text(v) -> str | None:
@@ -1710,6 +1748,14 @@ def _is_arrow_text(values) -> bool:
 
 def _text_items(col: np.ndarray) -> np.ndarray:
     """Items -> str or None: NaN and "" become None, numbers their shortest text."""
+    if col.dtype == object and set(map(type, col)) <= _STR_OR_NONE:
+        # The usual case (cells as read), in C passes.
+        empty = col == ""
+        if not empty.any():
+            return col
+        col = col.copy()
+        col[empty] = None
+        return col
     out = []
     for v in col:
         if v is None or type(v) is str:
@@ -1719,6 +1765,9 @@ def _text_items(col: np.ndarray) -> np.ndarray:
         else:
             out.append(str(v) or None)
     return _object_array(out)
+
+
+_STR_OR_NONE = frozenset({str, type(None)})
 
 
 def _check_shapes(columns: list[str], cols: list[np.ndarray]) -> int:
@@ -2087,60 +2136,107 @@ def _has_any(text: str, chars: str) -> bool:
 
 # A number as typed: digits with at most one decimal mark (point or comma)
 # and an exponent.  A leading "+" is not taken: "+44" is a dialling code.
-_TYPED_NUMBER_RE = re.compile(
-    r"(-?)(?:([0-9]+)(?:([.,])([0-9]*))?|([.,])([0-9]+))(?:[eE]([+-]?[0-9]+))?"
+_TYPED_NUMBER = (
+    r"^(?P<sign>-?)(?:(?P<whole>[0-9]+)(?:(?P<mark>[.,])(?P<frac>[0-9]*))?"
+    r"|(?P<mark2>[.,])(?P<frac2>[0-9]+))(?:[eE](?P<exp>[+-]?[0-9]+))?$"
 )
 #: Excel keeps 15 significant digits; a number typed with more is text.
 _XLSX_DIGITS = 15
 
 
+def _xlsx_numbers(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The number cells of a column of text, with the number formats showing them as typed.
+
+    Whole-column Arrow kernels (no Python per cell): a million cells take
+    tens of milliseconds where a regular expression per cell took a second.
+
+    Parameters
+    ----------
+    cells : numpy.ndarray of object or pyarrow.StringArray, shape (n,)
+        ``str`` or ``None`` items.
+
+    Returns
+    -------
+    is_number : numpy.ndarray of bool, shape (n,)
+        Which cells are written as numbers.  Text: anything with more than
+        15 significant digits (ids), leading zeros (``"007"``), a leading
+        ``+``, ``"1,234"`` (a comma before exactly three digits may be a
+        thousands separator: kept as typed rather than guessed), and what
+        would overflow.
+    values : numpy.ndarray of float64, shape (n,)
+        The numbers (``"183,7"`` -> 183.7: the spreadsheet shows its own
+        decimal mark); NaN where ``is_number`` is False.
+    formats : numpy.ndarray of object, shape (n,)
+        ``None`` or the number format keeping the typed decimals:
+        ``"160.0"`` -> ``"0.0"``, ``"1e3"`` -> ``"0E+0"``, ``"1.50e3"`` ->
+        ``"0.00E+0"``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from . import _arrowtext as at
+
+    # Arrow kernels for the text, numpy for the rest; no Python scalar goes
+    # to Arrow (pa.scalar would import pandas, see _arrowtext).
+    text = cells if isinstance(cells, pa.Array) else at.from_cells(cells)
+    n = len(text)
+    is_number = np.zeros(n, dtype=bool)
+    values = np.full(n, np.nan)
+    formats = np.full(n, None, dtype=object)
+    parts = pc.extract_regex(text, _TYPED_NUMBER)
+    matched = at.to_bools(pc.is_valid(parts))
+    if not matched.any():
+        return is_number, values, formats
+    parts = parts.filter(at.from_bools(matched))
+    m = len(parts)
+
+    def length(arr) -> np.ndarray:
+        return at.to_numbers(pc.utf8_length(arr), np.int32)
+
+    # Arrow gives "" for a group that took no part in the match: ".5" has
+    # no whole part and its mark and decimals in the second branch.
+    whole, frac, mark = (parts.field(k) for k in ("whole", "frac", "mark"))
+    no_whole = at.from_bools(length(whole) == 0)
+    whole = pc.if_else(no_whole, at.repeat("0", m), whole)
+    frac = pc.if_else(no_whole, parts.field("frac2"), frac)
+    comma = at.to_bools(pc.starts_with(pc.if_else(no_whole, parts.field("mark2"), mark), ","))
+    exp = parts.field("exp")
+    n_whole, n_frac, has_exp = length(whole), length(frac), length(exp) > 0
+    leading_zero = (n_whole > 1) & at.to_bools(pc.starts_with(whole, "0"))
+    maybe_thousands = comma & ((n_frac == 3) | (n_frac == 0))
+    empty = at.repeat("", m)
+    digits = length(pc.utf8_ltrim(pc.binary_join_element_wise(whole, frac, empty), "0"))
+    ok = ~leading_zero & ~maybe_thousands & (digits <= _XLSX_DIGITS)
+    literal = pc.binary_join_element_wise(
+        parts.field("sign"), whole, at.repeat(".", m),
+        pc.if_else(at.from_bools(n_frac == 0), at.repeat("0", m), frac),
+        pc.if_else(at.from_bools(has_exp), at.repeat("e", m), empty), exp, empty,
+    )  # fmt: skip
+    x = np.full(m, np.nan)
+    x[ok] = at.to_numbers(pc.cast(literal.filter(at.from_bools(ok)), pa.float64()), np.float64)
+    ok &= np.isfinite(x)
+    rows = np.flatnonzero(matched)[ok]
+    is_number[rows] = True
+    values[rows] = x[ok]
+    for d, e in set(zip(n_frac[ok].tolist(), has_exp[ok].tolist(), strict=True)):
+        if d or e:
+            fmt = ("0." + "0" * d if d else "0") + ("E+0" if e else "")
+            formats[rows[(n_frac[ok] == d) & (has_exp[ok] == e)]] = fmt
+    return is_number, values, formats
+
+
 def _xlsx_number(text: str) -> tuple[float, str | None] | None:
-    """The number cell for ``text`` and the number format showing it as typed, or None for text.
+    """The number cell for one ``text`` and its number format, or None for text.
 
     ``"170"`` -> ``(170.0, None)``; ``"160.0"`` -> ``(160.0, "0.0")``;
-    ``"183,7"`` -> ``(183.7, "0.0")`` (the spreadsheet shows its own
-    decimal mark); ``"1e3"`` -> ``(1000.0, "0E+0")``.  Text: anything with
-    more than 15 significant digits (ids), leading zeros (``"007"``), a
-    leading ``+``, and ``"1,234"`` (a comma before exactly three digits may
-    be a thousands separator: kept as typed rather than guessed).
+    ``"183,7"`` -> ``(183.7, "0.0")``.  The rules are :func:`_xlsx_numbers`'.
     """
-    m = _TYPED_NUMBER_RE.fullmatch(text)
-    if m is None:
-        return None
-    sign, whole, mark, frac, mark2, frac2, exp = m.groups()
-    if whole is None:
-        whole, mark, frac = "0", mark2, frac2
-    frac = frac or ""
-    if len(whole) > 1 and whole[0] == "0":
-        return None
-    if mark == "," and (len(frac) == 3 or not frac):
-        return None
-    digits = (whole + frac).lstrip("0")
-    if len(digits) > _XLSX_DIGITS:
-        return None
-    x = float(f"{sign}{whole}.{frac or '0'}" + (f"e{exp}" if exp else ""))
-    if x != x or x in (float("inf"), float("-inf")):
-        return None
-    decimals = "0" * len(frac)
-    if exp:
-        fmt = "0" + (f".{decimals}" if decimals else "") + "E+0"
-    elif decimals:
-        fmt = f"0.{decimals}"
-    else:
-        fmt = None
-    return x, fmt
+    is_number, values, formats = _xlsx_numbers(_object_array([text]))
+    return (float(values[0]), formats[0]) if is_number[0] else None
 
 
 _BOOLEANS = {"TRUE": True, "FALSE": False}
 _COMPUTED_BOOLEANS = {"true": True, "false": False, "TRUE": True, "FALSE": False}
-
-
-def _xlsx_value(text: str, computed: bool):
-    """What an XLSX cell holds for ``text``: a bool, ``(number, format)``, or None for a text cell."""
-    flag = (_COMPUTED_BOOLEANS if computed else _BOOLEANS).get(text)
-    if flag is not None:
-        return flag
-    return _xlsx_number(text)
 
 
 def _utf16_len(text: str) -> int:
@@ -2161,123 +2257,123 @@ def _write_xlsx(
     report: _Reporter,
     computed: Collection[int] = (),
 ) -> None:
-    """Write with xlsxwriter in constant-memory mode (rows streamed, inline strings).
+    """Write with rvgsrust-xlsxwriter (rust_xlsxwriter) in constant-memory mode.
 
-    xlsxwriter writes text only through ``write_string``, so nothing becomes
-    a formula or an error cell, and it applies OOXML's ``_xHHHH_`` escaping
-    for control characters itself.  It would silently cut long text and
-    ignore cells beyond the sheet's limits, so both are checked first.
+    Rows are streamed in order and text goes in as inline strings, always as
+    a string cell: nothing becomes a formula or an error cell, and control
+    characters get OOXML's ``_xHHHH_`` escapes.  The cells are typed a
+    column at a time (:func:`_xlsx_numbers`); each row is then one
+    ``write_row`` call, and only its styled cells (a fill colour, a number
+    format) and comments one call each.  Long text and cells beyond the
+    sheet's limits are checked first.  The file is assembled in memory and
+    written by :func:`_atomic_file`.
     """
-    import xlsxwriter
+    import pyarrow.compute as pc
+    import rvgsrust_xlsxwriter as rx
+
+    from . import _arrowtext as at
 
     if n_rows + 1 > _XLSX_MAX_ROWS or len(columns) > _XLSX_MAX_COLS:
         raise FileFormatError(
             f"{name} cannot hold {n_rows:,} rows and {len(columns):,} columns; an Excel sheet "
             f"holds at most {_XLSX_MAX_ROWS - 1:,} rows below the header and {_XLSX_MAX_COLS:,} columns."
         )
-    cols = [_text_items(c) for c in cols]
-    for j, col in enumerate([_object_array(columns), *cols]):
-        for i, v in enumerate(col):
-            if (
-                v is not None
-                and len(v) > MAX_XLSX_CELL_CHARS // 2
-                and _utf16_len(v) > MAX_XLSX_CELL_CHARS
-            ):
+    columns = list(_no_nonchars(_object_array(columns)))
+    cols = [_no_nonchars(_text_items(c)) for c in cols]
+    # (Not pa.array: for an object array it imports pandas, half a second.)
+    everything = [_object_array(columns), *cols]
+    texts = [at.from_cells(c) for c in everything]
+    for j, (col, text) in enumerate(zip(everything, texts, strict=True)):
+        length = at.to_numbers(pc.utf8_length(text), np.int32, null=0)
+        for i in np.flatnonzero(length > MAX_XLSX_CELL_CHARS // 2):
+            v = col[i]
+            if _utf16_len(v) > MAX_XLSX_CELL_CHARS:
                 where = "header" if j == 0 else f"row {i + 2}, column {j}"
                 raise FileFormatError(
                     f"{name} cannot hold the {where} cell: it has {_utf16_len(v):,} characters "
                     f"and Excel allows {MAX_XLSX_CELL_CHARS:,}."
                 )
-    numbers = [
-        _object_array(
-            [None if v is None else _xlsx_value(v, j in computed) for v in c]
-        )
-        for j, c in enumerate(cols)
-    ]
-    columns = list(_no_nonchars(_object_array(columns)))
-    cols = [_no_nonchars(c) for c in cols]
+    # The rows write_row takes (text, numbers as floats, booleans), with
+    # None where a cell is styled: those are written one by one with their
+    # format, in row order.
+    grid = np.empty((n_rows, len(cols)), dtype=object)
+    at_row, at_col, at_value, at_key = [], [], [], []
+    for j, col in enumerate(cols):
+        grid[:, j] = col
+        is_number, values, number_formats = _xlsx_numbers(texts[j + 1])
+        if is_number.any():
+            grid[is_number, j] = values[is_number].tolist()
+        for text, flag in (_COMPUTED_BOOLEANS if j in computed else _BOOLEANS).items():
+            grid[col == text, j] = flag
+        colors = fills.get(j)
+        styled = number_formats != None  # noqa: E711 - elementwise
+        if colors is not None:
+            styled |= colors != None  # noqa: E711
+        rows = np.flatnonzero(styled)
+        if not len(rows):
+            continue
+        colors = [None] * len(rows) if colors is None else [c if c is None else str(c).upper() for c in colors[rows]]
+        at_row.append(rows)
+        at_col.append(np.full(len(rows), j))
+        at_value.extend(grid[rows, j].tolist())
+        at_key.extend(zip(colors, number_formats[rows].tolist(), strict=True))
+        grid[rows, j] = None
+    order = np.argsort(np.concatenate(at_row), kind="stable") if at_row else np.empty(0, dtype=np.int64)
+    at_row = np.concatenate(at_row)[order].tolist() if at_row else []
+    at_col = np.concatenate(at_col)[order].tolist() if at_col else []
+    at_value = [at_value[o] for o in order.tolist()]
+    at_key = [at_key[o] for o in order.tolist()]
+    note_row, note_col, note_text = [], [], []
+    for j, arr in notes.items():
+        where = np.flatnonzero(arr != None)  # noqa: E711
+        note_row.append(where)
+        note_col.append(np.full(len(where), j))
+        note_text.append(arr[where])
+    if note_row:
+        order = np.argsort(np.concatenate(note_row), kind="stable")
+        note_text = [_cut(str(t)) for t in np.concatenate(note_text)[order]]
+        note_col = np.concatenate(note_col)[order].tolist()
+        note_row = np.concatenate(note_row)[order].tolist()
+    rows = grid.tolist()
+    del grid
     report(0.1)
-    # xlsxwriter's row data and parts go to a folder of our own, removed
-    # whatever happens, a signal included (see _atomic_file).
+    # The rows before the current one go to temporary files in a folder of
+    # our own, removed whatever happens, a signal included (see _atomic_file).
     with _guards.temporary_folder("emgui-xlsx-") as tmpdir, _atomic_file(path, binary=True) as f:
-        book = xlsxwriter.Workbook(
-            f,
-            {
-                "tmpdir": tmpdir,
-                "constant_memory": True,
-                "strings_to_numbers": False,
-                "strings_to_formulas": False,
-                "strings_to_urls": False,
-            },
-        )
-        try:
-            ws = book.add_worksheet("Sheet1")
-            ws.freeze_panes(1, 0)
-            bold = book.add_format({"bold": True})
-            for j, title in enumerate(columns):
-                ws.set_column(j, j, min(max(len(title) + 4, 10), 60))
-                if title:
-                    ws.write_string(0, j, title, bold)
-            formats: dict[tuple, object] = {}
-
-            def cell_format(color, number_format):
-                if color is None and number_format is None:
-                    return None
-                key = (None if color is None else str(color).upper(), number_format)
-                fmt = formats.get(key)
-                if fmt is None:
-                    props = {} if key[0] is None else {"bg_color": key[0], "pattern": 1}
-                    if number_format is not None:
-                        props["num_format"] = number_format
-                    fmt = formats[key] = book.add_format(props)
-                return fmt
-
-            for i in range(n_rows):
-                r = i + 1
-                for j in range(len(cols)):
-                    text = cols[j][i]
-                    color = fills[j][i] if j in fills else None
-                    if text is None:
-                        if color is not None:
-                            ws.write_blank(r, j, None, cell_format(color, None))
-                    else:
-                        x = numbers[j][i]
-                        if x is None:
-                            ws.write_string(r, j, text, cell_format(color, None))
-                        elif type(x) is bool:
-                            ws.write_boolean(r, j, x, cell_format(color, None))
-                        else:
-                            ws.write_number(r, j, x[0], cell_format(color, x[1]))
-                    note = notes[j][i] if j in notes else None
-                    if note is not None:
-                        ws.write_comment(r, j, _cut(str(note)), {"author": "EM Gap Filler"})
-                if i % 4096 == 4095:
-                    report(0.1 + 0.7 * i / n_rows)
-            report(0.8)
-        except BaseException:
-            _discard_xlsxwriter(book)
-            raise
-        try:
-            book.close()
-        except xlsxwriter.exceptions.FileCreateError as exc:
-            cause = exc.args[0] if exc.args else exc
-            raise cause if isinstance(cause, OSError) else OSError(str(cause)) from exc
-
-
-def _discard_xlsxwriter(book) -> None:
-    """Drop an unfinished workbook: remove the row files constant-memory mode streams to.
-
-    Closing it instead would assemble and write the whole file first.
-    """
-    for ws in book.worksheets():
-        fh, filename = getattr(ws, "row_data_fh", None), getattr(ws, "row_data_filename", None)
-        with contextlib.suppress(Exception):
-            if fh is not None:
-                fh.close()
-        with contextlib.suppress(Exception):
-            if filename:
-                os.unlink(filename)
-    book.fileclosed = True
+        book = rx.Workbook()
+        book.set_tempdir(tmpdir)
+        ws = book.add_worksheet("Sheet1", constant_memory=True)
+        ws.set_default_note_author(_NOTE_AUTHOR)
+        ws.freeze_panes(1, 0)
+        bold = book.add_format().set_bold()
+        for j, title in enumerate(columns):
+            ws.set_column_width(j, min(max(len(title) + 4, 10), 60))
+            if title:
+                ws.write(0, j, title, bold)
+        formats: dict = {}
+        for color, number_format in set(at_key):
+            fmt = formats[color, number_format] = book.add_format()
+            if color is not None:
+                fmt.set_background_color(color).set_pattern("solid")
+            if number_format is not None:
+                fmt.set_num_format(number_format)
+        at_format = [formats[k] for k in at_key]
+        write_row, write, insert_note, note = ws.write_row, ws.write, ws.insert_note, rx.Note
+        k = m = 0
+        n_styled, n_notes = len(at_row), len(note_row)
+        for i, values in enumerate(rows):
+            r = i + 1
+            write_row(r, 0, values)
+            while k < n_styled and at_row[k] == i:
+                write(r, at_col[k], at_value[k], at_format[k])
+                k += 1
+            while m < n_notes and note_row[m] == i:
+                insert_note(r, note_col[m], note(note_text[m]))
+                m += 1
+            if i % 4096 == 4095:
+                report(0.1 + 0.7 * i / n_rows)
+        report(0.8)
+        f.write(book.save_to_buffer())
 
 
 def _no_nonchars(col: np.ndarray) -> np.ndarray:
@@ -2292,13 +2388,20 @@ def _no_nonchars(col: np.ndarray) -> np.ndarray:
 
 
 _XLSX_MAX_ROWS = 1_048_576
+#: Comments carry it as their author and, as Excel shows notes, on their first line.
+_NOTE_AUTHOR = "EM Gap Filler"
 _XLSX_MAX_COLS = 16_384
 
 
 def _cut(text: str) -> str:
-    """A comment longer than Excel allows is shortened (it is only a note)."""
-    if _utf16_len(text) <= MAX_XLSX_CELL_CHARS:
+    """A comment longer than Excel allows is shortened (it is only a note).
+
+    The writer puts the author's line (``"EM Gap Filler:"``, as Excel shows
+    a note's author) before the text; the limit is for both.
+    """
+    room = MAX_XLSX_CELL_CHARS - len(_NOTE_AUTHOR) - 2
+    if _utf16_len(text) <= room:
         return text
-    units = text.encode("utf-16-le")[: 2 * (MAX_XLSX_CELL_CHARS - 1)]
+    units = text.encode("utf-16-le")[: 2 * (room - 1)]
     # errors="ignore" drops half a surrogate pair left at the cut.
     return units.decode("utf-16-le", errors="ignore") + "\u2026"

@@ -76,3 +76,18 @@ def test_more_confidence_never_gives_a_lighter_shade(k, n_classes, a, b):
     light, dark = shade_hex(k, lo, n_classes), shade_hex(k, hi, n_classes)
     assert HEX.match(light) and HEX.match(dark)
     assert all(x >= y for x, y in zip(_rgb(light), _rgb(dark), strict=True))
+
+
+@pytest.mark.parametrize("n_classes", [1, 2, 3, 7])
+def test_shade_hexes_gives_shade_hex_for_every_cell(n_classes):
+    import numpy as np
+
+    from emgui.core.colors import shade_hex, shade_hexes
+
+    rng = np.random.default_rng(n_classes)
+    index = rng.integers(-1, 9, 5000)
+    conf = rng.random(5000)
+    conf[:12] = [0.0, 1.0, 0.5, 1 / 3, 0.25, 2.0, -1.0, np.nan, np.inf, 0.999999, 0.5000001, 1 / n_classes]
+    want = [shade_hex(int(g), float(c), n_classes) for g, c in zip(index, conf, strict=True)]
+    assert shade_hexes(index, conf, n_classes).tolist() == want
+    assert shade_hexes(np.zeros(0, dtype=int), np.zeros(0), n_classes).tolist() == []

@@ -392,13 +392,14 @@ def test_export_of_a_filled_sheet_reads_back(tmp_path):
     assert all(list(a) == list(b) for a, b in zip(back.cells, cells, strict=True))
 
 
-def test_the_command_line_never_imports_pandas(tmp_path):
+@pytest.mark.parametrize("out", ["o.csv", "o.xlsx"])
+def test_the_command_line_never_imports_pandas(tmp_path, out):
     src = tmp_path / "c.csv"
     src.write_text("name,gender,height\nAna,F,160\nBen,M,181\nCy,,172\nDi,F,158.5\nEd,,185\n")
     code = (
         "import sys\n"
         "from emgui import cli\n"
-        f"rc = cli.main(['fill', {str(src)!r}, '-o', {str(tmp_path / 'o.csv')!r}])\n"
+        f"rc = cli.main(['fill', {str(src)!r}, '-o', {str(tmp_path / out)!r}])\n"
         "print(rc, 'pandas' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -869,11 +869,28 @@ def test_xlsx_cell_types_and_styles(tmp_path):
     assert (ws["B5"].value, ws["B5"].data_type) == ("+3", "s")
     assert ws["B3"].fill.fill_type == "solid" and ws["B3"].fill.fgColor.rgb.endswith("FFCC00")
     assert ws["B2"].fill.fill_type is None
-    assert ws["B3"].comment is not None and ws["B3"].comment.text == "p = 0.87"
+    # The author's line first, as Excel shows a note.
+    assert ws["B3"].comment is not None and ws["B3"].comment.text == "EM Gap Filler:\np = 0.87"
+    assert ws["B3"].comment.author == "EM Gap Filler"
     assert ws["B2"].comment is None
     # and calamine (our reader) sees text, not formulas or errors
     t = read_table(p)
     assert as_lists(t) == [["=SUM(A1)", "#N/A", "007", "-"], ["-5", "170.5", "1.5", "+3"]]
+
+
+def test_xlsx_number_cells_typed_a_column_at_a_time():
+    from emgui.core.fileio import _xlsx_numbers
+
+    cells = col("170", "160.0", "183,7", ".5", "-0", "1e3", "1.50E-2", "007", "1,234", "1,",
+                "+3", "1234567890123456", "123456789012345", "1e999", "12a", "", None, "0.0")  # fmt: skip
+    is_number, values, formats = _xlsx_numbers(cells)
+    got = [(float(v), f) if n else None for n, v, f in zip(is_number, values, formats, strict=True)]
+    assert got == [
+        (170.0, None), (160.0, "0.0"), (183.7, "0.0"), (0.5, "0.0"), (-0.0, None), (1000.0, "0E+0"),
+        (0.015, "0.00E+0"), None, None, None,  # leading zero, maybe thousands, "1," kept as typed
+        None, None, (123456789012345.0, None), None,  # "+3", 16 digits, 15 digits, overflow
+        None, None, None, (0.0, "0.0"),
+    ]  # fmt: skip
 
 
 def test_xlsx_fill_on_empty_cell(tmp_path):
@@ -909,7 +926,7 @@ def test_xlsx_overlong_comment_is_shortened(tmp_path):
     p = tmp_path / "note.xlsx"
     write_table(p, ["a"], [col("x")], comments={0: col("😀" * 20_000)})
     note = openpyxl.load_workbook(p).active["A2"].comment.text
-    assert note.endswith("\u2026") and note.startswith("😀")
+    assert note.endswith("\u2026") and note.startswith("EM Gap Filler:\n😀")
     assert len(note.encode("utf-16-le")) // 2 <= 32_767
 
 
@@ -961,7 +978,7 @@ def test_failed_replace_keeps_old_file(tmp_path, monkeypatch, ext):
 def test_cancelled_write_keeps_old_file(tmp_path, monkeypatch, ext):
     scratch = tmp_path / "systmp"
     scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # xlsxwriter's own temp files
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # the XLSX writer's own temp files
     out = tmp_path / "out"
     out.mkdir()
     p = out / f"keep{ext}"

@@ -249,7 +249,7 @@ def test_a_signal_during_a_write_removes_the_temporary_files_and_keeps_the_old_f
     assert rc == -getattr(signal, sig), (rc, result, stderr[-2000:])
     assert out.read_bytes() == b"old"
     assert sorted(os.listdir(tmp_path)) == ["out" + ext, "tmp"]
-    assert os.listdir(scratch) == []  # xlsxwriter's row data went with it
+    assert os.listdir(scratch) == []  # the XLSX writer's row data went with it
 
 
 def test_signal_cleanup_is_installed_only_over_default_handlers():

@@ -306,7 +306,9 @@ def test_xlsx_export_keeps_an_uncertain_blanks_best_guess_as_a_comment(tmp_path)
                  "--min-confidence", "0.95"]) == 0
     ws = openpyxl.load_workbook(out).active
     comments = [c.comment.text for c in ws["B"][1:] if c.comment is not None and c.value is None]
-    assert comments and all(t.startswith("Left blank: uncertain: best guess ") for t in comments)
+    assert comments and all(
+        t.startswith("EM Gap Filler:\nLeft blank: uncertain: best guess ") for t in comments
+    )
 
 
 def test_a_label_given_by_a_formula_is_typed_but_names_no_class():
@@ -336,3 +338,10 @@ def test_labels_that_are_only_formulas_name_no_class_and_invent_none():
     with pytest.raises(FillError, match="only typed labels are formulas"):
         fill_sheet(sheet)
     assert list(sheet.column_cells(0)) == ["=F", None, None, None]
+
+
+def test_export_percentages_read_as_python_formats_them():
+    from emgui.core.fill import _percent
+
+    p = np.array([0.0, 1.0, 0.0005, 0.9995, 0.12345, 0.5, 0.96053, np.nan])
+    assert _percent(p).tolist() == [f"{x:.1%}" for x in p]
