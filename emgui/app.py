@@ -157,6 +157,10 @@ def _run_self_check() -> str | None:
             out = Path(tmp) / "filled.csv"
             if not window.export_to(out):
                 return "the export failed"
+            # XLSX too: its writer and reader are compiled libraries a bundle must carry.
+            workbook = Path(tmp) / "filled.xlsx"
+            if not window.export_to(workbook):
+                return "the XLSX export failed"
         finally:
             window.controller.wait(10_000)
             window.undo_stack.setClean()
@@ -164,7 +168,10 @@ def _run_self_check() -> str | None:
             window.deleteLater()
 
         back = fileio.read_table(out)
+        book = fileio.read_table(workbook)
     name = original.columns[label]
+    if book.columns != back.columns or list(book.cells[label]) != list(back.cells[label]):
+        return "the XLSX export differs from the CSV export"
     if back.columns[: len(original.columns)] != original.columns:
         return "the exported columns differ from the sample's"
     for extra in (f"{name}_imputed", f"{name}_confidence"):
