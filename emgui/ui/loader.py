@@ -21,11 +21,8 @@ the C allocator otherwise).
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import gc
 import os
-import sys
 import threading
 
 from PySide6.QtCore import QEventLoop, QObject, Qt, QThread, QTimer, Signal, Slot
@@ -85,13 +82,10 @@ def _build(path: str, n_components: int | None, progress=None, cancel=None):
 
 
 def release_memory() -> None:
-    """Give freed memory back to the system (Arrow's pool, then glibc's heap)."""
-    pyarrow = sys.modules.get("pyarrow")
-    if pyarrow is not None:
-        pyarrow.default_memory_pool().release_unused()
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
+    """:func:`emgui.core.fileio.release_memory`, imported on first use (it loads numpy)."""
+    from emgui.core.fileio import release_memory as release
+
+    release()
 
 
 def release_memory_in_background() -> threading.Thread:
@@ -139,29 +133,6 @@ def preload_readers(*, freeze_gc: bool = False) -> threading.Thread:
 
 
 _PRELOAD: threading.Thread | None = None
-
-
-_TRIM: list = []
-
-
-def _malloc_trim():
-    """glibc's ``malloc_trim``, looked up once (None elsewhere).
-
-    ``ctypes.util.find_library`` would run ``ldconfig`` in a subprocess: a
-    fork of a process holding a million rows, every time.
-    """
-    if not _TRIM:
-        trim = None
-        if sys.platform.startswith("linux"):
-            try:
-                trim = ctypes.CDLL("libc.so.6").malloc_trim
-            except (OSError, AttributeError):
-                try:
-                    trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-                except (OSError, AttributeError):
-                    trim = None  # not glibc: nothing to trim
-        _TRIM.append(trim)
-    return _TRIM[0]
 
 
 class _Job(QObject):
