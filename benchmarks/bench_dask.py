@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -33,20 +32,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), for the README beside every figure."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def make_parts(folder: str, rows: int, part_rows: int, seed: int = 0) -> int:

@@ -28,23 +28,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from machine import cpu_model  # noqa: E402
+
 from emgui.core.mixture import EMFit  # noqa: E402
-
-
-def _cpu_model() -> str:
-    """The CPU's model name and family, from ``/proc/cpuinfo`` (Linux)."""
-    fields = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        return "unknown"
-    name = fields.get("model name", "unknown")
-    if "cpu family" in fields:
-        name += f" (family {fields['cpu family']}, model {fields.get('model', '?')})"
-    return name
 
 
 def _data(rows: int, features: int, seed: int = 0):
@@ -145,7 +131,7 @@ def main(argv=None) -> int:
         "cpus": os.cpu_count(),
         # The "x of exp" ratios depend on the CPU (exp was 12x faster on
         # another machine, where the ratio became 2.9x): report it beside them.
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
     }
     print(json.dumps(report))
     return 0

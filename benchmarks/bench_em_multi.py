@@ -40,25 +40,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from machine import cpu_model  # noqa: E402
+
 from emgui.core.mixture import EMFit  # noqa: E402
 
 TARGET = 15.0
-
-
-def _cpu_model() -> str:
-    """The CPU's model name and family, from ``/proc/cpuinfo`` (Linux)."""
-    fields = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        return "unknown"
-    name = fields.get("model name", "unknown")
-    if "cpu family" in fields:
-        name += f" (family {fields['cpu family']}, model {fields.get('model', '?')})"
-    return name
 
 
 def data(rows: int, d: int, k: int, seed: int = 0, labelled: float = 0.3):
@@ -162,7 +148,7 @@ def main(argv=None) -> int:
         "target": TARGET,
         "target_met": all(r["target_met"] for r in results),
         "cpus": os.cpu_count(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "load_avg_1min": round(os.getloadavg()[0], 2),
     }), flush=True)
     return 0
