@@ -27,7 +27,6 @@ running fit can tell that its data went stale.  Undo is built from
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -215,8 +214,7 @@ class PreparedFill:
 
     ``undo`` is the sheet's :meth:`~Sheet.capture` of the rows an earlier
     fill marked (the undo record of a refit), taken at the same version.
-    Used once: :meth:`take` hands the arrays over and forgets them; the
-    arrays they replaced are kept in ``replaced`` until :meth:`release`.
+    Used once: :meth:`take` hands the arrays over and forgets them.
     """
 
     def __init__(self, version: int, label: int, n_rows: int, state: _FillState,
@@ -224,28 +222,6 @@ class PreparedFill:
         self.version, self.label, self.n_rows = version, label, n_rows
         self._state: _FillState | None = state
         self.touched, self.undo = touched, undo
-        self.replaced: _FillState | None = None
-
-    def release(self) -> None:
-        """Let go of the arrays the swap replaced, their object cells in steps (meant for a helper thread).
-
-        Freeing five million cells in one go holds the interpreter lock
-        ~8 ms (each cell's reference is dropped); emptied by :data:`_STEP`
-        rows, the GUI thread gets its turns meanwhile.  An array someone
-        else still holds (a view, a helper thread's reference) is left as it
-        is: only the last reference empties it.
-        """
-        old, self.replaced = self.replaced, None
-        if old is None:
-            return
-        arrays = [old.cells, old.before_fill]
-        del old
-        while arrays:
-            a = arrays.pop()
-            if a is not None and sys.getrefcount(a) == 2:  # ``a`` and the call's argument: nobody else's
-                for at in range(0, len(a), _STEP):
-                    a[at : at + _STEP] = None
-            del a
 
     def fits(self, sheet: Sheet) -> bool:
         """Whether ``sheet`` is still exactly as these arrays were made from (and they are unused)."""
@@ -296,7 +272,10 @@ def _write_fill(s: _FillState, rows, status, confidence, guess, posteriors, clas
                 s.post[stale] = np.nan
             s.label_missing[stale] = _missing_mask(_gather(col, stale))
     k = len(classes)
-    if k <= 2:  # as Sheet._ensure_posteriors: no (n, K) array for one or two classes
+    if k <= 2:
+        # With one or two classes the best class and its probability say
+        # it all (the other is 1 - p): no (n, K) array to keep, which at a
+        # million rows is 16 MB and ~20 ms of fresh pages for each fill.
         s.post = None
     elif s.post is None or s.post.shape[1] != k:
         s.post = np.full((len(s.provenance), k), np.nan)
@@ -1243,7 +1222,7 @@ class Sheet:
         unusual: Sequence[tuple[int, int, str]] = (),
         notes: FillNotes | None = None,
     ) -> None:
-        """Write filled labels and their marks in place (vectorised; :meth:`prepare_fill` does it off the GUI thread).
+        """Write filled labels and their marks (one vectorised step).
 
         A ``FILLED`` row gets its best class written as the column spells it
         (``spellings[classes[guess]]``); an ``UNCERTAIN`` row stays exactly as
@@ -1329,13 +1308,9 @@ class Sheet:
             None if before is None else _copy_objects(before), self._before_fill_any,
         )
 
-    def _finish_fill(self, state: _FillState, touched, classes, spellings, unusual, notes) -> _FillState:
-        """Make ``state`` the sheet's arrays (the same ones for a fill in place) and announce the fill.
-
-        Returns the arrays ``state`` replaced (the same for a fill in place).
-        """
+    def _finish_fill(self, state: _FillState, touched, classes, spellings, unusual, notes) -> None:
+        """Make ``state`` the sheet's arrays (the same ones for a fill in place) and announce the fill."""
         label = self._roles.label
-        old = self._fill_state(copy=False)
         self._cells[label] = state.cells
         self.provenance, self.confidence, self.guess = state.provenance, state.confidence, state.guess
         self._post, self._label_missing = state.post, state.label_missing
@@ -1348,7 +1323,6 @@ class Sheet:
             self._emit(CellsChanged(touched[0], label, touched[1], label))
         else:
             self._emit(CellsChanged(0, label, max(self._n_rows - 1, 0), label))
-        return old
 
     def apply_prepared(
         self, prepared: PreparedFill, classes: Sequence[str], spellings: dict[str, str], *,
@@ -1357,13 +1331,11 @@ class Sheet:
         """Swap in the arrays of :meth:`prepare_fill` if the sheet is still as they were made from.
 
         Returns False (nothing changed) when the sheet changed meanwhile:
-        then :meth:`apply_fill` writes the fill as usual.  The arrays
-        replaced stay in ``prepared.replaced``: freeing them here would drop
-        a reference per cell on this thread (see :meth:`PreparedFill.release`).
+        then :meth:`apply_fill` writes the fill as usual.
         """
         if not prepared.fits(self):
             return False
-        prepared.replaced = self._finish_fill(prepared.take(), prepared.touched, classes, spellings, unusual, notes)
+        self._finish_fill(prepared.take(), prepared.touched, classes, spellings, unusual, notes)
         return True
 
     def unusual_marks(self) -> tuple[tuple[int, int, str], ...]:

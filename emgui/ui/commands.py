@@ -10,7 +10,6 @@ deletion.  The state a command starts from is captured once, on its first
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -210,9 +209,6 @@ class FillCommand(_MarksCommand):
                 else:
                     self._capture(sheet.filled_rows())
         apply_plan(sheet, self._plan, self._fill_notes, prepared)  # adds the "class" column again after an undo
-        if prepared is not None:
-            # The arrays swapped out: five million cells freed here would hold this thread ~8 ms.
-            threading.Thread(target=prepared.release, name="emgui-release", daemon=True).start()
         if self._roles_after is None:
             self._roles_after = sheet.roles
             if self._patch is None:  # the label column was added just now
