@@ -189,9 +189,9 @@ class RemovedRows:
     state: dict  # per-row arrays (marks) of those rows, by attribute name
 
 
-#: Rows per step when a fill's object arrays are copied or written off the
+#: Rows per step when a fill's object arrays are read or written off the
 #: GUI thread: a step holds the interpreter lock ~2-5 ms, so the GUI thread
-#: gets its turn between steps (one copy of five million cells: ~90 ms).
+#: gets its turn between steps.
 _STEP = 1 << 18
 
 
@@ -207,6 +207,22 @@ class _FillState:
     label_missing: np.ndarray
     before_fill: np.ndarray | None  # None: not made yet (all None)
     before_fill_any: bool
+    # A prepared fill's writes into the object arrays (cells, before_fill),
+    # as (name, rows, values): made when it is swapped in.  None: written
+    # at once (a fill in place).
+    deferred: list | None = None
+
+    def put(self, name: str, idx: np.ndarray, values) -> None:
+        """``self.<name>[idx] = values``, now or (a prepared fill) when swapped in."""
+        if self.deferred is None:
+            _scatter(getattr(self, name), idx, values)
+        elif len(idx):
+            self.deferred.append((name, idx, values))
+
+    def write_deferred(self) -> None:
+        for name, idx, values in self.deferred or ():
+            _scatter(getattr(self, name), idx, values)
+        self.deferred = None
 
 
 class PreparedFill:
@@ -259,18 +275,23 @@ def _write_fill(s: _FillState, rows, status, confidence, guess, posteriors, clas
         marked[rows[(status == UNCERTAIN) & (s.provenance[rows] == FILLED)]] = True
         stale = np.flatnonzero(marked)
         if len(stale):
-            filled = stale[s.provenance[stale] == FILLED]
+            was_filled = s.provenance[stale] == FILLED
+            filled = stale[was_filled]
+            now = _gather(col, stale)  # what the stale rows hold once this is written
             if s.before_fill_any:
-                _scatter(col, filled, _gather(s.before_fill, filled))
-                _scatter(s.before_fill, filled, None)
+                before = _gather(s.before_fill, filled)
+                s.put("cells", filled, before)
+                s.put("before_fill", filled, None)
+                now[was_filled] = before
             else:
-                _scatter(col, filled, None)  # nothing was held before: blank again
+                s.put("cells", filled, None)  # nothing was held before: blank again
+                now[was_filled] = None
             s.provenance[stale] = USER
             s.confidence[stale] = np.nan
             s.guess[stale] = -1
             if s.post is not None:
                 s.post[stale] = np.nan
-            s.label_missing[stale] = _missing_mask(_gather(col, stale))
+            s.label_missing[stale] = _missing_mask(now)
     k = len(classes)
     if k <= 2:
         # With one or two classes the best class and its probability say
@@ -289,15 +310,24 @@ def _write_fill(s: _FillState, rows, status, confidence, guess, posteriors, clas
         # "clear filled"; a row filled again keeps its first "before".
         # Rows not filled hold None there, so only texts need writing.
         fresh = write[s.provenance[write] != FILLED] if had_marks else write
-        old = _gather(col, fresh)
-        kept = _not_none(old)
-        if kept.any():
+        held = []  # (rows, texts) of the fresh rows that hold a text, looked at in steps
+        for at in range(0, len(fresh), _STEP):
+            part = fresh[at : at + _STEP]
+            old = col[part]
+            kept = _not_none(old)
+            if kept.any():
+                held.append((part[kept], old[kept]))
+        if held:
             if s.before_fill is None:
                 s.before_fill = np.full(len(s.provenance), None, dtype=object)
-            _scatter(s.before_fill, fresh[kept], old[kept])
+            for part, texts in held:
+                s.put("before_fill", part, texts)
             s.before_fill_any = True
-        del old
-        _scatter(col, write, names, written)
+        if s.deferred is None:
+            _scatter(col, write, names, written)
+        else:  # the texts in steps (no one large object array made at once), written when swapped in
+            for at in range(0, len(write), _STEP):
+                s.put("cells", write[at : at + _STEP], names[written[at : at + _STEP]])
         # Whether each spelling names a class, worked out once per class
         # instead of once per row.
         s.label_missing[write] = _missing_mask(names)[written]
@@ -308,14 +338,6 @@ def _write_fill(s: _FillState, rows, status, confidence, guess, posteriors, clas
             s.post[rows] = posteriors
     touched = np.concatenate([rows, stale]) if len(stale) else rows
     return (int(touched.min()), int(touched.max())) if len(touched) else None
-
-
-def _copy_objects(a: np.ndarray) -> np.ndarray:
-    """A copy of an object array, in steps of :data:`_STEP` rows (see there)."""
-    out = np.empty(len(a), dtype=object)
-    for at in range(0, len(a), _STEP):
-        out[at : at + _STEP] = a[at : at + _STEP]
-    return out
 
 
 def _gather(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -1272,11 +1294,12 @@ class Sheet:
 
         A fill of five million rows writes 1.5M label cells and their marks:
         ~40 ms of the GUI thread in place (~85 ms with the undo record of a
-        refit).  Made here in the fit's thread instead, the GUI thread only
-        swaps the arrays in (:meth:`apply_fill` with ``prepared=``), O(1) per
-        array.  Object arrays are copied and written in steps of
-        :data:`_STEP` rows: each step holds the interpreter lock a few ms, so
-        the GUI thread keeps its turns meanwhile.
+        refit).  Here, in the fit's thread, the marks are written into
+        copies of their arrays and the texts to write are worked out, in
+        steps of :data:`_STEP` rows (each holds the interpreter lock a few
+        ms, so the GUI thread keeps its turns); :meth:`apply_prepared` then
+        swaps the arrays in and writes the texts, a pointer a cell (~5 ms
+        for 1.5M cells).
 
         Returns None when the sheet is not at ``version`` any more (it
         changed since the fit's input was taken: the result is stale) or has
@@ -1301,11 +1324,14 @@ class Sheet:
         if not copy:
             return _FillState(self._cells[label], self.provenance, self.confidence, self.guess, self._post,
                               self._label_missing, self._lazy["_before_fill"], self._before_fill_any)
-        before = self._lazy["_before_fill"]
+        # The object arrays are not copied: a copy of five million cells
+        # is a new 40 MB array whose first filling (page faults included)
+        # holds the interpreter lock 5-90 ms in one go; their writes wait
+        # in ``deferred`` (a pointer each, ~5 ms for 1.5M cells).
         return _FillState(
-            _copy_objects(self._cells[label]), self.provenance.copy(), self.confidence.copy(), self.guess.copy(),
+            self._cells[label], self.provenance.copy(), self.confidence.copy(), self.guess.copy(),
             None if self._post is None else self._post.copy(), self._label_missing.copy(),
-            None if before is None else _copy_objects(before), self._before_fill_any,
+            self._lazy["_before_fill"], self._before_fill_any, deferred=[],
         )
 
     def _finish_fill(self, state: _FillState, touched, classes, spellings, unusual, notes) -> None:
@@ -1335,7 +1361,9 @@ class Sheet:
         """
         if not prepared.fits(self):
             return False
-        self._finish_fill(prepared.take(), prepared.touched, classes, spellings, unusual, notes)
+        state = prepared.take()
+        state.write_deferred()  # the label cells (and texts kept for undo): one pointer each
+        self._finish_fill(state, prepared.touched, classes, spellings, unusual, notes)
         return True
 
     def unusual_marks(self) -> tuple[tuple[int, int, str], ...]:

@@ -1,11 +1,12 @@
 """A fill prepared off the GUI thread (Sheet.prepare_fill) leaves exactly what a fill in place leaves.
 
-The window writes a fill's plan into copies of the sheet's per-row arrays in
-the fit's thread; the GUI thread only swaps them in.  These tests hold the
-sheet's arrays read-only while the fill is prepared and swapped in: any
-write into them, i.e. any work per row on the sheet, raises.  Then the two
-sheets are compared field by field, through refits, uncertain rows,
-markers such as "?", three classes, and undo.
+The window writes a fill's marks into copies of the sheet's per-row arrays
+in the fit's thread and works out the texts to write there; the GUI thread
+swaps the arrays in and writes the texts (a pointer a cell).  These tests
+hold the sheet's arrays read-only while the fill is prepared (it writes
+nothing) and its mark arrays while it is swapped in (no mark is written
+row by row).  Then the two sheets are compared field by field, through
+refits, uncertain rows, markers such as "?", three classes, and undo.
 """
 
 import numpy as np
@@ -32,10 +33,11 @@ def _row_arrays(s):
     return out + [a for a in (s._lazy["_before_fill"], s._post) if a is not None]
 
 
-def _frozen(s):
-    """Make the sheet's per-row arrays read-only: a write into any of them raises."""
-    for a in _row_arrays(s):
-        a.flags.writeable = False
+def _frozen(s, on=True, marks_only=False):
+    """Make the sheet's per-row arrays (or only the marks') read-only: a write into any of them raises."""
+    arrays = _row_arrays(s)
+    for a in arrays[1:5] if marks_only else arrays:
+        a.flags.writeable = not on
 
 
 def _state(s):
@@ -89,7 +91,10 @@ def test_a_prepared_fill_leaves_what_a_fill_in_place_leaves(cells, ks, seed):
         _frozen(swapped)
         prepared = swapped.prepare_fill(*args, version=swapped.version)
         assert _same(_state(swapped), before)  # preparing changed nothing
-        assert swapped.apply_prepared(prepared, args[5], args[6])  # a swap: no write into the frozen arrays
+        _frozen(swapped, on=False)
+        _frozen(swapped, marks_only=True)
+        assert swapped.apply_prepared(prepared, args[5], args[6])  # the marks swapped: none written in place
+        _frozen(swapped, on=False)
         assert _same(_state(swapped), _state(in_place))
         assert seen[id(swapped)] == seen[id(in_place)]  # the same CellsChanged
         assert _same(prepared.undo, undo_reference)
@@ -122,7 +127,7 @@ def test_a_prepared_fill_is_discarded_when_the_sheet_changed_and_used_once():
         prepared.take()
 
 
-def test_object_arrays_are_copied_and_written_in_steps(monkeypatch):
+def test_object_arrays_are_read_and_written_in_steps(monkeypatch):
     """Off the GUI thread, no single step over a large object array holds the interpreter lock long."""
     monkeypatch.setattr(sheet_module, "_STEP", 7)
     cells = [None if i % 3 else ("?" if i % 2 else "F") for i in range(100)]
@@ -133,8 +138,8 @@ def test_object_arrays_are_copied_and_written_in_steps(monkeypatch):
     assert _same(_state(swapped), _state(in_place))
 
 
-def test_swapping_a_large_fill_in_touches_no_row():
-    """A million rows: the GUI thread's part (apply_prepared) writes no cell and no mark of the sheet."""
+def test_swapping_a_large_fill_in_writes_only_the_filled_cells():
+    """A million rows: the GUI thread's part (apply_prepared) swaps the marks in, writes the texts only."""
     n = 1_000_000
     labels = np.full(n, None, dtype=object)
     labels[::3] = "F"
@@ -143,9 +148,13 @@ def test_swapping_a_large_fill_in_touches_no_row():
     status = np.full(len(rows), FILLED, np.int8)
     args = (rows, status, np.full(len(rows), 0.9), np.arange(len(rows)) % 2, None, *CLASSES[2])
     prepared = s.prepare_fill(*args, version=s.version)
-    _frozen(s)  # the sheet's arrays: any write into them raises
+    before = labels.copy()
+    _frozen(s, marks_only=True)  # a write into a mark array raises
     events = []
     s.subscribe(events.append)
     assert s.apply_prepared(prepared, args[5], args[6])
     assert events == [CellsChanged(int(rows[0]), 0, int(rows[-1]), 0)]
-    assert s.counts()["filled"] == len(rows) and s.text(1, 0) in ("F", "M")
+    assert s.column_cells(0) is labels  # the column itself: no copy of it was made
+    changed = np.flatnonzero(labels != before)
+    assert np.array_equal(changed, rows)  # exactly the filled cells
+    assert s.counts()["filled"] == len(rows) and s.text(1, 0) == "F" and s.text(2, 0) == "M"
