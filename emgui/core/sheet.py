@@ -197,7 +197,7 @@ _STEP = 1 << 18
 
 @dataclass
 class _FillState:
-    """The per-row arrays a fill writes (see :meth:`Sheet.apply_fill`): the sheet's own or copies."""
+    """The per-row arrays a fill writes (see :meth:`Sheet.apply_fill`): the sheet's own, or copies of the marks'."""
 
     cells: np.ndarray  # the label column, (n,) object
     provenance: np.ndarray
@@ -226,7 +226,7 @@ class _FillState:
 
 
 class PreparedFill:
-    """A fill's per-row arrays made off the GUI thread by :meth:`Sheet.prepare_fill`, to swap in.
+    """A fill's mark arrays and texts made off the GUI thread by :meth:`Sheet.prepare_fill`, to swap in.
 
     ``undo`` is the sheet's :meth:`~Sheet.capture` of the rows an earlier
     fill marked (the undo record of a refit), taken at the same version.
