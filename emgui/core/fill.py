@@ -50,6 +50,7 @@ __all__ = [
     "remember_fit_input",
     "plan_fill",
     "apply_plan",
+    "prepare_plan",
     "fill_sheet",
     "FillJob",
     "FillReport",
@@ -458,8 +459,19 @@ def plan_fill(fit_input: FitInput, result: mixture.MixtureResult, min_confidence
     )
 
 
-def apply_plan(sheet: Sheet, plan: FillPlan, notes: FillNotes | None = None) -> None:
-    """Write a fill plan into the sheet (adds a ``class`` column if it has no label)."""
+def apply_plan(sheet: Sheet, plan: FillPlan, notes: FillNotes | None = None, prepared=None) -> None:
+    """Write a fill plan into the sheet (adds a ``class`` column if it has no label).
+
+    ``prepared``: the plan's arrays from :func:`prepare_plan`, swapped in if
+    the sheet has not changed since they were made (else written as usual).
+    """
+    features = sheet.roles.features
+    unusual = [(r, features[f], reason) for r, f, reason in plan.unusual]
+    if prepared is not None and sheet.apply_prepared(
+        prepared, plan.classes, plan.spellings, unusual=unusual, notes=notes
+    ):
+        _apply_numbers(sheet, plan)
+        return
     if sheet.roles.label is None:
         sheet.insert_column(sheet.n_cols, "class")
         from .sheet import Roles
@@ -474,6 +486,23 @@ def apply_plan(sheet: Sheet, plan: FillPlan, notes: FillNotes | None = None) -> 
         unusual=[(r, features[f], reason) for r, f, reason in plan.unusual],
         notes=notes,
     )
+    _apply_numbers(sheet, plan)
+
+
+def prepare_plan(sheet: Sheet, plan: FillPlan, version: int):
+    """The sheet's per-row arrays with ``plan`` written, made from copies (any thread).
+
+    For :func:`apply_plan`: see :meth:`Sheet.prepare_fill`.  None when the
+    sheet is not at ``version`` any more or has no label column.
+    """
+    return sheet.prepare_fill(
+        plan.rows, plan.status, plan.confidence, plan.guess, plan.posteriors,
+        plan.classes, plan.spellings, version=version,
+    )
+
+
+def _apply_numbers(sheet: Sheet, plan: FillPlan) -> None:
+    features = sheet.roles.features
     # Numbers an earlier fill wrote are blank to this one: blank again, then this plan's.
     sheet.clear_numbers()
     nums = plan.numbers

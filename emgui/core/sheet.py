@@ -48,6 +48,7 @@ __all__ = [
     "SheetReset",
     "Patch",
     "RemovedRows",
+    "PreparedFill",
     "detect_roles",
     "mark_cells",
     "FillNotes",
@@ -188,6 +189,179 @@ class RemovedRows:
     state: dict  # per-row arrays (marks) of those rows, by attribute name
 
 
+#: Rows per step when a fill's object arrays are read or written off the
+#: GUI thread: a step holds the interpreter lock ~2-5 ms, so the GUI thread
+#: gets its turn between steps.
+_STEP = 1 << 18
+
+
+@dataclass
+class _FillState:
+    """The per-row arrays a fill writes (see :meth:`Sheet.apply_fill`): the sheet's own, or copies of the marks'."""
+
+    cells: np.ndarray  # the label column, (n,) object
+    provenance: np.ndarray
+    confidence: np.ndarray
+    guess: np.ndarray
+    post: np.ndarray | None
+    label_missing: np.ndarray
+    before_fill: np.ndarray | None  # None: not made yet (all None)
+    before_fill_any: bool
+    # A prepared fill's writes into the object arrays (cells, before_fill),
+    # as (name, rows, values): made when it is swapped in.  None: written
+    # at once (a fill in place).
+    deferred: list | None = None
+
+    def put(self, name: str, idx: np.ndarray, values) -> None:
+        """``self.<name>[idx] = values``, now or (a prepared fill) when swapped in."""
+        if self.deferred is None:
+            _scatter(getattr(self, name), idx, values)
+        elif len(idx):
+            self.deferred.append((name, idx, values))
+
+    def write_deferred(self) -> None:
+        for name, idx, values in self.deferred or ():
+            _scatter(getattr(self, name), idx, values)
+        self.deferred = None
+
+
+class PreparedFill:
+    """A fill's mark arrays and texts made off the GUI thread by :meth:`Sheet.prepare_fill`, to swap in.
+
+    ``undo`` is the sheet's :meth:`~Sheet.capture` of the rows an earlier
+    fill marked (the undo record of a refit), taken at the same version.
+    Used once: :meth:`take` hands the arrays over and forgets them.
+    """
+
+    def __init__(self, version: int, label: int, n_rows: int, state: _FillState,
+                 touched: tuple[int, int] | None, undo: Patch) -> None:
+        self.version, self.label, self.n_rows = version, label, n_rows
+        self._state: _FillState | None = state
+        self.touched, self.undo = touched, undo
+
+    def fits(self, sheet: Sheet) -> bool:
+        """Whether ``sheet`` is still exactly as these arrays were made from (and they are unused)."""
+        return (
+            self._state is not None and sheet.version == self.version
+            and sheet.n_rows == self.n_rows and sheet.roles.label == self.label
+        )
+
+    def take(self) -> _FillState:
+        state, self._state = self._state, None
+        if state is None:
+            raise SheetError("this prepared fill was used already")
+        return state
+
+
+def _write_fill(s: _FillState, rows, status, confidence, guess, posteriors, classes, spellings):
+    """Write a fill into the arrays of ``s`` (in place); returns the rows touched as (top, bottom), or None.
+
+    A ``FILLED`` row gets its best class written as the column spells it;
+    an ``UNCERTAIN`` row keeps its cell and only gets the marks.  Marks of an
+    earlier fill on rows this fill does not cover are dropped, and so is the
+    text of a row filled before that this fill leaves blank as uncertain:
+    both go back to what they held before (see :meth:`Sheet.apply_fill`).
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    guess = np.asarray(guess)
+    status = np.asarray(status)
+    col = s.cells
+    marked = s.provenance != USER
+    had_marks = bool(marked.any())
+    stale = np.zeros(0, dtype=np.int64)
+    if had_marks:
+        # Masks rather than setdiff1d/union1d (those sort).
+        marked[rows] = False
+        marked[rows[(status == UNCERTAIN) & (s.provenance[rows] == FILLED)]] = True
+        stale = np.flatnonzero(marked)
+        if len(stale):
+            was_filled = s.provenance[stale] == FILLED
+            filled = stale[was_filled]
+            now = _gather(col, stale)  # what the stale rows hold once this is written
+            if s.before_fill_any:
+                before = _gather(s.before_fill, filled)
+                s.put("cells", filled, before)
+                s.put("before_fill", filled, None)
+                now[was_filled] = before
+            else:
+                s.put("cells", filled, None)  # nothing was held before: blank again
+                now[was_filled] = None
+            s.provenance[stale] = USER
+            s.confidence[stale] = np.nan
+            s.guess[stale] = -1
+            if s.post is not None:
+                s.post[stale] = np.nan
+            s.label_missing[stale] = _missing_mask(now)
+    k = len(classes)
+    if k <= 2:
+        # With one or two classes the best class and its probability say
+        # it all (the other is 1 - p): no (n, K) array to keep, which at a
+        # million rows is 16 MB and ~20 ms of fresh pages for each fill.
+        s.post = None
+    elif s.post is None or s.post.shape[1] != k:
+        s.post = np.full((len(s.provenance), k), np.nan)
+    if len(rows):
+        names = _obj([spellings.get(c, c) for c in classes])
+        filled = status == FILLED
+        every = bool(filled.all())  # the usual case: no fancy indexing to redo
+        write = rows if every else rows[filled]
+        written = guess if every else guess[filled]
+        # What a cell held before its first fill comes back on undo or
+        # "clear filled"; a row filled again keeps its first "before".
+        # Rows not filled hold None there, so only texts need writing.
+        fresh = write[s.provenance[write] != FILLED] if had_marks else write
+        held = []  # (rows, texts) of the fresh rows that hold a text, looked at in steps
+        for at in range(0, len(fresh), _STEP):
+            part = fresh[at : at + _STEP]
+            old = col[part]
+            kept = _not_none(old)
+            if kept.any():
+                held.append((part[kept], old[kept]))
+        if held:
+            if s.before_fill is None:
+                s.before_fill = np.full(len(s.provenance), None, dtype=object)
+            for part, texts in held:
+                s.put("before_fill", part, texts)
+            s.before_fill_any = True
+        if s.deferred is None:
+            _scatter(col, write, names, written)
+        else:  # the texts in steps (no one large object array made at once), written when swapped in
+            for at in range(0, len(write), _STEP):
+                s.put("cells", write[at : at + _STEP], names[written[at : at + _STEP]])
+        # Whether each spelling names a class, worked out once per class
+        # instead of once per row.
+        s.label_missing[write] = _missing_mask(names)[written]
+        s.provenance[rows] = status
+        s.confidence[rows] = confidence
+        s.guess[rows] = guess
+        if s.post is not None:
+            s.post[rows] = posteriors
+    touched = np.concatenate([rows, stale]) if len(stale) else rows
+    return (int(touched.min()), int(touched.max())) if len(touched) else None
+
+
+def _gather(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``a[idx]``; an object array's in steps of :data:`_STEP` rows."""
+    if a.dtype != object or len(idx) <= _STEP:
+        return a[idx]
+    out = np.empty(len(idx), dtype=object)
+    for at in range(0, len(idx), _STEP):
+        out[at : at + _STEP] = a[idx[at : at + _STEP]]
+    return out
+
+
+def _scatter(a: np.ndarray, idx: np.ndarray, values, pick: np.ndarray | None = None) -> None:
+    """``a[idx] = values`` (``values[pick]`` when given); an object array's in steps of :data:`_STEP` rows."""
+    for at in range(0, max(len(idx), 1), _STEP):
+        part = slice(at, at + _STEP)
+        if pick is not None:
+            a[idx[part]] = values[pick[part]]
+        elif isinstance(values, np.ndarray):
+            a[idx[part]] = values[part]
+        else:
+            a[idx[part]] = values
+
+
 def _column(values) -> np.ndarray | TextColumn:
     """A column as the sheet keeps it: an object array, or packed text for an Arrow array."""
     if isinstance(values, TextColumn):
@@ -200,8 +374,8 @@ def _column(values) -> np.ndarray | TextColumn:
 
 
 def _take(col: np.ndarray | TextColumn, idx: np.ndarray) -> np.ndarray:
-    """The cells of rows ``idx`` of a column, as a new object array."""
-    return col.take(idx) if isinstance(col, TextColumn) else col[idx]
+    """The cells of rows ``idx`` of a column, as a new object array (in steps: see :func:`_gather`)."""
+    return col.take(idx) if isinstance(col, TextColumn) else _gather(col, idx)
 
 
 def _head(col: np.ndarray | TextColumn, n: int) -> np.ndarray:
@@ -965,7 +1139,7 @@ class Sheet:
             self.guess[idx].copy(),
             None if self._post is None else self._post[idx].copy(),
             # Nothing held anywhere (the usual case): no copy of a million Nones.
-            self._before_fill[idx].copy() if self._before_fill_any else NO_TEXT_BEFORE_FILL,
+            _gather(self._before_fill, idx) if self._before_fill_any else NO_TEXT_BEFORE_FILL,
             *self._capture_numbers(idx),
         )
 
@@ -1100,58 +1274,97 @@ class Sheet:
         label = self._roles.label
         if label is None:
             raise SheetError("the sheet has no label column to fill")
-        rows = np.asarray(rows, dtype=np.int64)
-        guess = np.asarray(guess)
-        status = np.asarray(status)
-        col = self._cells[label]
-        marked = self.provenance != USER
-        had_marks = bool(marked.any())
-        stale = np.zeros(0, dtype=np.int64)
-        if had_marks:
-            # Marks of an earlier fill on rows this fill does not cover are
-            # dropped, and so is the text of a row filled before that this
-            # fill leaves blank as uncertain: both go back to what they held
-            # before.  Masks rather than setdiff1d/union1d (those sort).
-            marked[rows] = False
-            marked[rows[(status == UNCERTAIN) & (self.provenance[rows] == FILLED)]] = True
-            stale = np.flatnonzero(marked)
-            if len(stale):
-                self._unfill(stale)
-                self._missing_dirty(stale)
+        state = self._fill_state(copy=False)
+        touched = _write_fill(state, rows, status, confidence, guess, posteriors, classes, spellings)
+        self._finish_fill(state, touched, classes, spellings, unusual, notes)
+
+    def prepare_fill(
+        self,
+        rows: np.ndarray,
+        status: np.ndarray,
+        confidence: np.ndarray,
+        guess: np.ndarray,
+        posteriors: np.ndarray,
+        classes: Sequence[str],
+        spellings: dict[str, str],
+        *,
+        version: int,
+    ) -> PreparedFill | None:
+        """The per-row arrays :meth:`apply_fill` would leave, made from copies (any thread).
+
+        A fill of five million rows writes 1.5M label cells and their marks:
+        ~40 ms of the GUI thread in place (~85 ms with the undo record of a
+        refit).  Here, in the fit's thread, the marks are written into
+        copies of their arrays and the texts to write are worked out, in
+        steps of :data:`_STEP` rows (each holds the interpreter lock a few
+        ms, so the GUI thread keeps its turns); :meth:`apply_prepared` then
+        swaps the arrays in and writes the texts, a pointer a cell (~5 ms
+        for 1.5M cells).
+
+        Returns None when the sheet is not at ``version`` any more (it
+        changed since the fit's input was taken: the result is stale) or has
+        no label column; the caller then fills as usual.  The sheet itself
+        is only read: an edit from the GUI thread meanwhile bumps its version,
+        and :meth:`apply_fill` then discards what was prepared.
+        """
+        label = self._roles.label
+        if label is None or self.version != version:
+            return None
+        if not isinstance(self._cells[label], np.ndarray):
+            return None
+        state = self._fill_state(copy=True)
+        touched = _write_fill(state, rows, status, confidence, guess, posteriors, classes, spellings)
+        # The undo record of a refit (the rows an earlier fill marked), taken at the same version.
+        undo = self.capture(self.filled_rows(), [label])
+        return PreparedFill(version, label, self._n_rows, state, touched, undo)
+
+    def _fill_state(self, *, copy: bool) -> _FillState:
+        """The per-row arrays a fill writes: the sheet's own, or copies to write off the GUI thread."""
+        label = self._roles.label
+        if not copy:
+            return _FillState(self._cells[label], self.provenance, self.confidence, self.guess, self._post,
+                              self._label_missing, self._lazy["_before_fill"], self._before_fill_any)
+        # The object arrays are not copied: a copy of five million cells
+        # is a new 40 MB array whose first filling (page faults included)
+        # holds the interpreter lock 5-90 ms in one go; their writes wait
+        # in ``deferred`` (a pointer each, ~5 ms for 1.5M cells).
+        return _FillState(
+            self._cells[label], self.provenance.copy(), self.confidence.copy(), self.guess.copy(),
+            None if self._post is None else self._post.copy(), self._label_missing.copy(),
+            self._lazy["_before_fill"], self._before_fill_any, deferred=[],
+        )
+
+    def _finish_fill(self, state: _FillState, touched, classes, spellings, unusual, notes) -> None:
+        """Make ``state`` the sheet's arrays (the same ones for a fill in place) and announce the fill."""
+        label = self._roles.label
+        self._cells[label] = state.cells
+        self.provenance, self.confidence, self.guess = state.provenance, state.confidence, state.guess
+        self._post, self._label_missing = state.post, state.label_missing
+        self._lazy["_before_fill"], self._before_fill_any = state.before_fill, state.before_fill_any
         self.fill_classes = list(classes)
         self.fill_spellings = dict(spellings)
         self.fill_notes = notes if notes is not None else FillNotes()
         self.set_unusual_marks(unusual, notify=False)
-        self._ensure_posteriors(len(classes))
-        if len(rows):
-            names = _obj([spellings.get(c, c) for c in classes])
-            filled = status == FILLED
-            every = bool(filled.all())  # the usual case: no fancy indexing to redo
-            write = rows if every else rows[filled]
-            written = guess if every else guess[filled]
-            # What a cell held before its first fill comes back on undo or
-            # "clear filled"; a row filled again keeps its first "before".
-            # Rows not filled hold None there, so only texts need writing.
-            fresh = write[self.provenance[write] != FILLED] if had_marks else write
-            old = col[fresh]
-            kept = _not_none(old)
-            if kept.any():
-                self._before_fill[fresh[kept]] = old[kept]
-                self._before_fill_any = True
-            col[write] = names[written]
-            # Whether each spelling names a class, worked out once per class
-            # instead of once per row.
-            self._label_missing[write] = _missing_mask(names)[written]
-            self.provenance[rows] = status
-            self.confidence[rows] = confidence
-            self.guess[rows] = guess
-            if self._post is not None:
-                self._post[rows] = posteriors
-        touched = np.concatenate([rows, stale]) if len(stale) else rows
-        if len(touched):
-            self._emit(CellsChanged(int(touched.min()), label, int(touched.max()), label))
+        if touched is not None:
+            self._emit(CellsChanged(touched[0], label, touched[1], label))
         else:
             self._emit(CellsChanged(0, label, max(self._n_rows - 1, 0), label))
+
+    def apply_prepared(
+        self, prepared: PreparedFill, classes: Sequence[str], spellings: dict[str, str], *,
+        unusual: Sequence[tuple[int, int, str]] = (), notes: FillNotes | None = None,
+    ) -> bool:
+        """Swap in the arrays of :meth:`prepare_fill` if the sheet is still as they were made from.
+
+        Returns False (nothing changed) when the sheet changed meanwhile:
+        then :meth:`apply_fill` writes the fill as usual.
+        """
+        if not prepared.fits(self):
+            return False
+        state = prepared.take()
+        state.write_deferred()  # the label cells (and texts kept for undo): one pointer each
+        self._finish_fill(state, prepared.touched, classes, spellings, unusual, notes)
+        return True
 
     def unusual_marks(self) -> tuple[tuple[int, int, str], ...]:
         """The feature cells marked unusual by the last fill: (row, column, reason) each."""

@@ -177,11 +177,15 @@ class FillCommand(_MarksCommand):
     ordinary column again.
     """
 
-    def __init__(self, sheet: Sheet, plan, parent: QUndoCommand | None = None, notes=None) -> None:
+    def __init__(self, sheet: Sheet, plan, parent: QUndoCommand | None = None, notes=None, prepared=None) -> None:
         n = plan.n_filled
         super().__init__(sheet, f"Fill {n} Gap" + ("" if n == 1 else "s"), parent)
         self._plan = plan
         self._fill_notes = notes
+        # The plan written into copies of the sheet's arrays off the GUI
+        # thread (Sheet.prepare_fill): the first redo swaps them in if the
+        # sheet is as they were made from; later redos write the plan.
+        self._prepared = prepared
         self._roles_before: Roles | None = None
         self._roles_after: Roles | None = None
 
@@ -189,15 +193,22 @@ class FillCommand(_MarksCommand):
         from emgui.core.fill import apply_plan
 
         sheet = self._sheet
+        prepared, self._prepared = self._prepared, None  # used once at most, and not kept alive
+        if prepared is not None and not prepared.fits(sheet):
+            prepared = None  # the sheet changed since: written as usual
         if self._roles_before is None:
             self._roles_before = sheet.roles
             if sheet.roles.label is not None:
                 # Only the rows an earlier fill marked need a copy: rows that
                 # were the user's go back by clearing this fill (the sheet
                 # keeps what each filled cell held), see undo.  A first fill
-                # of a million rows thus copies nothing.
-                self._capture(sheet.filled_rows())
-        apply_plan(sheet, self._plan, self._fill_notes)  # adds the "class" column again after an undo
+                # of a million rows thus copies nothing.  A prepared fill
+                # brings this copy, taken at the same version.
+                if prepared is not None:
+                    self._patch = prepared.undo
+                else:
+                    self._capture(sheet.filled_rows())
+        apply_plan(sheet, self._plan, self._fill_notes, prepared)  # adds the "class" column again after an undo
         if self._roles_after is None:
             self._roles_after = sheet.roles
             if self._patch is None:  # the label column was added just now

@@ -31,12 +31,16 @@ class _FillRun:
     """
 
     def __init__(self, fit_input, components, min_confidence: float, options: dict, source=None,
-                 fill: str = "labels", sheet=None, version: int = 0) -> None:
+                 fill: str = "labels", sheet=None, version: int = 0, target=None) -> None:
         self.fit_input, self.source, self.fill = fit_input, source, fill
         # Or the sheet itself, copied in the fit's thread; ``version`` is the
         # sheet's when F5 was pressed (an edit meanwhile: the result is
         # stale by that, and the window fits again).
         self.sheet, self.version = sheet, version
+        # The window's sheet the fill goes into, at ``version``: ``after``
+        # writes the plan into copies of its per-row arrays (see
+        # Sheet.prepare_fill), so that the GUI thread only swaps them in.
+        self.target = target
         self.components, self.min_confidence = components, float(min_confidence)
         self.options = dict(options)
         self.job = None
@@ -76,7 +80,14 @@ class _FillRun:
 
     def after(self, result) -> _Filled:
         plan, report = self.job.finish(result)
-        return _Filled(self.min_confidence, plan, report, self.job.notes(plan, report), self.job, self._blanks_test())
+        notes, blanks = self.job.notes(plan, report), self._blanks_test()
+        prepared = None
+        if self.target is not None:
+            from emgui.core.fill import prepare_plan
+
+            target, self.target = self.target, None
+            prepared = prepare_plan(target, plan, self.version)
+        return _Filled(self.min_confidence, plan, report, notes, self.job, blanks, prepared)
 
     def _blanks_test(self) -> BlanksTest | None:
         """Little's MCAR test over the features when some feature value was blank (else None).
@@ -126,6 +137,8 @@ class _Filled:
     notes: object
     job: object
     blanks: BlanksTest | None = None
+    # The plan written into copies of the sheet's arrays (a PreparedFill), or None.
+    prepared: object = None
 
 
 class FitActions:
@@ -239,7 +252,7 @@ class FitActions:
             self._set_fitting(True)
             self.fit_label.setText("Preparing…")
             self._start_fill_run(_FillRun(None, k, self._min_confidence, self.fit_options, fill=self._fill_what(),
-                                          sheet=sheet, version=sheet.version), sheet.version)
+                                          sheet=sheet, version=sheet.version, target=sheet), sheet.version)
             return
         fit_input = self._prepare()
         if fit_input is None:
@@ -249,7 +262,8 @@ class FitActions:
         self._set_fitting(True)
         self.fit_label.setText("Fitting…")
         self._start_fill_run(_FillRun(fit_input, k, self._min_confidence, self.fit_options,
-                                      fill=self._fill_what()), fit_input.version)
+                                      fill=self._fill_what(), version=fit_input.version, target=self._sheet),
+                             fit_input.version)
 
     def _start_fill_run(self, run: _FillRun, version: int) -> None:
         """Run ``run`` (a :class:`_FillRun`) in the fit's thread."""
@@ -464,21 +478,25 @@ class FitActions:
 
         result = outcome.result
         filled = outcome.extra
-        notes = report = blanks = None
+        notes = report = blanks = prepared = None
         if isinstance(filled, _Filled):
             # Planned in the worker thread with the model chosen there (a
             # million rows: ~15 ms the GUI thread need not spend), unless
             # the threshold changed meanwhile.
             report, notes, blanks = filled.report, filled.notes, filled.blanks
             result = report.result
-            plan = filled.plan if filled.min_confidence == self._min_confidence else filled.job.replan(
-                result, self._min_confidence
-            )
+            if filled.min_confidence == self._min_confidence:
+                # Written into copies of the sheet's arrays in the fit's
+                # thread too: the command swaps them in if the sheet is
+                # unchanged (5M rows: ~40 ms of the GUI thread in place).
+                plan, prepared = filled.plan, filled.prepared
+            else:
+                plan = filled.job.replan(result, self._min_confidence)
         else:  # a step-by-step fit: the plain model
             plan = plan_fill(fit_input, result, self._min_confidence)
         if len(plan.rows) or len(self._sheet.filled_rows()) or plan.numbers is not None:
             roles = self._sheet.roles
-            self.undo_stack.push(FillCommand(self._sheet, plan, notes=notes))
+            self.undo_stack.push(FillCommand(self._sheet, plan, notes=notes, prepared=prepared))
             if self._sheet.roles == roles:
                 # What a fill writes (labels, blank numbers) is what the fit's
                 # input leaves out, so the plot's data stays as drawn: no

@@ -462,3 +462,60 @@ def test_an_edit_between_a_large_fit_and_its_fill_fits_again(window, big_csv, qt
     window.sheet.set_cell(0, 0, "Renamed")  # the data changed before the fill was written
     qtbot.waitUntil(lambda: bool(applied), timeout=30_000)
     assert discarded == [True] and applied[0].rows.size == window.sheet.filled_rows().size
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_a_fill_is_written_into_copies_in_the_fit_thread_and_swapped_in(window, big_csv, qtbot, monkeypatch, large):
+    """The GUI thread's part of a fill swaps the marks in and writes the texts; undo, redo and a refit as before."""
+    import emgui.ui.pacing as pacing
+    from emgui.core import sheet as sheet_module
+
+    if large:
+        monkeypatch.setattr(pacing, "LARGE_ROWS", 1000)  # 3000 rows count as large: the refit is copied in the thread
+    prepared_in, written_in = [], []
+    prepare_fill, apply_fill = sheet_module.Sheet.prepare_fill, sheet_module.Sheet.apply_fill
+
+    def spy_prepare(self, *a, **k):
+        prepared_in.append(threading.current_thread())
+        return prepare_fill(self, *a, **k)
+
+    def spy_apply(self, *a, **k):
+        written_in.append(threading.current_thread())
+        return apply_fill(self, *a, **k)
+
+    monkeypatch.setattr(sheet_module.Sheet, "prepare_fill", spy_prepare)
+    monkeypatch.setattr(sheet_module.Sheet, "apply_fill", spy_apply)
+    assert window.open_path(big_csv, ask=False)
+    sheet = window.sheet
+    blank = sheet.label_missing().copy()
+    before = [sheet.provenance, sheet.confidence, sheet.guess]
+    for a in before:
+        a.flags.writeable = False  # the GUI thread's swap writes no mark into them
+    column = sheet.column_cells(sheet.roles.label)
+    typed = column.copy()
+    with qtbot.waitSignal(window.fill_applied, timeout=30_000):
+        window.fill_gaps()
+    assert prepared_in and all(t is not threading.main_thread() for t in prepared_in)
+    assert written_in == []  # swapped in: nothing written row by row
+    for a in before:
+        a.flags.writeable = True
+    assert all(new is not old for new, old in zip([sheet.provenance, sheet.confidence, sheet.guess], before, strict=True))
+    assert sheet.column_cells(sheet.roles.label) is column  # written where filled, not copied
+    assert set(np.flatnonzero(column != typed)) <= set(np.flatnonzero(blank))
+    filled = sheet.provenance.copy()
+    texts = sheet.column_cells(sheet.roles.label).copy()
+    assert (filled[~blank] == 0).all() and (filled[blank] != 0).all()
+    window.undo_stack.undo()
+    assert (sheet.provenance == 0).all() and (sheet.label_missing() == blank).all()
+    window.undo_stack.redo()  # a later redo writes the plan as usual, with the same result
+    assert written_in == [threading.main_thread()]
+    assert (sheet.provenance == filled).all() and list(sheet.column_cells(sheet.roles.label)) == list(texts)
+    # A refit on the filled sheet: its undo record comes from the fit's thread too.
+    with qtbot.waitSignal(window.fill_applied, timeout=60_000):
+        window.fill_gaps()
+    qtbot.waitUntil(lambda: not window.is_fitting(), timeout=30_000)
+    assert len(written_in) == 1 and (sheet.provenance == filled).all()
+    window.undo_stack.undo()  # back to the first fill, its marks from the record
+    assert (sheet.provenance == filled).all() and list(sheet.column_cells(sheet.roles.label)) == list(texts)
+    window.undo_stack.undo()
+    assert (sheet.provenance == 0).all() and (sheet.label_missing() == blank).all()
