@@ -2,8 +2,8 @@
 
 :class:`FitWorker` is a ``QObject`` moved to a ``QThread`` (the superqt
 ``_qthreading`` pattern): ``thread.started -> worker.run``, the worker's last
-signal ``ended -> thread.quit``, ``thread.finished -> worker.deleteLater`` in the
-fit thread, and the thread deletes itself once it has really ended.
+signal ``ended -> thread.quit``; the worker then moves itself back to the GUI
+thread, where it is destroyed, and the thread deletes itself once it has really ended.
 It works on its own copy of the data, never touches a widget and checks an
 abort flag between iterations.
 
@@ -249,6 +249,10 @@ class FitWorker(QObject):
                 self._fit = None
             self._X = self._labels = self._after = self._prepare = self._make_fit = None  # done with them
             self.ended.emit()
+            # Back to the GUI thread, to be destroyed there (see _FitThread).
+            app = QCoreApplication.instance()
+            if app is not None:
+                self.moveToThread(app.thread())
 
     def _stream(self, fit: EMFit) -> None:
         """Iterate ``fit``, emitting at most one snapshot per ``min_interval``."""
@@ -283,17 +287,18 @@ class _Stepper:
 class _FitThread(QThread):
     """A fit's thread, owned by the application; it deletes itself once it has really ended.
 
-    The worker is deleted in this thread as it finishes (``finished ->
-    worker.deleteLater``, carried out by Qt before the thread ends).  The
-    thread object lives in the GUI thread and deletes itself from there --
-    only after :meth:`QThread.wait`: ``finished`` is emitted while the
-    thread is still finishing, and a bare ``finished -> deleteLater`` let
-    the GUI thread destroy this object, and with it the last Python
-    reference to the worker, while the fit thread was deleting that worker
-    too -- a double free (seen as SIGBUS/SIGSEGV in ``~QObject`` of the fit
-    thread, when a window was deleted mid-fit and its controller never got
-    ``finished``).  The reaping slot belongs to the thread itself, so it
-    runs even when the controller that started the fit is gone.
+    Nothing is destroyed in the fit thread.  The worker moves itself back to
+    the GUI thread as its ``run`` ends, and is destroyed there when this
+    object lets it go, after the thread has ended.  It used to be deleted in
+    the fit thread (``finished -> worker.deleteLater``), and a test run hung
+    on that: ``~QObject`` takes Qt's signal-slot locks (a pool shared by
+    all objects) and then asks PySide for the interpreter lock, while the
+    GUI thread, holding that lock, waited in a ``connect`` for one of those
+    Qt locks (pyqtgraph adding a curve).  The thread object lives in the
+    GUI thread and deletes itself from there -- only after
+    :meth:`QThread.wait`: ``finished`` is emitted while the thread is still
+    finishing.  The reaping slot belongs to the thread itself, so it runs
+    even when the controller that started the fit is gone.
     """
 
     def __init__(self, worker: FitWorker) -> None:
@@ -301,12 +306,12 @@ class _FitThread(QThread):
         self.setObjectName("emgui-fit")
         self.worker = worker  # the worker's Python half lives as long as this thread
         worker.moveToThread(self)
-        self.finished.connect(worker.deleteLater)  # direct: runs in the finishing thread
         self.finished.connect(self._reap)  # queued to the GUI thread
 
     @Slot()
     def _reap(self) -> None:
         self.wait()
+        self.worker = None  # destroyed here, in the GUI thread, once nobody else holds it
         self.deleteLater()
 
 

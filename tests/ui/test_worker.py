@@ -375,12 +375,13 @@ def test_dropping_the_controller_mid_fit_leaves_no_dangling_thread(qtbot, qapp):
 
 
 def test_a_fit_thread_outlives_its_deleted_controller_and_frees_its_worker_once(qtbot, qapp):
-    """The worker is deleted in its own thread as it ends; the thread deletes itself after that.
+    """Worker and thread are destroyed once, both in the GUI thread, the worker first.
 
     Deleting the controller mid-fit (a window closed in a hurry) used to let
     the GUI thread destroy the thread object -- and with it the worker's
     last Python reference -- while the fit thread was deleting the worker:
-    a double free, a crash now and then.
+    a double free, a crash now and then.  Deleting the worker in the fit
+    thread at all could deadlock with the GUI thread (see _FitThread).
     """
     import threading
 
@@ -401,4 +402,28 @@ def test_a_fit_thread_outlives_its_deleted_controller_and_frees_its_worker_once(
     qtbot.waitUntil(lambda: len(events) == 2, timeout=30_000)
     (what, where), (then, there) = events
     assert (what, then) == ("worker", "thread")
-    assert where != threading.main_thread().name and there == threading.main_thread().name
+    assert where == threading.main_thread().name and there == threading.main_thread().name
+
+
+def test_a_finished_fit_s_worker_is_destroyed_in_the_gui_thread(qtbot, controller):
+    """Nothing is destroyed in the fit thread.
+
+    ``~QObject`` there takes Qt's signal-slot locks and then waits for the
+    interpreter lock, which the GUI thread may hold while it waits for one of
+    those locks in a ``connect``: a test run hung that way (see _FitThread).
+    """
+    import threading
+
+    from PySide6.QtCore import Qt
+
+    x, labels = _heights()
+    where = []
+    with qtbot.waitSignal(controller.fit_started, timeout=10_000):
+        controller.start(x, labels, 2, data_version=0)
+    controller._worker.destroyed.connect(
+        lambda: where.append(threading.current_thread().name), Qt.ConnectionType.DirectConnection
+    )
+    qtbot.waitUntil(lambda: not controller.is_running(), timeout=10_000)
+    gc.collect()
+    qtbot.waitUntil(lambda: bool(where), timeout=10_000)
+    assert where == [threading.main_thread().name]
