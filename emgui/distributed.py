@@ -37,6 +37,7 @@ a second.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
 import os
 import shutil
@@ -307,40 +308,25 @@ def _flat_start(x: np.ndarray, k: int) -> tuple:
     return np.full(k, 1.0 / k), np.zeros((k, d)), np.broadcast_to(np.eye(d), (k, d, d))
 
 
-def _sweep(part: _Part, g: _fast.Gaussians) -> tuple | None:
+def _sweep(part: _Part, g: _fast.Gaussians) -> _fast.Sweep | None:
     """Task: one E-step over the part's unlabelled rows, ``g`` centred by the global shift.
 
-    Returns (ll, Σr (K,), Σr·x about the global shift (K, D), scatter about
-    each weighted mean (K, D, D)), or None without unlabelled rows.
+    Returns the sweep (first moments about the global shift, scatter about
+    each weighted mean), or None without unlabelled rows.
     """
     if part.fit is None and part.sweeper is None:
         _build_engine(part)
     if part.fit is not None:
-        # The part's EMFit centres its rows by its own shift: the same
-        # Gaussians there have their means moved by the difference.
-        sweep = part.fit.sweep_about(g, part.sweep_args[1])
-        return sweep.ll, sweep.s0, sweep.s1, sweep.scatter
+        return part.fit.sweep_about(g, part.sweep_args[1])  # the part's EMFit has a shift of its own
     if part.sweeper is not None:
-        sweep = part.sweeper.sweep(g)
-        return sweep.ll, sweep.s0, sweep.s1, sweep.scatter
+        return part.sweeper.sweep(g)
     return None
 
 
-def _merge(stats: list) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
-    """Parts' (ll, s0, s1, scatter) merged by the parallel-axis rule."""
-    stats = [s for s in stats if s is not None]
-    if not stats:
-        return None
-    ll = float(sum(s[0] for s in stats))
-    s0 = np.sum([s[1] for s in stats], axis=0)
-    s1 = np.sum([s[2] for s in stats], axis=0)
-    mean = s1 / np.where(s0 > 0, s0, 1.0)[:, None]
-    scatter = np.zeros_like(stats[0][3])
-    for _, p0, p1, pw in stats:
-        pm = p1 / np.where(p0 > 0, p0, 1.0)[:, None]
-        d = pm - mean
-        scatter += pw + np.einsum("k,ki,kj->kij", p0, d, d)
-    return ll, s0, s1, scatter
+def _merge(sweeps: list) -> _fast.Sweep | None:
+    """The parts' sweeps merged (:func:`_fast.merge`: the parallel-axis rule); None without any."""
+    sweeps = [s for s in sweeps if s is not None]
+    return functools.reduce(_fast.merge, sweeps) if sweeps else None
 
 
 class _ClusterEM(mixture.EMFit):
@@ -373,9 +359,7 @@ class _ClusterEM(mixture.EMFit):
     def _sweep(self, g: _fast.Gaussians) -> _fast.Sweep:
         futures = self._client.map(_sweep, self._parts, g=g, pure=False)
         merged = _merge(self._client.gather(futures))
-        if merged is None:
-            return _fast.empty_sweep(self.n_components, self._dim)
-        return _fast.Sweep(*merged)
+        return _fast.empty_sweep(self.n_components, self._dim) if merged is None else merged
 
 
 # --------------------------------------------------------------------------- the driver

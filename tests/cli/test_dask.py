@@ -151,7 +151,7 @@ def test_merged_part_statistics_equal_one_pass():
     )
     whole = _fast.Precise(x, 2).sweep(g)
     parts = [_fast.Precise(np.ascontiguousarray(p), 2).sweep(g) for p in np.array_split(x, [700, 3_100])]
-    ll, s0, s1, scatter = _merge([tuple(p) for p in parts] + [None])
+    ll, s0, s1, scatter = _merge([*parts, None])
     assert ll == pytest.approx(whole.ll, rel=1e-12)
     np.testing.assert_allclose(s0, whole.s0, rtol=1e-12)
     np.testing.assert_allclose(s1, whole.s1, rtol=1e-10, atol=1e-9)
