@@ -10,7 +10,7 @@ A recovery copy is a pair of files named after the session (process id and
 start time)::
 
     session-<pid>-<start ms>.<n>.csv   the cells, as Sheet.to_table() gives them
-    session-<pid>-<start ms>.json      where it came from, roles, time, pid, version
+    session-<pid>-<start ms>.json      where it came from, roles, the file's dialect, time, pid, version
 
 The JSON sidecar is the commit point: it names the CSV it belongs to and is
 replaced atomically only after that CSV is complete, so a crash in the middle
@@ -27,6 +27,7 @@ window is shown, and start-up time matters.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import itertools
 import json
@@ -43,6 +44,7 @@ from emgui import __version__
 if TYPE_CHECKING:
     import numpy as np
 
+    from .dialect import Dialect
     from .sheet import Roles, Sheet
 
 __all__ = [
@@ -136,6 +138,9 @@ class RecoveryData:
     roles : Roles
     provenance : numpy.ndarray, (n_rows,) int8
     confidence : numpy.ndarray, (n_rows,) float64
+    dialect : Dialect or None
+        The CSV/TSV dialect of the file the sheet came from, so that saving
+        a recovered sheet writes that file in its own dialect again.
     """
 
     columns: tuple[str, ...]
@@ -143,6 +148,7 @@ class RecoveryData:
     roles: Roles
     provenance: np.ndarray
     confidence: np.ndarray
+    dialect: Dialect | None = None
 
     @classmethod
     def from_sheet(cls, sheet: Sheet) -> RecoveryData:
@@ -153,6 +159,7 @@ class RecoveryData:
             sheet.roles,
             sheet.provenance.copy(),
             sheet.confidence.copy(),
+            getattr(sheet, "dialect", None),
         )
 
     @property
@@ -195,6 +202,11 @@ class RecoveryInfo:
         Rows in the sheet (blank rows at the end included).
     table_path, sidecar_path : pathlib.Path
         The CSV with the cells and the JSON describing it.
+    pid_started : int or None
+        The writer's start time in clock ticks, to tell a reused pid.
+    dialect : Dialect or None
+        The source file's CSV/TSV dialect (None: a file of another kind, a
+        new sheet, or a copy written before dialects were kept).
     """
 
     session_id: str
@@ -207,11 +219,34 @@ class RecoveryInfo:
     table_path: Path
     sidecar_path: Path
     pid_started: int | None = None
+    dialect: Dialect | None = None
 
     @property
     def file_name(self) -> str:
         """The source file's name, or ``"Untitled"``."""
         return Path(self.source_path).name if self.source_path else "Untitled"
+
+
+def _dialect_from_json(data) -> Dialect | None:
+    """The sidecar's dialect, or None when it has none or it is not one we write."""
+    import codecs
+
+    from .dialect import Dialect
+
+    if not isinstance(data, dict):
+        return None
+    try:
+        dialect = Dialect(**data)
+        codecs.lookup(dialect.encoding)
+    except (TypeError, LookupError):
+        return None
+    ok = (
+        dialect.delimiter in (",", ";", "\t", "|")
+        and dialect.decimal in (".", ",")
+        and isinstance(dialect.quote_all, bool)
+        and dialect.line_ending in ("\n", "\r\n", "\r")
+    )
+    return dialect if ok else None
 
 
 def _sidecar_path(folder: Path, session_id: str) -> Path:
@@ -360,6 +395,7 @@ def write_recovery(
         "roles": _roles_to_json(data.roles),
         "n_rows": data.n_rows,
         "table": table_path.name,
+        "dialect": None if data.dialect is None else dataclasses.asdict(data.dialect),
     }
     try:
         fileio.write_json(sidecar, meta)
@@ -404,6 +440,7 @@ def _read_info(sidecar: Path) -> RecoveryInfo | None:
             table_path=table_path,
             sidecar_path=sidecar,
             pid_started=None if started is None else int(started),
+            dialect=_dialect_from_json(data.get("dialect")),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         # Unreadable sidecars are skipped, never deleted: the CSV may still help someone.
@@ -475,6 +512,8 @@ def load_recovery(info: RecoveryInfo) -> tuple[Sheet, str | None]:
         sheet = Sheet.from_table(table.columns, cells, roles if in_range else None)
     except SheetError:
         sheet = Sheet.from_table(table.columns, cells)
+    # Saving a recovered sheet writes its file in the file's own dialect.
+    sheet.dialect = info.dialect
     return sheet, info.source_path
 
 

@@ -136,6 +136,45 @@ def test_fill_marks_and_confidence_survive():
     assert (back.provenance[~filled] == USER).all()
 
 
+def test_a_recovered_sheet_is_saved_in_its_files_own_dialect(tmp_path):
+    # Before: the copy kept no dialect, so saving a recovered European file
+    # wrote it back with commas, decimal points and UTF-8.
+    src = tmp_path / "klasse.csv"
+    src.write_bytes('"Name";"Geschlecht";"Größe"\r\n"Jörg";"M";"181,5"\r\n"Ute";"";"165,0"\r\n'
+                    .encode("cp1252"))
+    table = fileio.read_table(src)
+    sheet = Sheet.from_table(table.columns, list(table.cells))
+    sheet.dialect = table.meta["dialect"]
+    assert sheet.dialect.delimiter == ";" and sheet.dialect.decimal == ","
+    recovery.write_recovery(sheet, str(src))
+    info = recovery.list_recoveries(include_running=True)[0]
+    assert info.dialect == sheet.dialect
+    back, source = recovery.load_recovery(info)
+    assert back.dialect == sheet.dialect
+    columns, cells = back.to_table()
+    fileio.write_table(src, columns, cells, dialect=back.dialect)
+    text = src.read_bytes().decode(info.dialect.encoding)
+    assert text.startswith('"Name";"Geschlecht";"Größe";') and "\r\n" in text
+    assert '"Jörg";"M";"181,5"' in text
+
+
+def test_a_sidecars_odd_dialect_is_dropped_not_trusted(_recovery_folder):
+    sheet = _class_sheet()
+    sidecar = recovery.write_recovery(sheet, "class.csv")
+    meta = json.loads(sidecar.read_text())
+    assert meta["dialect"] is None  # a sheet typed in the window has none
+    for bad in ({"delimiter": "x"}, {"encoding": "no-such-codec"}, {"line_ending": "\n\n"}, "commas", {"z": 1}):
+        meta["dialect"] = bad if not isinstance(bad, dict) else {**_DEFAULT, **bad}
+        sidecar.write_text(json.dumps(meta))
+        (info,) = recovery.list_recoveries(include_running=True)
+        assert info.dialect is None
+        back, _ = recovery.load_recovery(info)
+        assert back.dialect is None and _cells(back) == _cells(sheet)
+
+
+_DEFAULT = {"delimiter": ",", "decimal": ".", "quote_all": False, "line_ending": "\n", "encoding": "utf-8"}
+
+
 def test_recovery_data_writes_what_sheet_to_table_writes():
     # RecoveryData.table() builds the mark columns itself (off the GUI thread); it
     # must agree with Sheet.to_table(), the save path, cell for cell.
