@@ -171,6 +171,52 @@ def test_a_class_nobody_typed_stays_unnamed_and_blank(tmp_path):
     assert all(c in ("Adelie", "Gentoo", "") for c in cols["species"])  # no invented name
 
 
+def test_the_temperature_tempers_the_typed_classes_split_and_keeps_the_unnamed_share():
+    post = np.array([[0.70, 0.10, 0.20], [0.05, 0.05, 0.90], [0.5, 0.5, 0.0]])
+    plain = trust.temper(post, 0.5)
+    kept = trust.temper(post, 0.5, named=2)
+    np.testing.assert_allclose(kept.sum(axis=1), 1.0)
+    np.testing.assert_allclose(kept[:, 2], post[:, 2])  # the unnamed group's share is the fit's
+    # Between the typed classes, the same as tempering their split alone.
+    split = trust.temper(post[:, :2] / post[:, :2].sum(axis=1, keepdims=True), 0.5)
+    np.testing.assert_allclose(kept[:, :2] / kept[:, :2].sum(axis=1, keepdims=True), split)
+    assert plain[0, 2] < 0.1 < post[0, 2]  # what sharpening the whole row did to it
+    np.testing.assert_array_equal(trust.temper(post, 0.5, named=3), plain)
+    np.testing.assert_array_equal(trust.temper(post, 1.0, named=2), post)
+
+
+def test_a_fit_far_surer_than_its_check_is_brought_down_to_the_checks_accuracy():
+    # diabetes_sex at 90 % blank: posteriors of 0.999 and more where a
+    # hidden label is right 56 % of the time.  The temperature stopped at
+    # 20 and the written confidence stayed at ~0.6 or above.
+    rng = np.random.default_rng(3)
+    logit = rng.normal(0.0, 9.0, 2000)
+    post = np.column_stack([1 / (1 + np.exp(-logit)), 1 / (1 + np.exp(logit))])
+    t = trust.matching_temperature(post, 0.56)
+    assert t > 20
+    assert abs(trust.temper(post, t).max(axis=1).mean() - 0.56) < 1e-3
+    assert trust.matching_temperature(post, 0.3) == trust.T_HIGH  # below chance: as far as it goes
+
+
+def test_a_row_near_the_unnamed_group_is_written_no_surer_than_the_fit_says(tmp_path):
+    # Before: hidden typed labels (all of typed classes) are easy, the
+    # self-check's temperature came out below 1 and sharpened every row,
+    # the unnamed group's share included: Chinstraps among the Adelies were
+    # written 'Adelie' at 87 % on average (99.7 % at most), though the fit
+    # gave the unnamed group a fifth of their probability; now 78 %.
+    header, rows = _read(DATA / "penguins.csv")
+    rows = [r for r in rows if "NA" not in r[2:6]]
+    spoilt = [[("" if (r[0] == "Chinstrap" or i % 2) else r[0]), *r[1:]] for i, r in enumerate(rows)]
+    src = _write(tmp_path / "p.csv", header, spoilt)
+    features = "bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g"
+    cols, rep, code = _fill(tmp_path, src, "--label", "species", "--features", features, "--seed", "0")
+    assert code == 0 and rep["model"]["unnamed_groups"] == 1
+    assert rep["check"]["temperature"] < 1.0  # the case where sharpening happened
+    chin = [i for i, r in enumerate(rows) if r[0] == "Chinstrap" and cols["species_imputed"][i] == "true"]
+    assert chin, "the data no longer has a Chinstrap written as a typed species"
+    assert np.mean([float(cols["species_confidence"][i]) for i in chin]) < 0.82
+
+
 def test_only_one_class_typed_fills_nothing_and_says_what_to_type(tmp_path, capsys):
     header, rows = _read(DATA / "students_speed_gender_height.csv")
     spoilt = [[r[0], "" if r[1] == "male" else r[1], r[2]] for r in rows]
