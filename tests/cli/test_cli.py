@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -265,3 +266,32 @@ def test_closing_line_counts_each_blank_once(tmp_path, capsys):
     n_filled = sum(1 for r in filled_rows if r[3] == "true")
     assert f"filled {n_filled} of {blanks} blank 'gender' cells" in line
     assert n_filled < blanks
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("2", "2")])
+def test_the_command_runs_blas_on_one_thread_unless_told(given, expected):
+    """The installed command (main() without arguments) caps OpenBLAS at one thread before numpy loads.
+
+    Its products are sized for one core; a second OpenBLAS thread woken by a
+    large one spins afterwards (issue 14: 4.9 CPU seconds of a 5-feature fill
+    instead of 3.0).  A value the user set is kept.
+    """
+    probe = (
+        "import emgui.cli as cli\n"
+        "def probe(argv):\n"
+        "    import numpy, threadpoolctl  # numpy loads OpenBLAS\n"
+        "    info = [p for p in threadpoolctl.threadpool_info() if p['internal_api'] == 'openblas']\n"
+        "    print(info[0]['num_threads'] if info else 'no openblas')\n"
+        "    return 0\n"
+        "cli._main = probe\n"
+        "cli.main()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.strip()
+    if out == "no openblas":
+        pytest.skip("numpy is not built with OpenBLAS here")
+    assert out == expected
