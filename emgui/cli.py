@@ -99,7 +99,7 @@ def _column_index(columns: list[str], name: str) -> int:
 
 
 def _resolve_roles(args, columns, cells):
-    from .core import fileio, parsing
+    from .core import parsing
     from .core.sheet import Roles, detect_roles
 
     detected = detect_roles(columns, cells)
@@ -114,7 +114,7 @@ def _resolve_roles(args, columns, cells):
         for f in features:
             # A named column that is a code (0/1) or an identifier is refused
             # rather than fitted: it would only add noise to every fill.
-            reason = no_measurement(columns[f], fileio.object_cells(cells[f]))
+            reason = no_measurement(columns[f], cells[f])  # Arrow text as it is
             if reason is not None:
                 raise UsageError(f"{reason}; leave it out of --features")
     else:

@@ -295,3 +295,23 @@ def test_the_command_runs_blas_on_one_thread_unless_told(given, expected):
     if out == "no openblas":
         pytest.skip("numpy is not built with OpenBLAS here")
     assert out == expected
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [("row", "holds distinct whole numbers that only increase: it is an identifier, not a measurement"),
+     ("flag", "holds only 2 distinct values (0, 1): it is a code, not a measurement")],
+)
+def test_a_named_feature_that_is_a_code_or_an_identifier_exits_2(tmp_path, capsys, column, message):
+    """``--features`` naming a row number or a 0/1 code is refused with the reason, the whole column read."""
+    src = tmp_path / "in.csv"
+    lines = ["row,flag,gender,height"]
+    for i in range(1, 41):
+        # The first 30 flags are all 0: a sample of the column would not see the 1s.
+        lines.append(f"{i},{0 if i <= 30 else 1},{'F' if i % 2 else ''},{150 + (i * 7) % 30}")
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert main(["fill", str(src), "-o", str(out), "--features", f"height,{column}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"column '{column}' {message}; leave it out of --features" in err and len(err.splitlines()) == 1
+    assert not out.exists()
