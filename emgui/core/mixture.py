@@ -325,10 +325,12 @@ def _canonical_order(rows: np.ndarray) -> np.ndarray:
     The same permutation as ``np.lexsort(rows.T[::-1])`` (stable: equal rows
     keep their order) for rows without NaN.
     """
-    order = np.argsort(rows[:, 0])
-    first = rows[order, 0]
-    if rows.shape[0] > 1 and not (first[1:] == first[:-1]).any():
-        return order
+    head = rows[:1024, 0]
+    if rows.shape[0] > 1 and len(np.unique(head)) == len(head):  # no tie among the first rows: maybe none at all
+        order = np.argsort(rows[:, 0])
+        first = rows[order, 0]
+        if not (first[1:] == first[:-1]).any():
+            return order
     # Ties in the first feature: let the other features decide.  One stable
     # sort of each row as a byte string, not lexsort's D stable sorts: a
     # 1M-row, 5-feature fill's rows (values to 0.1) in 0.37 s instead of

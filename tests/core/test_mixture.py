@@ -733,3 +733,14 @@ def test_predict_proba_explains_one_row():
     assert one.shape == (1, 2) and one.sum() == pytest.approx(1.0)
     with pytest.raises(MixtureError):
         predict_proba(x, result.weights, result.means[:, :1], result.covariances)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 1023, 1024, 1025, 3000])
+@pytest.mark.parametrize("tie_at", [None, 5, 2000])
+def test_canonical_order_with_and_without_ties_in_the_first_feature(n, tie_at):
+    """No tie, a tie among the first rows, a tie only past them: always lexsort's permutation."""
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, 3))
+    if tie_at is not None and tie_at + 1 < n:
+        x[tie_at, 0] = x[tie_at + 1, 0]  # rows 5 and 6 are among the first 1024, rows 2000 and 2001 past them
+    np.testing.assert_array_equal(_canonical_order(x), np.lexsort(x.T[::-1]))
