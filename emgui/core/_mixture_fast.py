@@ -26,9 +26,10 @@ Four engines, chosen per iteration by the caller:
     and one more gives every sufficient statistic.
 ``Whitened``
     Two or more features, any K.  Per-component Cholesky whitening as in
-    scikit-learn, as one BLAS product per class per cache-sized block, with
-    the statistics summed in each class's whitened coordinates (one more
-    product per class per block), so nothing cancels.  Exact for any
+    scikit-learn, as BLAS products over cache-sized blocks (two per block for
+    all classes, the triangular factor's zeros skipped), with the statistics
+    summed in each class's whitened coordinates (two more products, the
+    symmetric sums' lower half), so nothing cancels.  Exact for any
     parameters: with 5 or more features it serves every iteration, with 2-4
     it is the fallback when the expanded quadratics of ``QuadraticFeatures``
     would lose digits (a narrow component far from the data's centre), which
