@@ -436,9 +436,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out), flush=True)
         if args.profile:
             stats = os.path.join(folder, "ours.prof")
-            code = ("import sys, cProfile; from emgui.cli import _main; "
+            # One BLAS thread, as emgui-cli's main() sets before numpy loads.
+            code = ("import os, sys, cProfile; os.environ.setdefault('OPENBLAS_NUM_THREADS', '1'); "
+                    "from emgui.cli import _main; "
                     f"sys.exit(cProfile.run('_main(sys.argv[1:])', {stats!r}) or 0)")
-            _run([sys.executable, "-c", code, "fill", src, "-o", os.path.join(folder, "ours.csv")])
+            _run([sys.executable, "-c", code, *ours[ours.index("fill"):]])  # the same arguments, --features too
             import pstats
 
             pstats.Stats(stats, stream=sys.stderr).sort_stats("cumulative").print_stats(25)

@@ -26,9 +26,10 @@ Four engines, chosen per iteration by the caller:
     and one more gives every sufficient statistic.
 ``Whitened``
     Two or more features, any K.  Per-component Cholesky whitening as in
-    scikit-learn, as one BLAS product per class per cache-sized block, with
-    the statistics summed in each class's whitened coordinates (one more
-    product per class per block), so nothing cancels.  Exact for any
+    scikit-learn, as BLAS products over cache-sized blocks (two per block for
+    all classes, the triangular factor's zeros skipped), with the statistics
+    summed in each class's whitened coordinates (two more products, the
+    symmetric sums' lower half), so nothing cancels.  Exact for any
     parameters: with 5 or more features it serves every iteration, with 2-4
     it is the fallback when the expanded quadratics of ``QuadraticFeatures``
     would lose digits (a narrow component far from the data's centre), which
@@ -94,8 +95,8 @@ _BLAS_MNK = 200_000
 # small-matrix kernel on the calling thread (see Whitened.__init__ for what
 # a larger one cost on the busy 2-core machine).
 BLAS_SMALL = 900_000
-# Cells of the Whitened engine's whitened block (see Whitened.__init__).
-_WHITE_BLOCK_CELLS = 262_144
+# Cells of the Whitened engine's (K, D+1, rows) block (see Whitened.__init__).
+_WHITE_BLOCK_CELLS = 300_000
 _EXP_FLOOR = -700.0
 # Whitened computes y = Uᵀx - Uᵀμ in one product: rounding costs about
 # eps·√condition in y, so up to this condition a log-density loses about
@@ -503,22 +504,36 @@ class Whitened:
     The same maths as :class:`Precise` (scikit-learn's: y = (x - μ_k) Uₖ
     with Uₖ the upper factor of the precision, log N = c_k - ½|y|²), done so
     that no step runs per row in Python and every step is a BLAS product or
-    one pass of a ufunc over a cache-sized block:
+    one pass of a ufunc over a cache-sized block, all classes in one call:
 
-    * the rows are kept transposed with a row of ones, (D+1, n), so that
-      one product per class, [Uₖᵀ | -Uₖᵀμₖ] @ block, gives the whitened
-      block yᵀ with its shift already subtracted;
+    * the rows are kept transposed behind a row of ones, (1+D, n), so that
+      [-Uₖᵀμₖ | Uₖᵀ] @ block gives the whitened block yᵀ with its shift
+      already subtracted.  Uₖᵀ is lower triangular, so the first h = D//2
+      coordinates need only the first h+1 rows of the block: two products,
+      (h, h+1) and (D-h, D+1), instead of one (D, D+1) (D = 8: 56
+      multiply-adds a row and class instead of 72, the zeros skipped exactly);
     * log-sum-exp over the classes runs elementwise along rows of the block
       (classes on the first axis), one ``exp`` per row per class and one
       ``log`` per 256 rows (:func:`sum_log`);
-    * the statistics are accumulated in each class's whitened coordinates:
-      one product per class per block, (r·[y; 1]) @ [y; 1]ᵀ, gives Σr,
-      Σr y and Σr y yᵀ at once.  Whitened by the current parameters, a
-      class's rows have about unit spread around the origin, so these sums
-      lose no digits to cancellation even when the class is narrow and far
-      from the data's centre (the raw moments of :class:`QuadraticFeatures`
-      would); after the pass, x - μₖ = Lₖ y with Lₖ = Uₖ⁻ᵀ, the Cholesky
-      factor of Σₖ, turns them into the scatter about each weighted mean.
+    * the statistics are accumulated in each class's whitened coordinates,
+      Σr y yᵀ being symmetric: with w = r·[y; 1], the products w[h:] @
+      y[:D]ᵀ (its last row Σr yᵀ) and w[:h] @ y[:h]ᵀ give the lower block
+      rows and the leading corner, the rest is their transpose.  Whitened by
+      the current parameters, a class's rows have about unit spread around
+      the origin, so these sums lose no digits to cancellation even when the
+      class is narrow and far from the data's centre (the raw moments of
+      :class:`QuadraticFeatures` would); after the pass, x - μₖ = Lₖ y with
+      Lₖ = Uₖ⁻ᵀ, the Cholesky factor of Σₖ, turns them into the scatter about
+      each weighted mean.
+
+    Where the time goes (issue 14, AMD EPYC family 25, D = 8, K = 2, 700k
+    rows, ~15 ns a row and class): the products ~6.5 ns (OpenBLAS's small-matrix
+    kernel near its peak), the passes over the (K, D, m) block — |y|², r·y —
+    ~5 ns, the log-sum-exp over (K, m) ~4 ns; before the triangular split
+    and the symmetric statistics, ~18.5 ns.  Products with a side of 9 (D+1)
+    ran slower per multiply-add in that kernel than those of 8 (a (5, m) @
+    (m, 9) product 2.7x as long as a (4, m) @ (m, 8) one), hence the row of
+    ones is on y's side of the statistics product only.
 
     The product Uᵀx - Uᵀμ rounds to about eps·√condition in y (scikit-learn
     computes it the same way); past :data:`WHITENED_LIMIT` (a class 10⁴ of
@@ -536,8 +551,8 @@ class Whitened:
         n, dim = x.shape
         self.n, self.dim, self.k = n, dim, n_components
         xa = np.empty((dim + 1, n))
-        xa[:dim] = x.T
-        xa[dim] = 1.0
+        xa[0] = 1.0
+        xa[1:] = x.T
         self.xa = xa
         if n:
             scale = np.abs(x).max(axis=0)
@@ -546,16 +561,19 @@ class Whitened:
         else:
             self.scale, self.radius = np.ones(dim), 0.0
         self._precise: Precise | None = None
-        # Rows per block, measured on the busy 2-core machine (AMD EPYC,
-        # 1M rows): the Python overhead per block dominates below ~4k rows
-        # (D = 8, K = 5: 1024 rows 300 ms a sweep, 8192 rows 225 ms), and a
-        # product above 1M multiply-adds leaves OpenBLAS's small-matrix
-        # kernel (a (9, m) @ (m, 9) product: 24 µs at m = 5825, 459 µs at
-        # m = 16384, one thread) and may go to a second thread: the same
-        # sweep became 10x slower at 16384 rows.  The whitened block
-        # (K, D+1, rows) stays within 2 MiB.
-        cells = _WHITE_BLOCK_CELLS // (n_components * (dim + 1))
-        self.block = max(256, min(cells, BLAS_SMALL // ((dim + 1) * (dim + 1))))
+        # Rows per block, measured on the busy 2-core machine (AMD EPYC, 1M
+        # rows; CPU time of a sweep, best of 7-9): a block of about 300k
+        # cells was best — D = 8, K = 2: 16384 rows 21.7 ms, 8192 rows 23.5;
+        # K = 5: 6144 rows 51.7 ms, 4096 rows 61.2 (OpenBLAS's fixed cost per
+        # call), 12288 rows 56.9 (the block falls out of the cache); D = 5,
+        # K = 2: 16384-24576 rows 15 ms, 8192 rows 16.6.
+        # Each product must stay below BLAS_SMALL multiply-adds: above it
+        # OpenBLAS leaves its small-matrix kernel and may go to a second
+        # thread (a (9, m) @ (m, 9) product: 24 µs at m = 5825, 459 µs at
+        # m = 16384; a whole sweep became 10x slower).
+        h = dim // 2
+        widest = max((dim - h) * (dim + 1), (dim - h + 1) * dim)
+        self.block = max(256, min(_WHITE_BLOCK_CELLS // (n_components * (dim + 1)), BLAS_SMALL // widest))
         self._buffers: dict[int, tuple[np.ndarray, ...]] = {}
 
     def _scratch(self, m: int) -> tuple[np.ndarray, ...]:
@@ -564,8 +582,8 @@ class Whitened:
         if buf is None:
             k, d = self.k, self.dim
             y = np.empty((k, d + 1, m))
-            y[:, d] = 1.0  # the row of ones: Σr and Σr y come out of the same product
-            buf = (y, np.empty((k, m)), np.empty(m), np.empty(m), np.empty((d + 1, m)))
+            y[:, d] = 1.0  # w = r·y then ends with the row r: Σr y comes out of a product
+            buf = (y, np.empty((k, d + 1, m)), np.empty((k, m)), np.empty(m), np.empty(m))
             self._buffers[m] = buf
         return buf
 
@@ -578,48 +596,60 @@ class Whitened:
             # Uᵀx - Uᵀμ in one product rounds to eps·√condition in y (as
             # scikit-learn's own); beyond the limit subtract first, plainly.
             if self._precise is None:
-                self._precise = Precise(self.xa[:d].T, k)
+                self._precise = Precise(self.xa[1:].T, k)
             return self._precise.sweep(g)
         u = g.prec_chol
-        # yᵀ = Uᵀ xᵀ - Uᵀ μ: the shift rides on the row of ones.
-        at = np.empty((k, d, d + 1))
-        at[:, :, :d] = np.swapaxes(u, 1, 2)
-        at[:, :, d] = -np.einsum("kji,kj->ki", u, g.means)
+        h = d // 2
+        # yᵀ = Uᵀ xᵀ - Uᵀ μ: the shift rides on the row of ones, and row i of
+        # Uᵀ (lower triangular) needs only the block's rows 0..i+1.
+        a = np.empty((k, d, d + 1))
+        a[:, :, 0] = -np.einsum("kji,kj->ki", u, g.means)
+        a[:, :, 1:] = np.swapaxes(u, 1, 2)
+        a_top = np.ascontiguousarray(a[:, :h, : h + 1])
+        a_bottom = np.ascontiguousarray(a[:, h:])
         const = (g.log_weights + g.half_log_det - 0.5 * d * _LOG_2PI)[:, None]
-        acc = np.zeros((k, d + 1, d + 1))
+        lower = np.zeros((k, d - h + 1, d))  # rows h..D-1 of Σr y yᵀ, then Σr yᵀ
+        corner = np.zeros((k, h, h))  # rows and columns 0..h-1 of Σr y yᵀ
+        s0 = np.zeros(k)
         ll = 0.0
         group = max(1, min(256, int(600 / math.log(k + 1))))
         for start in range(0, self.n, self.block):
             xb = self.xa[:, start : start + self.block]
             m = xb.shape[1]
-            y, z, mx, s, w = self._scratch(m)
-            for j in range(k):
-                np.matmul(at[j], xb, out=y[j, :d])
+            y, w, z, mx, s = self._scratch(m)
+            yd = y[:, :d]
+            np.matmul(a_top, xb[: h + 1], out=y[:, :h])
+            np.matmul(a_bottom, xb, out=y[:, h:d])
             # |y|² per class and row: einsum sums the squares in one pass
             # (three times faster than square, then sum over the middle axis).
-            np.einsum("kdm,kdm->km", y[:, :d], y[:, :d], out=z)
+            np.einsum("kdm,kdm->km", yd, yd, out=z)
             z *= -0.5
             z += const
             np.max(z, axis=0, out=mx)
             z -= mx
             # exp below -708 gives subnormals or 0 by a slow path (14x slower
             # per value, measured); a class that far off has a responsibility
-            # below 1e-304 either way.
-            np.maximum(z, _EXP_FLOOR, out=z)
+            # below 1e-304 either way.  The floor is a pass of its own, so
+            # only when some value needs it (the minimum is a third of it).
+            if z.min() < _EXP_FLOOR:
+                np.maximum(z, _EXP_FLOOR, out=z)
             np.exp(z, out=z)
             np.sum(z, axis=0, out=s)
             # s is in [1, K]: products of `group` of them stay far from overflow.
             ll += float(mx.sum()) + sum_log(s, group=group)
-            np.reciprocal(s, out=s)
-            z *= s
-            for j in range(k):
-                np.multiply(y[j], z[j], out=w)
-                acc[j] += w @ y[j].T
-        s0 = acc[:, d, d].copy()
+            np.divide(z, s, out=z)
+            s0 += z.sum(axis=1)
+            np.multiply(y, z[:, None, :], out=w)
+            lower += np.matmul(w[:, h:], yd.transpose(0, 2, 1))
+            corner += np.matmul(w[:, :h], y[:, :h].transpose(0, 2, 1))
+        second = np.empty((k, d, d))  # Σ r y yᵀ
+        second[:, h:] = lower[:, : d - h]
+        second[:, :h, :h] = corner
+        second[:, :h, h:] = np.swapaxes(lower[:, : d - h, :h], 1, 2)
         # Back from whitened coordinates: x - μ = L y, L = U⁻ᵀ lower.
         low = np.swapaxes(np.linalg.inv(u), 1, 2)
-        dx = np.einsum("kij,kj->ki", low, acc[:, :d, d])  # Σ r (x - μ)
-        about_mu = low @ acc[:, :d, :d] @ np.swapaxes(low, 1, 2)  # Σ r (x - μ)(x - μ)ᵀ
+        dx = np.einsum("kij,kj->ki", low, lower[:, d - h])  # Σ r (x - μ)
+        about_mu = low @ second @ np.swapaxes(low, 1, 2)  # Σ r (x - μ)(x - μ)ᵀ
         safe = np.where(s0 > 0.0, s0, 1.0)
         scatter = about_mu - np.einsum("ki,kj->kij", dx, dx / safe[:, None])
         scatter = 0.5 * (scatter + np.swapaxes(scatter, 1, 2))

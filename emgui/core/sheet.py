@@ -452,21 +452,27 @@ def no_measurement(name: str | None, cells) -> str | None:
     bell curve; distinct whole numbers that only increase are an identifier
     (a row number, a student id).  The reason is one sentence naming the column.
     """
-    values = parsing.parse_number_column(np.asarray(cells, dtype=object)).values
+    # An Arrow string column (the command line's) is read as Arrow text,
+    # without a str per cell: a 1M-row column in ~0.02 s instead of ~0.08 s.
+    raw = cells if type(cells).__module__.startswith("pyarrow") else np.asarray(cells, dtype=object)
+    values = parsing.parse_number_column(raw).values
     values = values[np.isfinite(values)]
     label = f"column '{name or ''}'"
-    distinct = np.unique(values)
-    if len(values) and len(distinct) <= 2:
-        shown = ", ".join(f"{v:g}" for v in distinct)
-        return f"{label} holds only {len(distinct)} distinct value{'s' if len(distinct) > 1 else ''} ({shown}): it is a code, not a measurement"
+    if len(values):
+        # At most two distinct values: two comparisons, not a sort of the column.
+        other = values[values != values[0]]
+        if not len(other) or bool((other == other[0]).all()):
+            distinct = np.unique(values)
+            shown = ", ".join(f"{v:g}" for v in distinct)
+            return f"{label} holds only {len(distinct)} distinct value{'s' if len(distinct) > 1 else ''} ({shown}): it is a code, not a measurement"
     # Distinct whole numbers counting up (a row number, 1, 2, 3...; or ids
     # named so): a sheet merely sorted by a measurement has gaps and ties.
+    # Steps all above 0 make the values distinct.
     steps = np.diff(values)
     if (
         len(values) >= 10
-        and len(distinct) == len(values)
-        and np.all(values == np.round(values))
         and np.all(steps > 0)
+        and np.all(values == np.round(values))
         and (np.median(steps) == 1 or _ID_NAME.search(name or "") is not None)
     ):
         return f"{label} holds distinct whole numbers that only increase: it is an identifier, not a measurement"

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -265,3 +266,52 @@ def test_closing_line_counts_each_blank_once(tmp_path, capsys):
     n_filled = sum(1 for r in filled_rows if r[3] == "true")
     assert f"filled {n_filled} of {blanks} blank 'gender' cells" in line
     assert n_filled < blanks
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("2", "2")])
+def test_the_command_runs_blas_on_one_thread_unless_told(given, expected):
+    """The installed command (main() without arguments) caps OpenBLAS at one thread before numpy loads.
+
+    Its products are sized for one core; a second OpenBLAS thread woken by a
+    large one spins afterwards (issue 14: 4.9 CPU seconds of a 5-feature fill
+    instead of 3.0).  A value the user set is kept.
+    """
+    probe = (
+        "import emgui.cli as cli\n"
+        "def probe(argv):\n"
+        "    import numpy, threadpoolctl  # numpy loads OpenBLAS\n"
+        "    info = [p for p in threadpoolctl.threadpool_info() if p['internal_api'] == 'openblas']\n"
+        "    print(info[0]['num_threads'] if info else 'no openblas')\n"
+        "    return 0\n"
+        "cli._main = probe\n"
+        "cli.main()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.strip()
+    if out == "no openblas":
+        pytest.skip("numpy is not built with OpenBLAS here")
+    assert out == expected
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [("row", "holds distinct whole numbers that only increase: it is an identifier, not a measurement"),
+     ("flag", "holds only 2 distinct values (0, 1): it is a code, not a measurement")],
+)
+def test_a_named_feature_that_is_a_code_or_an_identifier_exits_2(tmp_path, capsys, column, message):
+    """``--features`` naming a row number or a 0/1 code is refused with the reason, the whole column read."""
+    src = tmp_path / "in.csv"
+    lines = ["row,flag,gender,height"]
+    for i in range(1, 41):
+        # The first 30 flags are all 0: a sample of the column would not see the 1s.
+        lines.append(f"{i},{0 if i <= 30 else 1},{'F' if i % 2 else ''},{150 + (i * 7) % 30}")
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert main(["fill", str(src), "-o", str(out), "--features", f"height,{column}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"column '{column}' {message}; leave it out of --features" in err and len(err.splitlines()) == 1
+    assert not out.exists()

@@ -629,3 +629,30 @@ def test_posteriors_of_some_rows_are_those_rows_of_the_whole_array(labelled):
     reference = mixture.predict_proba(x, res.weights, res.means, res.covariances)
     unl = labels < 0
     np.testing.assert_allclose(res.posteriors[unl], reference[unl], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("name", "cells", "expected"),
+    [
+        ("flag", ["0", "1", "", "1", "0"] * 4, "holds only 2 distinct values (0, 1): it is a code"),
+        ("flag", ["7"] * 12 + [None, "n/a"], "holds only 1 distinct value (7): it is a code"),
+        ("row", [str(i) for i in range(1, 31)], "distinct whole numbers that only increase"),
+        ("student id", [str(i) for i in range(100, 160, 3)], "distinct whole numbers that only increase"),
+        ("score", [str(i) for i in range(100, 160, 3)], None),  # steps of 3, not named as an id
+        ("weight", ["61.5", "70", "58,5", "70", "", "-0", "0", "1e2"], None),
+        ("weight", [], None),
+        ("row", [str(i) for i in range(1, 9)], None),  # fewer than 10 values: no identifier
+        ("row", [str(i) for i in range(1, 31)][::-1], None),  # counting down
+    ],
+)
+def test_no_measurement_is_the_same_for_arrow_text_and_objects(name, cells, expected):
+    """A named feature refused as a code or an identifier: the same reason from the command line's Arrow text."""
+    from emgui.core.sheet import no_measurement
+
+    as_objects = no_measurement(name, np.array(cells, dtype=object))
+    as_arrow = no_measurement(name, pa.array(cells, type=pa.string()))
+    assert as_objects == as_arrow
+    if expected is None:
+        assert as_objects is None
+    else:
+        assert expected in as_objects and f"column '{name}'" in as_objects

@@ -17,6 +17,7 @@ from emgui.core.mixture import (
     MixtureError,
     MixtureResult,
     Snapshot,
+    _canonical_order,
     _factorise,
     _reference_step,
     fit,
@@ -355,6 +356,28 @@ def datasets(draw):
 
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(1, 300),
+    dim=st.integers(1, 6),
+    decimals=st.sampled_from([0, 1, 8]),
+)
+def test_canonical_order_is_lexsorts_permutation(seed, n, dim, decimals):
+    """The rows' canonical order (one sort of byte keys) is exactly np.lexsort's, ties, signs, zeros and infinities included."""
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.normal(size=(n, dim)) * rng.choice([0.5, 3.0, 1e6]), decimals)
+    x[rng.random((n, dim)) < 0.05] = 0.0
+    x[rng.random((n, dim)) < 0.05] = -0.0  # equal to 0.0: lexsort keeps their input order
+    x[rng.random((n, dim)) < 0.02] = np.inf
+    x[rng.random((n, dim)) < 0.02] = -np.inf
+    x[rng.random(n) < 0.2] = x[0]  # whole rows repeated
+    expected = np.lexsort(x.T[::-1])
+    np.testing.assert_array_equal(_canonical_order(x), expected)
+    # Fortran-ordered rows (a column slice of a wider table) give the same.
+    np.testing.assert_array_equal(_canonical_order(np.asfortranarray(x)), expected)
 
 
 def _fit_or_error(x, labels, k, **kw):
@@ -710,3 +733,14 @@ def test_predict_proba_explains_one_row():
     assert one.shape == (1, 2) and one.sum() == pytest.approx(1.0)
     with pytest.raises(MixtureError):
         predict_proba(x, result.weights, result.means[:, :1], result.covariances)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 1023, 1024, 1025, 3000])
+@pytest.mark.parametrize("tie_at", [None, 5, 2000])
+def test_canonical_order_with_and_without_ties_in_the_first_feature(n, tie_at):
+    """No tie, a tie among the first rows, a tie only past them: always lexsort's permutation."""
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, 3))
+    if tie_at is not None and tie_at + 1 < n:
+        x[tie_at, 0] = x[tie_at + 1, 0]  # rows 5 and 6 are among the first 1024, rows 2000 and 2001 past them
+    np.testing.assert_array_equal(_canonical_order(x), np.lexsort(x.T[::-1]))

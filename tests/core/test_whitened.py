@@ -78,16 +78,30 @@ def test_sweep_matches_precise_and_the_plain_sums(d, k):
 
 
 @pytest.mark.parametrize("n", [1, 2, 6, 7, 8, 13, 14, 15])
-def test_blocks_and_the_last_partial_block(n):
-    rng = np.random.default_rng(n)
-    x = rng.normal(size=(n, 3))
-    g = _random_gaussians(rng, 3, 3)
+@pytest.mark.parametrize("d", [2, 3, 5, 8])
+def test_blocks_and_the_last_partial_block(n, d):
+    """Block boundaries, for even and odd D (the whitening is split at D//2: one coordinate of 2, two of 5)."""
+    rng = np.random.default_rng(10 * n + d)
+    x = rng.normal(size=(n, d))
+    g = _random_gaussians(rng, 3, d)
     engine = fast.Whitened(x, 3)
     engine.block = 7  # blocks of 7 rows: the boundary and a partial last block
     _assert_sweep(engine.sweep(g), _plain_sweep(x, g))
     # A second sweep reuses the scratch buffers and gives the same numbers.
     again = engine.sweep(g)
     assert again.ll == engine.sweep(g).ll
+
+
+@pytest.mark.parametrize("d", [5, 8])
+def test_a_class_too_far_for_exp_and_the_rest_near(d):
+    """Log-densities 700 and more below the best class (exp's slow subnormal range) are floored, in some blocks only."""
+    rng = np.random.default_rng(d)
+    g = _random_gaussians(rng, 3, d)
+    x = rng.normal(size=(2000, d)) * 2.0
+    x[1200:1500] += 200.0  # far from every class: the two farther ones fall below the floor
+    engine = fast.Whitened(x, 3)
+    engine.block = 500  # block 2 (rows 1000-1499) needs the floor, blocks 0, 1 and 3 do not
+    _assert_sweep(engine.sweep(g), _plain_sweep(x, g))
 
 
 def test_no_rows():
