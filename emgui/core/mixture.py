@@ -319,6 +319,72 @@ def _canonical(rows: np.ndarray) -> np.ndarray:
     return rows[_canonical_order(rows)]
 
 
+#: Values a decimal grid may hold for :func:`_sorted_by_counting` (its counts: 8 bytes each per group).
+_GRID_VALUES = 1 << 20
+#: The sample that picks the grid's decimals before every value is checked.
+_GRID_SAMPLE = 1000
+
+
+def _sorted_by_counting(col: np.ndarray, lab: np.ndarray, k: int):
+    """Each group's values sorted, by counting, when they lie on a decimal grid; else None.
+
+    A measurement typed with at most 3 decimals ("162.3") reads as the
+    float nearest ``i / 10**d`` for an integer ``i``, and ``i / 10**d`` gives
+    that float back exactly.  When every value does (checked bit for bit)
+    and the grid spans at most :data:`_GRID_VALUES` points, each group's
+    sorted values are the grid's values repeated by their counts: one
+    ``bincount`` over the rows instead of a sort (on the project's machine
+    a 1M-row sort took ~35 ms, the counting ~10 ms).  The same arrays as
+    sorting gives.
+
+    Parameters
+    ----------
+    col : ndarray, (n,) float64
+    lab : ndarray, (n,)
+        -1 for a blank, else 0..k-1.
+    k : int
+
+    Returns
+    -------
+    (parts, merged) or None
+        ``parts``: {-1: the blank rows' values, 0..k-1: each class's},
+        each sorted ascending; ``merged``: all values sorted.
+    """
+    n = col.shape[0]
+    if n < _GRID_SAMPLE:
+        return None  # a sort is cheap
+    lo, hi = float(col.min()), float(col.max())
+    if not (abs(lo) < 1e15 and abs(hi) < 1e15):
+        return None  # NaN, or beyond whole numbers a float holds exactly
+    sample = col[:_GRID_SAMPLE]
+    for d in range(4):
+        scale = 10.0**d
+        if np.array_equal(np.rint(sample * scale) / scale, sample):
+            break
+    else:
+        return None
+    base = math.floor(lo * scale)
+    size = math.floor(hi * scale) - base + 2
+    if size > _GRID_VALUES:
+        return None
+    keys = np.rint(col * scale)
+    keys -= base
+    keys = keys.astype(np.intp)
+    if keys.min() < 0 or keys.max() >= size:
+        return None
+    grid = (np.arange(size, dtype=np.float64) + base) / scale
+    if not np.array_equal(grid[keys].view(np.int64), col.view(np.int64)):
+        return None  # a value off the grid (or a -0.0): sort
+    # One count per (grid value, group): key * (k + 1) + label + 1.
+    keys *= k + 1
+    keys += lab
+    keys += 1
+    counts = np.bincount(keys, minlength=size * (k + 1)).reshape(size, k + 1)
+    del keys
+    parts = {j: np.repeat(grid, counts[:, j + 1]) for j in range(-1, k)}
+    return parts, np.repeat(grid, counts.sum(axis=1))
+
+
 def _canonical_order(rows: np.ndarray) -> np.ndarray:
     """The permutation that sorts rows (n, D) by value, first feature first, shape (n,)."""
     order = np.argsort(rows[:, 0])
@@ -949,11 +1015,15 @@ class EMFit:
                 # stable sort merges runs in linear time): a million rows sort
                 # in ~50 ms less than sorting all of them and each group again.
                 col = x[:, 0]
-                parts = {j: np.sort(col[lab == j]) for j in range(-1, k)}
-                merged = np.concatenate(list(parts.values()))
-                merged.sort(kind="stable")
+                counted = _sorted_by_counting(col, lab, k)
+                if counted is None:
+                    parts = {j: np.sort(col[lab == j]) for j in range(-1, k)}
+                    merged = np.concatenate(list(parts.values()))
+                    merged.sort(kind="stable")
+                else:
+                    parts, merged = counted
                 self._init_shift(x, k, merged[:, None])
-                del merged
+                del merged, counted
             else:
                 self._init_shift(x, k, xs)
 

@@ -710,3 +710,57 @@ def test_predict_proba_explains_one_row():
     assert one.shape == (1, 2) and one.sum() == pytest.approx(1.0)
     with pytest.raises(MixtureError):
         predict_proba(x, result.weights, result.means[:, :1], result.covariances)
+
+
+# --------------------------------------------------------------------------
+# One feature on a decimal grid: each group sorted by counting
+
+
+@pytest.mark.parametrize("decimals", [0, 1, 2, 3])
+def test_counting_sort_gives_the_sorted_groups(decimals):
+    from emgui.core.mixture import _sorted_by_counting
+
+    rng = np.random.default_rng(decimals)
+    x = np.round(rng.normal(170.0, 8.0, 5000), decimals)
+    lab = rng.integers(-1, 3, len(x)).astype(np.int8)
+    parts, merged = _sorted_by_counting(x, lab, 3)
+    assert sorted(parts) == [-1, 0, 1, 2]
+    for j, part in parts.items():
+        # Bit for bit the values a sort gives.
+        assert np.array_equal(part.view(np.int64), np.sort(x[lab == j]).view(np.int64))
+    assert np.array_equal(merged.view(np.int64), np.sort(x).view(np.int64))
+
+
+@pytest.mark.parametrize(
+    "change", ["off_grid", "negative_zero", "nan", "huge", "wide"],
+)
+def test_counting_sort_declines_what_is_not_on_a_small_grid(change):
+    from emgui.core.mixture import _sorted_by_counting
+
+    x = np.round(np.random.default_rng(0).normal(170.0, 8.0, 5000), 1)
+    if change == "off_grid":
+        x[-1] = 170.0 + 1e-9  # after the sample that picks the decimals
+    elif change == "negative_zero":
+        x[-1] = -0.0
+    elif change == "nan":
+        x[-1] = np.nan
+    elif change == "huge":
+        x[-1] = 1e300
+    else:
+        x[-1] = 1e7  # on the grid of tenths, but 10^8 points wide
+    assert _sorted_by_counting(x, np.zeros(len(x), dtype=np.int8), 2) is None
+
+
+def test_a_fit_on_a_decimal_grid_is_the_sorted_fit(monkeypatch):
+    from emgui.core import mixture
+
+    x, _, labels = two_gaussians(4000, seed=3, hidden=0.7)
+    x = np.round(x, 1)
+    counted = fit(x, labels, 2)
+    monkeypatch.setattr(mixture, "_sorted_by_counting", lambda *a: None)
+    sorted_ = fit(x, labels, 2)
+    assert counted.n_iter == sorted_.n_iter
+    assert counted.log_likelihood == sorted_.log_likelihood
+    for a, b in [(counted.weights, sorted_.weights), (counted.means, sorted_.means),
+                 (counted.covariances, sorted_.covariances)]:
+        assert np.array_equal(a, b)
