@@ -480,8 +480,23 @@ _UNIT_SAMPLE = 20_000
 
 def _detect_unit(col: np.ndarray | TextColumn) -> str:
     """The unit of a height column from an evenly spread sample of its non-blank cells."""
-    arr = col if isinstance(col, TextColumn) else np.asarray(col)
-    if isinstance(arr, TextColumn) or arr.dtype == object:
+    if isinstance(col, TextColumn):
+        # The sample as Arrow text, parsed without a str per cell; the same
+        # cells as the object path below takes.
+        from . import _arrowtext as at
+
+        arr = col.to_arrow()
+        n = len(arr)
+        if n > 4 * _UNIT_SAMPLE:
+            thin = arr.take(at.from_ints(np.linspace(0, n - 1, 4 * _UNIT_SAMPLE).astype(np.int64))).drop_null()
+            arr = thin if len(thin) >= _UNIT_SAMPLE else arr.drop_null()  # mostly blank: every cell
+        else:
+            arr = arr.drop_null()
+        if len(arr) > _UNIT_SAMPLE:
+            arr = arr.take(at.from_ints(np.linspace(0, len(arr) - 1, _UNIT_SAMPLE).astype(np.int64)))
+        return parsing.parse_height_column(arr).unit
+    arr = np.asarray(col)
+    if arr.dtype == object:
         # Thin out first when that still leaves enough non-blank cells: the
         # blank test then runs over a few cells, not a million (and a packed
         # column unpacks only those).
