@@ -1530,7 +1530,9 @@ class EMFit:
         rest = [c for c in range(k) if c not in set(order)]
         mapping = np.empty(k, dtype=np.intp)  # class -> centre
         mapping[typed] = order
-        mapping[np.setdiff1d(np.arange(k), typed)] = rest
+        # The untyped classes in order (a list, not np.setdiff1d: numpy's
+        # plain unique under it imports numpy.ma, ~7 ms of a command-line run).
+        mapping[[j for j in range(k) if j not in set(typed.tolist())]] = rest
         centres = centres[mapping]
         return self._partition_theta(self._nearest(self._xu, centres), centres)
 

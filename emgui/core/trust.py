@@ -331,7 +331,8 @@ def choose_model(
     else:
         counts = list(range(1, MAX_GROUPS + 1))
     n_unlabelled = int(np.count_nonzero(labels < 0))
-    distinct = len(np.unique(X, axis=0)) if n <= 200_000 else n
+    # return_index: numpy's plain unique imports numpy.ma (~7 ms of a command-line run).
+    distinct = len(np.unique(X, axis=0, return_index=True)[0]) if n <= 200_000 else n
     counts = [k for k in counts if k <= distinct and (k <= n_typed or n_unlabelled >= k - n_typed)] or counts[:1]
     shapes = list(mixture.COVARIANCES) if covariance == "auto" else [covariance]
     out: list[Candidate] = []
