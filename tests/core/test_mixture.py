@@ -764,3 +764,17 @@ def test_a_fit_on_a_decimal_grid_is_the_sorted_fit(monkeypatch):
     for a, b in [(counted.weights, sorted_.weights), (counted.means, sorted_.means),
                  (counted.covariances, sorted_.covariances)]:
         assert np.array_equal(a, b)
+
+
+def test_one_feature_factors_are_lapacks_bit_for_bit():
+    # The 1x1 shortcut must give what cholesky + solve give, or fits would differ.
+    rng = np.random.default_rng(0)
+    cov = np.concatenate([rng.random(5000) * 100.0, [1e-300, 5e-324, 1e300]])[:, None, None]
+    w, mu = np.full(len(cov), 1.0 / len(cov)), np.zeros((len(cov), 1))
+    g = _factorise(w, mu, cov)
+    lapack = np.swapaxes(np.linalg.solve(np.linalg.cholesky(cov), np.ones_like(cov)), 1, 2)
+    assert np.array_equal(g.prec_chol.view(np.int64), lapack.view(np.int64))
+    assert np.array_equal(g.half_log_det, np.log(lapack[:, 0, 0]))
+    for bad in (0.0, -1.0, np.nan):
+        with pytest.raises(MixtureError, match="collapsed"):
+            _factorise(w[:2], mu[:2], np.array([1.0, bad])[:, None, None])
