@@ -262,6 +262,20 @@ def subsample(n: int, limit: int = SUBSAMPLE_ROWS, seed: int = 0) -> np.ndarray 
 # --------------------------------------------------------------------------- fitting one model
 
 
+def _distinct_rows(X: np.ndarray) -> int:
+    """How many distinct rows ``X`` (n, D) holds, as ``len(np.unique(X, axis=0))`` counts them.
+
+    Rows sorted and compared with their neighbours (NaN unequal to itself,
+    -0.0 equal to 0.0, as there): np.unique's structured-row sort took
+    ~7 ms for 10,000 rows of one feature, this ~0.3 ms, and its plain call
+    imports numpy.ma (~7 ms more of a command-line run).
+    """
+    if not len(X):
+        return 0
+    s = np.sort(X, axis=0) if X.shape[1] == 1 else X[np.lexsort(X.T[::-1])]
+    return 1 + int(np.count_nonzero((s[1:] != s[:-1]).any(axis=1)))
+
+
 def fit_model(X, labels, groups: int, covariance: str, *, seed: int = 0, init=None,
               n_init: int = 5, tol: float = 1e-6, max_iter: int = 300,
               reg_covar: float = 1e-6) -> mixture.MixtureResult:
@@ -331,8 +345,7 @@ def choose_model(
     else:
         counts = list(range(1, MAX_GROUPS + 1))
     n_unlabelled = int(np.count_nonzero(labels < 0))
-    # return_index: numpy's plain unique imports numpy.ma (~7 ms of a command-line run).
-    distinct = len(np.unique(X, axis=0, return_index=True)[0]) if n <= 200_000 else n
+    distinct = _distinct_rows(X) if n <= 200_000 else n
     counts = [k for k in counts if k <= distinct and (k <= n_typed or n_unlabelled >= k - n_typed)] or counts[:1]
     shapes = list(mixture.COVARIANCES) if covariance == "auto" else [covariance]
     out: list[Candidate] = []

@@ -366,3 +366,16 @@ def test_temper_is_the_row_wise_formula_bit_for_bit(k):
         assert np.array_equal(got.view(np.int64), expected.view(np.int64))
         assert np.array_equal(trust.temper(post, t), got)
         assert got[0, 0] == (0.0 if k > 1 else 1.0)
+
+
+def test_distinct_rows_counts_as_numpy_unique():
+    rng = np.random.default_rng(0)
+    cases = [
+        np.array([[1.0, 2.0], [1.0, 2.0], [np.nan, 1.0], [np.nan, 1.0], [0.0, 3.0], [-0.0, 3.0]]),
+        np.array([[np.nan], [np.nan], [1.0], [0.0], [-0.0]]),
+        np.round(rng.normal(170, 8, (5000, 1)), 1),
+        np.round(rng.normal(170, 8, (5000, 3)), 0),
+        np.zeros((0, 2)),
+    ]
+    for X in cases:
+        assert trust._distinct_rows(X) == len(np.unique(X, axis=0))
