@@ -37,6 +37,7 @@ and the incomplete gamma function's series and continued fraction.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -126,8 +127,13 @@ def _chi2_sf(x: float, dof: int) -> float:
     return math.exp(log_front) * h
 
 
+@functools.lru_cache(maxsize=256)
 def chi2_isf(p: float, dof: int) -> float:
-    """The chi-square quantile with upper tail ``p`` (bisection on :func:`_chi2_sf`)."""
+    """The chi-square quantile with upper tail ``p`` (bisection on :func:`_chi2_sf`).
+
+    Remembered: a fill asks for the same few quantiles each time it looks
+    for unusual values (three times or more), each ~200 tail evaluations.
+    """
     lo, hi = 0.0, max(10.0, 10.0 * dof)
     while _chi2_sf(hi, dof) > p:
         hi *= 2.0
