@@ -778,3 +778,13 @@ def test_one_feature_factors_are_lapacks_bit_for_bit():
     for bad in (0.0, -1.0, np.nan):
         with pytest.raises(MixtureError, match="collapsed"):
             _factorise(w[:2], mu[:2], np.array([1.0, bad])[:, None, None])
+
+
+def test_scatter_is_the_rows_cross_product():
+    from emgui.core.mixture import _scatter
+
+    rng = np.random.default_rng(0)
+    for dim in (1, 2, 5):
+        diff = rng.normal(size=(30_000, dim))
+        np.testing.assert_allclose(_scatter(diff), diff.T @ diff, rtol=1e-12)
+        assert _scatter(diff).shape == (dim, dim)
