@@ -1598,9 +1598,19 @@ class EMFit:
         return np.einsum("ij,ij->i", z, z)
 
     def _nearest(self, rows: np.ndarray, centres: np.ndarray) -> np.ndarray:
-        """Index of the nearest centre for each row, shape (n,)."""
-        dist = np.stack([self._dist2(rows, c) for c in centres], axis=1)
-        return np.argmin(dist, axis=1)
+        """Index of the nearest centre for each row (the first of equals), shape (n,).
+
+        A centre at a time (argmin's answer for finite distances): an argmin
+        over axis=1 of an (n, K) stack took as long as the distances.
+        """
+        best = self._dist2(rows, centres[0])
+        nearest = np.zeros(len(best), dtype=np.intp)
+        for j in range(1, len(centres)):
+            dist = self._dist2(rows, centres[j])
+            closer = dist < best
+            np.copyto(best, dist, where=closer)
+            nearest[closer] = j
+        return nearest
 
     def _lloyd(self, rows: np.ndarray, centres: np.ndarray, scale: float, anchored: bool = True) -> None:
         """k-means steps on unlabelled `rows`, labelled rows fixed; updates `centres`.
