@@ -231,15 +231,18 @@ def _fit_temperature(post: np.ndarray, truth: np.ndarray) -> float:
     own = logp[np.arange(len(truth)), truth]
     cols = [np.ascontiguousarray(logp[:, j]) for j in range(logp.shape[1])]
     top = np.maximum.reduce(cols) if len(cols) > 1 else cols[0]
+    # The differences to the row's top, once for the ~42 temperatures tried.
+    gaps = [c - top for c in cols]
+    own_gap = own - top
 
     def nll(log_t: float) -> float:
         inv = math.exp(-log_t)
         # log Σ_j exp((l_j - top) / T), a column at a time (an axis=1
         # reduction over two or three columns is several times slower).
         total = np.zeros(len(truth))
-        for c in cols:
-            total += np.exp((c - top) * inv)
-        return float(-((own - top) * inv - np.log(total)).sum())
+        for gap in gaps:
+            total += np.exp(gap * inv)
+        return float(-(own_gap * inv - np.log(total)).sum())
 
     a, b = math.log(0.5), math.log(20.0)
     g = (math.sqrt(5.0) - 1.0) / 2.0
