@@ -356,6 +356,14 @@ def test_probability_text_matches_np_char(values):
     assert list(_format_probabilities(p)) == list(ref)
 
 
+def test_probability_text_of_every_millionth():
+    # Every number of trailing zeros, and both ends: "0", "0.1", ..., "0.999999", "1".
+    p = np.arange(0, 1_000_001, 7, dtype=np.float64) / 1e6
+    p = np.concatenate([p, np.arange(0, 1_000_001, 1000) / 1e6, [1.0]])
+    ref = np.char.rstrip(np.char.rstrip(np.char.mod("%.6f", np.round(p, 6)), "0"), ".")
+    assert list(_format_probabilities(p)) == list(ref)
+
+
 def test_probability_text_outside_zero_one_takes_the_general_path():
     assert list(_format_probabilities(np.array([1.5, -0.25, np.nan]))) == ["1.5", "-0.25", "nan"]
     # Wider than the 8 characters of a probability: not cut (the Arrow text was).
