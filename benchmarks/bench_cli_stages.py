@@ -35,8 +35,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_cli import _env, _make_csv_apart  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-
 # The child: wraps the stages, runs the fill, prints (wall, cpu) per stage as JSON.
 _CHILD = r"""
 import json, sys, time
@@ -81,9 +79,12 @@ sys.exit(rc)
 
 
 def _round(python: str, src: str, out: str) -> dict:
+    # Run in the data's folder: "-c" puts the working folder first on the
+    # path, and in this checkout that would import this checkout's emgui
+    # whatever the interpreter (each finds its own through its install).
     done = subprocess.run(
         [python, "-c", _CHILD, "fill", src, "-o", out],
-        check=True, capture_output=True, text=True, cwd=ROOT, env=_env(), timeout=600,
+        check=True, capture_output=True, text=True, cwd=os.path.dirname(src), env=_env(), timeout=600,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
