@@ -332,8 +332,8 @@ def _canonical(rows: np.ndarray) -> np.ndarray:
     return rows[_canonical_order(rows)]
 
 
-#: Values a decimal grid may hold for :func:`_sorted_by_counting` (its counts: 8 bytes each per group).
-_GRID_VALUES = 1 << 20
+#: Counts :func:`_sorted_by_counting` may keep: grid points times groups (8 bytes each: 8 MiB).
+_GRID_COUNTS = 1 << 20
 #: The sample that picks the grid's decimals before every value is checked.
 _GRID_SAMPLE = 1000
 
@@ -344,11 +344,11 @@ def _sorted_by_counting(col: np.ndarray, lab: np.ndarray, k: int):
     A measurement typed with at most 3 decimals ("162.3") reads as the
     float nearest ``i / 10**d`` for an integer ``i``, and ``i / 10**d`` gives
     that float back exactly.  When every value does (checked bit for bit)
-    and the grid spans at most :data:`_GRID_VALUES` points, each group's
-    sorted values are the grid's values repeated by their counts: one
-    ``bincount`` over the rows instead of a sort (on the project's machine
-    a 1M-row sort took ~35 ms, the counting ~10 ms).  The same arrays as
-    sorting gives.
+    and the grid's points times the groups are at most :data:`_GRID_COUNTS`,
+    each group's sorted values are the grid's values repeated by their
+    counts: one ``bincount`` over the rows instead of a sort (on the
+    project's machine a 1M-row sort took ~35 ms, the counting ~10 ms).  The
+    same arrays as sorting gives.
 
     Parameters
     ----------
@@ -378,7 +378,7 @@ def _sorted_by_counting(col: np.ndarray, lab: np.ndarray, k: int):
         return None
     base = math.floor(lo * scale)
     size = math.floor(hi * scale) - base + 2
-    if size > _GRID_VALUES:
+    if size * (k + 1) > _GRID_COUNTS:
         return None
     keys = np.rint(col * scale)
     keys -= base
@@ -1555,7 +1555,8 @@ class EMFit:
         mapping[typed] = order
         # The untyped classes in order (a list, not np.setdiff1d: numpy's
         # plain unique under it imports numpy.ma, ~7 ms of a command-line run).
-        mapping[[j for j in range(k) if j not in set(typed.tolist())]] = rest
+        typed_set = set(typed.tolist())
+        mapping[[j for j in range(k) if j not in typed_set]] = rest
         centres = centres[mapping]
         return self._partition_theta(self._nearest(self._xu, centres), centres)
 
