@@ -1,8 +1,11 @@
 """The whole task: ``emgui-cli fill`` on a 1M-row CSV against pandas + scikit-learn and a lean script.
 
 Run: ``python benchmarks/bench_cli.py [--rows N] [--repeat R] [--keep DIR]
-[--baselines pandas,lean] [--features 1|5] [--profile]``, or for the memory
-curve ``python benchmarks/bench_cli.py --memory 1e6,3e6,1e7,3e7``.
+[--baselines pandas,lean] [--features 1|5] [--before EMGUI_CLI] [--profile]``,
+or for the memory curve ``python benchmarks/bench_cli.py --memory 1e6,3e6,1e7,3e7``.
+``--before`` runs another build's ``emgui-cli`` (a checkout of an older
+commit with its own virtual environment) in the same alternation, so a
+change is measured side by side with what it replaces.
 
 With ``--features 5`` the sheet has five body measures (height, weight,
 arm_span, foot, shoulder) and the baseline (``sklearn5``) is polars
@@ -336,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
                              "--features 5); default pandas,lean, or sklearn5 with --features 5")
     parser.add_argument("--features", type=int, choices=(1, 5), default=1,
                         help="feature columns in the CSV: height alone, or five body measures")
+    parser.add_argument("--before", metavar="EMGUI_CLI",
+                        help="also run this emgui-cli (e.g. a checkout of an older commit's "
+                             ".venv/bin/emgui-cli) alternately with the others, as 'before'")
     parser.add_argument("--profile", action="store_true",
                         help="profile one more run of ours (cProfile, top 25 by cumulative time, on stderr)")
     parser.add_argument("--memory", metavar="N,N,...",
@@ -369,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
         lean = [sys.executable, lean_script, src, os.path.join(folder, "lean.csv")]
 
         sides = {"ours": ours}
+        if args.before:
+            sides["before"] = [args.before, "fill", src, "-o", os.path.join(folder, "before.csv")]
+            if args.features > 1:
+                sides["before"] += ["--features", names]
         if "pandas" in wanted:
             sides["baseline"] = base
         if "lean" in wanted:
@@ -420,6 +430,16 @@ def main(argv: list[str] | None = None) -> int:
                 sklearn5_target=SKLEARN5_TARGET,
                 sklearn5_target_met=ours_s / sk5_s <= SKLEARN5_TARGET,
             )
+        if "before" in sides:
+            before_s = statistics.median(times["before"])
+            out.update(
+                before_s=round(before_s, 3),
+                before_runs=times["before"],
+                before_min_max=[min(times["before"]), max(times["before"])],
+                ours_of_before=round(ours_s / before_s, 3),
+            )
+            if "lean" in sides:
+                out["before_of_lean"] = round(before_s / statistics.median(times["lean"]), 2)
         if "baseline" in sides:
             base_s = statistics.median(times["baseline"])
             ratio = base_s / ours_s

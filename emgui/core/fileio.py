@@ -2059,45 +2059,43 @@ def _csv_lines(cols: list[np.ndarray], delimiter: str, special: str, eol: str = 
 
 
 def _csv_bytes_arrow(cols: list, delimiter: str, special: str) -> bytes | None:
-    """The UTF-8 CSV text of a chunk of rows, joined by Arrow; None unless it is plain.
+    """The UTF-8 CSV text of a chunk of rows, written by Arrow; None unless it is plain.
 
     The Arrow twin of :func:`_csv_lines` for tables holding Arrow columns:
-    every row is joined in C, and the text is accepted only when no cell
-    needs quoting, holds a ``special`` character or NUL, or may start with a
-    risky character -- exactly then the csv module would write the same
-    bytes.  Otherwise None, and the caller takes the object path.
+    Arrow's CSV writer writes every row in C, unquoted (it refuses a cell
+    holding the delimiter, a quote or a line break), and the text is
+    accepted only when no cell holds a ``special`` character or NUL, or may
+    start with a risky character -- exactly then the csv module would write
+    the same bytes.  Otherwise None, and the caller takes the object path.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
 
     from . import _arrowtext as at
 
-    n, k = len(cols[0]), len(cols) - 1
-    if not n:
+    if not len(cols[0]):
         return b""
     try:
         arrays = [c if isinstance(c, pa.Array) else at.from_cells(c) for c in cols]
     except (TypeError, UnicodeError):
         return None
-    options = pc.JoinOptions(null_handling="replace", null_replacement="")
-    lines = pc.binary_join_element_wise(*arrays, at.repeat(delimiter, n), options=options)
-    # "line" + "\n" + "": each row ends with its newline.
-    lines = pc.binary_join_element_wise(lines, at.repeat("", n), at.repeat("\n", n))
-    width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
-    offsets = np.frombuffer(lines.buffers()[1], dtype=width)
-    start, stop = int(offsets[lines.offset]), int(offsets[lines.offset + n])
-    data = memoryview(lines.buffers()[2])[start:stop].tobytes()
+    table = pa.Table.from_arrays(arrays, names=[str(j) for j in range(len(arrays))])
+    # malloc, as for reading: Arrow's default pool would keep the freed text.
+    pool = pa.system_memory_pool()
+    sink = pa.BufferOutputStream(memory_pool=pool)
+    options = pacsv.WriteOptions(include_header=False, delimiter=delimiter, quoting_style="none")
+    try:
+        # Null and empty cells are both written as nothing, as the csv module writes them.
+        pacsv.write_csv(table, sink, write_options=options, memory_pool=pool)
+    except pa.ArrowInvalid:
+        return None  # a delimiter, quote or line break in a cell: it needs quoting
+    data = sink.getvalue().to_pybytes()
     sep = delimiter.encode()
-    if (
-        data.count(sep) != k * n
-        or data.count(b"\n") != n
-        or any(ch.encode() in data for ch in '"\x00' + special)
-        or any(
-            # "ch in data" first: a search for a rare byte is fast, one for a
-            # pair starting with a newline or delimiter is not.
-            ch in data and (data[:1] == ch or b"\n" + ch in data or sep + ch in data)
-            for ch in (c.encode() for c in _RISKY_FIRST)
-        )
+    if any(ch.encode() in data for ch in "\x00" + special) or any(
+        # "ch in data" first: a search for a rare byte is fast, one for a
+        # pair starting with a newline or delimiter is not.
+        ch in data and (data[:1] == ch or b"\n" + ch in data or sep + ch in data)
+        for ch in (c.encode() for c in _RISKY_FIRST)
     ):
         return None
     return data

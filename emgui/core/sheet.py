@@ -486,8 +486,23 @@ _UNIT_SAMPLE = 20_000
 
 def _detect_unit(col: np.ndarray | TextColumn) -> str:
     """The unit of a height column from an evenly spread sample of its non-blank cells."""
-    arr = col if isinstance(col, TextColumn) else np.asarray(col)
-    if isinstance(arr, TextColumn) or arr.dtype == object:
+    if isinstance(col, TextColumn):
+        # The sample as Arrow text, parsed without a str per cell; the same
+        # cells as the object path below takes.
+        from . import _arrowtext as at
+
+        arr = col.to_arrow()
+        n = len(arr)
+        if n > 4 * _UNIT_SAMPLE:
+            thin = arr.take(at.from_ints(np.linspace(0, n - 1, 4 * _UNIT_SAMPLE).astype(np.int64))).drop_null()
+            arr = thin if len(thin) >= _UNIT_SAMPLE else arr.drop_null()  # mostly blank: every cell
+        else:
+            arr = arr.drop_null()
+        if len(arr) > _UNIT_SAMPLE:
+            arr = arr.take(at.from_ints(np.linspace(0, len(arr) - 1, _UNIT_SAMPLE).astype(np.int64)))
+        return parsing.parse_height_column(arr).unit
+    arr = np.asarray(col)
+    if arr.dtype == object:
         # Thin out first when that still leaves enough non-blank cells: the
         # blank test then runs over a few cells, not a million (and a packed
         # column unpacks only those).
@@ -1767,12 +1782,15 @@ def _probability_bytes(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out[:, 0], out[:, 1] = ord("0"), ord(".")
     for j in range(6):  # a column at a time: small temporaries at 300k rows
         out[:, 2 + j] = (m // 10 ** (5 - j)) % 10 + ord("0")
-    # Trailing zeros of the six decimals: 6 when they are all zero.
-    digits = out[:, 2:8] != ord("0")
-    last = np.where(digits.any(axis=1), 5 - np.argmax(digits[:, ::-1], axis=1), -1)
-    lengths = np.where(last >= 0, last + 3, 1).astype(np.int32)  # "0.xx" or "0"
+    # "0." and six decimals, less the millionths' trailing zeros; a whole
+    # number ("0", "1") without its point.  Arithmetic on the millionths:
+    # any/argmax over the digits' rows took twice as long.
+    lengths = np.full(len(p), 8, dtype=np.int32)
+    for z in (10, 100, 1000, 10_000, 100_000, 1_000_000):
+        lengths -= m % z == 0
+    lengths[m % 1_000_000 == 0] = 1
     one = m >= 1_000_000
-    out[one, 0], lengths[one] = ord("1"), 1
+    out[one, 0] = ord("1")
     for i, text in zip(odd, others, strict=True):
         out[i] = 0
         out[i, : len(text)] = np.frombuffer(text, dtype=np.uint8)

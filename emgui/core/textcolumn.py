@@ -40,10 +40,12 @@ def shared_cells(array) -> np.ndarray:
 
     head = array.slice(0, DEDUP_SAMPLE)
     if len(head) and pc.count_distinct(head).as_py() <= DEDUP_SHARE * len(head):
-        encoded = array.dictionary_encode()
-        words = np.append(at.to_cells(encoded.dictionary), None)  # index -1 (a null) picks None
+        # Nulls encoded as an entry of their own (None in the words): indices
+        # without nulls, copied out of Arrow without a masked fill.
+        encoded = pc.dictionary_encode(array, null_encoding="encode")
+        words = at.to_cells(encoded.dictionary)
         width = encoded.indices.type.bit_width
-        return words[at.to_numbers(encoded.indices, f"int{width}", null=-1)]
+        return words[at.to_numbers(encoded.indices, f"int{width}")]
     return at.to_cells(array)
 
 

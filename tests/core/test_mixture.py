@@ -744,3 +744,81 @@ def test_canonical_order_with_and_without_ties_in_the_first_feature(n, tie_at):
     if tie_at is not None and tie_at + 1 < n:
         x[tie_at, 0] = x[tie_at + 1, 0]  # rows 5 and 6 are among the first 1024, rows 2000 and 2001 past them
     np.testing.assert_array_equal(_canonical_order(x), np.lexsort(x.T[::-1]))
+
+
+# --------------------------------------------------------------------------
+# One feature on a decimal grid: each group sorted by counting
+
+
+@pytest.mark.parametrize("decimals", [0, 1, 2, 3])
+def test_counting_sort_gives_the_sorted_groups(decimals):
+    from emgui.core.mixture import _sorted_by_counting
+
+    rng = np.random.default_rng(decimals)
+    x = np.round(rng.normal(170.0, 8.0, 5000), decimals)
+    lab = rng.integers(-1, 3, len(x)).astype(np.int8)
+    parts, merged = _sorted_by_counting(x, lab, 3)
+    assert sorted(parts) == [-1, 0, 1, 2]
+    for j, part in parts.items():
+        # Bit for bit the values a sort gives.
+        assert np.array_equal(part.view(np.int64), np.sort(x[lab == j]).view(np.int64))
+    assert np.array_equal(merged.view(np.int64), np.sort(x).view(np.int64))
+
+
+@pytest.mark.parametrize(
+    "change", ["off_grid", "negative_zero", "nan", "huge", "wide"],
+)
+def test_counting_sort_declines_what_is_not_on_a_small_grid(change):
+    from emgui.core.mixture import _sorted_by_counting
+
+    x = np.round(np.random.default_rng(0).normal(170.0, 8.0, 5000), 1)
+    if change == "off_grid":
+        x[-1] = 170.0 + 1e-9  # after the sample that picks the decimals
+    elif change == "negative_zero":
+        x[-1] = -0.0
+    elif change == "nan":
+        x[-1] = np.nan
+    elif change == "huge":
+        x[-1] = 1e300
+    else:
+        x[-1] = 1e6  # on the grid of tenths, but 10^7 points wide
+    assert _sorted_by_counting(x, np.zeros(len(x), dtype=np.int8), 2) is None
+
+
+def test_a_fit_on_a_decimal_grid_is_the_sorted_fit(monkeypatch):
+    from emgui.core import mixture
+
+    x, _, labels = two_gaussians(4000, seed=3, hidden=0.7)
+    x = np.round(x, 1)
+    counted = fit(x, labels, 2)
+    monkeypatch.setattr(mixture, "_sorted_by_counting", lambda *a: None)
+    sorted_ = fit(x, labels, 2)
+    assert counted.n_iter == sorted_.n_iter
+    assert counted.log_likelihood == sorted_.log_likelihood
+    for a, b in [(counted.weights, sorted_.weights), (counted.means, sorted_.means),
+                 (counted.covariances, sorted_.covariances)]:
+        assert np.array_equal(a, b)
+
+
+def test_one_feature_factors_are_lapacks_bit_for_bit():
+    # The 1x1 shortcut must give what cholesky + solve give, or fits would differ.
+    rng = np.random.default_rng(0)
+    cov = np.concatenate([rng.random(5000) * 100.0, [1e-300, 5e-324, 1e300]])[:, None, None]
+    w, mu = np.full(len(cov), 1.0 / len(cov)), np.zeros((len(cov), 1))
+    g = _factorise(w, mu, cov)
+    lapack = np.swapaxes(np.linalg.solve(np.linalg.cholesky(cov), np.ones_like(cov)), 1, 2)
+    assert np.array_equal(g.prec_chol.view(np.int64), lapack.view(np.int64))
+    assert np.array_equal(g.half_log_det, np.log(lapack[:, 0, 0]))
+    for bad in (0.0, -1.0, np.nan):
+        with pytest.raises(MixtureError, match="collapsed"):
+            _factorise(w[:2], mu[:2], np.array([1.0, bad])[:, None, None])
+
+
+def test_scatter_is_the_rows_cross_product():
+    from emgui.core.mixture import _scatter
+
+    rng = np.random.default_rng(0)
+    for dim in (1, 2, 5):
+        diff = rng.normal(size=(30_000, dim))
+        np.testing.assert_allclose(_scatter(diff), diff.T @ diff, rtol=1e-12)
+        assert _scatter(diff).shape == (dim, dim)
