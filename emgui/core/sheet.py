@@ -865,9 +865,8 @@ class Sheet:
             parsed = parsing.parse_height_column(raw, unit)
         # The parser's own fresh arrays: no second copy of a million rows.
         self._values[col] = np.asarray(parsed.values, dtype=np.float64)
-        issues = np.asarray(parsed.issues, dtype=object)
-        count = int(np.count_nonzero(_not_none(issues)))
-        self._issues[col] = issues if count else None
+        self._issues[col] = parsed.issues_if_any()
+        count = len(parsed.found)
         if parsed.plain is not None:
             self._converted[col] = _converted(parsed)
         self._issue_count[col] = count
@@ -880,7 +879,7 @@ class Sheet:
         parsed = parsing.parse_number_column(raw) if unit is None else parsing.parse_height_column(raw, unit)
         issues = self._issues[col]
         before = 0 if issues is None else int(np.count_nonzero(_not_none(issues[rows])))
-        after = int(np.count_nonzero(_not_none(np.asarray(parsed.issues, dtype=object))))
+        after = len(parsed.found)
         self._values[col][rows] = parsed.values
         if issues is None and after:
             issues = self._issues[col] = np.full(self._n_rows, None, dtype=object)
