@@ -51,13 +51,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import functools
 import math
 import numbers
 import re
 import sys
 import unicodedata
 from collections.abc import Sequence
-import functools
 from dataclasses import dataclass
 
 import numpy as np
