@@ -1568,6 +1568,10 @@ class Sheet:
     def number_mark(self, row: int, col: int) -> tuple[float, float, int, float] | None:
         """(low, high, class, probability) of a filled number cell: its 95 % interval and its
         row's most likely class; None when the cell was not filled."""
+        if not self._numbers_any:
+            # No number filled: the table's paints make no (n,) array of
+            # None (five million rows: 40 MB, ~40 ms of the GUI thread).
+            return None
         marks = self._number_marks[row]
         return None if marks is None else marks.get(col)
 
