@@ -161,16 +161,26 @@ class RecoveryData:
 
     def table(self) -> tuple[list[str], list[np.ndarray]]:
         """Columns and cells as :meth:`Sheet.to_table` gives them (marks included)."""
-        from .sheet import mark_cells
+        from .fileio import ColumnBlocks
+        from .sheet import UNCERTAIN, mark_cells
 
         columns, cells = list(self.columns), list(self.cells)
         if self.roles.label is not None:
-            # As a saved sheet writes them, as Arrow text (a million rows:
-            # no str per row; this runs after every fill).
-            imputed, conf = mark_cells(self.provenance, self.confidence, arrow=True)
+            # As a saved sheet writes them, as Arrow text (no str per row),
+            # made a block of rows at a time as the CSV is written: this
+            # runs after every fill, and the whole columns' text, five
+            # million rows, took ~110 MB at once (issue 14 item 3).
+            provenance, confidence = self.provenance, self.confidence
+            uncertain = bool((provenance == UNCERTAIN).any())
+
+            def marks(start: int, stop: int, which: int):
+                got = mark_cells(provenance[start:stop], confidence[start:stop], arrow=True, uncertain=uncertain)
+                return got[which]
+
             name = columns[self.roles.label]
             columns += [name + "_imputed", name + "_confidence"]
-            cells += [imputed, conf]
+            cells += [ColumnBlocks(self.n_rows, lambda a, b: marks(a, b, 0)),
+                      ColumnBlocks(self.n_rows, lambda a, b: marks(a, b, 1))]
         return columns, cells
 
 

@@ -1714,7 +1714,7 @@ class Sheet:
 
 
 def mark_cells(
-    provenance: np.ndarray, confidence: np.ndarray, *, arrow: bool = False
+    provenance: np.ndarray, confidence: np.ndarray, *, arrow: bool = False, uncertain: bool | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``_imputed`` and ``_confidence`` cells of fill marks, ``(n,)`` each.
 
@@ -1723,11 +1723,15 @@ def mark_cells(
     shared ``str`` objects for the flags and whole-array formatting for the
     numbers; with ``arrow``, Arrow string arrays built from bytes, without a
     Python object per row (the crash-recovery copy of a million rows, written
-    after every fill, takes ~40 MB less that way).
+    after every fill, takes ~40 MB less that way).  ``uncertain``: for a
+    block of rows, whether any row of the whole sheet is ``UNCERTAIN`` (so
+    a block gives the cells the whole would); None looks at these rows.
     """
     filled = provenance == FILLED
+    if uncertain is None:
+        uncertain = bool((provenance == UNCERTAIN).any())
     # A blank left blank as uncertain keeps its best guess's probability too.
-    shown = filled if not (provenance == UNCERTAIN).any() else (provenance != USER) & np.isfinite(confidence)
+    shown = filled if not uncertain else (provenance != USER) & np.isfinite(confidence)
     if arrow:
         from . import _arrowtext as at
 
