@@ -290,7 +290,7 @@ def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
         )
     keep = np.array if copy else np.asarray
     return FitSource(
-        values=tuple(_fit_values(sheet, f, keep) for f in roles.features),
+        values=tuple(_fit_values(sheet, f, copy) for f in roles.features),
         label_cells=None if roles.label is None else keep(sheet.column_cells(roles.label)),
         user=sheet.provenance == USER,
         label_missing=keep(sheet.label_missing()),
@@ -303,11 +303,15 @@ def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
     )
 
 
-def _fit_values(sheet: Sheet, f: int, keep) -> np.ndarray:
-    """A feature's numbers as the fit sees them: a number an earlier fill wrote is blank again."""
+def _fit_values(sheet: Sheet, f: int, copy: bool) -> np.ndarray:
+    """A feature's numbers as the fit sees them: a number an earlier fill wrote is blank again.
+
+    Without ``copy``, the sheet's own array, read-only: the sheet copies it
+    before an edit writes into it (:meth:`Sheet.shared_values`).
+    """
     filled = sheet.number_filled(f)
     if not filled.any():
-        return keep(sheet.values(f))
+        return np.array(sheet.values(f)) if copy else sheet.shared_values(f)
     out = np.array(sheet.values(f))
     out[filled] = np.nan
     return out
@@ -329,7 +333,9 @@ def prepare_from(source: FitSource, n_components: int | None = None, *, share: b
     ``share``: a single feature read on every row is taken as ``X`` without
     a copy (read-only view of the source's array); only for a caller that
     does not change the sheet while the fit input lives (the command line,
-    where a million rows then take 8 MB less).
+    where a million rows then take 8 MB less).  Without it the same view is
+    taken of an array nobody else writes: the source's own copy, or a
+    sheet's read-only array (the sheet copies that before an edit).
     """
     if n_components is not None and n_components < 1:
         raise FillError("The number of classes must be at least 1.")
@@ -345,7 +351,8 @@ def prepare_from(source: FitSource, n_components: int | None = None, *, share: b
         empty = [name for name, v in zip(source.feature_names, source.values, strict=True) if not np.isfinite(v).any()]
         if empty:
             raise FillError(f"The feature column '{empty[0]}' has no readable value: leave it out of the features.")
-    if share and len(rows) == len(values) and values.shape[1] == 1:
+    unwritten = source.copied or not source.values[0].flags.writeable
+    if (share or unwritten) and len(rows) == len(values) and values.shape[1] == 1:
         X = values.view()  # its own flags: made read-only below, the source's stay
     else:
         X = np.ascontiguousarray(values[rows])

@@ -750,6 +750,18 @@ class Sheet:
         """Parsed numbers of a feature column, ``(n_rows,)`` float64, NaN if missing/unreadable."""
         return self._values[col]
 
+    def shared_values(self, col: int) -> np.ndarray:
+        """:meth:`values`, made read-only and kept as it is from now on.
+
+        The sheet writes an edit's numbers into a copy of a read-only array
+        (copy on write), so a fit's input may hold this array itself instead
+        of a copy of it, whatever is edited meanwhile: five million rows,
+        40 MB less for as long as the fit input lives (issue 14 item 3).
+        """
+        arr = self._values[col]
+        arr.flags.writeable = False
+        return arr
+
     def converted(self, col: int) -> np.ndarray:
         """Which cells of a feature column were read in another unit, ``(n_rows,)`` bool.
 
@@ -880,7 +892,10 @@ class Sheet:
         issues = self._issues[col]
         before = 0 if issues is None else int(np.count_nonzero(_not_none(issues[rows])))
         after = len(parsed.found)
-        self._values[col][rows] = parsed.values
+        values = self._values[col]
+        if not values.flags.writeable:  # shared with a fit's input (shared_values): copy on write
+            values = self._values[col] = values.copy()
+        values[rows] = parsed.values
         if issues is None and after:
             issues = self._issues[col] = np.full(self._n_rows, None, dtype=object)
         if issues is not None:
