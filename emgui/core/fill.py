@@ -344,7 +344,11 @@ def prepare_from(source: FitSource, n_components: int | None = None, *, share: b
     # A row takes part through whichever of its features can be read (EM
     # handles the blank ones); a row with none takes no part.
     readable = np.isfinite(values).any(axis=1)
-    rows = np.flatnonzero(readable)
+    index = np.int32 if source.n_rows < 2**31 else np.int64
+    # Every row readable (the usual case): the rows numbered in their final
+    # small type, without an int64 array of them first (5M rows: 40 MB).
+    rows = np.arange(len(readable), dtype=index) if readable.all() else np.flatnonzero(readable)
+    del readable
     if not len(rows):
         raise FillError("No row has a readable value in any feature column; nothing to fit.")
     if values.shape[1] > 1:
@@ -375,9 +379,12 @@ def prepare_from(source: FitSource, n_components: int | None = None, *, share: b
         else:
             typed_raw = np.where(user, source.label_cells, None)
         codes_all, classes, spellings = parsing.encode_labels_and_spellings(typed_raw)
+        del typed_raw
+        if len(classes) < 127:  # small codes from here on (5M rows: 5 MB, not 40)
+            codes_all = codes_all.astype(np.int8)
         blank = source.label_missing | ~user
     else:
-        codes_all = np.full(source.n_rows, -1, dtype=np.int64)
+        codes_all = np.full(source.n_rows, -1, dtype=np.int8)
         classes, spellings = [], {}
         blank = np.ones(source.n_rows, dtype=bool)
 
@@ -387,19 +394,21 @@ def prepare_from(source: FitSource, n_components: int | None = None, *, share: b
     formula_labels: tuple[str, ...] = ()
     if classes:
         present = np.zeros(len(classes) + 1, dtype=bool)
-        present[codes_all[rows] + 1] = True
+        typed = codes_all if len(rows) == source.n_rows else codes_all[rows]
+        present[1:] = np.bincount(typed[typed >= 0], minlength=len(classes)) > 0
+        del typed
         # A label given by a formula is typed (never filled over) but names no class.
         formulas = [j for j, c in enumerate(classes) if c.startswith("=")]
         present[[j + 1 for j in formulas]] = False
         formula_labels = tuple(spellings.get(classes[j], classes[j]) for j in formulas)
         if not present[1:].all():
-            remap = np.full(len(classes) + 1, -1, dtype=np.int64)
+            remap = np.full(len(classes) + 1, -1, dtype=codes_all.dtype)
             kept = [j for j in range(len(classes)) if present[j + 1]]
             remap[[j + 1 for j in kept]] = np.arange(len(kept))
             for j in range(len(classes)):
                 if not present[j + 1] and j not in formulas:
                     absent.append(spellings.get(classes[j], classes[j]))
-            codes_all = remap[codes_all + 1]
+            codes_all = remap[codes_all.astype(np.intp) + 1]
             spellings = {classes[j]: spellings[classes[j]] for j in kept if classes[j] in spellings}
             classes = [classes[j] for j in kept]
 
@@ -411,12 +420,11 @@ def prepare_from(source: FitSource, n_components: int | None = None, *, share: b
 
     # Small integer types: kept with the fit input (and by the window for the
     # "How EM works" panel), they cost a million rows 5 MB instead of 24.
-    index = np.int32 if source.n_rows < 2**31 else np.int64
     every = len(rows) == source.n_rows  # every row readable: no (n,) gathers
     labels = (codes_all if every else codes_all[rows]).astype(np.int8 if len(classes) < 127 else np.int32)
     del codes_all
     blank_rows = np.flatnonzero(blank if every else blank[rows]).astype(index)
-    rows = rows.astype(index)
+    rows = rows.astype(index, copy=False)
     # Read-only: a fit thread can share them instead of copying (see
     # emgui.ui.worker), and a slip that would write into the cache raises.
     for arr in (X, labels, rows, blank_rows):
