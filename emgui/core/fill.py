@@ -269,7 +269,10 @@ class FitSource:
     n_rows: int
     feature_names: list[str]
     version: int
-    copied: bool = False  # the arrays are this source's own (prepare_from may reuse them)
+    # The arrays are this source's own (prepare_from may reuse them); its
+    # values are the sheet's read-only ones either way (the sheet copies
+    # them before an edit: Sheet.shared_values).
+    copied: bool = False
     heights: tuple[int, ...] = ()  # positions of the features that hold heights
     # Per feature, (n,) bool of the cells holding text that cannot be read (None: none).
     unreadable: tuple[np.ndarray | None, ...] = ()
@@ -290,7 +293,7 @@ def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
         )
     keep = np.array if copy else np.asarray
     return FitSource(
-        values=tuple(_fit_values(sheet, f, copy) for f in roles.features),
+        values=tuple(_fit_values(sheet, f) for f in roles.features),
         label_cells=None if roles.label is None else keep(sheet.column_cells(roles.label)),
         user=sheet.provenance == USER,
         label_missing=keep(sheet.label_missing()),
@@ -303,15 +306,17 @@ def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
     )
 
 
-def _fit_values(sheet: Sheet, f: int, copy: bool) -> np.ndarray:
+def _fit_values(sheet: Sheet, f: int) -> np.ndarray:
     """A feature's numbers as the fit sees them: a number an earlier fill wrote is blank again.
 
-    Without ``copy``, the sheet's own array, read-only: the sheet copies it
-    before an edit writes into it (:meth:`Sheet.shared_values`).
+    When no number was filled, the sheet's own array, read-only, even for a
+    copied source: the sheet copies it before an edit writes into it
+    (:meth:`Sheet.shared_values`), so a refit of five million rows holds
+    no second 40 MB of them.
     """
     filled = sheet.number_filled(f)
     if not filled.any():
-        return np.array(sheet.values(f)) if copy else sheet.shared_values(f)
+        return sheet.shared_values(f)
     out = np.array(sheet.values(f))
     out[filled] = np.nan
     return out

@@ -152,7 +152,10 @@ def test_a_fit_input_holds_the_sheet_s_numbers_and_an_edit_copies_them_first():
     sheet.set_cell(0, f, "199")
     assert sheet.values(f)[0] == 199.0 and sheet.values(f).flags.writeable  # the sheet's own copy now
     np.testing.assert_array_equal(fit_input.X[:, 0], before)  # the fit's numbers did not move
-    # A source copied for a fit in another thread is used as it is, not copied again.
+    # A source taken for a fit in another thread shares them too, and the
+    # fit input made from it holds them as they are.
     source = fit_source(sheet)
     again = prepare_from(source, None)
-    assert np.shares_memory(again.X, source.values[0]) and not np.shares_memory(again.X, sheet.values(f))
+    assert np.shares_memory(again.X, sheet.values(f)) and np.shares_memory(again.X, source.values[0])
+    sheet.set_cell(1, f, "188")
+    assert again.X[1, 0] == 153.0 and sheet.values(f)[1] == 188.0
