@@ -720,15 +720,19 @@ class Sheet:
         idx = rows if isinstance(rows, np.ndarray) else np.asarray(list(rows), dtype=np.int64)
         return _take(self._cells[col], idx)
 
-    def column_snapshot(self, col: int):
+    def column_snapshot(self, col: int, *, copy: bool = True):
         """The cells of a column as they are now, unaffected by later edits.
 
         An object array copy, or for a packed column its Arrow string array
         (read-only, shared: no copy).  :func:`emgui.core.fileio.write_table`
-        and :class:`Sheet` take either.
+        and :class:`Sheet` take either.  Without ``copy``, an object column
+        is the sheet's own array: valid only while :attr:`version` stays
+        the same (a reader in another thread checks it afterwards).
         """
         c = self._cells[col]
-        return c.to_arrow() if isinstance(c, TextColumn) else c.copy()
+        if isinstance(c, TextColumn):
+            return c.to_arrow()
+        return c.copy() if copy else c
 
     def is_packed(self, col: int) -> bool:
         """Whether a column is still kept as packed text (see the module docstring)."""

@@ -293,3 +293,29 @@ def test_the_folder_is_private(_recovery_folder):
     recovery.write_recovery(_class_sheet(), None)
     if os.name == "posix":
         assert _recovery_folder.stat().st_mode & 0o077 == 0
+
+
+def test_a_live_record_is_committed_only_if_its_sheet_did_not_change(_recovery_folder):
+    # RecoveryData.from_sheet(live=True) holds the sheet's own arrays (no
+    # copies after each fill; issue 14 item 3): a change while it is written
+    # leaves the previous copy as the copy.
+    sheet = _class_sheet()
+    fill_sheet(sheet, min_confidence=0.9)
+    first = recovery.write_recovery(sheet, "class.csv")
+    kept = json.loads(first.read_text(encoding="utf-8"))["table"]
+    live = recovery.RecoveryData.from_sheet(sheet, live=True)
+    assert live.current() and live.cells[1] is sheet.column_cells(1)  # no copy
+    # Unchanged: written, the same cells as from copies.
+    again = recovery.write_recovery(live, "class.csv")
+    assert again == first
+    back, _ = recovery.load_recovery(recovery.list_recoveries(include_running=True)[0])
+    assert _cells(back) == _cells(sheet)
+    np.testing.assert_array_equal(back.provenance, sheet.provenance)
+    written = json.loads(first.read_text(encoding="utf-8"))["table"]
+    # Changed after the record was taken: nothing committed, no stray CSV.
+    live = recovery.RecoveryData.from_sheet(sheet, live=True)
+    sheet.set_cell(0, 0, "changed while writing")
+    assert not live.current()
+    assert recovery.write_recovery(live, "class.csv") is None
+    assert json.loads(first.read_text(encoding="utf-8"))["table"] == written != kept
+    assert sorted(p.name for p in _recovery_folder.iterdir()) == sorted([first.name, written])
