@@ -345,7 +345,10 @@ def prepare_from(source: FitSource, n_components: int | None = None, *, share: b
     if n_components is not None and n_components < 1:
         raise FillError("The number of classes must be at least 1.")
     # One feature (the usual case): a view, not a stacked copy of a million rows.
-    values = source.values[0][:, None] if len(source.values) == 1 else np.column_stack(source.values)
+    # ``reshape``, not ``[:, None]``: that view's second stride is 0, and a
+    # shared X must have the strides of a copy (BLAS and numpy's fast loops
+    # want them; the fit ran slower and held the interpreter lock longer).
+    values = source.values[0].reshape(-1, 1) if len(source.values) == 1 else np.column_stack(source.values)
     # A row takes part through whichever of its features can be read (EM
     # handles the blank ones); a row with none takes no part.
     readable = np.isfinite(values).any(axis=1)

@@ -148,6 +148,7 @@ def test_a_fit_input_holds_the_sheet_s_numbers_and_an_edit_copies_them_first():
     f = sheet.roles.features[0]
     fit_input = prepare_fit(sheet)
     assert np.shares_memory(fit_input.X, sheet.values(f)) and not sheet.values(f).flags.writeable
+    assert fit_input.X.strides == (8, 8)  # as a copy's: BLAS and numpy's fast loops take it as it is
     before = fit_input.X[:, 0].copy()
     sheet.set_cell(0, f, "199")
     assert sheet.values(f)[0] == 199.0 and sheet.values(f).flags.writeable  # the sheet's own copy now
