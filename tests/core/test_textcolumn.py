@@ -95,6 +95,20 @@ def test_unpacking_in_blocks_gives_every_cell_in_order(monkeypatch):
     assert TextColumn(sliced).to_cells().tolist() == names[3:20]
 
 
+def test_a_copy_of_cells_made_in_blocks_is_a_whole_independent_copy(monkeypatch):
+    # The fit thread's copy of the label column, made in steps (issue 14 item 3).
+    from emgui.core import textcolumn
+
+    monkeypatch.setattr(textcolumn, "TAKE_BLOCK", 4)
+    monkeypatch.setattr(textcolumn, "PREFAULT_CELLS", 5)  # the pages-first path too
+    cells = np.array(["F", None, "M", "?", "m"] * 3, dtype=object)
+    out = textcolumn.copy_cells(cells)
+    assert out.tolist() == cells.tolist() and out.dtype == object
+    out[0] = "changed"
+    assert cells[0] == "F"
+    assert textcolumn.copy_cells(cells[:0]).tolist() == []
+
+
 @PROPS
 @given(
     st.integers(1, 12).flatmap(
