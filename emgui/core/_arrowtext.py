@@ -30,6 +30,10 @@ __all__ = [
 ]
 
 
+#: Cells made into ``str`` per step by :func:`to_cells` (a few ms each).
+_CELLS_BLOCK = 1 << 16
+
+
 def _plain(arr):
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
@@ -207,7 +211,11 @@ def to_cells(arr) -> np.ndarray:
     """An Arrow string array as an object array ``(n,)`` of ``str``/None."""
     arr = _plain(arr)
     out = np.empty(len(arr), dtype=object)
-    out[:] = arr.to_pylist()
+    # A block at a time: making the strings holds the interpreter lock, which
+    # a window reading in the background must get back every few ms; and
+    # the list of a block, not of the whole column, is alive at once.
+    for start in range(0, len(arr), _CELLS_BLOCK):
+        out[start : start + _CELLS_BLOCK] = arr.slice(start, _CELLS_BLOCK).to_pylist()
     return out
 
 

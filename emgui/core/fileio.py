@@ -60,6 +60,7 @@ __all__ = [
     "SUPPORTED_WRITE",
     "FileFormatError",
     "ReadCancelled",
+    "ColumnBlocks",
     "Dialect",
     "Table",
     "object_cells",
@@ -88,6 +89,52 @@ class ReadCancelled(Exception):  # noqa: N818 - the name other modules code agai
 
     A cancelled write leaves the target file as it was.
     """
+
+
+class ColumnBlocks:
+    """A column of cells made a block of rows at a time, as a CSV is written.
+
+    ``make(start, stop)`` gives the cells of rows ``start`` to ``stop`` (an
+    object array of ``str``/None or an Arrow string array).  The program's
+    crash-recovery copy writes its mark columns this way after every fill:
+    five million rows of ``"true"``/``"false"`` and probabilities as text
+    would take ~110 MB at once, a block of them well under 1 MB.  XLSX,
+    Parquet and CSV in an encoding other than UTF-8 (or with a decimal
+    comma) take the whole column, made block by block.
+
+    Parameters
+    ----------
+    n_rows : int
+    make : callable
+        ``make(start, stop) -> (stop - start,)`` cells; called with
+        increasing, adjacent ranges.
+    """
+
+    def __init__(self, n_rows: int, make: Callable[[int, int], object]) -> None:
+        self._n = int(n_rows)
+        self._make = make
+
+    def __len__(self) -> int:
+        return self._n
+
+    def block(self, start: int, stop: int):
+        """The cells of rows ``start`` to ``stop``."""
+        return self._make(start, min(stop, self._n))
+
+    def whole(self) -> np.ndarray:
+        """Every cell, as an object array ``(n_rows,)``."""
+        out = np.empty(self._n, dtype=object)
+        for start in range(0, self._n, _CSV_CHUNK_ROWS):
+            stop = min(start + _CSV_CHUNK_ROWS, self._n)
+            out[start:stop] = object_cells(self.block(start, stop))
+        return out
+
+
+def _rows(column, start: int, stop: int):
+    """Rows ``start`` to ``stop`` of a column being written (an Arrow slice, an array view or a made block)."""
+    if isinstance(column, ColumnBlocks):
+        return column.block(start, stop)
+    return column.slice(start, stop - start) if _is_arrow_text(column) else column[start:stop]
 
 
 @dataclass
@@ -279,6 +326,8 @@ def object_cells(column) -> np.ndarray:
     """
     if isinstance(column, np.ndarray):
         return column
+    if isinstance(column, ColumnBlocks):
+        return column.whole()
     return shared_cells(column)
 
 
@@ -376,6 +425,8 @@ def write_table(
     columns = ["" if c is None else str(c) for c in columns]
     cols = [_as_text_column(c) for c in cells]
     n_rows = _check_shapes(columns, cols)
+    if ext not in (".csv", ".tsv") or (dialect is not None and (dialect.decimal != "." or not _utf8(dialect.encoding))):
+        cols = [c.whole() if isinstance(c, ColumnBlocks) else c for c in cols]
     fills = _check_extras(fill_colors, len(cols), n_rows, "fill_colors")
     notes = _check_extras(comments, len(cols), n_rows, "comments")
     for arr in fills.values():
@@ -1722,7 +1773,7 @@ def _as_text_column(values) -> np.ndarray:
     million cells); items that are not str/None are dealt with by
     :func:`_text_items` where a writer meets them.
     """
-    if _is_arrow_text(values):
+    if _is_arrow_text(values) or isinstance(values, ColumnBlocks):
         return values
     if type(values).__module__.startswith("pyarrow"):
         # Arrow numbers or dates: items for _text_items (np.asarray would import pandas).
@@ -1948,11 +1999,11 @@ def _write_csv(
         # A leading U+FEFF would read as a byte-order mark and vanish; quoted, it stays.
         first = quoted if columns and columns[0].startswith("\ufeff") else plain
         _write_csv_rows(first, quoted, [header[j : j + 1] for j in range(len(header))], special)
-        arrow = utf8 and any(_is_arrow_text(c) for c in cols)
+        arrow = utf8 and any(_is_arrow_text(c) or isinstance(c, ColumnBlocks) for c in cols)
         for start in range(0, n_rows, _CSV_CHUNK_ROWS):
             stop = min(start + _CSV_CHUNK_ROWS, n_rows)
             if arrow and plain is not quoted:
-                chunk = [c.slice(start, stop - start) if _is_arrow_text(c) else c[start:stop] for c in cols]
+                chunk = [_rows(c, start, stop) for c in cols]
                 data = _csv_bytes_arrow(chunk, delimiter, special)
                 if data is not None:
                     f.flush()  # the text layer's pending output goes first
@@ -1961,7 +2012,7 @@ def _write_csv(
                     continue
                 chunk = [object_cells(c) for c in chunk]
             else:
-                chunk = [object_cells(c[start:stop]) if _is_arrow_text(c) else c[start:stop] for c in cols]
+                chunk = [object_cells(_rows(c, start, stop)) for c in cols]
             text = None if plain is quoted else _csv_lines(chunk, delimiter, special, eol)
             if text is None:
                 # _csv_safe works cell by cell, so chunk by chunk is the same.
@@ -1980,9 +2031,14 @@ def _decimal_comma(col: np.ndarray) -> np.ndarray:
     return out
 
 
+def _utf8(encoding: str) -> bool:
+    """Whether ``encoding`` holds every character (UTF-8, -16 or -32)."""
+    return codecs.lookup(encoding).name.startswith(("utf-8", "utf-16", "utf-32"))
+
+
 def _writable_encoding(name: str, encoding: str, columns: list[str], cols: list, warnings: list[str]) -> str:
     """``encoding`` if the header and every cell can be written in it, else ``"utf-8-sig"`` (with a warning)."""
-    if codecs.lookup(encoding).name.startswith(("utf-8", "utf-16", "utf-32")):
+    if _utf8(encoding):
         return encoding
     for j, col in enumerate([_object_array(columns), *cols]):
         cells = _text_items(object_cells(col))

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import mixture, parsing, trust
 from .sheet import FILLED, UNCERTAIN, USER, FillNotes, Sheet
+from .textcolumn import copy_cells
 
 if TYPE_CHECKING:
     from . import binning
@@ -269,7 +270,10 @@ class FitSource:
     n_rows: int
     feature_names: list[str]
     version: int
-    copied: bool = False  # the arrays are this source's own (prepare_from may reuse them)
+    # The arrays are this source's own (prepare_from may reuse them); its
+    # values are the sheet's read-only ones either way (the sheet copies
+    # them before an edit: Sheet.shared_values).
+    copied: bool = False
     heights: tuple[int, ...] = ()  # positions of the features that hold heights
     # Per feature, (n,) bool of the cells holding text that cannot be read (None: none).
     unreadable: tuple[np.ndarray | None, ...] = ()
@@ -290,8 +294,8 @@ def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
         )
     keep = np.array if copy else np.asarray
     return FitSource(
-        values=tuple(_fit_values(sheet, f, keep) for f in roles.features),
-        label_cells=None if roles.label is None else keep(sheet.column_cells(roles.label)),
+        values=tuple(_fit_values(sheet, f) for f in roles.features),
+        label_cells=None if roles.label is None else _label_cells(sheet, copy),
         user=sheet.provenance == USER,
         label_missing=keep(sheet.label_missing()),
         n_rows=sheet.n_rows,
@@ -303,11 +307,25 @@ def fit_source(sheet: Sheet, *, copy: bool = True) -> FitSource:
     )
 
 
-def _fit_values(sheet: Sheet, f: int, keep) -> np.ndarray:
-    """A feature's numbers as the fit sees them: a number an earlier fill wrote is blank again."""
+def _label_cells(sheet: Sheet, copy: bool) -> np.ndarray:
+    """The label column's cells, or a copy of them made in steps (see :func:`textcolumn.copy_cells`)."""
+    cells = sheet.column_cells(sheet.roles.label)
+    if not copy:
+        return cells
+    return copy_cells(cells) if cells.dtype == object else np.array(cells)
+
+
+def _fit_values(sheet: Sheet, f: int) -> np.ndarray:
+    """A feature's numbers as the fit sees them: a number an earlier fill wrote is blank again.
+
+    When no number was filled, the sheet's own array, read-only, even for a
+    copied source: the sheet copies it before an edit writes into it
+    (:meth:`Sheet.shared_values`), so a refit of five million rows holds
+    no second 40 MB of them.
+    """
     filled = sheet.number_filled(f)
     if not filled.any():
-        return keep(sheet.values(f))
+        return sheet.shared_values(f)
     out = np.array(sheet.values(f))
     out[filled] = np.nan
     return out
@@ -329,23 +347,33 @@ def prepare_from(source: FitSource, n_components: int | None = None, *, share: b
     ``share``: a single feature read on every row is taken as ``X`` without
     a copy (read-only view of the source's array); only for a caller that
     does not change the sheet while the fit input lives (the command line,
-    where a million rows then take 8 MB less).
+    where a million rows then take 8 MB less).  Without it the same view is
+    taken of an array nobody else writes: the source's own copy, or a
+    sheet's read-only array (the sheet copies that before an edit).
     """
     if n_components is not None and n_components < 1:
         raise FillError("The number of classes must be at least 1.")
     # One feature (the usual case): a view, not a stacked copy of a million rows.
-    values = source.values[0][:, None] if len(source.values) == 1 else np.column_stack(source.values)
+    # ``reshape``, not ``[:, None]``: that view's second stride is 0, and a
+    # shared X must have the strides of a copy (BLAS and numpy's fast loops
+    # want them; the fit ran slower and held the interpreter lock longer).
+    values = source.values[0].reshape(-1, 1) if len(source.values) == 1 else np.column_stack(source.values)
     # A row takes part through whichever of its features can be read (EM
     # handles the blank ones); a row with none takes no part.
     readable = np.isfinite(values).any(axis=1)
-    rows = np.flatnonzero(readable)
+    index = np.int32 if source.n_rows < 2**31 else np.int64
+    # Every row readable (the usual case): the rows numbered in their final
+    # small type, without an int64 array of them first (5M rows: 40 MB).
+    rows = np.arange(len(readable), dtype=index) if readable.all() else np.flatnonzero(readable)
+    del readable
     if not len(rows):
         raise FillError("No row has a readable value in any feature column; nothing to fit.")
     if values.shape[1] > 1:
         empty = [name for name, v in zip(source.feature_names, source.values, strict=True) if not np.isfinite(v).any()]
         if empty:
             raise FillError(f"The feature column '{empty[0]}' has no readable value: leave it out of the features.")
-    if share and len(rows) == len(values) and values.shape[1] == 1:
+    unwritten = source.copied or not source.values[0].flags.writeable
+    if (share or unwritten) and len(rows) == len(values) and values.shape[1] == 1:
         X = values.view()  # its own flags: made read-only below, the source's stay
     else:
         X = np.ascontiguousarray(values[rows])
@@ -368,9 +396,12 @@ def prepare_from(source: FitSource, n_components: int | None = None, *, share: b
         else:
             typed_raw = np.where(user, source.label_cells, None)
         codes_all, classes, spellings = parsing.encode_labels_and_spellings(typed_raw)
+        del typed_raw
+        if len(classes) < 127:  # small codes from here on (5M rows: 5 MB, not 40)
+            codes_all = codes_all.astype(np.int8)
         blank = source.label_missing | ~user
     else:
-        codes_all = np.full(source.n_rows, -1, dtype=np.int64)
+        codes_all = np.full(source.n_rows, -1, dtype=np.int8)
         classes, spellings = [], {}
         blank = np.ones(source.n_rows, dtype=bool)
 
@@ -380,19 +411,22 @@ def prepare_from(source: FitSource, n_components: int | None = None, *, share: b
     formula_labels: tuple[str, ...] = ()
     if classes:
         present = np.zeros(len(classes) + 1, dtype=bool)
-        present[codes_all[rows] + 1] = True
+        typed = codes_all if len(rows) == source.n_rows else codes_all[rows]
+        for j in range(len(classes)):  # a comparison per class: ~1 ms at 5M rows (bincount: 45-130 ms)
+            present[j + 1] = (typed == j).any()
+        del typed
         # A label given by a formula is typed (never filled over) but names no class.
         formulas = [j for j, c in enumerate(classes) if c.startswith("=")]
         present[[j + 1 for j in formulas]] = False
         formula_labels = tuple(spellings.get(classes[j], classes[j]) for j in formulas)
         if not present[1:].all():
-            remap = np.full(len(classes) + 1, -1, dtype=np.int64)
+            remap = np.full(len(classes) + 1, -1, dtype=codes_all.dtype)
             kept = [j for j in range(len(classes)) if present[j + 1]]
             remap[[j + 1 for j in kept]] = np.arange(len(kept))
             for j in range(len(classes)):
                 if not present[j + 1] and j not in formulas:
                     absent.append(spellings.get(classes[j], classes[j]))
-            codes_all = remap[codes_all + 1]
+            codes_all = remap[codes_all.astype(np.intp) + 1]
             spellings = {classes[j]: spellings[classes[j]] for j in kept if classes[j] in spellings}
             classes = [classes[j] for j in kept]
 
@@ -404,12 +438,11 @@ def prepare_from(source: FitSource, n_components: int | None = None, *, share: b
 
     # Small integer types: kept with the fit input (and by the window for the
     # "How EM works" panel), they cost a million rows 5 MB instead of 24.
-    index = np.int32 if source.n_rows < 2**31 else np.int64
     every = len(rows) == source.n_rows  # every row readable: no (n,) gathers
     labels = (codes_all if every else codes_all[rows]).astype(np.int8 if len(classes) < 127 else np.int32)
     del codes_all
     blank_rows = np.flatnonzero(blank if every else blank[rows]).astype(index)
-    rows = rows.astype(index)
+    rows = rows.astype(index, copy=False)
     # Read-only: a fit thread can share them instead of copying (see
     # emgui.ui.worker), and a slip that would write into the cache raises.
     for arr in (X, labels, rows, blank_rows):

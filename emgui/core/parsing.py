@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import functools
 import math
 import numbers
 import re
@@ -988,9 +989,8 @@ class ParsedColumn:
     ----------
     values : ndarray of float64, shape (n,)
         The value in ``unit``; NaN where missing or unreadable.
-    issues : ndarray of object, shape (n,)
-        None, or a short reason (quoting the text) for a cell that has text
-        but could not be read as a plausible value.
+    found : dict
+        Row -> reason, for the cells with an issue only (see ``issues``).
     missing : ndarray of bool, shape (n,)
         The cell is blank or a missing marker (not an issue).
     unit : str or None
@@ -1003,10 +1003,25 @@ class ParsedColumn:
     """
 
     values: np.ndarray
-    issues: np.ndarray
+    found: dict[int, str]
     missing: np.ndarray
     unit: str | None
     plain: np.ndarray | None = None
+
+    @functools.cached_property
+    def issues(self) -> np.ndarray:
+        """``(n,)`` object: None, or a short reason (quoting the text) for a
+        cell that has text but could not be read as a plausible value."""
+        out = np.full(len(self.values), None, dtype=object)
+        if self.found:
+            out[np.fromiter(self.found, dtype=np.intp, count=len(self.found))] = list(self.found.values())
+        return out
+
+    def issues_if_any(self) -> np.ndarray | None:
+        """``issues``, or None when no cell has one: five million readable
+        cells need no array of None (40 MB, made with the interpreter lock
+        held ~90 ms while a window reads in the background)."""
+        return self.issues if self.found else None
 
 
 def _object_array(raw: Sequence) -> np.ndarray:
@@ -1247,10 +1262,6 @@ def _fast_readers(numbers_column: bool):
         yield _FAST_THOUSANDS, lambda t: pc.replace_substring(t, ",", "")
 
 
-def _empty_column(n: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.full(n, np.nan), np.full(n, None, dtype=object)
-
-
 def _detect_unit(plain: np.ndarray) -> str:
     positive = plain[plain > 0]
     if not len(positive):
@@ -1296,11 +1307,13 @@ def parse_height_column(raw: Sequence, unit: str | None = None) -> ParsedColumn:
     lo, hi = _bounds(unit)
     good = (st.plain >= lo * (1 - _RANGE_SLACK)) & (st.plain <= hi * (1 + _RANGE_SLACK))
     values = np.where(good, st.plain, np.nan)  # no temporary copy of the good values
-    issues = np.full(n, None, dtype=object)
+    found: dict[int, str] = {}
     missing = st.missing
     redo = np.flatnonzero(st.slow | (~np.isnan(st.plain) & ~good))
-    for i, cell in zip(redo, cells(redo), strict=True):
-        values[i], issues[i], missing[i] = _height_cell(cell, unit)
+    for i, cell in zip(redo.tolist(), cells(redo), strict=True):
+        values[i], issue, missing[i] = _height_cell(cell, unit)
+        if issue is not None:
+            found[i] = issue
     # Cells read as plain numbers already read the same in a number column;
     # only the rest (units, commas, blanks: few, typically) are read again.
     # Every cell a plain number (the usual case): st.plain itself, no copy.
@@ -1308,7 +1321,7 @@ def parse_height_column(raw: Sequence, unit: str | None = None) -> ParsedColumn:
     rest = np.flatnonzero(~st.fast)
     if len(rest):
         plain[rest] = parse_number_column(cells(rest)).values
-    return ParsedColumn(values, issues, missing, unit, plain)
+    return ParsedColumn(values, found, missing, unit, plain)
 
 
 def _number_cell(cell: object) -> tuple[float, str | None, bool]:
@@ -1351,13 +1364,15 @@ def parse_number_column(raw: Sequence) -> ParsedColumn:
         rules, negative and scientific notation fine, no range); ``unit`` None.
     """
     st, cells, n = _first_pass(raw, numbers_column=True)
-    values, issues = _empty_column(n)
-    values[:] = st.plain
+    values = st.plain.copy()
+    found: dict[int, str] = {}
     missing = st.missing
     slow = np.flatnonzero(st.slow)
-    for i, cell in zip(slow, cells(slow), strict=True):
-        values[i], issues[i], missing[i] = _number_cell(cell)
-    return ParsedColumn(values, issues, missing, None)
+    for i, cell in zip(slow.tolist(), cells(slow), strict=True):
+        values[i], issue, missing[i] = _number_cell(cell)
+        if issue is not None:
+            found[i] = issue
+    return ParsedColumn(values, found, missing, None)
 
 
 def _first_pass(raw, *, numbers_column: bool):

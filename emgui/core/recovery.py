@@ -137,7 +137,14 @@ class RecoveryData:
         it: an object array copy, or a packed column's (read-only) Arrow array.
     roles : Roles
     provenance : numpy.ndarray, (n_rows,) int8
-    confidence : numpy.ndarray, (n_rows,) float64
+    confidence : numpy.ndarray, (m,) float64
+        The confidence of the ``m`` rows whose provenance is not ``USER``,
+        in row order (the other rows have none to write): five million
+        rows, 40 MB less copied after every fill.  ``(n_rows,)``, the
+        sheet's own, for a live record.
+    sheet : Sheet or None
+        For a live record (``from_sheet(live=True)``): the sheet whose own
+        arrays it holds, and ``version`` its version then; see :meth:`current`.
     dialect : Dialect or None
         The CSV/TSV dialect of the file the sheet came from, so that saving
         a recovered sheet writes that file in its own dialect again.
@@ -148,19 +155,43 @@ class RecoveryData:
     roles: Roles
     provenance: np.ndarray
     confidence: np.ndarray
+    sheet: Sheet | None = None
+    version: int = 0
     dialect: Dialect | None = None
 
     @classmethod
-    def from_sheet(cls, sheet: Sheet) -> RecoveryData:
-        """Copy ``sheet``'s cells, roles and fill marks."""
+    def from_sheet(cls, sheet: Sheet, *, live: bool = False) -> RecoveryData:
+        """Copy ``sheet``'s cells, roles and fill marks.
+
+        ``live``: hold the sheet's own arrays instead of copies (five
+        million rows: ~60 MB and a 40 MB object-array copy on the GUI
+        thread less after each fill, issue 14 item 3).  What is written
+        from it is then committed only if the sheet is still at the same
+        version when the writing is over (:func:`write_recovery`); an edit
+        meanwhile leaves the previous copy in place, and the edit's own
+        copy follows.
+        """
+        from .sheet import USER
+
+        if live:
+            return cls(
+                tuple(sheet.columns),
+                tuple(sheet.column_snapshot(c, copy=False) for c in range(sheet.n_cols)),
+                sheet.roles, sheet.provenance, sheet.confidence, sheet, sheet.version,
+                dialect=getattr(sheet, "dialect", None),
+            )
         return cls(
             tuple(sheet.columns),
             tuple(sheet.column_snapshot(c) for c in range(sheet.n_cols)),
             sheet.roles,
             sheet.provenance.copy(),
-            sheet.confidence.copy(),
-            getattr(sheet, "dialect", None),
+            sheet.confidence[sheet.provenance != USER],
+            dialect=getattr(sheet, "dialect", None),
         )
+
+    def current(self) -> bool:
+        """Whether what this record holds is still what its sheet holds (always, for copies)."""
+        return self.sheet is None or self.sheet.version == self.version
 
     @property
     def n_rows(self) -> int:
@@ -168,16 +199,39 @@ class RecoveryData:
 
     def table(self) -> tuple[list[str], list[np.ndarray]]:
         """Columns and cells as :meth:`Sheet.to_table` gives them (marks included)."""
-        from .sheet import mark_cells
+        import numpy as np
+
+        from .fileio import ColumnBlocks
+        from .sheet import UNCERTAIN, USER, mark_cells
 
         columns, cells = list(self.columns), list(self.cells)
         if self.roles.label is not None:
-            # As a saved sheet writes them, as Arrow text (a million rows:
-            # no str per row; this runs after every fill).
-            imputed, conf = mark_cells(self.provenance, self.confidence, arrow=True)
+            # As a saved sheet writes them, as Arrow text (no str per row),
+            # made a block of rows at a time as the CSV is written: this
+            # runs after every fill, and the whole columns' text, five
+            # million rows, took ~110 MB at once (issue 14 item 3).
+            provenance, confidence = self.provenance, self.confidence
+            uncertain = bool((provenance == UNCERTAIN).any())
+            marked_before = {0: 0}  # row -> how many marked rows come before it (at block edges)
+            whole = len(confidence) == len(provenance) and self.sheet is not None  # a live record's
+
+            def marks(start: int, stop: int, which: int):
+                block = provenance[start:stop]
+                if whole:
+                    return mark_cells(block, confidence[start:stop], arrow=True, uncertain=uncertain)[which]
+                marked = block != USER
+                if start not in marked_before:  # blocks come in order; this is for any other caller
+                    marked_before[start] = int(np.count_nonzero(provenance[:start] != USER))
+                first = marked_before[start]
+                marked_before[stop] = first + int(np.count_nonzero(marked))
+                conf = np.full(len(block), np.nan)
+                conf[marked] = confidence[first : marked_before[stop]]
+                return mark_cells(block, conf, arrow=True, uncertain=uncertain)[which]
+
             name = columns[self.roles.label]
             columns += [name + "_imputed", name + "_confidence"]
-            cells += [imputed, conf]
+            cells += [ColumnBlocks(self.n_rows, lambda a, b: marks(a, b, 0)),
+                      ColumnBlocks(self.n_rows, lambda a, b: marks(a, b, 1))]
         return columns, cells
 
 
@@ -347,7 +401,7 @@ def write_recovery(
     sheet: Sheet | RecoveryData,
     source_path: str | os.PathLike | None,
     session_id: str | None = None,
-) -> Path:
+) -> Path | None:
     """Write (or replace) the recovery copy of ``sheet`` for a session.
 
     Parameters
@@ -363,8 +417,10 @@ def write_recovery(
 
     Returns
     -------
-    pathlib.Path
-        The JSON sidecar, which names the CSV holding the cells.
+    pathlib.Path or None
+        The JSON sidecar, which names the CSV holding the cells; None when
+        a live :class:`RecoveryData`'s sheet changed while it was written
+        (the previous copy stays; nothing new is committed).
 
     Raises
     ------
@@ -381,6 +437,11 @@ def write_recovery(
     data = sheet if isinstance(sheet, RecoveryData) else RecoveryData.from_sheet(sheet)
     columns, cells = data.table()
     fileio.write_table(table_path, columns, cells)
+    if not data.current():
+        # A live record whose sheet changed while it was written: the file
+        # may mix before and after; the previous pair stays the copy.
+        table_path.unlink(missing_ok=True)
+        return None
     now = _dt.datetime.now().astimezone()
     sidecar = _sidecar_path(folder, session_id)
     pid_part = session_id.split("-", 1)[0]

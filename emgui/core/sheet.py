@@ -741,15 +741,19 @@ class Sheet:
         idx = rows if isinstance(rows, np.ndarray) else np.asarray(list(rows), dtype=np.int64)
         return _take(self._cells[col], idx)
 
-    def column_snapshot(self, col: int):
+    def column_snapshot(self, col: int, *, copy: bool = True):
         """The cells of a column as they are now, unaffected by later edits.
 
         An object array copy, or for a packed column its Arrow string array
         (read-only, shared: no copy).  :func:`emgui.core.fileio.write_table`
-        and :class:`Sheet` take either.
+        and :class:`Sheet` take either.  Without ``copy``, an object column
+        is the sheet's own array: valid only while :attr:`version` stays
+        the same (a reader in another thread checks it afterwards).
         """
         c = self._cells[col]
-        return c.to_arrow() if isinstance(c, TextColumn) else c.copy()
+        if isinstance(c, TextColumn):
+            return c.to_arrow()
+        return c.copy() if copy else c
 
     def is_packed(self, col: int) -> bool:
         """Whether a column is still kept as packed text (see the module docstring)."""
@@ -770,6 +774,18 @@ class Sheet:
     def values(self, col: int) -> np.ndarray:
         """Parsed numbers of a feature column, ``(n_rows,)`` float64, NaN if missing/unreadable."""
         return self._values[col]
+
+    def shared_values(self, col: int) -> np.ndarray:
+        """:meth:`values`, made read-only and kept as it is from now on.
+
+        The sheet writes an edit's numbers into a copy of a read-only array
+        (copy on write), so a fit's input may hold this array itself instead
+        of a copy of it, whatever is edited meanwhile: five million rows,
+        40 MB less for as long as the fit input lives (issue 14 item 3).
+        """
+        arr = self._values[col]
+        arr.flags.writeable = False
+        return arr
 
     def converted(self, col: int) -> np.ndarray:
         """Which cells of a feature column were read in another unit, ``(n_rows,)`` bool.
@@ -886,9 +902,8 @@ class Sheet:
             parsed = parsing.parse_height_column(raw, unit)
         # The parser's own fresh arrays: no second copy of a million rows.
         self._values[col] = np.asarray(parsed.values, dtype=np.float64)
-        issues = np.asarray(parsed.issues, dtype=object)
-        count = int(np.count_nonzero(_not_none(issues)))
-        self._issues[col] = issues if count else None
+        self._issues[col] = parsed.issues_if_any()
+        count = len(parsed.found)
         if parsed.plain is not None:
             self._converted[col] = _converted(parsed)
         self._issue_count[col] = count
@@ -901,8 +916,11 @@ class Sheet:
         parsed = parsing.parse_number_column(raw) if unit is None else parsing.parse_height_column(raw, unit)
         issues = self._issues[col]
         before = 0 if issues is None else int(np.count_nonzero(_not_none(issues[rows])))
-        after = int(np.count_nonzero(_not_none(np.asarray(parsed.issues, dtype=object))))
-        self._values[col][rows] = parsed.values
+        after = len(parsed.found)
+        values = self._values[col]
+        if not values.flags.writeable:  # shared with a fit's input (shared_values): copy on write
+            values = self._values[col] = values.copy()
+        values[rows] = parsed.values
         if issues is None and after:
             issues = self._issues[col] = np.full(self._n_rows, None, dtype=object)
         if issues is not None:
@@ -1590,6 +1608,10 @@ class Sheet:
     def number_mark(self, row: int, col: int) -> tuple[float, float, int, float] | None:
         """(low, high, class, probability) of a filled number cell: its 95 % interval and its
         row's most likely class; None when the cell was not filled."""
+        if not self._numbers_any:
+            # No number filled: the table's paints make no (n,) array of
+            # None (five million rows: 40 MB, ~40 ms of the GUI thread).
+            return None
         marks = self._number_marks[row]
         return None if marks is None else marks.get(col)
 
@@ -1732,7 +1754,7 @@ class Sheet:
 
 
 def mark_cells(
-    provenance: np.ndarray, confidence: np.ndarray, *, arrow: bool = False
+    provenance: np.ndarray, confidence: np.ndarray, *, arrow: bool = False, uncertain: bool | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``_imputed`` and ``_confidence`` cells of fill marks, ``(n,)`` each.
 
@@ -1741,11 +1763,15 @@ def mark_cells(
     shared ``str`` objects for the flags and whole-array formatting for the
     numbers; with ``arrow``, Arrow string arrays built from bytes, without a
     Python object per row (the crash-recovery copy of a million rows, written
-    after every fill, takes ~40 MB less that way).
+    after every fill, takes ~40 MB less that way).  ``uncertain``: for a
+    block of rows, whether any row of the whole sheet is ``UNCERTAIN`` (so
+    a block gives the cells the whole would); None looks at these rows.
     """
     filled = provenance == FILLED
+    if uncertain is None:
+        uncertain = bool((provenance == UNCERTAIN).any())
     # A blank left blank as uncertain keeps its best guess's probability too.
-    shown = filled if not (provenance == UNCERTAIN).any() else (provenance != USER) & np.isfinite(confidence)
+    shown = filled if not uncertain else (provenance != USER) & np.isfinite(confidence)
     if arrow:
         from . import _arrowtext as at
 

@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TextColumn", "shared_cells"]
+__all__ = ["TextColumn", "copy_cells", "shared_cells"]
 
 # A column whose first cells repeat this much is unpacked through a
 # dictionary: one Python str per distinct value instead of one per cell.
 DEDUP_SAMPLE = 4096
 DEDUP_SHARE = 0.25
+#: Cells made per step when unpacking through the dictionary (~3-5 ms each).
+TAKE_BLOCK = 1 << 18
+#: From this many cells an object array's pages are mapped before numpy
+#: fills it (see :func:`_object_cells`).
+PREFAULT_CELLS = 1 << 20
 
 
 def shared_cells(array) -> np.ndarray:
@@ -45,8 +50,47 @@ def shared_cells(array) -> np.ndarray:
         encoded = pc.dictionary_encode(array, null_encoding="encode")
         words = at.to_cells(encoded.dictionary)
         width = encoded.indices.type.bit_width
-        return words[at.to_numbers(encoded.indices, f"int{width}")]
+        codes = at.to_numbers(encoded.indices, f"int{width}")
+        # In blocks: taking objects holds the interpreter lock, and a window
+        # reading a file in the background needs it back every few ms (five
+        # million cells in one take held it 90-130 ms, issue 14 item 3).
+        cells = _object_cells(len(codes))
+        for start in range(0, len(codes), TAKE_BLOCK):
+            np.take(words, codes[start : start + TAKE_BLOCK], out=cells[start : start + TAKE_BLOCK])
+        return cells
     return at.to_cells(array)
+
+
+def _object_cells(n: int) -> np.ndarray:
+    """``np.empty(n, dtype=object)`` whose pages are already mapped.
+
+    numpy fills a new object array with None holding the interpreter lock,
+    and on a machine that backs fresh memory lazily (this project's virtual
+    machine: ~10 us a page the first time) that fill of five million cells
+    held it 85-130 ms, a pause of a window reading in the background
+    (issue 14 item 3, open of 5M rows, target 50 ms).  An integer array of
+    the same size filled first (numpy fills it without the lock) and freed
+    leaves those pages to the object array: the fill then held it ~10 ms
+    (``benchmarks/bench_window.py --rows 5000000``).  A small column needs
+    no such step.
+    """
+    if n >= PREFAULT_CELLS:
+        np.ones(n, dtype=np.intp)  # freed at once: its pages go to the array below
+    return np.empty(n, dtype=object)
+
+
+def copy_cells(cells: np.ndarray) -> np.ndarray:
+    """A copy of an object array ``(n,)``, made a block at a time into pages mapped first.
+
+    ``np.array(cells)`` of five million cells held the interpreter lock
+    ~110 ms in a fit thread (a new 40 MB array filled with the lock held),
+    a pause of the window during a refit (issue 14 item 3, every pause
+    <= 50 ms); this way each step holds it a few ms.
+    """
+    out = _object_cells(len(cells))
+    for start in range(0, len(cells), TAKE_BLOCK):
+        out[start : start + TAKE_BLOCK] = cells[start : start + TAKE_BLOCK]
+    return out
 
 
 class TextColumn:

@@ -28,6 +28,8 @@ import threading
 from PySide6.QtCore import QEventLoop, QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
+from emgui.ui import pacing
+
 __all__ = ["load_sheet", "save_table"]
 
 #: Tables up to this many cells are written on the GUI thread (a CSV of
@@ -278,6 +280,10 @@ def load_sheet(parent: QWidget | None, path: str | os.PathLike, n_components: in
             report(800 * fraction, f"Preparing {name}…" if fraction >= 1.0 else None)
 
         sheet = _build(path, n_components, progress, cancel)
+        if sheet.n_rows >= pacing.LARGE_ROWS:
+            from emgui.ui.table_model import prepare_row_numbers
+
+            prepare_row_numbers(sheet.n_rows)  # the table's first order, off the GUI thread
         release_memory()  # the reader's temporaries are gone: here, not on the GUI thread
         return sheet
 

@@ -83,6 +83,29 @@ _FONT = int(Qt.ItemDataRole.FontRole)
 _ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
 
 
+#: A sheet's row numbers made ahead in the thread that read it (see
+#: :func:`prepare_row_numbers`), taken by the first model that shows it.
+_prepared_rows: list[np.ndarray] = []
+
+
+def prepare_row_numbers(n: int) -> None:
+    """Make ``np.arange(n)`` now, in this (background) thread, for the next :func:`_row_numbers` ``(n)``.
+
+    Showing a new sheet numbers its rows on the GUI thread; five million
+    rows took 40-90 ms there (fresh memory is slow to map on this
+    project's machine), a pause of the window (issue 14 item 3: open of
+    5M rows, every pause <= 50 ms).  The loader thread makes them instead;
+    only the last prepared array is kept, and only until it is taken.
+    """
+    _prepared_rows[:] = [np.arange(n, dtype=np.int64)]
+
+
+def _row_numbers(n: int) -> np.ndarray:
+    """``np.arange(n, dtype=np.int64)``; the one :func:`prepare_row_numbers` made, if it fits."""
+    ready = _prepared_rows.pop() if _prepared_rows else None
+    return ready if ready is not None and len(ready) == n else np.arange(n, dtype=np.int64)
+
+
 def _plain_float(text: str) -> float | None:
     """``text`` as a float when it is written as a plain number, else None."""
     try:
@@ -198,7 +221,7 @@ def compute_order(
     rows = None if mask is None else np.flatnonzero(mask).astype(np.int64)
     del mask
     if sort is None or sort[0] >= len(view_cols) or (rows is not None and not len(rows)) or n == 0:
-        order = np.arange(n, dtype=np.int64) if rows is None else rows
+        order = _row_numbers(n) if rows is None else rows
         identity = rows is None
     else:
         column, direction = sort

@@ -135,3 +135,28 @@ def test_honest_confidence_on_the_real_students_data():
 
     assert acc >= ref_acc - 0.03, (acc, ref_acc)
     assert abs(conf - acc) < 0.05, (conf, acc)
+
+
+def test_a_fit_input_holds_the_sheet_s_numbers_and_an_edit_copies_them_first():
+    # Issue 14 item 3: the fit input kept for a sheet is no second copy of
+    # its numbers; the sheet copies them before an edit writes (copy on write).
+    from emgui.core.fill import fit_source, prepare_from
+
+    heights = np.array([str(150 + 3 * i) for i in range(12)], dtype=object)
+    gender = np.array(["F", "M", None] * 4, dtype=object)
+    sheet = Sheet(["gender", "height"], [gender, heights])
+    f = sheet.roles.features[0]
+    fit_input = prepare_fit(sheet)
+    assert np.shares_memory(fit_input.X, sheet.values(f)) and not sheet.values(f).flags.writeable
+    assert fit_input.X.strides == (8, 8)  # as a copy's: BLAS and numpy's fast loops take it as it is
+    before = fit_input.X[:, 0].copy()
+    sheet.set_cell(0, f, "199")
+    assert sheet.values(f)[0] == 199.0 and sheet.values(f).flags.writeable  # the sheet's own copy now
+    np.testing.assert_array_equal(fit_input.X[:, 0], before)  # the fit's numbers did not move
+    # A source taken for a fit in another thread shares them too, and the
+    # fit input made from it holds them as they are.
+    source = fit_source(sheet)
+    again = prepare_from(source, None)
+    assert np.shares_memory(again.X, sheet.values(f)) and np.shares_memory(again.X, source.values[0])
+    sheet.set_cell(1, f, "188")
+    assert again.X[1, 0] == 153.0 and sheet.values(f)[1] == 188.0

@@ -355,6 +355,17 @@ def test_column_values_are_in_the_detected_unit():
     assert "170 m is outside" in col.issues[6] and "did you mean 170 cm?" in col.issues[6]
 
 
+def test_issues_are_kept_sparse_until_asked_for():
+    # A column of readable cells makes no (n,) array of None (issue 14 item 3).
+    good = parse_height_column(["170", None, "165.5"], "cm")
+    assert good.found == {} and good.issues_if_any() is None
+    assert good.issues.tolist() == [None, None, None]  # still there when asked for
+    numbers = parse_number_column(["1", "x", "2,5", "12 kg"])
+    assert sorted(numbers.found) == [1, 3] and numbers.found[3] == "not a number: '12 kg'"
+    assert numbers.issues_if_any().tolist() == [None, "not a number: 'x'", None, "not a number: '12 kg'"]
+    assert numbers.issues is numbers.issues_if_any()  # made once
+
+
 def test_column_shapes_and_types():
     col = parse_height_column(["170", None, "x"], "cm")
     assert col.values.shape == col.issues.shape == col.missing.shape == (3,)

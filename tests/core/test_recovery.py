@@ -11,7 +11,7 @@ import pytest
 
 from emgui.core import fileio, recovery
 from emgui.core.fill import fill_sheet
-from emgui.core.sheet import FILLED, USER, Roles, Sheet
+from emgui.core.sheet import FILLED, UNCERTAIN, USER, Roles, Sheet
 
 
 @pytest.fixture(autouse=True)
@@ -190,6 +190,27 @@ def test_recovery_data_writes_what_sheet_to_table_writes():
     assert [as_list(c) for c in d_cells] == [as_list(c) for c in cells]
 
 
+@pytest.mark.parametrize("min_confidence", [0.0, 0.9])
+def test_the_copy_s_marks_made_a_block_at_a_time_are_the_saved_marks(_recovery_folder, monkeypatch, min_confidence):
+    # The mark columns are made as the CSV is written, a block of rows at a
+    # time (issue 14 item 3: no 110 MB of text at once for 5M rows); blocks
+    # of 3 rows must give the file a save gives, uncertain blanks included
+    # (0.9: some blanks are left uncertain, a rule that looks at every row).
+    monkeypatch.setattr(fileio, "_CSV_CHUNK_ROWS", 3)
+    sheet = _class_sheet()
+    fill_sheet(sheet, min_confidence=min_confidence)
+    columns, cells = sheet.to_table()
+    sidecar = recovery.write_recovery(sheet, None)
+    written = json.loads(sidecar.read_text(encoding="utf-8"))
+    table = fileio.read_table(sidecar.parent / written["table"])
+    assert table.columns == columns[: len(table.columns)]  # a save adds the notes after them
+    assert table.columns[-2:] == ["Gender_imputed", "Gender_confidence"]
+    expected = [fileio.object_cells(c).tolist() for c in cells[: len(table.columns)]]
+    assert [list(c) for c in table.cells] == [[None if v == "" else v for v in col] for col in expected]
+    if min_confidence:
+        assert (sheet.provenance == UNCERTAIN).any()
+
+
 def test_rewriting_replaces_the_copy_and_leaves_one_csv(_recovery_folder):
     sheet = _class_sheet()
     recovery.write_recovery(sheet, None)
@@ -311,3 +332,29 @@ def test_the_folder_is_private(_recovery_folder):
     recovery.write_recovery(_class_sheet(), None)
     if os.name == "posix":
         assert _recovery_folder.stat().st_mode & 0o077 == 0
+
+
+def test_a_live_record_is_committed_only_if_its_sheet_did_not_change(_recovery_folder):
+    # RecoveryData.from_sheet(live=True) holds the sheet's own arrays (no
+    # copies after each fill; issue 14 item 3): a change while it is written
+    # leaves the previous copy as the copy.
+    sheet = _class_sheet()
+    fill_sheet(sheet, min_confidence=0.9)
+    first = recovery.write_recovery(sheet, "class.csv")
+    kept = json.loads(first.read_text(encoding="utf-8"))["table"]
+    live = recovery.RecoveryData.from_sheet(sheet, live=True)
+    assert live.current() and live.cells[1] is sheet.column_cells(1)  # no copy
+    # Unchanged: written, the same cells as from copies.
+    again = recovery.write_recovery(live, "class.csv")
+    assert again == first
+    back, _ = recovery.load_recovery(recovery.list_recoveries(include_running=True)[0])
+    assert _cells(back) == _cells(sheet)
+    np.testing.assert_array_equal(back.provenance, sheet.provenance)
+    written = json.loads(first.read_text(encoding="utf-8"))["table"]
+    # Changed after the record was taken: nothing committed, no stray CSV.
+    live = recovery.RecoveryData.from_sheet(sheet, live=True)
+    sheet.set_cell(0, 0, "changed while writing")
+    assert not live.current()
+    assert recovery.write_recovery(live, "class.csv") is None
+    assert json.loads(first.read_text(encoding="utf-8"))["table"] == written != kept
+    assert sorted(p.name for p in _recovery_folder.iterdir()) == sorted([first.name, written])

@@ -80,6 +80,35 @@ def test_repeating_cells_are_unpacked_as_shared_strings():
     assert len({id(v) for v in cells}) == 3  # "F", "M", None: one object each
 
 
+def test_unpacking_in_blocks_gives_every_cell_in_order(monkeypatch):
+    # The blocks that hand the interpreter lock back while a file is read
+    # (issue 14 item 3): their edges must not drop or shift a cell.
+    from emgui.core import _arrowtext, textcolumn
+
+    monkeypatch.setattr(textcolumn, "TAKE_BLOCK", 7)
+    monkeypatch.setattr(_arrowtext, "_CELLS_BLOCK", 5)
+    labels = ["F", "M", None, "?"] * 1100 + ["M"]
+    assert TextColumn(pa.array(labels)).to_cells().tolist() == labels  # through the dictionary
+    names = [f"name {i}" if i % 9 else None for i in range(23)]
+    assert TextColumn(pa.array(names)).to_cells().tolist() == names  # one str per cell
+    sliced = pa.array(names).slice(3, 17)
+    assert TextColumn(sliced).to_cells().tolist() == names[3:20]
+
+
+def test_a_copy_of_cells_made_in_blocks_is_a_whole_independent_copy(monkeypatch):
+    # The fit thread's copy of the label column, made in steps (issue 14 item 3).
+    from emgui.core import textcolumn
+
+    monkeypatch.setattr(textcolumn, "TAKE_BLOCK", 4)
+    monkeypatch.setattr(textcolumn, "PREFAULT_CELLS", 5)  # the pages-first path too
+    cells = np.array(["F", None, "M", "?", "m"] * 3, dtype=object)
+    out = textcolumn.copy_cells(cells)
+    assert out.tolist() == cells.tolist() and out.dtype == object
+    out[0] = "changed"
+    assert cells[0] == "F"
+    assert textcolumn.copy_cells(cells[:0]).tolist() == []
+
+
 @PROPS
 @given(
     st.integers(1, 12).flatmap(

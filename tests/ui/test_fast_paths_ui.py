@@ -519,3 +519,25 @@ def test_a_fill_is_written_into_copies_in_the_fit_thread_and_swapped_in(window, 
     assert (sheet.provenance == filled).all() and list(sheet.column_cells(sheet.roles.label)) == list(texts)
     window.undo_stack.undo()
     assert (sheet.provenance == 0).all() and (sheet.label_missing() == blank).all()
+
+
+def test_a_large_sheet_s_row_numbers_are_made_in_the_loader_thread(window, big_csv, monkeypatch):
+    # Numbering five million rows on the GUI thread paused it 40-90 ms
+    # (issue 14 item 3): the loader thread makes them, the table takes them.
+    import emgui.ui.pacing as pacing
+    from emgui.ui import table_model
+
+    made_in: list[str] = []
+    prepare = table_model.prepare_row_numbers
+    monkeypatch.setattr(pacing, "LARGE_ROWS", 1000)  # 3000 rows count as large
+    monkeypatch.setattr(
+        table_model, "prepare_row_numbers", lambda n: (made_in.append(threading.current_thread().name), prepare(n))
+    )
+    assert window.open_path(big_csv, ask=False)
+    assert len(made_in) == 1 and made_in[0] != threading.main_thread().name
+    assert table_model._prepared_rows == []  # taken, not kept beside the table's own
+    assert window.model.sheet_row(2999) == 2999 and window.model.sheet_row(0) == 0
+    # A prepared array of another length is never used.
+    table_model.prepare_row_numbers(5)
+    assert table_model._row_numbers(7).tolist() == list(range(7))
+    assert table_model._row_numbers(0).tolist() == []

@@ -198,8 +198,11 @@ def test_edits_during_a_slow_write_are_written_next(qtbot, doc, monkeypatch):
     _edit(stack, sheet, 0, 0, "second")
     keeper.write_soon()  # the writer is busy: this one waits its turn
     release.set()
-    qtbot.waitUntil(lambda: len(written) == 2, timeout=5000)
+    qtbot.waitUntil(lambda: len(written) >= 1 and not keeper.is_pending(), timeout=5000)
     assert _restored()[0].text(0, 0) == "second"
+    # The first copy holds the sheet's own arrays (no copies, issue 14 item 3):
+    # the edit during its write made it stale, so only the second was committed.
+    assert len(written) == 1
 
 
 def test_discard_waits_for_a_running_write(qtbot, doc, folder, monkeypatch):
