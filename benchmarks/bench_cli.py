@@ -409,35 +409,31 @@ def main(argv: list[str] | None = None) -> int:
         out["ours_min_max"] = [min(times["ours"]), max(times["ours"])]
         for key in sides:
             out[f"{key}_cpu_s"] = statistics.median(cpu[key])
+        def side(key: str) -> float:
+            """A side's median, its runs and their range into ``out``; the median."""
+            median = statistics.median(times[key])
+            out.update({f"{key}_s": round(median, 3), f"{key}_runs": times[key],
+                        f"{key}_min_max": [min(times[key]), max(times[key])]})
+            return median
+
         if "lean" in sides:
-            lean_s = statistics.median(times["lean"])
+            lean_s = side("lean")
             out.update(
-                lean_s=round(lean_s, 3),
-                lean_runs=times["lean"],
-                lean_min_max=[min(times["lean"]), max(times["lean"])],
                 ours_of_lean=round(ours_s / lean_s, 2),
                 lean_target=LEAN_TARGET,
                 lean_target_met=ours_s / lean_s <= LEAN_TARGET,
             )
         if "sklearn5" in sides:
-            sk5_s = statistics.median(times["sklearn5"])
+            sk5_s = side("sklearn5")
             out.update(
-                sklearn5_s=round(sk5_s, 3),
-                sklearn5_runs=times["sklearn5"],
-                sklearn5_min_max=[min(times["sklearn5"]), max(times["sklearn5"])],
                 ours_of_sklearn5=round(ours_s / sk5_s, 3),
                 ours_of_sklearn5_cpu=round(out["ours_cpu_s"] / out["sklearn5_cpu_s"], 3),
                 sklearn5_target=SKLEARN5_TARGET,
                 sklearn5_target_met=ours_s / sk5_s <= SKLEARN5_TARGET,
             )
         if "before" in sides:
-            before_s = statistics.median(times["before"])
-            out.update(
-                before_s=round(before_s, 3),
-                before_runs=times["before"],
-                before_min_max=[min(times["before"]), max(times["before"])],
-                ours_of_before=round(ours_s / before_s, 3),
-            )
+            before_s = side("before")
+            out["ours_of_before"] = round(ours_s / before_s, 3)
             if "lean" in sides:
                 out["before_of_lean"] = round(before_s / statistics.median(times["lean"]), 2)
         if "baseline" in sides:

@@ -320,6 +320,12 @@ def _r(v, nd: int = 3):
     return round(float(v), nd)
 
 
+def _se(values) -> float:
+    """Standard error of the mean of the finite values; NaN for fewer than 2."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
+
+
 def _mean(values) -> float:
     values = [v for v in values if v is not None and math.isfinite(v)]
     return float(np.mean(values)) if values else math.nan
@@ -415,6 +421,10 @@ def sweep(datasets, shares, seeds: int, folder: Path) -> tuple[list[dict], dict]
                 "accuracy": _r(correct.mean() if len(correct) else math.nan),
                 "accuracy_runs": [_r(r.accuracy) for r in rs],
                 "mean_confidence": _r(conf.mean() if len(conf) else math.nan),
+                # How far this line's |confidence - accuracy| is noise: the
+                # standard error of the runs' own gaps (each run's typed
+                # labels are another draw; at 90 % blank a handful of them).
+                "gap_se": _r(_se([r.mean_confidence - r.accuracy for r in rs])),
                 "ece": _r(ece(conf, correct)),
                 "brier": _r(brier(conf, correct)),
                 "left_blank": _r(1 - len(conf) / max(sum(r.hidden for r in rs), 1)),
@@ -436,10 +446,12 @@ def pooled(lines: list[dict], runs: dict) -> dict:
     every = [r for rs in runs.values() for r in rs]
     conf = np.concatenate([r.conf for r in every]) if every else np.array([])
     correct = np.concatenate([r.correct for r in every]) if every else np.array([])
-    per_ds = {}
+    per_ds, per_ds_gap = {}, {}
     for name in dict.fromkeys(k[0] for k in runs):
         rs = [r for (n, _), v in runs.items() if n == name for r in v]
-        per_ds[name] = _r(ece(np.concatenate([r.conf for r in rs]), np.concatenate([r.correct for r in rs])))
+        c, k = np.concatenate([r.conf for r in rs]), np.concatenate([r.correct for r in rs])
+        per_ds[name] = _r(ece(c, k))
+        per_ds_gap[name] = _r(abs(c.mean() - k.mean()) if len(c) else math.nan)
     pooled_ece = ece(conf, correct)
     checked = [(r.check, r.accuracy) for r in every if r.check is not None]
     ds_max = max((v for v in per_ds.values() if v is not None), default=None)
@@ -454,6 +466,8 @@ def pooled(lines: list[dict], runs: dict) -> dict:
         "pooled_ece": _r(pooled_ece),
         "dataset_ece": per_ds,
         "dataset_ece_max": ds_max,
+        "dataset_conf_gap": per_ds_gap,
+        "dataset_conf_gap_max": max((v for v in per_ds_gap.values() if v is not None), default=None),
         "pooled_brier": _r(brier(conf, correct)),
         "check_runs": len(checked),
         "check_true_corr": _r(pearson([c for c, _ in checked], [a for _, a in checked])),
@@ -794,9 +808,10 @@ def _pct(v) -> str:
 def markdown(lines: list[dict], pool: dict, cases: list[dict], seeds: int) -> str:
     """The tables for the README section "How far to trust a fill"."""
     out = [
-        "| Data set | Rows | Features | Classes | Blank share | Accuracy | Mean confidence | ECE "
+        "| Data set | Rows | Features | Classes | Blank share | Accuracy | Mean confidence "
+        "| Confidence − accuracy (± s.e. over seeds) | ECE "
         "| Self-check estimate | Self-check error | Oracle accuracy |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for x in lines:
         err = "—" if x["check_error"] is None else f"{100 * x['check_error']:+.1f} pts"
@@ -804,6 +819,7 @@ def markdown(lines: list[dict], pool: dict, cases: list[dict], seeds: int) -> st
         out.append(
             f"| {x['dataset']} | {x['rows']} | {x['features']} | {x['classes']} | "
             f"{100 * x['hidden_share']:.0f} % | {_pct(x['accuracy'])}{refused} | {_pct(x['mean_confidence'])} | "
+            f"{_gap(x)} | "
             f"{'—' if x['ece'] is None else format(x['ece'], '.3f')} | {_pct(x['check_accuracy'])} | "
             f"{err} | {_pct(x['oracle_accuracy'])} |"
         )
@@ -819,7 +835,10 @@ def markdown(lines: list[dict], pool: dict, cases: list[dict], seeds: int) -> st
         "correlation across runs with the true accuracy: of the self-check "
         f"{_num(pool['check_true_corr'])}, of the mean confidence {_num(pool['confidence_accuracy_corr'])}. "
         "Each data set's ECE (all its shares): "
-        + ", ".join(f"{k} {_num(v)}" for k, v in pool["dataset_ece"].items()) + ".",
+        + ", ".join(f"{k} {_num(v)}" for k, v in pool["dataset_ece"].items()) + "; "
+        "its |mean confidence − accuracy| (all its shares): "
+        + ", ".join(f"{k} {_num(v)}" for k, v in pool["dataset_conf_gap"].items())
+        + f" (largest {_num(pool['dataset_conf_gap_max'])}).",
     ]
     if cases:
         out += ["", "| Case | Accuracy | Mean confidence | What the output says | Passes |",
@@ -828,6 +847,14 @@ def markdown(lines: list[dict], pool: dict, cases: list[dict], seeds: int) -> st
             out.append(f"| ({c['case']}) {c['title']} | {_pct(c['accuracy'])} | "
                        f"{_pct(c['mean_confidence'])} | {_says(c)} | {'yes' if c['pass'] else 'no'} |")
     return "\n".join(out)
+
+
+def _gap(x: dict) -> str:
+    """A line's mean confidence less its accuracy, in points, with its standard error."""
+    if x["accuracy"] is None or x["mean_confidence"] is None:
+        return "—"
+    se = "" if x["gap_se"] is None else f" ± {100 * x['gap_se']:.1f}"
+    return f"{100 * (x['mean_confidence'] - x['accuracy']):+.1f}{se} pts"
 
 
 def _says(c: dict) -> str:
