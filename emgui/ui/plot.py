@@ -70,6 +70,24 @@ class _PlainAxis(pg.AxisItem):
     same label, "-390936", on every tick.
     """
 
+    #: Pixels per tick label at least: the log-likelihood plot is a few dozen
+    #: pixels tall, and pyqtgraph's 2.25 intervals at least wrote three
+    #: labels over each other there.
+    LABEL_PITCH = 18
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803
+        levels = super().tickSpacing(minVal, maxVal, size)
+        span = abs(maxVal - minVal)
+        if not levels or size <= 0 or span == 0 or self.logMode:
+            return levels
+        least = span * self.LABEL_PITCH / size
+        if levels[0][0] >= least:
+            return levels
+        # The next 1-2-5 step at or above it, and no minor ticks (no room).
+        unit = 10.0 ** np.floor(np.log10(least))
+        spacing = next(m * unit for m in (1, 2, 5, 10) if m * unit >= least)
+        return [(spacing, 0.0)]
+
     def tickStrings(self, values, scale, spacing):  # noqa: N802
         if self.logMode or spacing <= 0:
             return super().tickStrings(values, scale, spacing)

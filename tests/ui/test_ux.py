@@ -242,6 +242,20 @@ def test_likelihood_ticks_stay_distinct_for_large_values(qtbot):
     assert labels == ["−390936.0", "−390935.9", "−390935.8"]
 
 
+def test_a_short_log_likelihood_axis_writes_labels_that_do_not_overlap(qapp):
+    # The plot is ~40 px tall in a 900 px window: pyqtgraph's two and a
+    # quarter intervals at least wrote -120.945, -120.950 and -120.955 over
+    # one another.
+    axis = _PlainAxis("left")
+    for size in (30.0, 40.0, 60.0, 120.0, 400.0):
+        for lo, hi in ((-120.956, -120.944), (-390936.2, -390935.0), (-5977.7, -5977.38), (0.0, 1e6)):
+            spacing = axis.tickSpacing(lo, hi, size)[0][0]
+            assert spacing * size / (hi - lo) >= _PlainAxis.LABEL_PITCH
+            assert np.isclose(spacing / 10 ** np.floor(np.log10(spacing)), [1, 2, 5, 10]).any()
+    # A tall axis keeps pyqtgraph's own spacing and its minor ticks.
+    assert len(axis.tickSpacing(0.0, 10.0, 400.0)) > 1
+
+
 # -- dialogs and menus -------------------------------------------------------------------------
 
 
