@@ -405,8 +405,10 @@ def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
 
     The label is the first column named like gender/sex (or label/class);
     failing that, a column whose entries are mostly female/male spellings.
-    Features are the columns named like heights; failing that, every other
-    column whose entries are mostly numbers.  A height column's unit comes
+    Features are the measurements (DESIGN.md: numeric, more than two
+    distinct values, not an identifier): the columns named like heights, and
+    every other column whose entries are mostly numbers and that
+    :func:`no_measurement` lets through.  A height column's unit comes
     from its name, else from the median of up to 20,000 of its non-blank
     cells spread evenly over the rows (see
     :func:`emgui.core.parsing.parse_height_column`).
@@ -422,24 +424,22 @@ def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
                 label = i
                 break
     own = _MARK_SUFFIXES + (_NOTE_SUFFIX, _ISSUE_SUFFIX, "_low", "_high")
-    heights = [
-        i for i, name in enumerate(columns)
-        if i != label and parsing.is_height_column(name or "") and not (name or "").endswith(own)
-    ]
+    features = []
     units: dict[int, str | None] = {}
-    if heights:
-        for i in heights:
-            units[i] = parsing.unit_from_name(columns[i]) or _detect_unit(cells[i])
-        return Roles(label, tuple(heights), units)
-    numeric = []
     for i, col in enumerate(cells):
-        if i == label or (columns[i] or "").endswith(own):
+        name = columns[i] or ""
+        if i == label or name.endswith(own):
+            continue
+        if parsing.is_height_column(name):
+            # Read with its unit ("5'9\"", "1,75 m"): not "mostly numbers".
+            features.append(i)
+            units[i] = parsing.unit_from_name(name) or _detect_unit(col)
             continue
         head = _head(col, 5000)
-        if len(col) and _numeric_share(head) >= 0.8 and no_measurement(columns[i], head) is None:
-            numeric.append(i)
+        if len(col) and _numeric_share(head) >= 0.8 and no_measurement(name, head) is None:
+            features.append(i)
             units[i] = None
-    return Roles(label, tuple(numeric), units)
+    return Roles(label, tuple(features), units)
 
 
 _ID_NAME = re.compile(r"(^|[^a-z])(id|no|nr|number|num|#)([^a-z]|$)", re.IGNORECASE)
@@ -469,13 +469,21 @@ def no_measurement(name: str | None, cells) -> str | None:
     # named so): a sheet merely sorted by a measurement has gaps and ties.
     # Steps all above 0 make the values distinct.
     steps = np.diff(values)
-    if (
-        len(values) >= 10
-        and np.all(steps > 0)
-        and np.all(values == np.round(values))
-        and (np.median(steps) == 1 or _ID_NAME.search(name or "") is not None)
+    whole = bool(np.all(values == np.round(values)))
+    if whole and (
+        (
+            len(values) >= 10
+            and np.all(steps > 0)
+            and (np.median(steps) == 1 or _ID_NAME.search(name or "") is not None)
+        )
+        or (len(values) >= 5 and np.all(steps == 1))  # 1, 2, 3, 4, 5: row numbers of a short sheet
     ):
         return f"{label} holds distinct whole numbers that only increase: it is an identifier, not a measurement"
+    # Named like one ("id", "student no") and every number different: an
+    # identifier in any order and of any length (a 16-digit student id is
+    # no measurement beside the heights).
+    if whole and len(values) >= 2 and _ID_NAME.search(name or "") is not None and len(np.unique(values)) == len(values):
+        return f"{label} holds a different whole number on every row: it is an identifier, not a measurement"
     return None
 
 

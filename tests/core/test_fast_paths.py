@@ -658,7 +658,8 @@ def test_posteriors_of_some_rows_are_those_rows_of_the_whole_array(labelled):
         ("score", [str(i) for i in range(100, 160, 3)], None),  # steps of 3, not named as an id
         ("weight", ["61.5", "70", "58,5", "70", "", "-0", "0", "1e2"], None),
         ("weight", [], None),
-        ("row", [str(i) for i in range(1, 9)], None),  # fewer than 10 values: no identifier
+        ("row", [str(i) for i in range(1, 9)], "distinct whole numbers that only increase"),  # 1..n
+        ("row", ["1", "2", "4", "5", "7", "8", "9", "12"], None),  # fewer than 10, with gaps: may be a measurement
         ("row", [str(i) for i in range(1, 31)][::-1], None),  # counting down
     ],
 )

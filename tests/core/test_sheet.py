@@ -52,6 +52,38 @@ def test_roles_detected_from_contents_when_names_say_nothing():
     assert roles.units[2] is None
 
 
+def test_every_measurement_beside_the_height_is_a_feature_and_identifiers_are_not():
+    # DESIGN.md: detected features are the measurements (numeric, more than
+    # two distinct values, not an identifier).  Before, a height column hid
+    # the weight beside it; a weight in a class of 6 is a measurement too.
+    roles = detect_roles(
+        ["student id", "name", "gender", "height", "weight", "age", "glasses", "row"],
+        [
+            obj("4410987263", "3301987262", "9102837465", "1203948576", "5566778899", "1029384756"),
+            obj("Ana", "Ben", "Cy", "Di", "Ed", "Flo"),
+            obj("F", "M", None, "F", "M", ""),
+            obj("162", "181", "170", "158", "5'11\"", "165"),
+            obj("55", "80", "61", "52", "85", "58,5"),
+            obj("15", "16", "15", "17", "16", "15"),
+            obj("0", "1", "1", "0", "0", "1"),
+            obj(*[str(i) for i in range(1, 7)]),
+        ],
+    )
+    assert roles.label == 2
+    assert roles.features == (3, 4, 5)  # height, weight and age; no id, code or row number
+    assert roles.units[3] == "cm" and roles.units[4] is None
+
+
+@pytest.mark.parametrize("name", ["id", "Student ID", "student no", "#"])
+def test_a_different_whole_number_on_every_row_named_like_an_id_is_no_measurement(name):
+    from emgui.core.sheet import no_measurement
+
+    ids = obj("1000000000000007", "1000000000000001", "1000000000000042")
+    assert "identifier" in no_measurement(name, ids)
+    assert no_measurement("weight", ids) is None  # not named so: a measurement
+    assert no_measurement(name, obj("12", "12", "15", "17")) is None  # repeats: no identifier
+
+
 def test_cells_are_kept_as_typed_and_features_parsed():
     s = small_sheet()
     assert s.text(2, 2) == "tall"
