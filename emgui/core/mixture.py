@@ -404,6 +404,14 @@ def _canonical_order(rows: np.ndarray) -> np.ndarray:
     The same permutation as ``np.lexsort(rows.T[::-1])`` (stable: equal rows
     keep their order) for rows without NaN.
     """
+    if rows.shape[1] > 1 and rows.shape[0] >= _GRID_SAMPLE:
+        # Measurements typed with a few decimals: each row as one integer
+        # (see _grid_key), one stable sort of those.  A 1M-row, 5-feature
+        # fill's rows (values to 0.1) in ~0.16 CPU s instead of the byte
+        # keys' ~0.32 (AMD EPYC, issue 14), the same permutation.
+        key = _grid_key(rows)
+        if key is not None:
+            return np.argsort(key, kind="stable")
     head = rows[:1024, 0]
     if rows.shape[0] > 1 and len(np.unique(head)) == len(head):  # no tie among the first rows: maybe none at all
         order = np.argsort(rows[:, 0])
@@ -415,6 +423,49 @@ def _canonical_order(rows: np.ndarray) -> np.ndarray:
     # 1M-row, 5-feature fill's rows (values to 0.1) in 0.37 s instead of
     # 0.69 s (CPU time, AMD EPYC; issue 14), the same permutation.
     return np.argsort(_row_keys(rows), kind="stable")
+
+
+#: Whole numbers below this are exact in a float64 (2**53), with a margin.
+_EXACT_WHOLE = 2.0**52
+
+
+def _grid_key(rows: np.ndarray) -> np.ndarray | None:
+    """Each row (n, D) as one int64 whose order is the rows' order by value, or None.
+
+    When every value of a column is ``i / 10**d`` for a whole ``i`` (a
+    measurement typed with at most 3 decimals; ``d`` picked from the first
+    values, then every value checked bit for bit), ``i`` orders the column's
+    values as they order themselves and is equal for equal values (0.0 and
+    -0.0 too).  The columns' ``i``, less their least, are digits of one
+    mixed-radix number, first feature most significant: it orders rows as
+    ``np.lexsort(rows.T[::-1])`` does.  None when a column is off its grid,
+    holds NaN or infinities, or the digits need more than 63 bits.
+    """
+    key = np.zeros(rows.shape[0], dtype=np.int64)
+    radix = 1
+    for f in range(rows.shape[1]):
+        col = rows[:, f]
+        sample = col[:_GRID_SAMPLE]
+        for d in range(4):
+            scale = 10.0**d
+            if np.array_equal(np.rint(sample * scale) / scale, sample):
+                break
+        else:
+            return None
+        whole = np.rint(col * scale)
+        lo, hi = float(whole.min()), float(whole.max())
+        if not (abs(lo) < _EXACT_WHOLE and abs(hi) < _EXACT_WHOLE):
+            return None  # NaN, infinite, or past the whole numbers a float holds exactly
+        size = int(hi - lo) + 1
+        radix *= size
+        if radix >= 2**63:
+            return None
+        if not np.array_equal((whole / scale).view(np.int64), col.view(np.int64)):
+            return None  # a value off the grid: the byte keys
+        whole -= lo
+        key *= size
+        key += whole.astype(np.int64)
+    return key
 
 
 def _row_keys(rows: np.ndarray) -> np.ndarray:
