@@ -1238,7 +1238,14 @@ class EMFit:
         # that tie are equal, so the sorted values do not depend on the input
         # order, and neither does anything computed from them below.
         xs = _canonical(x) if xs is None else xs
-        distinct = 1 + int(np.count_nonzero(np.any(xs[1:] != xs[:-1], axis=1)))
+        # Rows unlike the one before, a column at a time (any(axis=1) over an
+        # (n, D) comparison walks it D values at a time: ~30 ms for a million
+        # rows of five, this ~5).
+        differs = xs[1:, 0] != xs[:-1, 0]
+        for f in range(1, dim):
+            differs |= xs[1:, f] != xs[:-1, f]
+        distinct = 1 + int(np.count_nonzero(differs))
+        del differs
         if distinct < k:
             what = ("value" if dim == 1 else "row") + ("" if distinct == 1 else "s")
             raise MixtureError(
