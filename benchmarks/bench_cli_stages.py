@@ -1,9 +1,10 @@
 """Where one ``emgui-cli fill`` spends its time: CPU and wall seconds per stage, in one process.
 
-Run: ``python benchmarks/bench_cli_stages.py [--rows N] [--repeat R] [--before PYTHON]``.
+Run: ``python benchmarks/bench_cli_stages.py [--rows N] [--repeat R] [--features 1|5] [--before PYTHON]``.
 
-Writes the ``bench_cli.py`` sheet (name, gender 30 % blank, height) to a
-temporary folder, then runs the command line's ``_main`` in a fresh process
+Writes the ``bench_cli.py`` sheet (name, gender 30 % blank, height; with
+``--features 5`` the four other body measures too, all five named with
+``--features`` as ``bench_cli.py --features 5`` does) to a temporary folder, then runs the command line's ``_main`` in a fresh process
 per round with its stages wrapped: the imports, the read (pyarrow's own
 import included: it is imported there), building the sheet, the fit input,
 the model choice (``FillJob.prepare``), EM (``em``: its set-up; the
@@ -33,11 +34,13 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_cli import _env, _make_csv_apart  # noqa: E402
+from bench_cli import FEATURES5, _env, _make_csv_apart  # noqa: E402
 
 # The child: wraps the stages, runs the fill, prints (wall, cpu) per stage as JSON.
+# One OpenBLAS thread, as emgui-cli's main() sets before numpy loads (the child calls _main).
 _CHILD = r"""
-import json, sys, time
+import json, os, sys, time
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 t0, c0 = time.perf_counter(), time.process_time()
 import emgui.cli as cli
 from emgui.core import fileio, fill, sheet as sheetmod
@@ -78,12 +81,12 @@ sys.exit(rc)
 """
 
 
-def _round(python: str, src: str, out: str) -> dict:
+def _round(python: str, src: str, out: str, extra: list[str]) -> dict:
     # Run in the data's folder: "-c" puts the working folder first on the
     # path, and in this checkout that would import this checkout's emgui
     # whatever the interpreter (each finds its own through its install).
     done = subprocess.run(
-        [python, "-c", _CHILD, "fill", src, "-o", out],
+        [python, "-c", _CHILD, "fill", src, "-o", out, *extra],
         check=True, capture_output=True, text=True, cwd=os.path.dirname(src), env=_env(), timeout=600,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -107,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--features", type=int, choices=(1, 5), default=1,
+                        help="feature columns in the CSV: height alone, or five body measures")
     parser.add_argument("--before", metavar="PYTHON",
                         help="another build's interpreter, run alternately as 'before'")
     args = parser.parse_args(argv)
@@ -116,16 +121,17 @@ def main(argv: list[str] | None = None) -> int:
     folder = tempfile.mkdtemp(prefix="bench_cli_stages_")
     try:
         src = os.path.join(folder, "class.csv")
-        _make_csv_apart(src, args.rows)
+        _make_csv_apart(src, args.rows, args.features)
+        extra = [] if args.features == 1 else ["--features", ",".join(f[0] for f in FEATURES5[: args.features])]
         rounds: dict[str, list[dict]] = {k: [] for k in sides}
         for i in range(args.repeat + 1):  # the first warms the file cache and byte-code
             for key, python in sides.items():
-                r = _round(python, src, os.path.join(folder, f"{key}.csv"))
+                r = _round(python, src, os.path.join(folder, f"{key}.csv"), extra)
                 if i:
                     rounds[key].append(r)
                     print(json.dumps({"bench": "cli_stages", "side": key, "wall_cpu_s": r}), flush=True)
         print(json.dumps({
-            "bench": "cli_stages_median", "rows": args.rows, "repeat": args.repeat,
+            "bench": "cli_stages_median", "rows": args.rows, "features": args.features, "repeat": args.repeat,
             **{key: _summary(r) for key, r in rounds.items()},
             "load_avg_1min": round(os.getloadavg()[0], 2),
         }), flush=True)

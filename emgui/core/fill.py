@@ -357,29 +357,38 @@ def prepare_from(source: FitSource, n_components: int | None = None, *, share: b
     # ``reshape``, not ``[:, None]``: that view's second stride is 0, and a
     # shared X must have the strides of a copy (BLAS and numpy's fast loops
     # want them; the fit ran slower and held the interpreter lock longer).
-    values = source.values[0].reshape(-1, 1) if len(source.values) == 1 else np.column_stack(source.values)
+    stacked = len(source.values) > 1
+    values = np.column_stack(source.values) if stacked else source.values[0].reshape(-1, 1)
+    # Every value readable (the usual case) is one quick test over them all;
+    # the tests row by row or column by column below are for the others
+    # (a million rows of five: ~15 ms each).
+    finite = np.isfinite(values)
+    every = bool(finite.all())
     # A row takes part through whichever of its features can be read (EM
     # handles the blank ones); a row with none takes no part.
-    readable = np.isfinite(values).any(axis=1)
+    readable = None if every else finite.any(axis=1)
     index = np.int32 if source.n_rows < 2**31 else np.int64
     # Every row readable (the usual case): the rows numbered in their final
     # small type, without an int64 array of them first (5M rows: 40 MB).
-    rows = np.arange(len(readable), dtype=index) if readable.all() else np.flatnonzero(readable)
+    rows = np.arange(len(values), dtype=index) if every or readable.all() else np.flatnonzero(readable)
     del readable
     if not len(rows):
         raise FillError("No row has a readable value in any feature column; nothing to fit.")
-    if values.shape[1] > 1:
-        empty = [name for name, v in zip(source.feature_names, source.values, strict=True) if not np.isfinite(v).any()]
+    if stacked and not every:
+        empty = [name for f, name in enumerate(source.feature_names) if not finite[:, f].any()]
         if empty:
             raise FillError(f"The feature column '{empty[0]}' has no readable value: leave it out of the features.")
+    del finite
     unwritten = source.copied or not source.values[0].flags.writeable
-    if (share or unwritten) and len(rows) == len(values) and values.shape[1] == 1:
+    if (share or unwritten) and len(rows) == len(values) and not stacked:
         X = values.view()  # its own flags: made read-only below, the source's stay
+    elif stacked and len(rows) == len(values):
+        X = values  # column_stack's own array, C-ordered: no second copy of it
     else:
         X = np.ascontiguousarray(values[rows])
     del values
     blank_values = None
-    if not np.isfinite(X).all():
+    if not every and not np.isfinite(X).all():
         blank_values = np.isnan(X)
         for f, bad in enumerate(source.unreadable):
             if bad is not None:

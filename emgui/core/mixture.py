@@ -325,6 +325,20 @@ def _scatter(diff: np.ndarray) -> np.ndarray:
     return diff.T @ diff
 
 
+def _column_min(rows: np.ndarray) -> np.ndarray:
+    """``rows.min(axis=0)`` for rows (n, D), a column at a time.
+
+    A reduction over the rows of a C-ordered (n, D) array walks it D values
+    at a time: a million rows of five took ~27 ms, a column at a time ~5.
+    """
+    return np.array([rows[:, f].min() for f in range(rows.shape[1])])
+
+
+def _column_max(rows: np.ndarray) -> np.ndarray:
+    """``rows.max(axis=0)`` for rows (n, D), a column at a time (see :func:`_column_min`)."""
+    return np.array([rows[:, f].max() for f in range(rows.shape[1])])
+
+
 def _canonical(rows: np.ndarray) -> np.ndarray:
     """The rows sorted by value (first feature first), shape (n, D)."""
     if rows.shape[1] == 1:
@@ -404,6 +418,14 @@ def _canonical_order(rows: np.ndarray) -> np.ndarray:
     The same permutation as ``np.lexsort(rows.T[::-1])`` (stable: equal rows
     keep their order) for rows without NaN.
     """
+    if rows.shape[1] > 1 and rows.shape[0] >= _GRID_SAMPLE:
+        # Measurements typed with a few decimals: each row as one integer
+        # (see _grid_key), one stable sort of those.  A 1M-row, 5-feature
+        # fill's rows (values to 0.1) in ~0.16 CPU s instead of the byte
+        # keys' ~0.32 (AMD EPYC, issue 14), the same permutation.
+        key = _grid_key(rows)
+        if key is not None:
+            return np.argsort(key, kind="stable")
     head = rows[:1024, 0]
     if rows.shape[0] > 1 and len(np.unique(head)) == len(head):  # no tie among the first rows: maybe none at all
         order = np.argsort(rows[:, 0])
@@ -415,6 +437,49 @@ def _canonical_order(rows: np.ndarray) -> np.ndarray:
     # 1M-row, 5-feature fill's rows (values to 0.1) in 0.37 s instead of
     # 0.69 s (CPU time, AMD EPYC; issue 14), the same permutation.
     return np.argsort(_row_keys(rows), kind="stable")
+
+
+#: Whole numbers below this are exact in a float64 (2**53), with a margin.
+_EXACT_WHOLE = 2.0**52
+
+
+def _grid_key(rows: np.ndarray) -> np.ndarray | None:
+    """Each row (n, D) as one int64 whose order is the rows' order by value, or None.
+
+    When every value of a column is ``i / 10**d`` for a whole ``i`` (a
+    measurement typed with at most 3 decimals; ``d`` picked from the first
+    values, then every value checked bit for bit), ``i`` orders the column's
+    values as they order themselves and is equal for equal values (0.0 and
+    -0.0 too).  The columns' ``i``, less their least, are digits of one
+    mixed-radix number, first feature most significant: it orders rows as
+    ``np.lexsort(rows.T[::-1])`` does.  None when a column is off its grid,
+    holds NaN or infinities, or the digits need more than 63 bits.
+    """
+    key = np.zeros(rows.shape[0], dtype=np.int64)
+    radix = 1
+    for f in range(rows.shape[1]):
+        col = rows[:, f]
+        sample = col[:_GRID_SAMPLE]
+        for d in range(4):
+            scale = 10.0**d
+            if np.array_equal(np.rint(sample * scale) / scale, sample):
+                break
+        else:
+            return None
+        whole = np.rint(col * scale)
+        lo, hi = float(whole.min()), float(whole.max())
+        if not (abs(lo) < _EXACT_WHOLE and abs(hi) < _EXACT_WHOLE):
+            return None  # NaN, infinite, or past the whole numbers a float holds exactly
+        size = int(hi - lo) + 1
+        radix *= size
+        if radix >= 2**63:
+            return None
+        if not np.array_equal((whole / scale).view(np.int64), col.view(np.int64)):
+            return None  # a value off the grid: the byte keys
+        whole -= lo
+        key *= size
+        key += whole.astype(np.int64)
+    return key
 
 
 def _row_keys(rows: np.ndarray) -> np.ndarray:
@@ -497,9 +562,9 @@ def _weighted_log_prob_any(X: np.ndarray, weights, means, covariances) -> np.nda
     NaN marks a blank value; a row without one takes the complete-data path.
     """
     observed = np.isfinite(X)
-    full = observed.all(axis=1)
-    if full.all():
+    if observed.all():  # one test over all values first: row by row it is ~5 ms for 300,000 rows of five
         return _weighted_log_prob(X, _factorise(weights, means, covariances))
+    full = observed.all(axis=1)
     out = np.empty((X.shape[0], len(weights)))
     if full.any():
         out[full] = _weighted_log_prob(X[full], _factorise(weights, means, covariances))
@@ -1029,7 +1094,9 @@ class EMFit:
         # Rows with some features blank (NaN) take part through their observed
         # values (see _fast.Incomplete); the starts come from a copy with each
         # blank replaced by its column's (or typed class's) mean.
-        complete = np.isfinite(x).all(axis=1) if dim > 1 else None
+        # (Every value finite, the usual case, is one quick test; row by row
+        # it is ~15 ms for a million rows of five.)
+        complete = None if dim == 1 or np.isfinite(x).all() else np.isfinite(x).all(axis=1)
         self._helper: EMFit | None = None
         self._incomplete: _fast.Incomplete | None = None
         parts = None  # one feature: each group's values sorted (see below)
@@ -1053,11 +1120,16 @@ class EMFit:
         # unlabelled rows and each class's rows taken from that order (a
         # subset of sorted rows is sorted).  With ties in the first feature
         # (values to 0.1 cm) sorting is a lexsort; four of them per fit were
-        # most of a 5-feature fill's time on a busy machine.
+        # most of a 5-feature fill's time on a busy machine.  The sorted rows
+        # are centred in place once the shift is known; each group is then
+        # taken from them with compress (the same values as subtracting the
+        # shift from each group: ~40 ms less for a million rows of five).
         xs = ls = parts = None
         if dim > 1:
             at = _canonical_order(x_full)
-            xs, ls = x_full[at], lab_full[at]
+            # take, not x_full[at]: the same rows, ~3x faster for rows of a few values.
+            xs, ls = np.take(x_full, at, axis=0), lab_full[at]
+            del at
         if self._helper is None:
             if dim == 1 and n > 1:
                 # One feature: each group (blank, each class) sorted once, and
@@ -1075,21 +1147,24 @@ class EMFit:
                 self._init_shift(x, k, merged[:, None])
                 del merged, counted
             else:
-                self._init_shift(x, k, xs)
+                self._init_shift(x, k, xs)  # centres xs
+        elif xs is not None:
+            xs -= self._shift
 
         self._dim = dim
         self._n = n
         self._has_labels = has_labels
         self._labels = lab
         self._unl_rows = np.flatnonzero(lab < 0)
-        self._xu_input_order = x[self._unl_rows] - self._shift
+        self._xu_input_order = np.take(x, self._unl_rows, axis=0)
+        self._xu_input_order -= self._shift
         if parts is not None:
             # Sorting commutes with subtracting the shift (a monotone map): the
             # same values; in place, as each group's sorted copy is its own.
             parts[-1] -= self._shift
             self._xu = parts[-1][:, None]
         elif xs is not None:
-            self._xu = np.ascontiguousarray(xs[ls < 0] - self._shift)
+            self._xu = np.compress(ls < 0, xs, axis=0)
         else:
             self._xu = np.ascontiguousarray(_canonical(self._xu_input_order))
 
@@ -1101,14 +1176,16 @@ class EMFit:
             if parts is not None:
                 rows = parts[j][:, None]
                 rows -= self._shift
+            elif xs is not None:
+                rows = np.compress(ls == j, xs, axis=0)
             else:
-                rows = (_canonical(x_full[lab_full == j]) if xs is None else xs[ls == j]) - self._shift
+                rows = _canonical(x_full[lab_full == j]) - self._shift
             self._mean_lab[j] = rows.mean(axis=0)
             self._scatter_lab[j] = _scatter(rows - self._mean_lab[j])
 
         n_u = self._xu.shape[0]
         if n_u:
-            scale = np.abs(self._xu).max(axis=0)
+            scale = _column_max(np.abs(self._xu))
             self._scale = np.where(scale > 0, scale, 1.0)
             self._radius = float(np.sqrt(((self._xu / self._scale) ** 2).sum(axis=1).max()))
         else:
@@ -1152,15 +1229,23 @@ class EMFit:
     def _init_shift(self, x: np.ndarray, k: int, xs: np.ndarray | None = None) -> None:
         """The shift, collapse floor and spread of complete rows ``x`` (n, D); checks them.
 
-        ``xs``: the same rows already in canonical order (copied, not changed).
+        ``xs``: the same rows already in canonical order, the caller's own
+        array: centred in place (no copy of a million rows).
         """
         dim = x.shape[1]
         # Every group of rows (all, unlabelled, each class) is put in a
         # canonical order: sorted by the features, first feature first.  Rows
         # that tie are equal, so the sorted values do not depend on the input
         # order, and neither does anything computed from them below.
-        xs = _canonical(x) if xs is None else xs.copy()
-        distinct = 1 + int(np.count_nonzero(np.any(xs[1:] != xs[:-1], axis=1)))
+        xs = _canonical(x) if xs is None else xs
+        # Rows unlike the one before, a column at a time (any(axis=1) over an
+        # (n, D) comparison walks it D values at a time: ~30 ms for a million
+        # rows of five, this ~5).
+        differs = xs[1:, 0] != xs[:-1, 0]
+        for f in range(1, dim):
+            differs |= xs[1:, f] != xs[:-1, f]
+        distinct = 1 + int(np.count_nonzero(differs))
+        del differs
         if distinct < k:
             what = ("value" if dim == 1 else "row") + ("" if distinct == 1 else "s")
             raise MixtureError(
@@ -1169,7 +1254,7 @@ class EMFit:
             )
         # The spread is checked before any sum over the rows: values near the
         # largest float would overflow the mean itself.
-        lo, hi = xs.min(axis=0), xs.max(axis=0)
+        lo, hi = _column_min(xs), _column_max(xs)
         with np.errstate(over="ignore"):
             too_far = bool(np.any(~np.isfinite(hi - lo)) or np.any(np.abs(lo) > _MAX_SPREAD)
                            or np.any(np.abs(hi) > _MAX_SPREAD))
@@ -1178,7 +1263,7 @@ class EMFit:
         self._shift = lo + (xs - lo).mean(axis=0)
         # max |x| is max(|lo|, |hi|): no (n, D) temporary for it.
         self._floor = (_COLLAPSE * _EPS * np.maximum(np.abs(lo), np.abs(hi))) ** 2
-        xc = xs  # the sorted copy is not needed any more: centred in place
+        xc = xs  # centred in place (see above)
         xc -= self._shift
         if float(max(np.abs(xc.min()), np.abs(xc.max()))) > _MAX_SPREAD:
             raise MixtureError("The values are too far apart to fit together: check their units.")

@@ -474,8 +474,7 @@ def _mahalanobis2(X: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> 
     (the marginal of each group), one pattern of blanks at a time.
     """
     observed = np.isfinite(X)
-    full = observed.all(axis=1)
-    if not full.all():
+    if not observed.all():  # (one test over all values: row by row it is ~15 ms a million rows of five)
         out = np.empty((X.shape[0], means.shape[0]))
         masks, which = np.unique(observed, axis=0, return_inverse=True)
         which = which.reshape(-1)

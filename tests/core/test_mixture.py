@@ -747,6 +747,59 @@ def test_canonical_order_with_and_without_ties_in_the_first_feature(n, tie_at):
 
 
 # --------------------------------------------------------------------------
+# Several features on decimal grids: each row as one integer key
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(1000, 3000),
+    dim=st.integers(2, 6),
+    decimals=st.lists(st.integers(0, 3), min_size=6, max_size=6),
+)
+def test_grid_key_order_is_lexsorts_permutation(seed, n, dim, decimals):
+    """Rows of decimal measurements: the integer keys' stable order is exactly np.lexsort's,
+    ties, negatives and signed zeros included."""
+    from emgui.core.mixture import _grid_key
+
+    rng = np.random.default_rng(seed)
+    x = np.column_stack([np.round(rng.normal(size=n) * rng.choice([0.5, 3.0, 200.0]), decimals[f])
+                         for f in range(dim)])
+    x[rng.random((n, dim)) < 0.05] = 0.0
+    x[rng.random((n, dim)) < 0.05] = -0.0  # equal to 0.0: lexsort keeps their input order
+    x[rng.random(n) < 0.2] = x[0]  # whole rows repeated
+    # The key is made whenever the columns' grid points multiplied fit in 63 bits.
+    points = [int(np.ptp(np.rint(x[:, f] * 10.0 ** decimals[f]))) + 1 for f in range(dim)]
+    assert (_grid_key(x) is not None) == (math.prod(points) < 2**63)
+    expected = np.lexsort(x.T[::-1])
+    np.testing.assert_array_equal(_canonical_order(x), expected)
+    np.testing.assert_array_equal(_canonical_order(np.asfortranarray(x)), expected)
+
+
+@pytest.mark.parametrize("change", ["off_grid", "nan", "inf", "wide", "huge"])
+def test_grid_key_declines_and_the_order_stays_lexsorts(change):
+    """Off the grid, NaN, infinite, or digits past 63 bits: no key, and the byte keys give lexsort's order."""
+    from emgui.core.mixture import _grid_key
+
+    rng = np.random.default_rng(1)
+    x = np.round(rng.normal(170.0, 8.0, (3000, 4)), 1)
+    x[rng.random(3000) < 0.3] = x[0]
+    if change == "off_grid":
+        x[-1, 2] = 170.0 + 1e-9  # after the sample that picks the decimals
+    elif change == "nan":
+        x[-1, 1] = np.nan
+    elif change == "inf":
+        x[-1, 1] = -np.inf
+    elif change == "wide":
+        x[-1] = 1e6  # each column 10^7 tenths wide: 4 digits need ~93 bits
+    else:
+        x[-1, 0] = 1e16  # past the whole numbers a float holds exactly
+    assert _grid_key(x) is None
+    if change != "nan":  # the canonical order is for rows without NaN
+        np.testing.assert_array_equal(_canonical_order(x), np.lexsort(x.T[::-1]))
+
+
+# --------------------------------------------------------------------------
 # One feature on a decimal grid: each group sorted by counting
 
 
