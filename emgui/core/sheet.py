@@ -332,7 +332,16 @@ def _write_fill(s: _FillState, rows, status, confidence, guess, posteriors, clas
             _scatter(col, write, names, written)
         else:  # the texts in steps (no one large object array made at once), written when swapped in
             for at in range(0, len(write), _STEP):
-                s.put("cells", write[at : at + _STEP], names[written[at : at + _STEP]])
+                part, texts = write[at : at + _STEP], names[written[at : at + _STEP]]
+                if had_marks:
+                    # A refit: a row filled before with the same class says so
+                    # already; only the cells whose text changes wait to be
+                    # written (five million rows: the deferred texts were
+                    # 12 MB at the refit's peak, issue 14 item 3).
+                    change = texts != col[part]
+                    if not change.all():
+                        part, texts = part[change], texts[change]
+                s.put("cells", part, texts)
         # Whether each spelling names a class, worked out once per class
         # instead of once per row.
         s.label_missing[write] = _missing_mask(names)[written]

@@ -158,3 +158,27 @@ def test_swapping_a_large_fill_in_writes_only_the_filled_cells():
     changed = np.flatnonzero(labels != before)
     assert np.array_equal(changed, rows)  # exactly the filled cells
     assert s.counts()["filled"] == len(rows) and s.text(1, 0) == "F" and s.text(2, 0) == "M"
+
+
+def test_a_prepared_refit_keeps_only_the_texts_that_change():
+    """A refit's cells that say the new class already are not written again (nor kept meanwhile)."""
+    n = 10_000
+    labels = np.full(n, None, dtype=object)
+    labels[::3] = "F"
+    in_place, swapped = _sheet(list(labels)), _sheet(list(labels))
+    rows = np.flatnonzero(in_place.label_missing())
+    status = np.full(len(rows), FILLED, np.int8)
+    guess = np.arange(len(rows)) % 2
+    first = (rows, status, np.full(len(rows), 0.9), guess, None, *CLASSES[2])
+    for s in (in_place, swapped):
+        s.apply_fill(*first)
+    again = guess.copy()
+    again[:100] = 1 - again[:100]  # 100 rows change class
+    status[100:150] = UNCERTAIN  # 50 stay as filled but are now uncertain: their text is dropped
+    refit = (rows, status, np.full(len(rows), 0.8), again, None, *CLASSES[2])
+    prepared = swapped.prepare_fill(*refit, version=swapped.version)
+    kept = sum(len(idx) for name, idx, _ in prepared._state.deferred if name == "cells")
+    assert kept == 100 + 50  # the changed texts, and the uncertain rows' blanks
+    in_place.apply_fill(*refit)
+    assert swapped.apply_prepared(prepared, refit[5], refit[6])
+    assert _same(_state(swapped), _state(in_place))
