@@ -201,15 +201,15 @@ class _FillState:
 
     cells: np.ndarray  # the label column, (n,) object
     provenance: np.ndarray
-    confidence: np.ndarray
+    confidence: np.ndarray  # a prepared fill's writes into it wait in ``deferred`` too
     guess: np.ndarray
     post: np.ndarray | None
     label_missing: np.ndarray
     before_fill: np.ndarray | None  # None: not made yet (all None)
     before_fill_any: bool
-    # A prepared fill's writes into the object arrays (cells, before_fill),
-    # as (name, rows, values): made when it is swapped in.  None: written
-    # at once (a fill in place).
+    # A prepared fill's writes into the object arrays (cells, before_fill)
+    # and the confidences, as (name, rows, values): made when it is swapped
+    # in.  None: written at once (a fill in place).
     deferred: list | None = None
 
     def put(self, name: str, idx: np.ndarray, values) -> None:
@@ -292,7 +292,7 @@ def _write_fill(s: _FillState, rows, status, confidence, guess, posteriors, clas
                 s.put("cells", filled, None)  # nothing was held before: blank again
                 now[was_filled] = None
             s.provenance[stale] = USER
-            s.confidence[stale] = np.nan
+            s.put("confidence", stale, np.nan)
             s.guess[stale] = -1
             if s.post is not None:
                 s.post[stale] = np.nan
@@ -346,7 +346,7 @@ def _write_fill(s: _FillState, rows, status, confidence, guess, posteriors, clas
         # instead of once per row.
         s.label_missing[write] = _missing_mask(names)[written]
         s.provenance[rows] = status
-        s.confidence[rows] = confidence
+        s.put("confidence", rows, np.asarray(confidence, dtype=np.float64))
         s.guess[rows] = guess
         if s.post is not None:
             s.post[rows] = posteriors
@@ -1356,7 +1356,9 @@ class Sheet:
         steps of :data:`_STEP` rows (each holds the interpreter lock a few
         ms, so the GUI thread keeps its turns); :meth:`apply_prepared` then
         swaps the arrays in and writes the texts, a pointer a cell (~5 ms
-        for 1.5M cells).
+        for 1.5M cells; a refit's only where the text changes), and the
+        plan's confidences into the sheet's array (~10 ms for 1.5M rows;
+        a copy of that array would be 40 MB more at a refit's peak).
 
         Returns None when the sheet is not at ``version`` any more (it
         changed since the fit's input was taken: the result is stale) or has
@@ -1386,9 +1388,12 @@ class Sheet:
         # The object arrays are not copied: a copy of five million cells
         # is a new 40 MB array whose first filling (page faults included)
         # holds the interpreter lock 5-90 ms in one go; their writes wait
-        # in ``deferred`` (a pointer each, ~5 ms for 1.5M cells).
+        # in ``deferred`` (a pointer each, ~5 ms for 1.5M cells).  Nor are
+        # the confidences: a copy was 8 bytes a row at a refit's peak (five
+        # million rows: 40 MB; issue 14 item 3), writing the plan's into the
+        # sheet's array when swapped in ~2 ms a 300,000 rows.
         return _FillState(
-            self._cells[label], self.provenance.copy(), self.confidence.copy(), self.guess.copy(),
+            self._cells[label], self.provenance.copy(), self.confidence, self.guess.copy(),
             None if self._post is None else self._post.copy(), self._label_missing.copy(),
             self._lazy["_before_fill"], self._before_fill_any, deferred=[],
         )

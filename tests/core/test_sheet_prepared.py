@@ -2,7 +2,8 @@
 
 The window writes a fill's marks into copies of the sheet's per-row arrays
 in the fit's thread and works out the texts to write there; the GUI thread
-swaps the arrays in and writes the texts (a pointer a cell).  These tests
+swaps the arrays in and writes the texts (a pointer a cell) and the
+confidences (the plan's, into the sheet's array).  These tests
 hold the sheet's arrays read-only while the fill is prepared (it writes
 nothing) and its mark arrays while it is swapped in (no mark is written
 row by row).  Then the two sheets are compared field by field, through
@@ -34,9 +35,14 @@ def _row_arrays(s):
 
 
 def _frozen(s, on=True, marks_only=False):
-    """Make the sheet's per-row arrays (or only the marks') read-only: a write into any of them raises."""
+    """Make the sheet's per-row arrays (or only the marks swapped in) read-only: a write into any of them raises.
+
+    The marks swapped in are the provenance, the best class and the blank
+    flags; the confidences are written into the sheet's own array when the
+    fill is swapped in, the plan's values (no copy of them is prepared).
+    """
     arrays = _row_arrays(s)
-    for a in arrays[1:5] if marks_only else arrays:
+    for a in [arrays[i] for i in (1, 3, 4)] if marks_only else arrays:
         a.flags.writeable = not on
 
 
@@ -139,7 +145,7 @@ def test_object_arrays_are_read_and_written_in_steps(monkeypatch):
 
 
 def test_swapping_a_large_fill_in_writes_only_the_filled_cells():
-    """A million rows: the GUI thread's part (apply_prepared) swaps the marks in, writes the texts only."""
+    """A million rows: the GUI thread's part (apply_prepared) swaps the marks in, writes the texts and confidences only."""
     n = 1_000_000
     labels = np.full(n, None, dtype=object)
     labels[::3] = "F"

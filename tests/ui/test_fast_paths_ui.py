@@ -468,7 +468,8 @@ def test_an_edit_between_a_large_fit_and_its_fill_fits_again(window, big_csv, qt
 
 @pytest.mark.parametrize("large", [False, True])
 def test_a_fill_is_written_into_copies_in_the_fit_thread_and_swapped_in(window, big_csv, qtbot, monkeypatch, large):
-    """The GUI thread's part of a fill swaps the marks in and writes the texts; undo, redo and a refit as before."""
+    """The GUI thread's part of a fill swaps the marks in and writes the texts and confidences; undo, redo and a
+    refit as before."""
     import emgui.ui.pacing as pacing
     from emgui.core import sheet as sheet_module
 
@@ -490,9 +491,10 @@ def test_a_fill_is_written_into_copies_in_the_fit_thread_and_swapped_in(window, 
     assert window.open_path(big_csv, ask=False)
     sheet = window.sheet
     blank = sheet.label_missing().copy()
-    before = [sheet.provenance, sheet.confidence, sheet.guess]
+    before = [sheet.provenance, sheet.guess]
     for a in before:
         a.flags.writeable = False  # the GUI thread's swap writes no mark into them
+    confidence = sheet.confidence  # the plan's are written into it when swapped in (no copy prepared)
     column = sheet.column_cells(sheet.roles.label)
     typed = column.copy()
     with qtbot.waitSignal(window.fill_applied, timeout=30_000):
@@ -501,7 +503,8 @@ def test_a_fill_is_written_into_copies_in_the_fit_thread_and_swapped_in(window, 
     assert written_in == []  # swapped in: nothing written row by row
     for a in before:
         a.flags.writeable = True
-    assert all(new is not old for new, old in zip([sheet.provenance, sheet.confidence, sheet.guess], before, strict=True))
+    assert all(new is not old for new, old in zip([sheet.provenance, sheet.guess], before, strict=True))
+    assert sheet.confidence is confidence and np.isfinite(confidence[blank]).all()
     assert sheet.column_cells(sheet.roles.label) is column  # written where filled, not copied
     assert set(np.flatnonzero(column != typed)) <= set(np.flatnonzero(blank))
     filled = sheet.provenance.copy()
