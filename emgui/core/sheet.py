@@ -201,20 +201,22 @@ class _FillState:
 
     cells: np.ndarray  # the label column, (n,) object
     provenance: np.ndarray
-    confidence: np.ndarray  # a prepared fill's writes into it wait in ``deferred`` too
+    confidence: np.ndarray  # a prepared refit's writes into it wait in ``deferred`` too
     guess: np.ndarray
     post: np.ndarray | None
     label_missing: np.ndarray
     before_fill: np.ndarray | None  # None: not made yet (all None)
     before_fill_any: bool
     # A prepared fill's writes into the object arrays (cells, before_fill)
-    # and the confidences, as (name, rows, values): made when it is swapped
-    # in.  None: written at once (a fill in place).
+    # and a refit's into the confidences, as (name, rows, values): made when
+    # it is swapped in.  None: written at once (a fill in place).
     deferred: list | None = None
+    # The arrays of a prepared fill that are copies, written at once.
+    copied: frozenset = frozenset()
 
     def put(self, name: str, idx: np.ndarray, values) -> None:
         """``self.<name>[idx] = values``, now or (a prepared fill) when swapped in."""
-        if self.deferred is None:
+        if self.deferred is None or name in self.copied:
             _scatter(getattr(self, name), idx, values)
         elif len(idx):
             self.deferred.append((name, idx, values))
@@ -1356,8 +1358,8 @@ class Sheet:
         steps of :data:`_STEP` rows (each holds the interpreter lock a few
         ms, so the GUI thread keeps its turns); :meth:`apply_prepared` then
         swaps the arrays in and writes the texts, a pointer a cell (~5 ms
-        for 1.5M cells; a refit's only where the text changes), and the
-        plan's confidences into the sheet's array (~10 ms for 1.5M rows;
+        for 1.5M cells; a refit's only where the text changes), and a
+        refit's confidences into the sheet's array (~10 ms for 1.5M rows;
         a copy of that array would be 40 MB more at a refit's peak).
 
         Returns None when the sheet is not at ``version`` any more (it
@@ -1388,14 +1390,18 @@ class Sheet:
         # The object arrays are not copied: a copy of five million cells
         # is a new 40 MB array whose first filling (page faults included)
         # holds the interpreter lock 5-90 ms in one go; their writes wait
-        # in ``deferred`` (a pointer each, ~5 ms for 1.5M cells).  Nor are
-        # the confidences: a copy was 8 bytes a row at a refit's peak (five
-        # million rows: 40 MB; issue 14 item 3), writing the plan's into the
-        # sheet's array when swapped in ~2 ms a 300,000 rows.
+        # in ``deferred`` (a pointer each, ~5 ms for 1.5M cells).  Nor are a
+        # refit's confidences: a copy was 8 bytes a row at a refit's peak
+        # (five million rows: 40 MB; issue 14 item 3), and the plan's are
+        # written into the sheet's array when swapped in (~10 ms for 1.5M
+        # rows, while the refit writes few texts).  A first fill's are: its
+        # swap writes 1.5M texts already, and its peak is lower.
+        refit = bool((self.provenance != USER).any())
         return _FillState(
-            self._cells[label], self.provenance.copy(), self.confidence, self.guess.copy(),
-            None if self._post is None else self._post.copy(), self._label_missing.copy(),
+            self._cells[label], self.provenance.copy(), self.confidence if refit else self.confidence.copy(),
+            self.guess.copy(), None if self._post is None else self._post.copy(), self._label_missing.copy(),
             self._lazy["_before_fill"], self._before_fill_any, deferred=[],
+            copied=frozenset() if refit else frozenset({"confidence"}),
         )
 
     def _finish_fill(self, state: _FillState, touched, classes, spellings, unusual, notes) -> None:

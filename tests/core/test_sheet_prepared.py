@@ -2,8 +2,8 @@
 
 The window writes a fill's marks into copies of the sheet's per-row arrays
 in the fit's thread and works out the texts to write there; the GUI thread
-swaps the arrays in and writes the texts (a pointer a cell) and the
-confidences (the plan's, into the sheet's array).  These tests
+swaps the arrays in and writes the texts (a pointer a cell) and a
+refit's confidences (the plan's, into the sheet's array).  These tests
 hold the sheet's arrays read-only while the fill is prepared (it writes
 nothing) and its mark arrays while it is swapped in (no mark is written
 row by row).  Then the two sheets are compared field by field, through
@@ -38,8 +38,9 @@ def _frozen(s, on=True, marks_only=False):
     """Make the sheet's per-row arrays (or only the marks swapped in) read-only: a write into any of them raises.
 
     The marks swapped in are the provenance, the best class and the blank
-    flags; the confidences are written into the sheet's own array when the
-    fill is swapped in, the plan's values (no copy of them is prepared).
+    flags; a refit's confidences are written into the sheet's own array
+    when the fill is swapped in, the plan's values (no copy of them is
+    prepared), a first fill's are a copy swapped in.
     """
     arrays = _row_arrays(s)
     for a in [arrays[i] for i in (1, 3, 4)] if marks_only else arrays:
@@ -145,7 +146,7 @@ def test_object_arrays_are_read_and_written_in_steps(monkeypatch):
 
 
 def test_swapping_a_large_fill_in_writes_only_the_filled_cells():
-    """A million rows: the GUI thread's part (apply_prepared) swaps the marks in, writes the texts and confidences only."""
+    """A million rows: the GUI thread's part (apply_prepared) swaps the marks in, writes the texts only."""
     n = 1_000_000
     labels = np.full(n, None, dtype=object)
     labels[::3] = "F"
@@ -156,6 +157,7 @@ def test_swapping_a_large_fill_in_writes_only_the_filled_cells():
     prepared = s.prepare_fill(*args, version=s.version)
     before = labels.copy()
     _frozen(s, marks_only=True)  # a write into a mark array raises
+    s.confidence.flags.writeable = False  # a first fill's confidences are a copy swapped in too
     events = []
     s.subscribe(events.append)
     assert s.apply_prepared(prepared, args[5], args[6])

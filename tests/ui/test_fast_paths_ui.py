@@ -468,8 +468,8 @@ def test_an_edit_between_a_large_fit_and_its_fill_fits_again(window, big_csv, qt
 
 @pytest.mark.parametrize("large", [False, True])
 def test_a_fill_is_written_into_copies_in_the_fit_thread_and_swapped_in(window, big_csv, qtbot, monkeypatch, large):
-    """The GUI thread's part of a fill swaps the marks in and writes the texts and confidences; undo, redo and a
-    refit as before."""
+    """The GUI thread's part of a fill swaps the marks in and writes the texts (a refit's confidences too); undo,
+    redo and a refit as before."""
     import emgui.ui.pacing as pacing
     from emgui.core import sheet as sheet_module
 
@@ -494,7 +494,6 @@ def test_a_fill_is_written_into_copies_in_the_fit_thread_and_swapped_in(window, 
     before = [sheet.provenance, sheet.guess]
     for a in before:
         a.flags.writeable = False  # the GUI thread's swap writes no mark into them
-    confidence = sheet.confidence  # the plan's are written into it when swapped in (no copy prepared)
     column = sheet.column_cells(sheet.roles.label)
     typed = column.copy()
     with qtbot.waitSignal(window.fill_applied, timeout=30_000):
@@ -504,7 +503,7 @@ def test_a_fill_is_written_into_copies_in_the_fit_thread_and_swapped_in(window, 
     for a in before:
         a.flags.writeable = True
     assert all(new is not old for new, old in zip([sheet.provenance, sheet.guess], before, strict=True))
-    assert sheet.confidence is confidence and np.isfinite(confidence[blank]).all()
+    confidence = sheet.confidence  # a refit writes the plan's into it when swapped in (no copy prepared)
     assert sheet.column_cells(sheet.roles.label) is column  # written where filled, not copied
     assert set(np.flatnonzero(column != typed)) <= set(np.flatnonzero(blank))
     filled = sheet.provenance.copy()
@@ -520,6 +519,7 @@ def test_a_fill_is_written_into_copies_in_the_fit_thread_and_swapped_in(window, 
         window.fill_gaps()
     qtbot.waitUntil(lambda: not window.is_fitting(), timeout=30_000)
     assert len(written_in) == 1 and (sheet.provenance == filled).all()
+    assert sheet.confidence is confidence and np.isfinite(confidence[blank]).all()
     window.undo_stack.undo()  # back to the first fill, its marks from the record
     assert (sheet.provenance == filled).all() and list(sheet.column_cells(sheet.roles.label)) == list(texts)
     window.undo_stack.undo()
