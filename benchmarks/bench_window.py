@@ -43,8 +43,9 @@ needed), with settings isolated in a temporary folder:
 nothing to do -- the noise floor of the gaps on a busy machine.
 
 6. F5 again on the filled sheet (``refit_handler_ms``, ``refit_max_gap_ms``,
-   ``refit_apply_ms``):
-   the sheet changed, so the fit's input is made again, in the fit's thread.
+   ``refit_apply_ms``): the sheet changed by its fill alone, which writes
+   only what the fit's input leaves out, so the refit fits the same input
+   (after an edit it is made again, in the fit's thread).
 
 Prints one JSON line ``{"bench": "window", ...}``.
 """
@@ -322,8 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         out["peak_rss_mb"] = round(_peak_mb(), 1)
         keeper.wait()  # the recovery copy after the fill is part of it
         out["peak_after_fill_mb"] = round(_peak_mb(), 1)
-        # 6. F5 again: the sheet changed (it was filled), so the fit's input
-        # is made again -- in the fit's thread for a sheet this large.
+        # 6. F5 again: the sheet changed by its fill alone, so the fit's
+        # input made before the fill is fitted again (fill.carry_fit_input).
         keeper.wait()
         applied.clear()
         probe.start()

@@ -201,20 +201,22 @@ class _FillState:
 
     cells: np.ndarray  # the label column, (n,) object
     provenance: np.ndarray
-    confidence: np.ndarray
+    confidence: np.ndarray  # a prepared refit's writes into it wait in ``deferred`` too
     guess: np.ndarray
     post: np.ndarray | None
     label_missing: np.ndarray
     before_fill: np.ndarray | None  # None: not made yet (all None)
     before_fill_any: bool
-    # A prepared fill's writes into the object arrays (cells, before_fill),
-    # as (name, rows, values): made when it is swapped in.  None: written
-    # at once (a fill in place).
+    # A prepared fill's writes into the object arrays (cells, before_fill)
+    # and a refit's into the confidences, as (name, rows, values): made when
+    # it is swapped in.  None: written at once (a fill in place).
     deferred: list | None = None
+    # The arrays of a prepared fill that are copies, written at once.
+    copied: frozenset = frozenset()
 
     def put(self, name: str, idx: np.ndarray, values) -> None:
         """``self.<name>[idx] = values``, now or (a prepared fill) when swapped in."""
-        if self.deferred is None:
+        if self.deferred is None or name in self.copied:
             _scatter(getattr(self, name), idx, values)
         elif len(idx):
             self.deferred.append((name, idx, values))
@@ -262,7 +264,12 @@ def _write_fill(s: _FillState, rows, status, confidence, guess, posteriors, clas
     text of a row filled before that this fill leaves blank as uncertain:
     both go back to what they held before (see :meth:`Sheet.apply_fill`).
     """
-    rows = np.asarray(rows, dtype=np.int64)
+    rows = np.asarray(rows)
+    if rows.dtype.kind not in "iu":  # a list (an empty one reads as float)
+        rows = rows.astype(np.int64)
+    # Else the plan's own (int32 below 2**31 rows), not an int64 copy: a
+    # prepared fill's deferred writes keep slices of it until swapped in
+    # (five million rows: 12 MB less at the refit's peak, issue 14 item 3).
     guess = np.asarray(guess)
     status = np.asarray(status)
     col = s.cells
@@ -287,7 +294,7 @@ def _write_fill(s: _FillState, rows, status, confidence, guess, posteriors, clas
                 s.put("cells", filled, None)  # nothing was held before: blank again
                 now[was_filled] = None
             s.provenance[stale] = USER
-            s.confidence[stale] = np.nan
+            s.put("confidence", stale, np.nan)
             s.guess[stale] = -1
             if s.post is not None:
                 s.post[stale] = np.nan
@@ -327,12 +334,21 @@ def _write_fill(s: _FillState, rows, status, confidence, guess, posteriors, clas
             _scatter(col, write, names, written)
         else:  # the texts in steps (no one large object array made at once), written when swapped in
             for at in range(0, len(write), _STEP):
-                s.put("cells", write[at : at + _STEP], names[written[at : at + _STEP]])
+                part, texts = write[at : at + _STEP], names[written[at : at + _STEP]]
+                if had_marks:
+                    # A refit: a row filled before with the same class says so
+                    # already; only the cells whose text changes wait to be
+                    # written (five million rows: the deferred texts were
+                    # 12 MB at the refit's peak, issue 14 item 3).
+                    change = texts != col[part]
+                    if not change.all():
+                        part, texts = part[change], texts[change]
+                s.put("cells", part, texts)
         # Whether each spelling names a class, worked out once per class
         # instead of once per row.
         s.label_missing[write] = _missing_mask(names)[written]
         s.provenance[rows] = status
-        s.confidence[rows] = confidence
+        s.put("confidence", rows, np.asarray(confidence, dtype=np.float64))
         s.guess[rows] = guess
         if s.post is not None:
             s.post[rows] = posteriors
@@ -1176,6 +1192,10 @@ class Sheet:
             idx = rows.astype(np.int64)  # a copy: the patch must not change with the caller's array
         else:
             idx = np.asarray(list(rows), dtype=np.int64)
+        return self._capture_rows(idx, cols)
+
+    def _capture_rows(self, idx: np.ndarray, cols: Iterable[int]) -> Patch:
+        """:meth:`capture` of ``idx``, (r,) int64, which the patch keeps (no copy: nobody else may hold it)."""
         cols = tuple(cols)
         return Patch(
             idx,
@@ -1346,7 +1366,9 @@ class Sheet:
         steps of :data:`_STEP` rows (each holds the interpreter lock a few
         ms, so the GUI thread keeps its turns); :meth:`apply_prepared` then
         swaps the arrays in and writes the texts, a pointer a cell (~5 ms
-        for 1.5M cells).
+        for 1.5M cells; a refit's only where the text changes), and a
+        refit's confidences into the sheet's array (~10 ms for 1.5M rows;
+        a copy of that array would be 40 MB more at a refit's peak).
 
         Returns None when the sheet is not at ``version`` any more (it
         changed since the fit's input was taken: the result is stale) or has
@@ -1362,7 +1384,9 @@ class Sheet:
         state = self._fill_state(copy=True)
         touched = _write_fill(state, rows, status, confidence, guess, posteriors, classes, spellings)
         # The undo record of a refit (the rows an earlier fill marked), taken at the same version.
-        undo = self.capture(self.filled_rows(), [label])
+        # filled_rows() is a new array: the record keeps it, not a copy of it
+        # (five million rows: 12 MB less at the refit's peak, issue 14 item 3).
+        undo = self._capture_rows(self.filled_rows(), [label])
         return PreparedFill(version, label, self._n_rows, state, touched, undo)
 
     def _fill_state(self, *, copy: bool) -> _FillState:
@@ -1374,11 +1398,18 @@ class Sheet:
         # The object arrays are not copied: a copy of five million cells
         # is a new 40 MB array whose first filling (page faults included)
         # holds the interpreter lock 5-90 ms in one go; their writes wait
-        # in ``deferred`` (a pointer each, ~5 ms for 1.5M cells).
+        # in ``deferred`` (a pointer each, ~5 ms for 1.5M cells).  Nor are a
+        # refit's confidences: a copy was 8 bytes a row at a refit's peak
+        # (five million rows: 40 MB; issue 14 item 3), and the plan's are
+        # written into the sheet's array when swapped in (~10 ms for 1.5M
+        # rows, while the refit writes few texts).  A first fill's are: its
+        # swap writes 1.5M texts already, and its peak is lower.
+        refit = bool((self.provenance != USER).any())
         return _FillState(
-            self._cells[label], self.provenance.copy(), self.confidence.copy(), self.guess.copy(),
-            None if self._post is None else self._post.copy(), self._label_missing.copy(),
+            self._cells[label], self.provenance.copy(), self.confidence if refit else self.confidence.copy(),
+            self.guess.copy(), None if self._post is None else self._post.copy(), self._label_missing.copy(),
             self._lazy["_before_fill"], self._before_fill_any, deferred=[],
+            copied=frozenset() if refit else frozenset({"confidence"}),
         )
 
     def _finish_fill(self, state: _FillState, touched, classes, spellings, unusual, notes) -> None:

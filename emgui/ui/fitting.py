@@ -498,6 +498,12 @@ class FitActions:
             roles = self._sheet.roles
             self.undo_stack.push(FillCommand(self._sheet, plan, notes=notes, prepared=prepared))
             if self._sheet.roles == roles:
+                from emgui.core.fill import carry_fit_input
+
+                # The fill changed nothing the fit's input holds: F5 again
+                # fits the same input (five million rows: no second one of
+                # ~60 MB made beside the last fit's, see carry_fit_input).
+                carry_fit_input(self._sheet, outcome.data_version)
                 # What a fill writes (labels, blank numbers) is what the fit's
                 # input leaves out, so the plot's data stays as drawn: no
                 # copy of the sheet for it in a helper thread beside the

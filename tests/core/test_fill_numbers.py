@@ -13,13 +13,18 @@ from scipy import optimize, stats
 from emgui.core import mixture, trust
 from emgui.core.fill import (
     FillJob,
+    apply_plan,
+    cached_fit_input,
+    carry_fit_input,
     export_table,
     fill_sheet,
+    forget_fit_input,
     missing_patterns,
     prepare_fit,
+    remember_fit_input,
     take_number_marks,
 )
-from emgui.core.sheet import FILLED, Roles, Sheet
+from emgui.core.sheet import FILLED, USER, Roles, Sheet
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -511,3 +516,74 @@ def test_iris_filled_numbers_near_an_oracle_with_intervals_that_cover():
     # 95 % intervals: 94.4 % of these 231 cells inside; the plug-in Gaussian's (the parameters
     # taken as known) held 92.6 %, over 20 seeds 90.6 % (benchmarks/bench_gaps.py).
     assert 0.93 <= np.concatenate(inside).mean() <= 0.98
+
+
+# --------------------------------------------------------------------------- the fit input after a fill
+
+
+def _fit_job(fit_input, fill, min_confidence):
+    job = FillJob(fit_input, fill=fill, min_confidence=min_confidence, seed=0)
+    job.prepare()
+    em = job.em()
+    for _ in em:
+        pass
+    plan, report = job.finish(em.result())
+    return job, plan, report
+
+
+def _same_fit_input(a, b) -> bool:
+    arrays = ("X", "labels", "rows", "blank_rows")
+    return all(
+        np.array_equal(getattr(a, f), getattr(b, f), equal_nan=getattr(a, f).dtype.kind == "f")
+        and getattr(a, f).dtype == getattr(b, f).dtype
+        for f in arrays
+    ) and (
+        (a.blank_values is None and b.blank_values is None)
+        or (a.blank_values is not None and b.blank_values is not None
+            and np.array_equal(a.blank_values, b.blank_values))
+    ) and all(
+        getattr(a, f) == getattr(b, f)
+        for f in ("classes", "spellings", "n_components", "feature_names", "unlabelled", "absent", "formulas",
+                  "heights")
+    )
+
+
+@pytest.mark.parametrize("fill", ["labels", "all"])
+def test_a_fill_leaves_the_fit_input_as_it_was_so_a_refit_keeps_it(fill):
+    """carry_fit_input: the fit input of the sheet before a fill is the filled sheet's, through refits."""
+    x, _, _, labels, _ = classes_with_blanks(n=400, seed=3)
+    labels = np.array(labels, dtype=object)
+    labels[::37] = "?"  # a missing marker, written over by the fill and kept for undo
+    sheet = sheet_of(x, labels, extra=[(5, 0, "tall"), (9, 1, "heavy")])
+    fit_input = prepare_fit(sheet)
+    # A refit at another threshold: uncertain rows, rows filled before left blank, marks dropped.
+    for min_confidence in (0.0, 0.97, 0.5):
+        version = sheet.version
+        job, plan, report = _fit_job(fit_input, fill, min_confidence)
+        apply_plan(sheet, plan, job.notes(plan, report))
+        assert sheet.version != version
+        assert carry_fit_input(sheet, version)
+        carried = cached_fit_input(sheet)
+        assert carried is not None and carried.version == sheet.version
+        assert carried.X is fit_input.X  # the same arrays: nothing made again
+        forget_fit_input(sheet)
+        fresh = prepare_fit(sheet)  # made anew from the filled sheet
+        assert fresh is not carried
+        assert _same_fit_input(fresh, carried)
+        fit_input = carried
+        remember_fit_input(sheet, None, carried)
+    assert (sheet.provenance != USER).any()
+
+
+def test_a_fit_input_is_not_kept_for_a_sheet_changed_otherwise():
+    x, _, _, labels, _ = classes_with_blanks(n=200, seed=4)
+    sheet = sheet_of(x, labels)
+    fit_input = prepare_fit(sheet)
+    version = sheet.version
+    assert not carry_fit_input(sheet, version)  # unchanged: nothing to carry
+    job, plan, report = _fit_job(fit_input, "labels", 0.0)
+    apply_plan(sheet, plan, job.notes(plan, report))
+    assert not carry_fit_input(sheet, version - 1)  # not the version the cached input was made at
+    assert cached_fit_input(sheet) is None
+    forget_fit_input(sheet)
+    assert not carry_fit_input(sheet, version)  # nothing kept

@@ -2,7 +2,8 @@
 
 The window writes a fill's marks into copies of the sheet's per-row arrays
 in the fit's thread and works out the texts to write there; the GUI thread
-swaps the arrays in and writes the texts (a pointer a cell).  These tests
+swaps the arrays in and writes the texts (a pointer a cell) and a
+refit's confidences (the plan's, into the sheet's array).  These tests
 hold the sheet's arrays read-only while the fill is prepared (it writes
 nothing) and its mark arrays while it is swapped in (no mark is written
 row by row).  Then the two sheets are compared field by field, through
@@ -34,9 +35,15 @@ def _row_arrays(s):
 
 
 def _frozen(s, on=True, marks_only=False):
-    """Make the sheet's per-row arrays (or only the marks') read-only: a write into any of them raises."""
+    """Make the sheet's per-row arrays (or only the marks swapped in) read-only: a write into any of them raises.
+
+    The marks swapped in are the provenance, the best class and the blank
+    flags; a refit's confidences are written into the sheet's own array
+    when the fill is swapped in, the plan's values (no copy of them is
+    prepared), a first fill's are a copy swapped in.
+    """
     arrays = _row_arrays(s)
-    for a in arrays[1:5] if marks_only else arrays:
+    for a in [arrays[i] for i in (1, 3, 4)] if marks_only else arrays:
         a.flags.writeable = not on
 
 
@@ -150,6 +157,7 @@ def test_swapping_a_large_fill_in_writes_only_the_filled_cells():
     prepared = s.prepare_fill(*args, version=s.version)
     before = labels.copy()
     _frozen(s, marks_only=True)  # a write into a mark array raises
+    s.confidence.flags.writeable = False  # a first fill's confidences are a copy swapped in too
     events = []
     s.subscribe(events.append)
     assert s.apply_prepared(prepared, args[5], args[6])
@@ -158,3 +166,27 @@ def test_swapping_a_large_fill_in_writes_only_the_filled_cells():
     changed = np.flatnonzero(labels != before)
     assert np.array_equal(changed, rows)  # exactly the filled cells
     assert s.counts()["filled"] == len(rows) and s.text(1, 0) == "F" and s.text(2, 0) == "M"
+
+
+def test_a_prepared_refit_keeps_only_the_texts_that_change():
+    """A refit's cells that say the new class already are not written again (nor kept meanwhile)."""
+    n = 10_000
+    labels = np.full(n, None, dtype=object)
+    labels[::3] = "F"
+    in_place, swapped = _sheet(list(labels)), _sheet(list(labels))
+    rows = np.flatnonzero(in_place.label_missing())
+    status = np.full(len(rows), FILLED, np.int8)
+    guess = np.arange(len(rows)) % 2
+    first = (rows, status, np.full(len(rows), 0.9), guess, None, *CLASSES[2])
+    for s in (in_place, swapped):
+        s.apply_fill(*first)
+    again = guess.copy()
+    again[:100] = 1 - again[:100]  # 100 rows change class
+    status[100:150] = UNCERTAIN  # 50 stay as filled but are now uncertain: their text is dropped
+    refit = (rows, status, np.full(len(rows), 0.8), again, None, *CLASSES[2])
+    prepared = swapped.prepare_fill(*refit, version=swapped.version)
+    kept = sum(len(idx) for name, idx, _ in prepared._state.deferred if name == "cells")
+    assert kept == 100 + 50  # the changed texts, and the uncertain rows' blanks
+    in_place.apply_fill(*refit)
+    assert swapped.apply_prepared(prepared, refit[5], refit[6])
+    assert _same(_state(swapped), _state(in_place))

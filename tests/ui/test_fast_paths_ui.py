@@ -338,7 +338,7 @@ def test_garbage_is_collected_only_in_the_gui_thread(window, qtbot):
 
 
 def test_a_large_sheet_changed_since_its_last_fit_is_prepared_in_the_fit_thread(window, big_csv, qtbot, monkeypatch):
-    """A refit after a fill (or an edit) makes its input off the GUI thread, with the same result."""
+    """A refit after an edit makes its input off the GUI thread, with the same result."""
     import threading
 
     import emgui.ui.pacing as pacing
@@ -350,6 +350,8 @@ def test_a_large_sheet_changed_since_its_last_fit_is_prepared_in_the_fit_thread(
     with qtbot.waitSignal(window.fill_applied, timeout=30_000):
         window.fill_gaps()  # prepared by the loader: the usual path
     first = window.sheet.provenance.copy()
+    # An edit outside the fit's columns: the sheet changed otherwise than by the fill.
+    window.sheet.set_cell(0, 0, "P0 again")
     threads = []
     prepare_from = fill_module.prepare_from
     monkeypatch.setattr(
@@ -466,7 +468,8 @@ def test_an_edit_between_a_large_fit_and_its_fill_fits_again(window, big_csv, qt
 
 @pytest.mark.parametrize("large", [False, True])
 def test_a_fill_is_written_into_copies_in_the_fit_thread_and_swapped_in(window, big_csv, qtbot, monkeypatch, large):
-    """The GUI thread's part of a fill swaps the marks in and writes the texts; undo, redo and a refit as before."""
+    """The GUI thread's part of a fill swaps the marks in and writes the texts (a refit's confidences too); undo,
+    redo and a refit as before."""
     import emgui.ui.pacing as pacing
     from emgui.core import sheet as sheet_module
 
@@ -488,7 +491,7 @@ def test_a_fill_is_written_into_copies_in_the_fit_thread_and_swapped_in(window, 
     assert window.open_path(big_csv, ask=False)
     sheet = window.sheet
     blank = sheet.label_missing().copy()
-    before = [sheet.provenance, sheet.confidence, sheet.guess]
+    before = [sheet.provenance, sheet.guess]
     for a in before:
         a.flags.writeable = False  # the GUI thread's swap writes no mark into them
     column = sheet.column_cells(sheet.roles.label)
@@ -499,7 +502,8 @@ def test_a_fill_is_written_into_copies_in_the_fit_thread_and_swapped_in(window, 
     assert written_in == []  # swapped in: nothing written row by row
     for a in before:
         a.flags.writeable = True
-    assert all(new is not old for new, old in zip([sheet.provenance, sheet.confidence, sheet.guess], before, strict=True))
+    assert all(new is not old for new, old in zip([sheet.provenance, sheet.guess], before, strict=True))
+    confidence = sheet.confidence  # a refit writes the plan's into it when swapped in (no copy prepared)
     assert sheet.column_cells(sheet.roles.label) is column  # written where filled, not copied
     assert set(np.flatnonzero(column != typed)) <= set(np.flatnonzero(blank))
     filled = sheet.provenance.copy()
@@ -515,6 +519,7 @@ def test_a_fill_is_written_into_copies_in_the_fit_thread_and_swapped_in(window, 
         window.fill_gaps()
     qtbot.waitUntil(lambda: not window.is_fitting(), timeout=30_000)
     assert len(written_in) == 1 and (sheet.provenance == filled).all()
+    assert sheet.confidence is confidence and np.isfinite(confidence[blank]).all()
     window.undo_stack.undo()  # back to the first fill, its marks from the record
     assert (sheet.provenance == filled).all() and list(sheet.column_cells(sheet.roles.label)) == list(texts)
     window.undo_stack.undo()
@@ -541,3 +546,52 @@ def test_a_large_sheet_s_row_numbers_are_made_in_the_loader_thread(window, big_c
     table_model.prepare_row_numbers(5)
     assert table_model._row_numbers(7).tolist() == list(range(7))
     assert table_model._row_numbers(0).tolist() == []
+
+
+def test_a_refit_after_a_fill_alone_fits_the_same_input_and_undoes_exactly(window, big_csv, qtbot, monkeypatch):
+    """F5 again on a sheet changed only by its fill reuses the fit's input (nothing made again, no copy).
+
+    The refit's fill and its undo and redo leave exactly what they did when
+    the input was made anew (issue 14 item 3: five million rows, ~60 MB less).
+    """
+    import emgui.ui.pacing as pacing
+    from emgui.core import fill as fill_module
+
+    monkeypatch.setattr(pacing, "LARGE_ROWS", 1000)  # 3000 rows count as large
+    assert window.open_path(big_csv, ask=False)
+    sheet = window.sheet
+
+    def state():
+        label = sheet.roles.label
+        return (list(sheet.column_cells(label)), sheet.provenance.tolist(), repr(sheet.confidence.tolist()),
+                sheet.guess.tolist(), sheet.label_missing().tolist())
+
+    before = state()
+    with qtbot.waitSignal(window.fill_applied, timeout=30_000):
+        window.fill_gaps()
+    first_fill = state()
+    made = []
+    for name in ("prepare_from", "fit_source"):
+        real = getattr(fill_module, name)
+        monkeypatch.setattr(fill_module, name, lambda *a, _real=real, _name=name, **k: (made.append(_name), _real(*a, **k))[1])
+    carried = fill_module.cached_fit_input(sheet, None)
+    assert carried is not None and carried.version == sheet.version
+    window.set_min_confidence(0.9)  # the refit leaves some rows filled before blank (uncertain)
+    with qtbot.waitSignal(window.fill_applied, timeout=30_000):
+        window.fill_gaps()
+    assert made == []  # the input the first fill was fitted on, kept
+    refit = state()
+    assert refit != first_fill
+    monkeypatch.undo()  # made anew from the filled sheet: the same input
+    fresh = fill_module.prepare_from(fill_module.fit_source(sheet), None)
+    kept = fill_module.cached_fit_input(sheet, None)
+    assert np.array_equal(fresh.X, kept.X) and np.array_equal(fresh.labels, kept.labels)
+    assert np.array_equal(fresh.rows, kept.rows) and np.array_equal(fresh.blank_rows, kept.blank_rows)
+    window.undo_stack.undo()
+    assert state() == first_fill
+    window.undo_stack.undo()
+    assert state() == before
+    window.undo_stack.redo()
+    window.undo_stack.redo()
+    assert state() == refit
+    window.undo_stack.setClean()  # no "save changes?" when the window closes
