@@ -352,6 +352,15 @@ _GRID_COUNTS = 1 << 20
 _GRID_SAMPLE = 1000
 
 
+def _grid_scale(sample: np.ndarray) -> float | None:
+    """``10**d`` for the fewest decimals ``d`` (0 to 3) that write every value of ``sample`` exactly, else None."""
+    for d in range(4):
+        scale = 10.0**d
+        if np.array_equal(np.rint(sample * scale) / scale, sample):
+            return scale
+    return None
+
+
 def _sorted_by_counting(col: np.ndarray, lab: np.ndarray, k: int):
     """Each group's values sorted, by counting, when they lie on a decimal grid; else None.
 
@@ -383,12 +392,8 @@ def _sorted_by_counting(col: np.ndarray, lab: np.ndarray, k: int):
     lo, hi = float(col.min()), float(col.max())
     if not (abs(lo) < 1e15 and abs(hi) < 1e15):
         return None  # NaN, or beyond whole numbers a float holds exactly
-    sample = col[:_GRID_SAMPLE]
-    for d in range(4):
-        scale = 10.0**d
-        if np.array_equal(np.rint(sample * scale) / scale, sample):
-            break
-    else:
+    scale = _grid_scale(col[:_GRID_SAMPLE])
+    if scale is None:
         return None
     base = math.floor(lo * scale)
     size = math.floor(hi * scale) - base + 2
@@ -459,12 +464,8 @@ def _grid_key(rows: np.ndarray) -> np.ndarray | None:
     radix = 1
     for f in range(rows.shape[1]):
         col = rows[:, f]
-        sample = col[:_GRID_SAMPLE]
-        for d in range(4):
-            scale = 10.0**d
-            if np.array_equal(np.rint(sample * scale) / scale, sample):
-                break
-        else:
+        scale = _grid_scale(col[:_GRID_SAMPLE])
+        if scale is None:
             return None
         whole = np.rint(col * scale)
         lo, hi = float(whole.min()), float(whole.max())
