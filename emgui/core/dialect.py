@@ -16,7 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-__all__ = ["Dialect", "DEFAULT", "detect_decimal", "detect_line_ending", "detect_quoting"]
+__all__ = ["DELIMITERS", "DEFAULT", "Dialect", "LINE_ENDINGS", "detect_decimal", "detect_line_ending", "detect_quoting"]
+
+#: The delimiters a file is read and written with, in the order detection tries them.
+DELIMITERS = (",", ";", "\t", "|")
+#: The line endings :func:`detect_line_ending` finds.
+LINE_ENDINGS = ("\n", "\r\n", "\r")
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,26 @@ class Dialect:
         if ext == ".csv" and self.delimiter == "\t":
             return replace(self, delimiter=";" if self.decimal == "," else ",")
         return self
+
+    @classmethod
+    def from_dict(cls, data) -> Dialect | None:
+        """The dialect ``dataclasses.asdict`` gave, or None when ``data`` is not one we read and write."""
+        import codecs
+
+        if not isinstance(data, dict):
+            return None
+        try:
+            dialect = cls(**data)
+            codecs.lookup(dialect.encoding)
+        except (TypeError, LookupError):
+            return None
+        ok = (
+            dialect.delimiter in DELIMITERS
+            and dialect.decimal in (".", ",")
+            and isinstance(dialect.quote_all, bool)
+            and dialect.line_ending in LINE_ENDINGS
+        )
+        return dialect if ok else None
 
     def describe(self) -> str:
         """A short description for a person: ``"semicolons, decimal commas, Windows-1252"``."""

@@ -52,7 +52,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import _guards
-from .dialect import DEFAULT, Dialect, detect_decimal, detect_line_ending, detect_quoting
+from .dialect import (
+    DEFAULT,
+    DELIMITERS,
+    Dialect,
+    detect_decimal,
+    detect_line_ending,
+    detect_quoting,
+)
 from .textcolumn import DEDUP_SAMPLE, DEDUP_SHARE, shared_cells
 
 __all__ = [
@@ -207,7 +214,6 @@ _COLOR_RE = re.compile(r"#[0-9A-Fa-f]{6}")
 # leaves them escaped on read, calamine and Excel decode them.
 _OOXML_UNESCAPE_RE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_DELIMITERS = (",", ";", "\t", "|")
 
 
 # --------------------------------------------------------------------------
@@ -1037,7 +1043,7 @@ def _sniff_delimiter(sample: str, *, complete: bool) -> str:
     earlier candidate.
     """
     best, best_score = ",", None
-    for order, delim in enumerate(_DELIMITERS):
+    for order, delim in enumerate(DELIMITERS):
         rows, clean = _split_sample(sample, delim, complete=complete)
         counts = [len(r) for r in rows[:500]]
         if not counts:
@@ -1984,7 +1990,7 @@ def _write_csv(
     # it unquoted when lines end in "\n", and readers would split the row
     # there.  The other delimiters: quoted, they cannot fool the delimiter
     # detection of whoever reads the file (this module included).
-    special = "\r" + ("".join(d for d in _DELIMITERS if d != delimiter) if delimiter == "," else "")
+    special = "\r" + ("".join(d for d in DELIMITERS if d != delimiter) if delimiter == "," else "")
     # Arrow joins rows into UTF-8 with "\n": only for files written that way.
     utf8 = codecs.lookup(dialect.encoding).name in ("utf-8", "utf-8-sig") and eol == "\n"
     report(0.05)

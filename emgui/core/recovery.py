@@ -281,28 +281,6 @@ class RecoveryInfo:
         return Path(self.source_path).name if self.source_path else "Untitled"
 
 
-def _dialect_from_json(data) -> Dialect | None:
-    """The sidecar's dialect, or None when it has none or it is not one we write."""
-    import codecs
-
-    from .dialect import Dialect
-
-    if not isinstance(data, dict):
-        return None
-    try:
-        dialect = Dialect(**data)
-        codecs.lookup(dialect.encoding)
-    except (TypeError, LookupError):
-        return None
-    ok = (
-        dialect.delimiter in (",", ";", "\t", "|")
-        and dialect.decimal in (".", ",")
-        and isinstance(dialect.quote_all, bool)
-        and dialect.line_ending in ("\n", "\r\n", "\r")
-    )
-    return dialect if ok else None
-
-
 def _sidecar_path(folder: Path, session_id: str) -> Path:
     return folder / f"{_PREFIX}{session_id}.json"
 
@@ -473,6 +451,8 @@ def write_recovery(
 
 
 def _read_info(sidecar: Path) -> RecoveryInfo | None:
+    from .dialect import Dialect
+
     m = _SIDECAR_RE.fullmatch(sidecar.name)
     if m is None:
         return None
@@ -501,7 +481,7 @@ def _read_info(sidecar: Path) -> RecoveryInfo | None:
             table_path=table_path,
             sidecar_path=sidecar,
             pid_started=None if started is None else int(started),
-            dialect=_dialect_from_json(data.get("dialect")),
+            dialect=Dialect.from_dict(data.get("dialect")),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         # Unreadable sidecars are skipped, never deleted: the CSV may still help someone.
