@@ -486,19 +486,20 @@ def no_measurement(name: str | None, cells) -> str | None:
     # Steps all above 0 make the values distinct.
     steps = np.diff(values)
     whole = bool(np.all(values == np.round(values)))
-    if whole and (
-        (
-            len(values) >= 10
-            and np.all(steps > 0)
-            and (np.median(steps) == 1 or _ID_NAME.search(name or "") is not None)
-        )
-        or (len(values) >= 5 and np.all(steps == 1))  # 1, 2, 3, 4, 5: row numbers of a short sheet
+    id_named = _ID_NAME.search(name or "") is not None
+    if (
+        whole
+        and len(values) >= 5
+        and np.all(steps > 0)
+        # 1, 2, 3, 4, 5: row numbers even of a short sheet; from 10 values,
+        # steps mostly of 1, or any steps in a column named like an id.
+        and (np.all(steps == 1) or (len(values) >= 10 and (np.median(steps) == 1 or id_named)))
     ):
         return f"{label} holds distinct whole numbers that only increase: it is an identifier, not a measurement"
     # Named like one ("id", "student no") and every number different: an
     # identifier in any order and of any length (a 16-digit student id is
     # no measurement beside the heights).
-    if whole and len(values) >= 2 and _ID_NAME.search(name or "") is not None and len(np.unique(values)) == len(values):
+    if whole and id_named and len(values) >= 2 and len(np.unique(values)) == len(values):
         return f"{label} holds a different whole number on every row: it is an identifier, not a measurement"
     return None
 
