@@ -22,13 +22,13 @@ import os
 import statistics
 import sys
 import time
-import warnings
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from machine import cpu_model  # noqa: E402
+from sklearn_step import sklearn_em_step  # noqa: E402
 
 from emgui.core.mixture import EMFit  # noqa: E402
 
@@ -53,9 +53,6 @@ def _time(fn) -> float:
 
 
 def _bench(rows: int, features: int, repeat: int, hidden_only: bool = False) -> dict:
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
-
     x, labels = _data(rows, features)
     if hidden_only:
         labels = None
@@ -68,14 +65,7 @@ def _bench(rows: int, features: int, repeat: int, hidden_only: bool = False) -> 
 
     em = new_fit()
 
-    gm = GaussianMixture(2, max_iter=1, n_init=1, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        gm.fit(x)
-
-    def sk_step():
-        _, log_resp = gm._e_step(x)
-        gm._m_step(x, log_resp)
+    sk_step = sklearn_em_step(x, 2)
 
     sd = x[:, 0].std()
     args = -0.5 * ((x[:, 0] - x[:, 0].mean()) / sd) ** 2

@@ -40,13 +40,13 @@ import os
 import statistics
 import sys
 import time
-import warnings
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from machine import cpu_model  # noqa: E402
+from sklearn_step import sklearn_em_step  # noqa: E402
 
 from emgui.core.mixture import EMFit  # noqa: E402
 
@@ -85,8 +85,6 @@ def _ms_cpu(fn, cpu: list) -> float:
 
 
 def bench_case(rows: int, d: int, k: int, repeat: int) -> dict:
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
     from threadpoolctl import threadpool_limits
 
     x, labels = data(rows, d, k)
@@ -98,14 +96,7 @@ def bench_case(rows: int, d: int, k: int, repeat: int) -> dict:
         return em
 
     em = new_fit()
-    gm = GaussianMixture(k, max_iter=1, n_init=1, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        gm.fit(x)
-
-    def sk_step():
-        _, log_resp = gm._e_step(x)
-        gm._m_step(x, log_resp)
+    sk_step = sklearn_em_step(x, k)
 
     # Ours and scikit-learn on one BLAS thread alternately, so that the other
     # work on a shared machine slows both alike; scikit-learn with its
