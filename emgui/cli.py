@@ -98,11 +98,17 @@ def _column_index(columns: list[str], name: str) -> int:
     raise UsageError(f"unknown column '{name}' (columns: {', '.join(columns)})")
 
 
-def _resolve_roles(args, columns, cells):
+def _resolve_roles(args, columns, cells, n_rows: int | None = None, notes: list[str] | None = None):
+    """The label, features and units: named by the arguments, else detected.
+
+    ``cells`` may be only what detection reads of each column (see
+    :func:`_role_cells`); then ``n_rows`` is the table's rows.  ``notes``
+    gets what detection has to say (measurements left out for the rows).
+    """
     from .core import parsing
     from .core.sheet import Roles, detect_roles
 
-    detected = detect_roles(columns, cells)
+    detected = detect_roles(columns, cells, None if args.features else notes, n_rows=n_rows)
     label = _column_index(columns, args.label) if args.label else detected.label
     if args.features:
         names = [n for n in args.features.split(",") if n.strip()]
@@ -406,7 +412,10 @@ def run_fill(args) -> int:
     columns, in_cells = take_number_marks(columns, table.cells)
     if in_cells is not table.cells:
         table = dataclasses.replace(table, columns=columns, cells=in_cells)
-    roles = _resolve_roles(args, columns, _role_cells(columns, table.cells))
+    detect_notes: list[str] = []
+    roles = _resolve_roles(
+        args, columns, _role_cells(columns, table.cells), n_rows=len(table.cells[0]), notes=detect_notes
+    )
     if out.suffix.lower() == ".xlsx":
         _check_xlsx_output(out, columns, table.cells, roles, args)
     used = _fill_columns(columns, roles)
@@ -489,7 +498,7 @@ def run_fill(args) -> int:
         out, out_columns, out_cells, dialect=table.meta.get("dialect"),
         computed=computed, schema=None if draws else schema, **styles,
     )
-    for line in [*table.warnings, *warnings]:
+    for line in [*table.warnings, *detect_notes, *warnings]:
         print(f"emgui-cli: warning: {line}", file=sys.stderr)
     if report_json is not None:
         fileio.write_json(args.report, report_json)

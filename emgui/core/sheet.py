@@ -416,16 +416,38 @@ def _numeric_share(raw: np.ndarray) -> float:
     return float(np.isfinite(parsed.values[present]).sum()) / n
 
 
-def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
+#: Rows a detected feature needs: a sheet of n rows gets at most n // 5
+#: features by detection (at least one).  A Gaussian's covariance in D
+#: features has D(D+3)/2 numbers to estimate per group; without a bound, a
+#: 50-row sheet of 20,000 number columns would be fitted on 10,000 features
+#: (bench_wide.py: 15.8 s to open instead of 2.1 s) and any sheet with more
+#: columns than rows would be fitted on noise.  More can be named with
+#: ``--features`` or ticked in Data > Columns.
+ROWS_PER_FEATURE = 5
+
+
+def detect_roles(
+    columns: Sequence[str], cells: Sequence[np.ndarray], notes: list[str] | None = None, *, n_rows: int | None = None
+) -> Roles:
     """Guess the label and feature columns from names and contents.
 
     The label is the first column named like gender/sex (or label/class);
     failing that, a column whose entries are mostly female/male spellings.
-    Features are the columns named like heights; failing that, every other
-    column whose entries are mostly numbers.  A height column's unit comes
+    Features are the measurements: columns whose entries are mostly numbers,
+    with more than two distinct values, no identifier (see
+    :func:`no_measurement`), and not one of the program's own columns.
+    Columns named like heights come first when there are more measurements
+    than the rows support (:data:`ROWS_PER_FEATURE`); the rest in column
+    order.  Features are kept in column order.  A height column's unit comes
     from its name, else from the median of up to 20,000 of its non-blank
     cells spread evenly over the rows (see
-    :func:`emgui.core.parsing.parse_height_column`).
+    :func:`emgui.core.parsing.parse_height_column`); other measurements have
+    no unit.
+
+    ``notes``, if given, gets one sentence when measurements were left out
+    for the bound, for the person to see.  ``n_rows``: the sheet's rows,
+    when ``cells`` are only the start of some columns (the command line
+    passes what detection reads).
     """
     cells = [_column(c) for c in cells]
     label = next((i for i, name in enumerate(columns) if _LABEL_NAME.match(name or "")), None)
@@ -442,20 +464,34 @@ def detect_roles(columns: Sequence[str], cells: Sequence[np.ndarray]) -> Roles:
         i for i, name in enumerate(columns)
         if i != label and parsing.is_height_column(name or "") and not (name or "").endswith(own)
     ]
+    if n_rows is None:
+        n_rows = max((len(c) for c in cells), default=0)
+    bound = max(1, n_rows // ROWS_PER_FEATURE)
     units: dict[int, str | None] = {}
-    if heights:
-        for i in heights:
-            units[i] = parsing.unit_from_name(columns[i]) or _detect_unit(cells[i])
-        return Roles(label, tuple(heights), units)
-    numeric = []
+    for i in heights[:bound]:
+        units[i] = parsing.unit_from_name(columns[i]) or _detect_unit(cells[i])
+    # One measurement past the bound is enough to say that some were left
+    # out: a sheet of 20,000 columns is not read to the end.
+    found = len(heights)
     for i, col in enumerate(cells):
-        if i == label or (columns[i] or "").endswith(own):
+        if found > bound:
+            break
+        if i == label or i in units or i in heights or (columns[i] or "").endswith(own):
             continue
         head = _head(col, 5000)
         if len(col) and _numeric_share(head) >= 0.8 and no_measurement(columns[i], head) is None:
-            numeric.append(i)
-            units[i] = None
-    return Roles(label, tuple(numeric), units)
+            found += 1
+            if len(units) < bound:
+                units[i] = None
+    if found > bound and notes is not None:
+        used = [repr(columns[i]) for i in sorted(units)]
+        shown = ", ".join(used[:5]) + (", ..." if len(used) > 5 else "")
+        notes.append(
+            f"More number columns than {n_rows} rows can fit: {bound} of them "
+            f"{'is' if bound == 1 else 'are'} used as features ({shown}); "
+            "choose others with --features or in Data > Columns."
+        )
+    return Roles(label, tuple(sorted(units)), units)
 
 
 _ID_NAME = re.compile(r"(^|[^a-z])(id|no|nr|number|num|#)([^a-z]|$)", re.IGNORECASE)
@@ -605,14 +641,17 @@ class Sheet:
         self._converted: dict[int, np.ndarray] = {}  # height features: see converted()
         self._issue_count: dict[int, int] = {}
         self._roles = Roles()
-        self.set_roles(roles if roles is not None else detect_roles(self._columns, self._cells), notify=False)
+        #: Sentences about how the file was read (lines in another
+        #: encoding...) or its columns detected, for the window to show
+        #: once after opening it.
+        self.load_warnings: list[str] = []
+        if roles is None:
+            roles = detect_roles(self._columns, self._cells, self.load_warnings)
+        self.set_roles(roles, notify=False)
         #: How the file it came from was written (a CSV/TSV's
         #: :class:`~emgui.core.dialect.Dialect`), so that saving writes it
         #: back the same way; None for a workbook or a new sheet.
         self.dialect = None
-        #: Sentences about how the file was read (lines in another
-        #: encoding...), for the window to show once after opening it.
-        self.load_warnings: list[str] = []
 
     # -- construction ---------------------------------------------------
 
@@ -627,8 +666,9 @@ class Sheet:
         columns = list(columns)
         cells = [_column(c) for c in cells]  # Arrow arrays packed once, here
         marks: dict[str, np.ndarray] = {}
+        detected: list[str] = []  # what detection has to say, for load_warnings
         if roles is None:
-            roles = detect_roles(columns, cells)
+            roles = detect_roles(columns, cells, detected)
         if roles.label is not None:
             name = columns[roles.label]
             for suffix in _MARK_SUFFIXES:
@@ -692,8 +732,10 @@ class Sheet:
                             sheet.provenance[r] = UNCERTAIN
             for f, (imputed, low, high) in saved_numbers.items():
                 sheet._restore_numbers(remap[f], imputed, low, high)
-            return sheet
-        return cls(columns, cells, roles)
+        else:
+            sheet = cls(columns, cells, roles)
+        sheet.load_warnings.extend(detected)
+        return sheet
 
     @classmethod
     def blank(cls, columns: Sequence[str] = ("Name", "Gender", "Height (cm)"), n_rows: int = 0) -> Sheet:

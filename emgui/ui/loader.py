@@ -72,7 +72,7 @@ def _build(path: str, n_components: int | None, progress=None, cancel=None):
     # Saving writes a CSV back in its own dialect; what reading it had to
     # guess is said once the window shows it.
     sheet.dialect = table.meta.get("dialect")
-    sheet.load_warnings = list(table.warnings)
+    sheet.load_warnings[:0] = table.warnings  # before what detecting its columns said
     del table
     release_memory()
     if n_components is not None:

@@ -55,8 +55,8 @@ def test_fill_keeps_columns_rows_and_user_cells(students_with_blanks, tmp_path):
         assert new[0] == orig[0]  # speed untouched (plain number, written back unchanged)
         assert new[2] == orig[2]  # heights are already plain inches
         if i in truth:
-            if orig[2] == "":
-                # no height: cannot take part, stays blank
+            if orig[0] == orig[2] == "":
+                # neither speed nor height: cannot take part, stays blank
                 assert new[1] == "" and new[3] == "false" and new[4] == ""
                 continue
             assert new[1] in ("female", "male")  # the column's own spelling
@@ -67,16 +67,17 @@ def test_fill_keeps_columns_rows_and_user_cells(students_with_blanks, tmp_path):
         else:
             assert new[1] == orig[1]
             assert new[3] == "false" and new[4] == ""
-    n_hidden = sum(1 for i in truth if rows[i][2] != "")
+    n_hidden = sum(1 for i in truth if rows[i][0] != "" or rows[i][2] != "")
     # Heights separate the sexes imperfectly; the Bayes rate here is roughly 80-85 %.
     assert correct / n_hidden > 0.75
     rep = json.loads(report.read_text())
-    assert rep["label"] == "gender" and rep["features"] == ["height"]
+    # Detected: every measurement (DESIGN.md), the speed as well as the height.
+    assert rep["label"] == "gender" and rep["features"] == ["speed", "height"]
     assert rep["classes"] == ["female", "male"]
     assert len(rep["weights"]) == 2 and abs(sum(rep["weights"]) - 1) < 1e-9
-    assert rep["means"][0][0] < rep["means"][1][0]  # women shorter, in inches
-    assert 55 < rep["means"][0][0] < 70 and 62 < rep["means"][1][0] < 78
-    assert np.array(rep["covariances"]).shape == (2, 1, 1)
+    assert rep["means"][0][1] < rep["means"][1][1]  # women shorter, in inches
+    assert 55 < rep["means"][0][1] < 70 and 62 < rep["means"][1][1] < 78
+    assert np.array(rep["covariances"]).shape == (2, 2, 2)
     assert rep["converged"] is True and rep["n_iter"] >= 1
     assert rep["log_likelihood"] < 0
 
@@ -318,3 +319,21 @@ def test_a_named_feature_that_is_a_code_or_an_identifier_exits_2(tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert f"column '{column}' {message}; leave it out of --features" in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_detection_says_when_it_leaves_measurements_out(tmp_path, capsys):
+    # 20 rows support 4 detected features (ROWS_PER_FEATURE); six are there.
+    rng = np.random.default_rng(5)
+    path, out = tmp_path / "wide.csv", tmp_path / "out.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["gender", *[f"m{j}" for j in range(6)]])
+        for i in range(20):
+            w.writerow(["F" if i % 2 else ("M" if i % 3 else ""), *[f"{v:.1f}" for v in rng.normal(50, 9, 6)]])
+    assert main(["fill", str(path), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "emgui-cli: warning: More number columns than 20 rows can fit: 4 of them are used" in err
+    assert "'m0', 'm1', 'm2', 'm3'" in err and "--features" in err
+    # Named with --features, the columns are the person's choice: no warning.
+    assert main(["fill", str(path), "-o", str(out), "--features", "m0,m1,m2,m3,m4,m5"]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -58,18 +58,69 @@ def test_without_a_height_the_measurements_are_features_and_identifiers_are_not(
     roles = detect_roles(
         ["student id", "name", "gender", "weight", "age", "glasses", "row"],
         [
-            obj("4410987263", "3301987262", "9102837465", "1203948576", "5566778899", "1029384756"),
-            obj("Ana", "Ben", "Cy", "Di", "Ed", "Flo"),
-            obj("F", "M", None, "F", "M", ""),
-            obj("55", "80", "61", "52", "85", "58,5"),
-            obj("15", "16", "15", "17", "16", "15"),
-            obj("0", "1", "1", "0", "0", "1"),
-            obj(*[str(i) for i in range(1, 7)]),
+            obj("4410987263", "3301987262", "9102837465", "1203948576", "5566778899", "1029384756",
+                "7710987263", "2201987262", "8802837465", "6603948576"),
+            obj("Ana", "Ben", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ida", "Jo"),
+            obj("F", "M", None, "F", "M", "", "M", "F", "F", "M"),
+            obj("55", "80", "61", "52", "85", "58,5", "77", "60", "49", "90"),
+            obj("15", "16", "15", "17", "16", "15", "17", "16", "15", "16"),
+            obj("0", "1", "1", "0", "0", "1", "1", "0", "1", "0"),
+            obj(*[str(i) for i in range(1, 11)]),
         ],
     )
     assert roles.label == 2
     assert roles.features == (3, 4)  # weight and age; no id, code or row number
     assert roles.units == {3: None, 4: None}
+
+
+def test_one_to_n_in_a_short_sheet_is_a_row_number():
+    from emgui.core.sheet import no_measurement
+
+    assert "identifier" in no_measurement("row", obj(*[str(i) for i in range(1, 7)]))
+
+
+def test_a_weight_beside_a_height_is_a_feature_too():
+    # DESIGN.md: detected features are the measurements, not the heights alone.
+    n = 12
+    roles = detect_roles(
+        ["name", "gender", "height", "weight", "notes"],
+        [
+            obj(*[f"p{i}" for i in range(n)]),
+            obj(*(["F", "M"] * (n // 2))),
+            obj(*[str(150 + 3 * i) for i in range(n)]),
+            obj(*[f"{50 + 2.5 * i:g}" for i in range(n)]),
+            obj(*(["ok"] * n)),
+        ],
+    )
+    assert roles.features == (2, 3)
+    assert roles.units == {2: "cm", 3: None}
+
+
+def test_detection_takes_no_more_features_than_the_rows_support_and_says_so():
+    from emgui.core.sheet import ROWS_PER_FEATURE
+
+    rng = np.random.default_rng(0)
+    n, width = 50, 40
+    columns = ["gender"] + [f"m{j}" for j in range(width)]
+    columns[30] = "height"  # a height far to the right is taken first
+    cells = [obj(*(["F", "M"] * (n // 2)))] + [
+        obj(*[f"{v:.1f}" for v in rng.normal(170, 10, n)]) for _ in range(width)
+    ]
+    notes: list[str] = []
+    roles = detect_roles(columns, cells, notes)
+    bound = n // ROWS_PER_FEATURE
+    assert len(roles.features) == bound
+    assert 30 in roles.features and roles.units[30] == "cm"
+    assert list(roles.features) == sorted(roles.features)
+    assert roles.features[: bound - 1] == tuple(range(1, bound))  # then the others in column order
+    assert len(notes) == 1 and f"{bound} of them are used" in notes[0] and "'m0'" in notes[0]
+    # The sheet keeps the sentence for the window to show after opening.
+    sheet = Sheet.from_table(columns, cells)
+    assert sheet.roles.features == roles.features and sheet.load_warnings == notes
+    # Within the bound: nothing to say.
+    notes.clear()
+    detect_roles(columns[: bound + 1], cells[: bound + 1], notes)
+    assert notes == []
 
 
 @pytest.mark.parametrize("name", ["id", "Student ID", "student no", "#"])

@@ -556,26 +556,49 @@ def test_columns_offers_measurements_ticked_and_text_unticked(window, tmp_path, 
     path = tmp_path / "students.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert window.open_path(path, ask=False)
-    assert window.sheet.roles.features == (2,)  # only the height is found by its name
+    # Measurements are found (DESIGN.md), the weight beside the height; not the id or the code.
+    assert window.sheet.roles.features == (2, 3)
     seen = {}
+    untick: list[int] = []
 
     def look(dialog):
         seen["checked"] = [c.isChecked() for c in dialog._checks]
         seen["enabled"] = [c.isEnabled() for c in dialog._checks]
         seen["tips"] = [c.toolTip() for c in dialog._checks]
+        for j in untick:
+            dialog._checks[j].setChecked(False)
         return dialogs.ColumnsDialog.DialogCode.Accepted
 
     monkeypatch.setattr(dialogs.ColumnsDialog, "exec", look)
+    untick.append(3)  # the person unticks the weight
     window.action_map["columns"].trigger()
     # Weight is a measurement: ticked; the id and the 0/1 code are offered unticked, with why.
     assert seen["checked"] == [False, False, True, True, False, False]
     assert seen["enabled"] == [False, False, True, True, True, True]  # text cannot be ticked
     assert "identifier" in seen["tips"][4] and "2 distinct values" in seen["tips"][5]
-    assert window.sheet.roles.features == (2, 3)
+    assert window.sheet.roles.features == (2,)
     # Unticked by the person, it stays unticked the next time.
-    window.undo_stack.undo()
+    untick.clear()
     window.action_map["columns"].trigger()
     assert seen["checked"][3] is False
+    # One undo step gives the weight back.
+    window.undo_stack.undo()
+    assert window.sheet.roles.features == (2, 3)
+
+
+def test_opening_a_sheet_of_more_number_columns_than_its_rows_fit_says_which_are_used(window, tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    lines = ["gender," + ",".join(f"m{j}" for j in range(6))]
+    for i in range(20):
+        lines.append(("F" if i % 2 else "") + "," + ",".join(f"{v:.1f}" for v in rng.normal(50, 9, 6)))
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert window.open_path(path, ask=False)
+    assert window.sheet.roles.features == (1, 2, 3, 4)
+    shown = window.statusBar().toolTip() or window.statusBar().currentMessage()
+    assert "More number columns than 20 rows can fit: 4 of them are used" in shown
 
 
 # -- 9. The window shows what the trust work adds; How EM Works follows the model -----------
