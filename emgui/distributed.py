@@ -495,7 +495,13 @@ def _spec(args, first: str) -> _Spec:
     columns = list(table.columns)
     if not columns:
         raise cli.UsageError(f"'{cli._shown(os.path.basename(first))}' has no columns")
-    roles = cli._resolve_roles(args, columns, cli._role_cells(columns, table.cells))
+    # Detected on the first part: its rows bound how many measurements are taken.
+    notes: list[str] = []
+    roles = cli._resolve_roles(
+        args, columns, cli._role_cells(columns, table.cells), n_rows=len(table.cells[0]), notes=notes
+    )
+    for line in notes:
+        print(f"emgui-cli: warning: {line}", file=sys.stderr)
     used = cli._fill_columns(columns, roles)
     return _Spec(columns, used, cli._sheet_columns(columns, used, roles),
                  cli._subset_roles(roles, used), roles, args.components)
