@@ -23,6 +23,13 @@ import emgui.core.fill as core_fill
 from emgui.core import recovery as core_recovery
 from emgui.core.sheet import Sheet, SheetError
 from emgui.ui import dialogs
+from emgui.ui.commands import (
+    GroupCommand,
+    InsertRowsCommand,
+    RemoveRowsCommand,
+    SetCellsCommand,
+    SheetUndoStack,
+)
 from emgui.ui.recovery import RecoveryKeeper
 from emgui.ui.table_model import SheetTableModel
 from emgui.ui.window import MainWindow
@@ -286,3 +293,79 @@ def test_typing_still_works_after_a_failed_edit(window, qtbot, warnings, monkeyp
     editor = editor.lineEdit() if isinstance(editor, QComboBox) else editor
     qtbot.keyClick(editor, Qt.Key.Key_Return)
     assert sheet.text(r, 1) == "M" and window.undo_stack.count() == 1
+
+
+# -- the stack and the commands alone ---------------------------------------------------
+
+
+def _small_sheet() -> Sheet:
+    names = np.array([f"p{i}" for i in range(10)], dtype=object)
+    labels = np.array(["F", "M"] * 5, dtype=object)
+    heights = np.array([str(150 + i) for i in range(10)], dtype=object)
+    return Sheet(["name", "gender", "height"], [names, labels, heights])
+
+
+@pytest.fixture
+def stack(qapp):
+    s = SheetUndoStack()
+    failures = []
+    s.command_failed.connect(failures.append)
+    s.failures = failures
+    yield s
+    s.deleteLater()
+
+
+def test_an_undo_of_scattered_rows_that_fails_halfway_removes_the_rows_it_put_back(stack, monkeypatch):
+    sheet = _small_sheet()
+    before = _cells(sheet)
+    assert stack.push(RemoveRowsCommand(sheet, [1, 2, 5, 8]))  # three runs: 8, 5, then 1-2
+    done = _cells(sheet)
+    restore_rows = Sheet.restore_rows
+    calls = []
+
+    def second_fails(self, removed):
+        calls.append(removed)
+        if len(calls) == 2:
+            raise MemoryError("no room")
+        return restore_rows(self, removed)
+
+    with monkeypatch.context() as m:
+        m.setattr(Sheet, "restore_rows", second_fails)
+        stack.undo()
+    assert len(calls) == 2 and _cells(sheet) == done and stack.index() == 1
+    assert stack.failures == [stack.last_failure.message()] and stack.last_failure.rolled_back
+    stack.undo()
+    assert _cells(sheet) == before and stack.index() == 0
+
+
+def test_a_group_whose_undo_fails_in_its_second_part_is_done_again_whole(stack, monkeypatch):
+    sheet = _small_sheet()
+    parts = [SetCellsCommand(sheet, [r], 0, [[f"x{r}"]], "Edit") for r in (1, 4, 7)]
+    assert stack.push(GroupCommand(sheet, parts, "Clear Cells"))
+    done = _cells(sheet)
+    restore = Sheet.restore
+    calls = []
+
+    def second_fails(self, patch):
+        calls.append(patch)
+        if len(calls) == 2:
+            raise MemoryError("no room")
+        return restore(self, patch)
+
+    with monkeypatch.context() as m:
+        m.setattr(Sheet, "restore", second_fails)
+        stack.undo()
+    assert len(calls) == 2 and _cells(sheet) == done and stack.index() == 1
+    assert stack.failures[0].startswith("Undo Clear Cells could not be done (MemoryError: no room)")
+
+
+def test_a_failed_push_keeps_the_redo_history_and_returns_false(stack, monkeypatch):
+    sheet = _small_sheet()
+    assert stack.push(InsertRowsCommand(sheet, 3, 2))
+    stack.undo()
+    with monkeypatch.context() as m:
+        m.setattr(Sheet, "insert_rows", _raise(MemoryError("no room")))
+        assert stack.push(InsertRowsCommand(sheet, 0, 1)) is False
+    assert sheet.n_rows == 10 and (stack.count(), stack.index()) == (1, 0)
+    stack.redo()
+    assert sheet.n_rows == 12
