@@ -16,7 +16,8 @@ than not, inside whatever slot Qt calls next (``cleanChanged`` ->
 ``setWindowModified``), not at the ``push``.  Qt meanwhile finishes the
 push, undo or redo as if it had worked: the stack moves while the sheet did
 not (or moved halfway), a ``beginMacro`` is never closed (Undo greyed out for
-good) and a deleted row whose removal failed halfway cannot be undone.
+good), and rows whose removal a view of the sheet failed to follow were lost
+for good (their record never came back from ``remove_rows``).
 
 So here no exception leaves a command's ``redo()`` or ``undo()``
 (:class:`SheetCommand`): a step that fails is rolled back (the sheet put
@@ -178,16 +179,16 @@ class SheetCommand(QUndoCommand):
         try:
             run()
         except Exception as exc:  # noqa: BLE001 - must not reach Qt's C++ (see the module docstring)
-            rolled_back = True
-            try:
-                rollback()
-            except Exception:  # noqa: BLE001 - reported below: the sheet is as the failure left it
-                rolled_back = False
-                _log.error("rolling back %s of %r failed too", step, self.text(), exc_info=True)
-            _log.error("%s of %r failed (rolled back: %s)", step, self.text(), rolled_back, exc_info=exc)
+            _log.error("%s of %r failed", step, self.text(), exc_info=exc)
             stale = _raised_in_a_listener(exc)
             exc.__traceback__ = None  # logged: its frames (a pasted block, a plan) need not live on
-            self.failure = CommandFailure(self.text(), step, exc, rolled_back, stale)
+            try:
+                rollback()
+            except Exception:  # noqa: BLE001 - reported: the sheet is as the failures left it
+                _log.error("rolling back %s of %r failed too", step, self.text(), exc_info=True)
+                self.failure = CommandFailure(self.text(), step, exc, rolled_back=False, views_stale=True)
+            else:
+                self.failure = CommandFailure(self.text(), step, exc, rolled_back=True, views_stale=stale)
 
 
 def _raised_in_a_listener(exc: BaseException) -> bool:
@@ -525,7 +526,9 @@ class SheetUndoStack(QUndoStack):
     are Python methods: the menu actions must call them (the actions of
     ``createUndoAction`` call the C++ ones, which cannot put the index back
     after a failed step).  Grouping is :class:`GroupCommand`, not
-    ``beginMacro``: a macro whose push fails halfway stays open.
+    ``beginMacro``: a macro whose push fails halfway stays open.  After a
+    failure in which a view of the sheet raised (or the rollback failed),
+    every view reads the sheet again whole, a turn of the event loop later.
 
     Signals
     -------
@@ -547,7 +550,7 @@ class SheetUndoStack(QUndoStack):
             if failure is not None:
                 if not failure.rolled_back:
                     self._forget()
-                self._report(failure, cmd)
+                self._report(failure, cmd._sheet)
                 return False
         super().push(cmd)  # calls cmd.redo(), which does nothing now
         if isinstance(cmd, SheetCommand):
@@ -575,25 +578,25 @@ class SheetUndoStack(QUndoStack):
         if failure is None:
             return
         cmd.failure = None
+        sheet = cmd._sheet
         if failure.rolled_back:
             # The sheet is where it was; so goes the index, without a write.
             cmd._skip_next = True
             step_back()
             cmd._skip_next = False
         else:
-            self._forget()
-        self._report(failure, cmd)
+            self._forget()  # deletes cmd
+        self._report(failure, sheet)
 
     def _forget(self) -> None:
         """The sheet is as a failure left it: no command describes it any more."""
         self.clear()
         self.resetClean()  # differs from its file: unsaved (and kept by crash recovery)
 
-    def _report(self, failure: CommandFailure, cmd: SheetCommand) -> None:
+    def _report(self, failure: CommandFailure, sheet: Sheet) -> None:
         self.last_failure = failure
         if failure.views_stale:
             # A turn later, not in the middle of what failed (an editor's
             # commit, say): a model reset there closes the editor under Qt.
-            sheet = cmd._sheet
             QTimer.singleShot(0, self, lambda: _reread(sheet))
         self.command_failed.emit(failure.message())

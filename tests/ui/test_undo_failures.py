@@ -369,3 +369,17 @@ def test_a_failed_push_keeps_the_redo_history_and_returns_false(stack, monkeypat
     assert sheet.n_rows == 10 and (stack.count(), stack.index()) == (1, 0)
     stack.redo()
     assert sheet.n_rows == 12
+
+
+def test_an_undo_whose_rollback_fails_too_clears_the_history(stack, monkeypatch):
+    sheet = _small_sheet()
+    assert stack.push(SetCellsCommand(sheet, [2], 0, [["x"]], "Edit"))
+    assert stack.push(SetCellsCommand(sheet, [3], 0, [["y"]], "Edit"))
+    stack.setClean()
+    with monkeypatch.context() as m:
+        m.setattr(Sheet, "restore", _raise(MemoryError("no room")))
+        m.setattr(Sheet, "set_block", _raise(MemoryError("no room either")))
+        stack.undo()
+    assert stack.count() == 0 and not stack.isClean() and not stack.last_failure.rolled_back
+    assert "undo history was cleared" in stack.failures[0]
+    assert sheet.text(2, 0) == "x" and sheet.text(3, 0) == "y"  # nothing else was touched
