@@ -383,3 +383,30 @@ def test_an_undo_whose_rollback_fails_too_clears_the_history(stack, monkeypatch)
     assert stack.count() == 0 and not stack.isClean() and not stack.last_failure.rolled_back
     assert "undo history was cleared" in stack.failures[0]
     assert sheet.text(2, 0) == "x" and sheet.text(3, 0) == "y"  # nothing else was touched
+
+
+def test_a_refit_whose_fill_fails_after_writing_puts_the_earlier_fill_back(window, qtbot, warnings, monkeypatch):
+    sheet, stack = window.sheet, window.undo_stack
+    with qtbot.waitSignal(window.fill_applied, timeout=FIT_TIMEOUT):
+        window.action_map["fill"].trigger()
+    assert len(sheet.filled_rows())
+    state = (_cells(sheet), sheet.provenance.copy(), sheet.confidence.copy(), sheet.guess.copy())
+    apply_plan = core_fill.apply_plan
+
+    def writes_then_fails(*args, **kwargs):
+        apply_plan(*args, **kwargs)
+        raise RuntimeError("a bug after the fill was written")
+
+    with monkeypatch.context() as m:
+        m.setattr(core_fill, "apply_plan", writes_then_fails)
+        window.action_map["fill"].trigger()
+        qtbot.waitUntil(lambda: len(warnings) > 0, timeout=FIT_TIMEOUT)
+
+    assert "(RuntimeError: a bug after the fill was written)" in _message(qtbot, warnings)
+    assert _cells(sheet) == state[0]
+    np.testing.assert_array_equal(sheet.provenance, state[1])
+    np.testing.assert_array_equal(sheet.confidence, state[2])
+    np.testing.assert_array_equal(sheet.guess, state[3])
+    assert (stack.count(), stack.index()) == (1, 1)
+    stack.undo()  # the first fill still undoes cleanly
+    assert not len(sheet.filled_rows())
