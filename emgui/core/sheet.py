@@ -1117,8 +1117,13 @@ class Sheet:
         self._n_rows += count
         self._emit(RowsInserted(at, count))
 
-    def remove_rows(self, rows: Iterable[int]) -> RemovedRows:
-        """Remove rows (any order); returns what :meth:`restore_rows` needs to undo it."""
+    def remove_rows(self, rows: Iterable[int], *, record: list[RemovedRows] | None = None) -> RemovedRows:
+        """Remove rows (any order); returns what :meth:`restore_rows` needs to undo it.
+
+        ``record``, if given, gets that same record appended once the rows
+        are out and before the change is announced: a caller that must be
+        able to put them back keeps it even if a subscriber raises.
+        """
         idx = np.unique(np.asarray(list(rows), dtype=np.int64))
         idx = idx[(idx >= 0) & (idx < self._n_rows)]
         removed = RemovedRows(idx, tuple(_take(c, idx) for c in self._cells), self._row_state(idx))
@@ -1142,6 +1147,8 @@ class Sheet:
         if self._post is not None:
             self._post = self._post[keep]
         self._n_rows = int(keep.sum())
+        if record is not None:
+            record.append(removed)
         # Contiguous runs from the bottom up, so each index is valid when read.
         for first, count in reversed(_runs(idx)):
             self._emit(RowsRemoved(first, count))

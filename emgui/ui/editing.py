@@ -2,8 +2,9 @@
 
 A part of :class:`emgui.ui.window.MainWindow` (a mixin: it works on the
 window's ``view``, ``_model``, ``_sheet`` and ``undo_stack``).  Every change
-is one command on the undo stack (:mod:`emgui.ui.commands`); the clipboard
-holds tab-separated text, as spreadsheets put it there.
+is one command on the undo stack (:mod:`emgui.ui.commands`); a change that
+fails is rolled back by the stack and said here in one warning.  The
+clipboard holds tab-separated text, as spreadsheets put it there.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import io
 
 from PySide6.QtCore import Slot
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMessageBox
 
 __all__ = ["EditActions"]
 
@@ -37,6 +39,12 @@ def _tsv_cell(text: str) -> str:
 
 class EditActions:
     """Edit menu: the selection as text, the clipboard, clearing cells, inserting and deleting rows."""
+
+    @Slot(str)
+    def _on_command_failed(self, message: str) -> None:
+        """A change on the undo stack failed and was rolled back (see :class:`~emgui.ui.commands.SheetUndoStack`)."""
+        # As for a file that cannot be opened or saved: one warning saying what and why.
+        QMessageBox.warning(self, "Could not change the sheet", message)
 
     def _cursor_ranges(self) -> list:
         """The selection's ranges when the current cell is in it; none when it is not.
@@ -111,9 +119,7 @@ class EditActions:
         if not text:
             return
         QGuiApplication.clipboard().setText(text)
-        self.undo_stack.beginMacro("Cut")
-        self.clear_cells()
-        self.undo_stack.endMacro()
+        self._clear_cells("Cut")
 
     @Slot()
     def paste(self) -> None:
@@ -150,7 +156,8 @@ class EditActions:
             else:
                 rows.append(n_rows + extra)
                 extra += 1
-        model.edit_cells(rows, sheet_col, block, "Paste")
+        if not model.edit_cells(rows, sheet_col, block, "Paste"):
+            return  # nothing pasted (the stack reported why): the selection stays
         if model.rowCount():
             last = min(top + len(block) - 1, model.rowCount() - 1)
             right_col = min(left + max(len(b) for b in block) - 1, model.columnCount() - 1)
@@ -165,6 +172,10 @@ class EditActions:
     @Slot()
     def clear_cells(self) -> None:
         """Blank the selected cells (one undo step)."""
+        self._clear_cells("Clear Cells")
+
+    def _clear_cells(self, text: str) -> None:
+        """Blank the selected cells as one undo step named ``text``: all of them or, if that fails, none."""
         self._ensure_ready()
         model = self._model
         ranges = self._cursor_ranges()
@@ -175,7 +186,7 @@ class EditActions:
             spans = [(current.row(), current.column(), current.row(), current.column())]
         else:
             spans = [(r.top(), r.left(), r.bottom(), r.right()) for r in ranges]
-        from emgui.ui.commands import SetCellsCommand
+        from emgui.ui.commands import GroupCommand, SetCellsCommand
 
         commands = []
         for top, left, bottom, right in spans:
@@ -187,10 +198,8 @@ class EditActions:
             commands.append((rows, cols[0], [[None] * len(cols) for _ in rows]))
         if not commands:
             return
-        self.undo_stack.beginMacro("Clear Cells")
-        for rows, col, block in commands:
-            self.undo_stack.push(SetCellsCommand(self._sheet, rows, col, block, "Clear Cells"))
-        self.undo_stack.endMacro()
+        parts = [SetCellsCommand(self._sheet, rows, col, block, text) for rows, col, block in commands]
+        self.undo_stack.push(parts[0] if len(parts) == 1 else GroupCommand(self._sheet, parts, text))
 
     @Slot()
     def fill_down(self) -> None:
@@ -232,7 +241,8 @@ class EditActions:
         at = self._model.sheet_row(current.row()) if current.isValid() else self._sheet.n_rows
         count = max(1, len(self._selected_sheet_rows()))
         column = max(current.column(), 0)
-        self.undo_stack.push(InsertRowsCommand(self._sheet, at, count))
+        if not self.undo_stack.push(InsertRowsCommand(self._sheet, at, count)):
+            return  # nothing inserted (the stack reported why)
         # The cursor goes to the new blank rows: typing fills them, never the
         # row that moved down (Qt keeps the current cell on its old row).
         model = self._model

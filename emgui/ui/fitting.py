@@ -496,7 +496,13 @@ class FitActions:
             plan = plan_fill(fit_input, result, self._min_confidence)
         if len(plan.rows) or len(self._sheet.filled_rows()) or plan.numbers is not None:
             roles = self._sheet.roles
-            self.undo_stack.push(FillCommand(self._sheet, plan, notes=notes, prepared=prepared))
+            if not self.undo_stack.push(FillCommand(self._sheet, plan, notes=notes, prepared=prepared)):
+                # The sheet is as it was (the stack reported why); the fit is not shown as applied.
+                self._last_job = None
+                self._fit_input = None
+                self.fit_label.setText("Nothing was filled")
+                self.fit_panel.show_message("The fill could not be written; the sheet is as it was. Press F5 to try again.")
+                return
             if self._sheet.roles == roles:
                 from emgui.core.fill import carry_fit_input
 
@@ -599,11 +605,8 @@ class FitActions:
 
         if roles == self._sheet.roles:
             return
-        try:
-            self.undo_stack.push(SetRolesCommand(self._sheet, roles))
-        except ValueError as exc:
-            QMessageBox.warning(self, "Cannot use these columns", str(exc))
-            return
+        if not self.undo_stack.push(SetRolesCommand(self._sheet, roles)):
+            return  # the columns stay as they were (the stack reported why)
         self._size_columns()
         self._show_data_in_plot()
 

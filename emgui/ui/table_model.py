@@ -706,10 +706,9 @@ class SheetTableModel(QAbstractTableModel):
                 return False  # leaving the empty row empty adds nothing
         elif text == sheet.text(row, col) and not (col == self._label and sheet.provenance[row] != USER):
             return True
-        self.edit_cells([row], col, [[text]], "Edit Cell")
-        return True
+        return self.edit_cells([row], col, [[text]], "Edit Cell")
 
-    def edit_cells(self, rows: Sequence[int], col: int, block: Sequence[Sequence[str | None]], text: str) -> None:
+    def edit_cells(self, rows: Sequence[int], col: int, block: Sequence[Sequence[str | None]], text: str) -> bool:
         """Write ``block`` into sheet ``rows`` from sheet column ``col``, undoably.
 
         Parameters
@@ -722,14 +721,24 @@ class SheetTableModel(QAbstractTableModel):
         block : sequence of sequences of str or None, n x w
         text : str
             Undo menu text.
+
+        Returns
+        -------
+        bool
+            Whether the cells were written.  A write that failed is rolled
+            back and reported by the undo stack
+            (:class:`emgui.ui.commands.SheetUndoStack`); without a stack
+            its exception is raised here.
         """
         from emgui.ui.commands import SetCellsCommand
 
         cmd = SetCellsCommand(self._sheet, rows, col, block, text)
         if self._undo_stack is not None:
-            self._undo_stack.push(cmd)
-        else:
-            cmd.redo()
+            return self._undo_stack.push(cmd) is not False  # a plain QUndoStack returns None
+        failure = cmd.do()
+        if failure is not None:
+            raise failure.error
+        return True
 
     # -- sorting and filtering --------------------------------------------------------
 

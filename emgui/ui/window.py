@@ -33,7 +33,7 @@ import os
 import time
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 )
 
 from emgui.ui import dialogs
+from emgui.ui.commands import SheetUndoStack
 from emgui.ui.delegates import SheetView
 from emgui.ui.editing import EditActions
 from emgui.ui.files import APP_TITLE, RESOURCES, SAMPLE_PATH, FileActions, WelcomePanel
@@ -132,8 +133,9 @@ class MainWindow(FileActions, EditActions, FitActions, MissingReportActions, Vie
     action_map : dict of str to QAction
         Every menu action by name: ``"fill"``, ``"stop"``, ``"step"``,
         ``"export"``, ``"save"``, ``"undo"``, ``"paste"``, ...
-    undo_stack : QUndoStack
-        Every change to the sheet, fills included.
+    undo_stack : SheetUndoStack
+        Every change to the sheet, fills included; a change that fails is
+        rolled back and said in a message (see :mod:`emgui.ui.commands`).
     view : SheetView
         The table.
     fit_options : dict
@@ -176,8 +178,11 @@ class MainWindow(FileActions, EditActions, FitActions, MissingReportActions, Vie
 
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.undo_stack = QUndoStack(self)
+        self.undo_stack = SheetUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        # Queued: the message opens once the keystroke or edit that failed is over
+        # (not inside the table's commit of an editor).
+        self.undo_stack.command_failed.connect(self._on_command_failed, Qt.ConnectionType.QueuedConnection)
 
         central = QWidget(self)
         layout = QVBoxLayout(central)
@@ -293,11 +298,17 @@ class MainWindow(FileActions, EditActions, FitActions, MissingReportActions, Vie
         a("quit", "&Quit", self.close, std.Quit, "Quit EM Gap Filler")
         self.action_map["quit"].setShortcuts([QKeySequence("Ctrl+Q")])
 
-        undo = self.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcuts([QKeySequence("Ctrl+Z")])
-        redo = self.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.action_map["undo"], self.action_map["redo"] = undo, redo
+        # Named after the command ("Undo Paste") as createUndoAction's are, but
+        # calling the stack's own undo/redo, which survive a step that fails.
+        stack = self.undo_stack
+        for key, verb, keys, can, named in (
+            ("undo", "&Undo", ["Ctrl+Z"], stack.canUndoChanged, stack.undoTextChanged),
+            ("redo", "&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], stack.canRedoChanged, stack.redoTextChanged),
+        ):
+            action = a(key, verb, stack.undo if key == "undo" else stack.redo, keys)
+            action.setEnabled(False)
+            can.connect(action.setEnabled)
+            named.connect(lambda name, action=action, verb=verb: action.setText(f"{verb} {name}" if name else verb))
         a("cut", "Cu&t", self.cut, std.Cut, "Copy the selected cells and clear them")
         a("copy", "&Copy", self.copy, std.Copy, "Copy the selected cells as tab-separated text")
         a("paste", "&Paste", self.paste, std.Paste, "Paste tab-separated text; rows past the end are added")

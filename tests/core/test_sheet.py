@@ -193,6 +193,22 @@ def test_remove_and_restore_rows():
     assert s.value(1, 2) == pytest.approx(180.34)
 
 
+def test_removed_rows_are_recorded_before_subscribers_hear_of_it():
+    s = small_sheet()
+
+    def broken_view(event):
+        raise RuntimeError("a view that fails")
+
+    s.subscribe(broken_view)
+    record = []
+    with pytest.raises(RuntimeError):
+        s.remove_rows([1, 2], record=record)
+    assert s.n_rows == 2 and len(record) == 1  # out of the sheet, and what went out is kept
+    s.unsubscribe(broken_view)
+    s.restore_rows(record[0])
+    assert [s.text(i, 0) for i in range(4)] == ["Ana", "Ben", "Cy", "Di"]
+
+
 def test_accept_and_clear_filled():
     s = small_sheet()
     s.apply_fill(
