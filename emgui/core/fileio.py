@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import _guards
+from . import _guards, _parallel
 from .dialect import (
     DEFAULT,
     DELIMITERS,
@@ -470,6 +470,11 @@ class _Reporter:
     def __init__(self, progress: Progress, cancel: Cancel) -> None:
         self._progress = progress
         self._cancel = cancel
+
+    @property
+    def silent(self) -> bool:
+        """Nobody is told of progress or may cancel: the work may run as one call."""
+        return self._progress is None and self._cancel is None
 
     def __call__(self, fraction: float) -> None:
         if self._cancel is not None and self._cancel():
@@ -1117,8 +1122,12 @@ _BLANKISH_STARTS = (b"\n ", b"\n\t", b"\r ", b"\r\t")
 _MAX_QUOTES_SCANNED = 200_000
 
 
-def _arrow_reads_alike(path: str, delimiter: str, width: int) -> bool:
+def _arrow_scan(path: str, delimiter: str, width: int) -> int | None:
     """Whether Arrow would read the file as pandas' C engine does (a byte scan).
+
+    Returns None when it might not, else the number of quoted fields that
+    hold a line break (0: every line break ends a record, so Arrow may split
+    the file at any of them; see :func:`_read_csv_arrow`).
 
     Three things Arrow reads differently are looked for, and one it gets
     wrong.  A line of nothing but spaces and tabs: pandas skips it as blank,
@@ -1143,35 +1152,37 @@ def _arrow_reads_alike(path: str, delimiter: str, width: int) -> bool:
             _BLANKISH_FIRST.match(data, start)
             or (any(data.find(m) >= 0 for m in starts) and _BLANKISH_LINE.search(data))
         ):
-            return False
+            return None
         # pandas misreads a lone CR followed by a delimiter ("\r," at the
         # start is "no columns"); such files are rare enough to leave to it.
         if has_cr and data.find(b"\r" + delimiter.encode()) >= 0:
-            return False
+            return None
         # The quoting state at the end of the file, from the quotes alone: a
         # quote opens a field only where a field starts; inside one, a pair
         # is an escaped quote and a single one closes it.
         boundary = (delimiter.encode(), b"\n", b"\r")
         quoted = False
-        opened = seen = 0
+        opened = seen = breaks = 0
         pos = data.find(b'"', start)
         while pos >= 0:
             seen += 1
             if seen > _MAX_QUOTES_SCANNED:
-                return False
+                return None
             if quoted:
                 if data[pos + 1 : pos + 2] == b'"':
                     pos = data.find(b'"', pos + 2)
                     continue
                 quoted = False
-                # Arrow (up to 26 at least) drops the LF of a quoted CRLF that
-                # straddles two of its blocks.
-                if data.find(b"\r\n", opened, pos) >= 0:
-                    return False
+                if data.find(b"\n", opened, pos) >= 0 or (has_cr and data.find(b"\r", opened, pos) >= 0):
+                    # Arrow (up to 26 at least) drops the LF of a quoted CRLF
+                    # that straddles two of its blocks.
+                    if has_cr and data.find(b"\r\n", opened, pos) >= 0:
+                        return None
+                    breaks += 1
             elif pos == start or data[pos - 1 : pos] in boundary:
                 quoted, opened = True, pos
             pos = data.find(b'"', pos + 1)
-        return not quoted
+        return None if quoted else breaks
 
 
 def _read_csv_arrow(
@@ -1200,7 +1211,8 @@ def _read_csv_arrow(
     if arrow_encoding is None or sample.startswith("\ufeff"):
         return None
     width = _first_row_width(sample, delimiter)
-    if not width or not _arrow_reads_alike(path, delimiter, width):
+    breaks = _arrow_scan(path, delimiter, width) if width else None
+    if breaks is None:
         return None
     try:
         import pyarrow as pa
@@ -1219,12 +1231,20 @@ def _read_csv_arrow(
         ),
         encoding=arrow_encoding,
     )
+    # Arrow columns kept and nobody to tell of progress or to cancel (the
+    # command line, Dask), with a core to spare: the whole file in one call,
+    # its blocks parsed side by side in Arrow's threads (the batch reader
+    # parses them in turn, with progress and cancel between).  Only where no
+    # quoted field holds a line break: Arrow then splits blocks at any line
+    # break, while with line breaks in values it must find the quotes first,
+    # in a pass of its own that cost more CPU than the threads saved.
+    whole = keep_arrow and report.silent and breaks == 0 and _parallel.cores() > 1
     parse_options = pacsv.ParseOptions(
         delimiter=delimiter,
         quote_char='"',
         double_quote=True,
         escape_char=False,
-        newlines_in_values=True,
+        newlines_in_values=not whole,
         ignore_empty_lines=True,
     )
     convert_options = pacsv.ConvertOptions(
@@ -1235,15 +1255,19 @@ def _read_csv_arrow(
     pieces: list[list[np.ndarray]] = []
     dedup: list[bool] | None = None
     done = 0.0
+    options = dict(
+        read_options=read_options,
+        parse_options=parse_options,
+        convert_options=convert_options,
+        # malloc, not Arrow's default mimalloc, which keeps ~50 MB of freed
+        # blocks per million rows for itself after the read.
+        memory_pool=pa.system_memory_pool(),
+    )
     try:
-        with pacsv.open_csv(
-            path,
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=convert_options,
-            # malloc, not Arrow's default mimalloc, which keeps ~50 MB of freed
-            # blocks per million rows for itself after the read.
-            memory_pool=pa.system_memory_pool(),
+        with (
+            contextlib.nullcontext(_TableBatches(pacsv.read_csv(path, **options)))
+            if whole
+            else pacsv.open_csv(path, **options)
         ) as reader:
             if not all(pa.types.is_string(f.type) for f in reader.schema):
                 return None  # the sample misjudged the width: a column was typed
@@ -1278,6 +1302,20 @@ def _read_csv_arrow(
         for p in pieces:
             p[j] = None
     return joined
+
+
+class _TableBatches:
+    """A table read whole, iterated as the batch reader's batches are (see :func:`_read_csv_arrow`)."""
+
+    def __init__(self, table) -> None:
+        self.schema = table.schema
+        self._table = table
+
+    def __iter__(self):
+        batches, self._table = self._table.to_batches(), None
+        batches.reverse()
+        while batches:
+            yield batches.pop()  # each batch let go once it is used
 
 
 def _arrow_clean(column):
@@ -2005,20 +2043,30 @@ def _write_csv(
         # A leading U+FEFF would read as a byte-order mark and vanish; quoted, it stays.
         first = quoted if columns and columns[0].startswith("\ufeff") else plain
         _write_csv_rows(first, quoted, [header[j : j + 1] for j in range(len(header))], special)
-        arrow = utf8 and any(_is_arrow_text(c) or isinstance(c, ColumnBlocks) for c in cols)
-        for start in range(0, n_rows, _CSV_CHUNK_ROWS):
+        arrow = utf8 and plain is not quoted and any(_is_arrow_text(c) or isinstance(c, ColumnBlocks) for c in cols)
+        starts = range(0, n_rows, _CSV_CHUNK_ROWS)
+
+        def arrow_bytes(start: int) -> bytes | None:
+            chunk = [_rows(c, start, min(start + _CSV_CHUNK_ROWS, n_rows)) for c in cols]
+            return _csv_bytes_arrow(chunk, delimiter, special)
+
+        # Nobody waiting for progress (the command line): the next chunks'
+        # bytes are made in other threads while this one is written, in
+        # order (see _parallel).  The window's saves stay on one thread.
+        if not arrow:
+            made: Iterator[bytes | None] = (None for _ in starts)
+        elif report.silent:
+            made = _parallel.ordered_map(arrow_bytes, starts)
+        else:
+            made = map(arrow_bytes, starts)
+        for start, data in zip(starts, made, strict=True):
             stop = min(start + _CSV_CHUNK_ROWS, n_rows)
-            if arrow and plain is not quoted:
-                chunk = [_rows(c, start, stop) for c in cols]
-                data = _csv_bytes_arrow(chunk, delimiter, special)
-                if data is not None:
-                    f.flush()  # the text layer's pending output goes first
-                    f.buffer.write(data)
-                    report(0.05 + 0.9 * stop / n_rows)
-                    continue
-                chunk = [object_cells(c) for c in chunk]
-            else:
-                chunk = [object_cells(_rows(c, start, stop)) for c in cols]
+            if data is not None:
+                f.flush()  # the text layer's pending output goes first
+                f.buffer.write(data)
+                report(0.05 + 0.9 * stop / n_rows)
+                continue
+            chunk = [object_cells(_rows(c, start, stop)) for c in cols]
             text = None if plain is quoted else _csv_lines(chunk, delimiter, special, eol)
             if text is None:
                 # _csv_safe works cell by cell, so chunk by chunk is the same.
