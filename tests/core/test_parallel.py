@@ -132,6 +132,8 @@ def _same(a, b) -> bool:
     return (
         a.columns == b.columns
         and a.meta == b.meta
+        and [type(c) for c in a.cells] == [type(c) for c in b.cells]
+        and all(x.equals(y) for x, y in zip(a.cells, b.cells) if isinstance(x, pa.Array))
         and [list(fileio.object_cells(c)) for c in a.cells] == [list(fileio.object_cells(c)) for c in b.cells]
     )
 
