@@ -5,7 +5,9 @@ The one place the core decides to run its own work on a second core (issue
 where nobody waits for progress (the command line and the Dask engine; the
 window reads and writes on one thread beside its GUI thread):
 
-* reading a CSV whole with Arrow's own threads (``fileio._read_csv_arrow``);
+* reading a CSV whole with Arrow's own threads (``fileio._read_csv_arrow``),
+  the modules its cleaning needs imported meanwhile (:func:`meanwhile`), and
+  its columns cleaned side by side (:func:`ordered_map`);
 * turning the chunks of a CSV being written into bytes
   (``fileio._write_csv``): Arrow's CSV writer releases the interpreter lock,
   so one thread formats the next chunk while another formats this one and
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-__all__ = ["cores", "ordered_map"]
+__all__ = ["cores", "meanwhile", "ordered_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -75,3 +77,23 @@ def ordered_map(func: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         finally:
             for future in pending:  # the consumer stopped early (an error): drop the rest
                 future.cancel()
+
+
+def meanwhile(work: Callable[[], R], other: Callable[[], object]) -> R:
+    """``work()`` in another thread while this thread runs ``other()``; returns what ``work`` returns.
+
+    For a long call that releases the interpreter lock (Arrow reading a
+    file) and some Python work not needed until it is done (imports).  With
+    one core: ``other()``, then ``work()``.  An exception in either is raised
+    here once both have ended.
+    """
+    if cores() <= 1:
+        other()
+        return work()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="emgui") as pool:
+        done = pool.submit(work)
+        try:
+            other()
+        finally:
+            result = done.result()
+    return result

@@ -98,6 +98,45 @@ def test_ordered_map_raises_where_the_failing_item_is_consumed(monkeypatch, n):
     assert got == [0, 1, 2]
 
 
+@pytest.mark.parametrize("n", [1, 2])
+def test_meanwhile_runs_both_and_returns_the_work(monkeypatch, n):
+    _cores(monkeypatch, n)
+    seen: list[tuple[str, int]] = []
+
+    def work() -> int:
+        time.sleep(0.01)
+        seen.append(("work", threading.get_ident()))
+        return 42
+
+    assert _parallel.meanwhile(work, lambda: seen.append(("other", threading.get_ident()))) == 42
+    assert sorted(k for k, _ in seen) == ["other", "work"]
+    threads = {k: t for k, t in seen}
+    assert threads["other"] == threading.get_ident()
+    assert (threads["work"] == threading.get_ident()) == (n == 1)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_meanwhile_raises_either_failure_after_both_end(monkeypatch, n):
+    _cores(monkeypatch, n)
+    ended: list[str] = []
+
+    def bad_work() -> None:
+        time.sleep(0.01)
+        ended.append("work")
+        raise OSError("read failed")
+
+    with pytest.raises(OSError, match="read failed"):
+        _parallel.meanwhile(bad_work, lambda: ended.append("other"))
+    assert sorted(ended) == ["other", "work"]
+
+    def bad_other() -> None:
+        raise ImportError("no module")
+
+    with pytest.raises(ImportError, match="no module"):
+        _parallel.meanwhile(lambda: ended.append("work2"), bad_other)
+    assert ("work2" in ended) == (n == 2)  # one core: the other part runs first, and fails
+
+
 # --------------------------------------------------------------------------
 # Reading: the whole file in Arrow's threads against the batch reader
 
@@ -133,7 +172,7 @@ def _same(a, b) -> bool:
         a.columns == b.columns
         and a.meta == b.meta
         and [type(c) for c in a.cells] == [type(c) for c in b.cells]
-        and all(x.equals(y) for x, y in zip(a.cells, b.cells) if isinstance(x, pa.Array))
+        and all(x.equals(y) for x, y in zip(a.cells, b.cells, strict=True) if isinstance(x, pa.Array))
         and [list(fileio.object_cells(c)) for c in a.cells] == [list(fileio.object_cells(c)) for c in b.cells]
     )
 
