@@ -258,6 +258,7 @@ def read_table(
     progress: Progress = None,
     cancel: Cancel = None,
     arrow: bool = False,
+    parallel: bool = False,
 ) -> Table:
     """Read a CSV, TSV, TXT, XLSX, XLSM, ODS or Parquet file into a :class:`Table`.
 
@@ -288,6 +289,12 @@ def read_table(
         cell; :func:`object_cells` turns one into the usual array.  For a
         caller that looks at a few columns of a large file (the command
         line); other readers return object arrays regardless.
+    parallel : bool, default False
+        With ``arrow``, no ``progress`` and no ``cancel``: a CSV may be read
+        in one call on the cores this process may use (see
+        ``core/_parallel.py``), the same cells.  For a batch caller with
+        nothing else to do meanwhile (the command line, Dask); the window
+        reads on one thread beside its own.
 
     Returns
     -------
@@ -312,7 +319,7 @@ def read_table(
             f"supported types are {', '.join(SUPPORTED_READ)}."
         )
     _check_readable(path, name)
-    report = _Reporter(progress, cancel)
+    report = _Reporter(progress, cancel, parallel)
     if ext in (".xlsx", ".xlsm", ".ods"):
         table = _read_workbook(path, name, ext, sheet, report)
     elif ext == ".parquet":
@@ -349,6 +356,7 @@ def write_table(
     schema=None,
     progress: Progress = None,
     cancel: Cancel = None,
+    parallel: bool = False,
 ) -> list[str]:
     """Write a table to CSV, TSV, XLSX or Parquet, atomically.
 
@@ -402,6 +410,12 @@ def write_table(
     progress, cancel : callable, optional
         As for :func:`read_table`; a cancelled write leaves the target as it
         was and raises :class:`ReadCancelled`.
+    parallel : bool, default False
+        Without ``progress`` and ``cancel``: a CSV's next rows may be made
+        into text on another core while these are written (see
+        ``core/_parallel.py``), the same bytes.  For a batch caller (the
+        command line, Dask); the window's saves and recovery copies stay on
+        the thread that writes.
 
     Returns
     -------
@@ -440,7 +454,7 @@ def write_table(
         if bad is not None:
             raise ValueError(f"fill colour {bad!r} is not of the form '#RRGGBB'")
     computed = {int(j) for j in computed if 0 <= int(j) < len(cols)}
-    report = _Reporter(progress, cancel)
+    report = _Reporter(progress, cancel, parallel)
     warnings: list[str] = []
     try:
         if ext == ".xlsx":
@@ -467,14 +481,13 @@ def write_table(
 class _Reporter:
     """Forward progress and poll cancel; ``report(fraction)`` does both."""
 
-    def __init__(self, progress: Progress, cancel: Cancel) -> None:
+    def __init__(self, progress: Progress, cancel: Cancel, parallel: bool = False) -> None:
         self._progress = progress
         self._cancel = cancel
-
-    @property
-    def silent(self) -> bool:
-        """Nobody is told of progress or may cancel: the work may run as one call."""
-        return self._progress is None and self._cancel is None
+        #: The caller asked for other cores (``parallel=True``) and nobody
+        #: waits for progress or may cancel: the work may run in one call
+        #: or a few threads (see ``core/_parallel.py``).
+        self.parallel = parallel and progress is None and cancel is None
 
     def __call__(self, fraction: float) -> None:
         if self._cancel is not None and self._cancel():
@@ -1230,14 +1243,14 @@ def _read_csv_arrow(
         ),
         encoding=arrow_encoding,
     )
-    # Arrow columns kept and nobody to tell of progress or to cancel (the
-    # command line, Dask), with a core to spare: the whole file in one call,
-    # its blocks parsed side by side in Arrow's threads (the batch reader
-    # parses them in turn, with progress and cancel between).  Only where no
+    # Arrow columns kept, a batch caller (the command line, Dask: nobody to
+    # tell of progress or to cancel) and a core to spare: the whole file in
+    # one call, its blocks parsed side by side in Arrow's threads (the batch
+    # reader parses them in turn, with progress and cancel between).  Only where no
     # quoted field holds a line break: Arrow then splits blocks at any line
     # break, while with line breaks in values it must find the quotes first,
     # in a pass of its own that cost more CPU than the threads saved.
-    whole = keep_arrow and report.silent and breaks == 0 and _parallel.cores() > 1
+    whole = keep_arrow and report.parallel and breaks == 0 and _parallel.cores() > 1
     parse_options = pacsv.ParseOptions(
         delimiter=delimiter,
         quote_char='"',
@@ -1310,7 +1323,7 @@ def _read_csv_whole(path: str, options: dict) -> list | None:
     (:func:`_arrow_clean`, whose kernels release the interpreter lock) and
     joined, as the batch reader's are, beside the next column in
     :func:`_parallel.ordered_map`.  Block by block, then joined: at 30M rows
-    joining first took 0.4 GB more at the peak and longer.
+    joining first took 0.25 GB more at the peak, and longer.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -2066,12 +2079,11 @@ def _write_csv(
             chunk = [_rows(c, start, min(start + _CSV_CHUNK_ROWS, n_rows)) for c in cols]
             return _csv_bytes_arrow(chunk, delimiter, special)
 
-        # Nobody waiting for progress (the command line): the next chunks'
-        # bytes are made in other threads while this one is written, in
-        # order (see _parallel).  The window's saves stay on one thread.
+        # A batch caller (the command line): the next chunks' bytes are made
+        # in other threads while this one is written, in order.
         if not arrow:
             made: Iterator[bytes | None] = (None for _ in starts)
-        elif report.silent:
+        elif report.parallel:
             made = _parallel.ordered_map(arrow_bytes, starts)
         else:
             made = map(arrow_bytes, starts)
