@@ -179,10 +179,16 @@ def _same(a, b) -> bool:
 
 
 @PROPS
-@given(st.lists(_TOKENS, min_size=1, max_size=40).map("".join), st.sampled_from([16, 1 << 20]))
-def test_whole_file_read_reads_what_the_batch_reader_reads(text, block):
+@given(
+    st.lists(_TOKENS, min_size=1, max_size=40).map("".join),
+    st.sampled_from([16, 1 << 20]),
+    st.sampled_from([1, 65_536]),
+)
+def test_whole_file_read_reads_what_the_batch_reader_reads(text, block, side_by_side_rows):
     with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory() as d:
         mp.setattr(fileio, "_IO_BLOCK", block)  # tiny blocks: rows straddle them
+        # 1: every column cleaned beside the next, as a long file's are.
+        mp.setattr(fileio, "_CSV_CHUNK_ROWS", side_by_side_rows)
         path = Path(d) / "t.csv"
         path.write_bytes(text.encode("utf-8"))
         whole, batches, _ = _read_both(path, mp)
@@ -197,6 +203,7 @@ def test_a_plain_file_is_read_whole_with_two_cores_only(tmp_path, monkeypatch):
         + '"Ann, B",F,"160"\n\'=1,,\n'
     )
     monkeypatch.setattr(fileio, "_IO_BLOCK", 4096)  # many blocks
+    monkeypatch.setattr(fileio, "_CSV_CHUNK_ROWS", 1000)  # columns this long are cleaned side by side
     whole, batches, used = _read_both(path, monkeypatch)
     assert used and _same(whole, batches)
     assert whole.n_rows == 5002 and fileio.object_cells(whole.cells[0])[-1] == "=1"
@@ -208,6 +215,19 @@ def test_a_plain_file_is_read_whole_with_two_cores_only(tmp_path, monkeypatch):
     _cores(monkeypatch, 1)
     one = fileio.read_table(path, arrow=True, parallel=True)
     assert not calls and _same(one, whole)
+
+
+def test_a_wide_file_keeps_the_batch_reader(tmp_path, monkeypatch):
+    # Arrow's table reader converts each column of a block as a task: for
+    # thousands of columns that costs more than the threads save.
+    path = tmp_path / "wide.csv"
+    path.write_text("".join(",".join(f"{r}.{j}" for j in range(12)) + "\n" for r in range(30)))
+    monkeypatch.setattr(fileio, "_WIDE_COLUMNS", 10)
+    whole, batches, used = _read_both(path, monkeypatch)
+    assert not used and _same(whole, batches)
+    monkeypatch.setattr(fileio, "_WIDE_COLUMNS", 12)
+    whole, batches, used = _read_both(path, monkeypatch)
+    assert used and _same(whole, batches)
 
 
 def test_a_line_break_in_a_quoted_field_keeps_the_batch_reader(tmp_path, monkeypatch):
