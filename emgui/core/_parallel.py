@@ -2,8 +2,10 @@
 
 The one place the core decides to run its own work on a second core (issue
 14: the command line on a million rows).  Two kinds of work use it, and only
-where nobody waits for progress (the command line and the Dask engine; the
-window reads and writes on one thread beside its GUI thread):
+for a caller that asks (``fileio.read_table``/``write_table`` with
+``parallel=True``: the command line, which has nothing else to do
+meanwhile) and waits for no progress; the window's reads and saves, its
+recovery copies and Dask's parts stay on the thread that runs them:
 
 * reading a CSV whole with Arrow's own threads (``fileio._read_csv_arrow``),
   the modules its cleaning needs imported meanwhile (:func:`meanwhile`), and
@@ -13,10 +15,10 @@ window reads and writes on one thread beside its GUI thread):
   so one thread formats the next chunk while another formats this one and
   the caller writes the finished ones to the file, in order.
 
-Both are coarse (a few milliseconds of C per piece), so two threads do not
-wait on each other for the interpreter lock between pieces -- what made
-finer-grained overlap slower than one thread when another process held the
-second core.  Results are used in the order of the one-thread code, so the
+Both are coarse (a few milliseconds of C per piece; fileio keeps short
+columns and wide files on one thread), so two threads do not wait on each
+other for the interpreter lock between pieces -- what made finer-grained
+overlap slower than one thread when another process held the second core.  Results are used in the order of the one-thread code, so the
 bytes written never depend on which thread ran what
 (``tests/core/test_parallel.py``).  With one core allowed (``taskset -c 0``,
 a container's CPU set) everything runs on the calling thread, exactly as
