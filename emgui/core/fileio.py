@@ -293,8 +293,8 @@ def read_table(
         With ``arrow``, no ``progress`` and no ``cancel``: a CSV may be read
         in one call on the cores this process may use (see
         ``core/_parallel.py``), the same cells.  For a batch caller with
-        nothing else to do meanwhile (the command line, Dask); the window
-        reads on one thread beside its own.
+        nothing else to do meanwhile (the command line); the window reads
+        on one thread beside its own, Dask's parts beside each other.
 
     Returns
     -------
@@ -414,8 +414,8 @@ def write_table(
         Without ``progress`` and ``cancel``: a CSV's next rows may be made
         into text on another core while these are written (see
         ``core/_parallel.py``), the same bytes.  For a batch caller (the
-        command line, Dask); the window's saves and recovery copies stay on
-        the thread that writes.
+        command line); the window's saves and recovery copies, and Dask's
+        parts, stay on the thread that writes.
 
     Returns
     -------
@@ -1243,8 +1243,8 @@ def _read_csv_arrow(
         ),
         encoding=arrow_encoding,
     )
-    # Arrow columns kept, a batch caller (the command line, Dask: nobody to
-    # tell of progress or to cancel) and a core to spare: the whole file in
+    # Arrow columns kept, a batch caller asking for it (the command line:
+    # nobody to tell of progress or to cancel) and a core to spare: the whole file in
     # one call, its blocks parsed side by side in Arrow's threads (the batch
     # reader parses them in turn, with progress and cancel between).  Only where no
     # quoted field holds a line break: Arrow then splits blocks at any line
