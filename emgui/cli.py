@@ -401,7 +401,9 @@ def run_fill(args) -> int:
     try:
         # Columns stay Arrow arrays where Arrow read them: only the label and
         # feature columns ever become Python strings (see _fill_columns).
-        table = fileio.read_table(args.input, sheet=args.sheet, arrow=True)
+        # parallel: this process has nothing else to do meanwhile, so the
+        # read and the write may use a second core (core/_parallel.py).
+        table = fileio.read_table(args.input, sheet=args.sheet, arrow=True, parallel=True)
     except fileio.FileFormatError as exc:
         raise UsageError(str(exc)) from exc
     if not table.columns:
@@ -495,7 +497,7 @@ def run_fill(args) -> int:
     # A Parquet input's column types are the output's where the cells still read so.
     schema = _output_schema(table.meta.get("schema"), len(columns), used, in_sheet)
     warnings = fileio.write_table(
-        out, out_columns, out_cells, dialect=table.meta.get("dialect"),
+        out, out_columns, out_cells, dialect=table.meta.get("dialect"), parallel=True,
         computed=computed, schema=None if draws else schema, **styles,
     )
     for line in [*table.warnings, *detect_notes, *warnings]:
