@@ -460,8 +460,19 @@ def _grid_key(rows: np.ndarray) -> np.ndarray | None:
     ``np.lexsort(rows.T[::-1])`` does.  None when a column is off its grid,
     holds NaN or infinities, or the digits need more than 63 bits.
     """
+    found = _grid_digits(rows)
+    return None if found is None else found[0]
+
+
+def _grid_digits(rows: np.ndarray, spare: int = 1) -> tuple[np.ndarray, list[tuple[float, float, int]]] | None:
+    """:func:`_grid_key`'s key and each column's (scale, least whole, digits): the key's radix.
+
+    ``spare``: the key times it must still fit in 63 bits (room for one more
+    digit below the others).
+    """
     key = np.zeros(rows.shape[0], dtype=np.int64)
-    radix = 1
+    radix = spare
+    grid = []
     for f in range(rows.shape[1]):
         col = rows[:, f]
         scale = _grid_scale(col[:_GRID_SAMPLE])
@@ -480,7 +491,51 @@ def _grid_key(rows: np.ndarray) -> np.ndarray | None:
         whole -= lo
         key *= size
         key += whole.astype(np.int64)
-    return key
+        grid.append((scale, lo, size))
+    return key, grid
+
+
+def _sorted_on_grid(rows: np.ndarray, lab: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows (n, D) in canonical order and their labels, by sorting one integer a row; else None.
+
+    The row's :func:`_grid_key` with its label as one more, last digit is
+    sorted (the key itself, not an argsort: no permutation to gather the
+    rows by), and the rows and labels are read back from the sorted keys:
+    ``(i + least) / 10**d`` gives each value back bit for bit (checked when
+    the key was made; a -0.0 would come back as 0.0, so rows holding one
+    take the argsort).  The rows are those of ``rows[_canonical_order(rows)]``
+    bit for bit; equal rows may carry their labels in another order, which
+    no sum over a group of rows can tell.
+    A 1M-row, 5-feature fill's rows in ~0.12 s instead of ~0.19 (argsort,
+    then gathering rows and labels; AMD EPYC, issue 14).
+    """
+    if rows.shape[0] < _GRID_SAMPLE:
+        return None  # sorting is cheap
+    negative_zero = np.int64(-(2**63))  # the bits of -0.0
+    if any((rows[:, f].view(np.int64) == negative_zero).any() for f in range(rows.shape[1])):
+        return None
+    found = _grid_digits(rows, spare=k + 1)
+    if found is None:
+        return None
+    key, grid = found
+    key *= k + 1
+    key += lab
+    key += 1
+    key.sort()
+    key, code = np.divmod(key, k + 1)
+    code -= 1
+    xs = np.empty(rows.shape)
+    for f in range(rows.shape[1] - 1, -1, -1):
+        scale, lo, size = grid[f]
+        if f:
+            key, digit = np.divmod(key, size)
+        else:
+            digit = key  # the first feature's digit is what is left
+        col = digit.astype(np.float64)
+        col += lo
+        col /= scale
+        xs[:, f] = col
+    return xs, code.astype(np.intp, copy=False)
 
 
 def _row_keys(rows: np.ndarray) -> np.ndarray:
@@ -1127,10 +1182,15 @@ class EMFit:
         # shift from each group: ~40 ms less for a million rows of five).
         xs = ls = parts = None
         if dim > 1:
-            at = _canonical_order(x_full)
-            # take, not x_full[at]: the same rows, ~3x faster for rows of a few values.
-            xs, ls = np.take(x_full, at, axis=0), lab_full[at]
-            del at
+            sorted_rows = _sorted_on_grid(x_full, lab_full, k)
+            if sorted_rows is not None:
+                xs, ls = sorted_rows
+            else:
+                at = _canonical_order(x_full)
+                # take, not x_full[at]: the same rows, ~3x faster for rows of a few values.
+                xs, ls = np.take(x_full, at, axis=0), lab_full[at]
+                del at
+            del sorted_rows
         if self._helper is None:
             if dim == 1 and n > 1:
                 # One feature: each group (blank, each class) sorted once, and
