@@ -45,6 +45,7 @@ from typing import NamedTuple
 import numpy as np
 
 from emgui.core import _mixture_fast as _fast
+from emgui.core import _parallel
 
 __all__ = [
     "COVARIANCES",
@@ -350,6 +351,8 @@ def _canonical(rows: np.ndarray) -> np.ndarray:
 _GRID_COUNTS = 1 << 20
 #: The sample that picks the grid's decimals before every value is checked.
 _GRID_SAMPLE = 1000
+#: Keys that :func:`_sorted_on_grid` sorts in two halves on two cores, from this many on.
+_SORT_HALVES = 1 << 17
 
 
 def _grid_scale(sample: np.ndarray) -> float | None:
@@ -521,7 +524,16 @@ def _sorted_on_grid(rows: np.ndarray, lab: np.ndarray, k: int) -> tuple[np.ndarr
     key *= k + 1
     key += lab
     key += 1
-    key.sort()
+    if key.shape[0] >= _SORT_HALVES and _parallel.cores() >= 2:
+        # Each half sorted on a core of its own, then the two sorted runs
+        # merged in one linear pass (timsort): 1M keys ~0.03 s instead of
+        # ~0.05 when the second core is free (issue 14).  The keys sorted are
+        # the same array either way.
+        half = key.shape[0] // 2
+        _parallel.run(np.ndarray.sort, [key[:half], key[half:]])
+        key.sort(kind="stable")
+    else:
+        key.sort()
     key, code = np.divmod(key, k + 1)
     code -= 1
     xs = np.empty(rows.shape)

@@ -931,3 +931,20 @@ def test_a_fit_on_rows_sorted_on_the_grid_is_the_argsorted_fit(monkeypatch):
         assert a.log_likelihood == b.log_likelihood
         for name in ("weights", "means", "covariances"):
             assert np.array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_keys_sorted_in_halves_on_two_cores_give_the_same_rows(monkeypatch):
+    import emgui.core._parallel as parallel
+    import emgui.core.mixture as mixture
+
+    rng = np.random.default_rng(8)
+    x = np.round(rng.normal(170.0, 9.0, (3001, 3)), 1)
+    x[rng.random(3001) < 0.3] = x[2]
+    lab = rng.integers(-1, 3, 3001)
+    monkeypatch.setattr(mixture, "_SORT_HALVES", 1000)
+    monkeypatch.setattr(parallel, "cores", lambda: 1)
+    xs1, ls1 = mixture._sorted_on_grid(x, lab, 3)
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    xs2, ls2 = mixture._sorted_on_grid(x, lab, 3)
+    assert np.array_equal(xs1, xs2) and np.array_equal(ls1, ls2)
+    assert np.array_equal(xs1, x[np.lexsort(x.T[::-1])])
