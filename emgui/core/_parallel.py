@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-__all__ = ["PARTS", "cores", "run", "spans"]
+__all__ = ["PARTS", "Later", "cores", "run", "spans"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -116,3 +116,31 @@ def run(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         if exc is not None:
             raise exc
     return results
+
+
+class Later:
+    """``fn(*args)``, started on the pool's thread now when there is a second core, else made when asked for.
+
+    :meth:`result` gives it either way (computing it on the calling thread
+    if the pool's thread has not started it yet); :meth:`drop` says it is
+    not needed.  What it computes must not depend on where it runs.
+    """
+
+    def __init__(self, fn: Callable[..., R], *args) -> None:
+        self._fn, self._args = fn, args
+        self._future = None
+        if cores() >= 2 and not getattr(_inside, "flag", False):
+            self._future = _get_pool().submit(fn, *args)
+
+    def result(self):
+        """The value (an exception ``fn`` raised is raised here)."""
+        if self._future is not None and not self._future.cancel():
+            return self._future.result()
+        self._future = None
+        return self._fn(*self._args)
+
+    def drop(self) -> None:
+        """Not needed: not started if it has not started yet (a started one finishes on its own)."""
+        if self._future is not None:
+            self._future.cancel()
+        self._fn, self._args, self._future = None, (), None

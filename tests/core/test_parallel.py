@@ -139,3 +139,75 @@ def test_a_fit_is_the_same_on_one_core_and_two(monkeypatch):
         assert a.log_likelihood == b.log_likelihood
         for name in ("weights", "means", "covariances"):
             assert np.array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_later_is_made_on_the_pool_or_when_asked(monkeypatch):
+    calls = []
+
+    def f(a, b):
+        calls.append(threading.current_thread().name)
+        return a + b
+
+    monkeypatch.setattr(_parallel, "cores", lambda: 1)
+    later = _parallel.Later(f, 2, 3)
+    assert calls == []  # one core: nothing runs before it is asked for
+    assert later.result() == 5 and calls == [threading.current_thread().name]
+    monkeypatch.setattr(_parallel, "cores", lambda: 2)
+    assert _parallel.Later(f, 1, 1).result() == 2
+    _parallel.Later(f, 0, 0).drop()  # not needed: no error, whether it ran or not
+
+
+def test_a_fit_given_its_rows_sorted_beforehand_is_the_same_fit():
+    from emgui.core import mixture
+
+    x, labels = _data(3000, 5, 3, seed=4, hidden=0.7)
+    x = np.round(x, 1)
+    sorted_rows = mixture.sort_rows(x, labels)
+    assert sorted_rows is not None
+    kwargs = dict(tol=0.0, max_iter=5, n_init=2)
+    ref = list(EMFit(x, labels, 3, **kwargs))
+    got = list(EMFit(x, labels, 3, sorted_rows=sorted_rows, **kwargs))
+    other = x.copy()  # the same values, another array: its sorted rows are not taken
+    ignored = list(EMFit(other, labels, 3, sorted_rows=mixture.sort_rows(x[::-1].copy(), labels[::-1].copy()),
+                         **kwargs))
+    for snaps in (got, ignored):
+        assert len(snaps) == len(ref)
+        for a, b in zip(snaps, ref, strict=True):
+            assert a.log_likelihood == b.log_likelihood
+            assert np.array_equal(a.covariances, b.covariances)
+    blank = x.copy()
+    blank[5, 2] = np.nan
+    assert mixture.sort_rows(blank, labels) is None  # blanks: EMFit's own way
+    assert mixture.sort_rows(x[:, :1], labels) is None  # one feature: its own sort
+
+
+@pytest.mark.parametrize("n_cores", [1, 2])
+def test_a_fill_sorts_all_rows_while_it_chooses_the_model(monkeypatch, n_cores):
+    from emgui.core import fill, mixture, trust
+    from emgui.core.sheet import Roles, Sheet
+
+    monkeypatch.setattr(_parallel, "cores", lambda: n_cores)
+    monkeypatch.setattr(trust, "CHOICE_ROWS", 800)  # the model chosen on a sample of the 3000 rows
+    x, labels = _data(3000, 3, 2, seed=6, hidden=0.6)
+    cells = [np.array([None if c < 0 else "FM"[c] for c in labels], dtype=object)]
+    cells += [np.array([f"{v:.1f}" for v in x[:, f]], dtype=object) for f in range(3)]
+    sheet = Sheet(["gender", "a", "b", "c"], cells, Roles(label=0, features=(1, 2, 3)))
+    sorts = []
+    real = mixture.sort_rows
+    monkeypatch.setattr(mixture, "sort_rows", lambda *a: sorts.append(1) or real(*a))
+
+    def run(presort):
+        job = fill.FillJob(fill.prepare_fit(sheet), check=False)
+        job.prepare()
+        if not presort:
+            job._sorted.drop()
+            job._sorted = None
+        em = job.em()
+        snaps = list(em)
+        return snaps, job
+
+    got, job = run(True)
+    assert job.keep.all() and sorts  # nothing set aside: the rows sorted beforehand were taken
+    ref, _ = run(False)
+    assert [s.log_likelihood for s in got] == [s.log_likelihood for s in ref]
+    assert np.array_equal(got[-1].means, ref[-1].means)
