@@ -557,8 +557,9 @@ class SortedRows(NamedTuple):
 
     X: np.ndarray  # the rows given, (n, D): EMFit takes this only for the very same arrays
     labels: np.ndarray  # the labels given, (n,)
-    rows: np.ndarray  # (n, D), canonical order
+    rows: np.ndarray  # (n, D), canonical order, centred by summary.shift
     row_labels: np.ndarray  # (n,), the label of each sorted row
+    summary: _Summary
 
 
 def sort_rows(X: np.ndarray, labels: np.ndarray) -> SortedRows | None:
@@ -576,7 +577,10 @@ def sort_rows(X: np.ndarray, labels: np.ndarray) -> SortedRows | None:
     if not len(labels) or labels.min() < -1 or not np.isfinite(X).all():
         return None
     found = _sorted_on_grid(X, labels, max(int(labels.max()) + 1, 1))
-    return None if found is None else SortedRows(X, labels, *found)
+    if found is None:
+        return None
+    summary = _summarise(found[0])  # centres the sorted rows, as EMFit would
+    return None if summary.too_far else SortedRows(X, labels, *found, summary)
 
 
 def _row_keys(rows: np.ndarray) -> np.ndarray:
@@ -1083,6 +1087,54 @@ def n_parameters(n_components: int, n_features: int, covariance: str = "separate
     return (k - 1) + k * d + (k * cov if covariance == "separate" else cov)
 
 
+class _Summary(NamedTuple):
+    """What :func:`_summarise` finds of sorted rows (None where ``too_far``)."""
+
+    dim: int
+    distinct: int
+    too_far: bool
+    shift: np.ndarray | None = None
+    floor: np.ndarray | None = None
+    global_cov: np.ndarray | None = None
+    spread: np.ndarray | None = None
+
+
+def _summarise(xs: np.ndarray) -> _Summary:
+    """Distinct rows, shift, collapse floor, covariance and spread of rows ``xs`` (n, D) in canonical order.
+
+    Centres ``xs`` in place by the shift (no copy of a million rows), unless
+    the values are too far apart to fit together (``too_far``: then nothing
+    else is computed).  :meth:`EMFit._use_summary` checks and takes it.
+    """
+    n, dim = xs.shape
+    # Rows unlike the one before, a column at a time (any(axis=1) over an
+    # (n, D) comparison walks it D values at a time: ~30 ms for a million
+    # rows of five, this ~5).
+    differs = xs[1:, 0] != xs[:-1, 0]
+    for f in range(1, dim):
+        differs |= xs[1:, f] != xs[:-1, f]
+    distinct = 1 + int(np.count_nonzero(differs))
+    del differs
+    # The spread is checked before any sum over the rows: values near the
+    # largest float would overflow the mean itself.
+    lo, hi = _column_min(xs), _column_max(xs)
+    with np.errstate(over="ignore"):
+        too_far = bool(np.any(~np.isfinite(hi - lo)) or np.any(np.abs(lo) > _MAX_SPREAD)
+                       or np.any(np.abs(hi) > _MAX_SPREAD))
+    if too_far:
+        return _Summary(dim, distinct, True)
+    shift = lo + (xs - lo).mean(axis=0)
+    # max |x| is max(|lo|, |hi|): no (n, D) temporary for it.
+    floor = (_COLLAPSE * _EPS * np.maximum(np.abs(lo), np.abs(hi))) ** 2
+    xc = xs  # centred in place (see above)
+    xc -= shift
+    if float(max(np.abs(xc.min()), np.abs(xc.max()))) > _MAX_SPREAD:
+        return _Summary(dim, distinct, True)
+    global_cov = _scatter(xc) / n
+    spread = np.sqrt(np.diagonal(global_cov))
+    return _Summary(dim, distinct, False, shift, floor, global_cov, np.where(spread > 0, spread, 1.0))
+
+
 # --------------------------------------------------------------------------- the fit
 
 
@@ -1227,22 +1279,25 @@ class EMFit:
         # taken from them with compress (the same values as subtracting the
         # shift from each group: ~40 ms less for a million rows of five).
         xs = ls = parts = None
+        # Rows sorted (and centred) beforehand count for the very arrays
+        # given (their values unchanged since: the caller's promise), every
+        # row complete.
+        if not (sorted_rows is not None and sorted_rows.X is X and sorted_rows.labels is labels
+                and x_full is x and self._helper is None and dim > 1):
+            sorted_rows = None
         if dim > 1:
-            # Rows sorted beforehand count for the very arrays given (their
-            # values unchanged since: the caller's promise), all rows complete.
-            if not (sorted_rows is not None and sorted_rows.X is X and sorted_rows.labels is labels
-                    and x_full is x):
-                sorted_rows = _sorted_on_grid(x_full, lab_full, k)
+            if sorted_rows is None:
+                found = _sorted_on_grid(x_full, lab_full, k)
             else:
-                sorted_rows = (sorted_rows.rows, sorted_rows.row_labels)
-            if sorted_rows is not None:
-                xs, ls = sorted_rows
+                found = (sorted_rows.rows, sorted_rows.row_labels)
+            if found is not None:
+                xs, ls = found
             else:
                 at = _canonical_order(x_full)
                 # take, not x_full[at]: the same rows, ~3x faster for rows of a few values.
                 xs, ls = np.take(x_full, at, axis=0), lab_full[at]
                 del at
-            del sorted_rows
+            del found
         if self._helper is None:
             if dim == 1 and n > 1:
                 # One feature: each group (blank, each class) sorted once, and
@@ -1263,6 +1318,8 @@ class EMFit:
                 del counted
                 self._init_shift(x, k, merged[:, None])
                 del merged
+            elif sorted_rows is not None:
+                self._use_summary(sorted_rows.summary, k)  # its rows are centred already
             else:
                 self._init_shift(x, k, xs)  # centres xs
         elif xs is not None:
@@ -1349,44 +1406,24 @@ class EMFit:
         ``xs``: the same rows already in canonical order, the caller's own
         array: centred in place (no copy of a million rows).
         """
-        dim = x.shape[1]
         # Every group of rows (all, unlabelled, each class) is put in a
         # canonical order: sorted by the features, first feature first.  Rows
         # that tie are equal, so the sorted values do not depend on the input
         # order, and neither does anything computed from them below.
         xs = _canonical(x) if xs is None else xs
-        # Rows unlike the one before, a column at a time (any(axis=1) over an
-        # (n, D) comparison walks it D values at a time: ~30 ms for a million
-        # rows of five, this ~5).
-        differs = xs[1:, 0] != xs[:-1, 0]
-        for f in range(1, dim):
-            differs |= xs[1:, f] != xs[:-1, f]
-        distinct = 1 + int(np.count_nonzero(differs))
-        del differs
-        if distinct < k:
-            what = ("value" if dim == 1 else "row") + ("" if distinct == 1 else "s")
+        self._use_summary(_summarise(xs), k)
+
+    def _use_summary(self, summary: _Summary, k: int) -> None:
+        if summary.distinct < k:
+            what = ("value" if summary.dim == 1 else "row") + ("" if summary.distinct == 1 else "s")
             raise MixtureError(
-                f"Only {distinct} distinct {what} for {k} classes: "
+                f"Only {summary.distinct} distinct {what} for {k} classes: "
                 "enter more measurements or fewer classes."
             )
-        # The spread is checked before any sum over the rows: values near the
-        # largest float would overflow the mean itself.
-        lo, hi = _column_min(xs), _column_max(xs)
-        with np.errstate(over="ignore"):
-            too_far = bool(np.any(~np.isfinite(hi - lo)) or np.any(np.abs(lo) > _MAX_SPREAD)
-                           or np.any(np.abs(hi) > _MAX_SPREAD))
-        if too_far:
+        if summary.too_far:
             raise MixtureError("The values are too far apart to fit together: check their units.")
-        self._shift = lo + (xs - lo).mean(axis=0)
-        # max |x| is max(|lo|, |hi|): no (n, D) temporary for it.
-        self._floor = (_COLLAPSE * _EPS * np.maximum(np.abs(lo), np.abs(hi))) ** 2
-        xc = xs  # centred in place (see above)
-        xc -= self._shift
-        if float(max(np.abs(xc.min()), np.abs(xc.max()))) > _MAX_SPREAD:
-            raise MixtureError("The values are too far apart to fit together: check their units.")
-        self._global_cov = _scatter(xc) / x.shape[0]
-        spread = np.sqrt(np.diagonal(self._global_cov))
-        self._spread = np.where(spread > 0, spread, 1.0)
+        self._shift, self._floor = summary.shift, summary.floor
+        self._global_cov, self._spread = summary.global_cov, summary.spread
 
     # ----------------------------------------------------------------- public
 

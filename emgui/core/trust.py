@@ -393,26 +393,19 @@ def choose_model(
     distinct = _distinct_rows(X) if n <= 200_000 else n
     counts = [k for k in counts if k <= distinct and (k <= n_typed or n_unlabelled >= k - n_typed)] or counts[:1]
     shapes = list(mixture.COVARIANCES) if covariance == "auto" else [covariance]
-    def fit(model: tuple[int, str]) -> mixture.MixtureResult | mixture.MixtureError:
-        try:
-            return fit_model(X, labels, model[0], model[1], seed=seed)
-        except mixture.MixtureError as exc:
-            return exc
-
-    # The candidates are independent fits: two at a time when a second core
-    # is free (issue 14, the 5-feature fill; see _parallel), in the same
-    # order and with the same numbers either way.
-    models = [(k, cov) for k in counts for cov in shapes]
     out: list[Candidate] = []
     error: Exception | None = None
-    for (k, cov), res in zip(models, _parallel.run(fit, models), strict=True):
-        p = mixture.n_parameters(k, dim, cov)
-        if isinstance(res, mixture.MixtureError):
-            error = res
-            out.append(Candidate(cov, k, None, None, p))
-            continue
-        bic = -2.0 * res.log_likelihood + p * math.log(n)
-        out.append(Candidate(cov, k, float(bic), float(res.log_likelihood), p, res))
+    for k in counts:
+        for cov in shapes:
+            p = mixture.n_parameters(k, dim, cov)
+            try:
+                res = fit_model(X, labels, k, cov, seed=seed)
+            except mixture.MixtureError as exc:
+                error = exc
+                out.append(Candidate(cov, k, None, None, p))
+                continue
+            bic = -2.0 * res.log_likelihood + p * math.log(n)
+            out.append(Candidate(cov, k, float(bic), float(res.log_likelihood), p, res))
     # A group of a handful of rows is an outlier's, not a group (a free group
     # of one row also makes the likelihood unbounded); typed classes are kept
     # whatever their size.
@@ -563,7 +556,7 @@ def find_unusual(
     total = max(int(n_total or n), 1)
     limit = chi2_isf(_FALSE_FLAGS / total, dim)
     # A row with blanks is measured over fewer features: its chi-square has fewer degrees of freedom.
-    limits = np.array([chi2_isf(_FALSE_FLAGS / total, d) if d else np.inf for d in range(dim + 1)])
+    limits = np.array([chi2_isf(_FALSE_FLAGS / total, d) if d else np.inf for d in range(dim + 1)]) if dim > 1 else None
     mask = np.empty(n, dtype=bool)
 
     def block(start: int) -> None:
@@ -868,14 +861,13 @@ def self_check(
 
 def _held_out(labels: np.ndarray, fold_of: np.ndarray, folds: int, refit) -> tuple[np.ndarray, np.ndarray]:
     """Hide each fold's typed labels in turn: the hidden rows (r,) and ``refit``'s posteriors for them (r, K)."""
-    def one(f: int) -> tuple[np.ndarray, np.ndarray]:
+    rows, posts = [], []
+    for f in range(folds):
         hidden = np.flatnonzero(fold_of == f)
         lab = labels.copy()
         lab[hidden] = -1
-        return hidden, refit(lab, hidden)
-
-    # Independent refits: two at a time when a second core is free (see _parallel).
-    rows, posts = zip(*_parallel.run(one, range(folds)), strict=True)
+        rows.append(hidden)
+        posts.append(refit(lab, hidden))
     return np.concatenate(rows), np.concatenate(posts)
 
 

@@ -211,3 +211,16 @@ def test_a_fill_sorts_all_rows_while_it_chooses_the_model(monkeypatch, n_cores):
     ref, _ = run(False)
     assert [s.log_likelihood for s in got] == [s.log_likelihood for s in ref]
     assert np.array_equal(got[-1].means, ref[-1].means)
+
+
+def test_rows_sorted_beforehand_keep_emfits_own_checks():
+    from emgui.core import mixture
+
+    x = np.tile([[1.5, 2.5], [3.5, 4.5]], (600, 1))  # two distinct rows
+    labels = np.full(1200, -1)
+    presorted = mixture.sort_rows(x, labels)
+    assert presorted is not None
+    with pytest.raises(mixture.MixtureError, match="Only 2 distinct rows for 3 classes"):
+        EMFit(x, labels, 3, sorted_rows=presorted)
+    far = np.column_stack([np.arange(1200) * 1e149, np.arange(1200.0)])
+    assert mixture.sort_rows(far, labels) is None  # too far apart: EMFit says so itself
