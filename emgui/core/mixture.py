@@ -536,17 +536,21 @@ def _sorted_on_grid(rows: np.ndarray, lab: np.ndarray, k: int) -> tuple[np.ndarr
         key.sort(kind="stable")
     else:
         key.sort()
-    key, code = np.divmod(key, k + 1)
+    # Read back in place, into two buffers (fewer fresh arrays: what another
+    # thread frees stays in its own malloc arena).
+    code = np.empty_like(key)
+    np.divmod(key, k + 1, out=(key, code))
     code -= 1
     xs = np.empty(rows.shape)
+    digit = np.empty_like(key)
+    col = np.empty(rows.shape[0])
     for f in range(rows.shape[1] - 1, -1, -1):
         scale, lo, size = grid[f]
         if f:
-            key, digit = np.divmod(key, size)
+            np.divmod(key, size, out=(key, digit))
         else:
             digit = key  # the first feature's digit is what is left
-        col = digit.astype(np.float64)
-        col += lo
+        np.add(digit, lo, out=col)
         col /= scale
         xs[:, f] = col
     return xs, code.astype(np.intp, copy=False)
