@@ -425,3 +425,26 @@ def test_distinct_rows_counts_as_numpy_unique():
     ]
     for X in cases:
         assert trust._distinct_rows(X) == len(np.unique(X, axis=0))
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_unusual_pair_in_an_early_block_is_measured_by_its_own_distance(monkeypatch, cores):
+    """More rows than one block (measured two at a time on two cores): a pair flagged in the first block
+    reports its own distance (it once read the last block's row of the same number)."""
+    from types import SimpleNamespace
+
+    from emgui.core import _parallel
+
+    monkeypatch.setattr(_parallel, "cores", lambda: cores)
+    rng = np.random.default_rng(0)
+    n = trust._UNUSUAL_BLOCK + 5000
+    cov = np.array([[[1.0, 0.95], [0.95, 1.0]]])
+    X = rng.multivariate_normal([0.0, 0.0], cov[0], size=n)
+    X[7] = [2.5, -2.5]  # each 2.5 SD: plausible alone, impossible together
+    result = SimpleNamespace(means=np.zeros((1, 2)), covariances=cov)
+    found = trust.find_unusual(X, result, ["a", "b"])
+    assert found.mask[7]
+    d = float(np.sqrt(np.array([2.5, -2.5]) @ np.linalg.solve(cov[0], [2.5, -2.5])))
+    assert found.reasons[7][0][1] == f"a 2.5 with b -2.5 is {d:.1f} SD from the nearest group"
+    monkeypatch.setattr(_parallel, "cores", lambda: 1)
+    assert np.array_equal(trust.find_unusual(X, result, ["a", "b"]).mask, found.mask)
