@@ -197,19 +197,21 @@ def ordered_map(func: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
 
 
 def meanwhile(work: Callable[[], R], other: Callable[[], object]) -> R:
-    """``work()`` on the pool's thread while this thread runs ``other()``; returns what ``work`` returns.
+    """``work()`` in another thread while this thread runs ``other()``; returns what ``work`` returns.
 
     For a long call that releases the interpreter lock (Arrow reading a
     file) and some Python work not needed until it is done (imports).  With
     one core: ``other()``, then ``work()``.  An exception in either is raised
-    here once both have ended.
+    here once both have ended.  Its thread is its own, not the parts' pool,
+    which a fill abandoned after its :class:`Later` started may still be using.
     """
-    if cores() <= 1 or getattr(_inside, "flag", False):
+    if cores() <= 1:
         other()
         return work()
-    later = Later(work)
-    try:
-        other()
-    finally:
-        result = later.result()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="emgui") as pool:
+        done = pool.submit(work)
+        try:
+            other()
+        finally:
+            result = done.result()
     return result
