@@ -360,7 +360,19 @@ def _check_components(k: int | None, sheet) -> None:
 
 
 def run_fill(args) -> int:
-    """The ``fill`` command; raises UsageError on bad input."""
+    """The ``fill`` command; raises UsageError on bad input.
+
+    It may use a second core (:func:`emgui.core._parallel.second_core`):
+    the window, which fits in the same code, leaves that core to its GUI
+    thread.
+    """
+    from .core import _parallel
+
+    with _parallel.second_core():
+        return _run_fill(args)
+
+
+def _run_fill(args) -> int:
     import numpy as np
 
     from .core import fileio, mixture

@@ -14,9 +14,12 @@ use a second core here:
   imported meanwhile (:func:`meanwhile`), its columns cleaned side by side;
 * turning the chunks of a CSV being written into bytes (:func:`ordered_map`):
   Arrow's CSV writer releases the interpreter lock, so threads format the
-  next chunks while the caller writes the finished ones, in order.  Reading
-  and writing use threads only where the caller asks (the command line);
-  the window's reads, saves and recovery copies stay on one thread.
+  next chunks while the caller writes the finished ones, in order.
+
+Only the command line's fill uses a second core (:func:`second_core`; its
+reads and writes also ask for it, ``parallel=True``).  The window fits,
+reads and saves in the same code on one thread each, leaving the other core
+to its GUI thread; so does everything outside :func:`second_core`.
 
 Determinism: a fit's work is split into parts fixed by the data alone
 (:func:`spans`, never by the cores free), each part computed into its own
@@ -36,6 +39,7 @@ pool's thread, so the GUI thread is never involved.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import deque
@@ -43,7 +47,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-__all__ = ["PARTS", "Later", "cores", "meanwhile", "ordered_map", "run", "spans"]
+__all__ = ["PARTS", "Later", "cores", "meanwhile", "ordered_map", "run", "second_core", "spans"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -61,8 +65,32 @@ _pool_pid = 0
 _inside = threading.local()  # set on the pool's own thread: it never waits on the pool
 
 
+_second_core = False  # set by second_core()
+
+
+@contextlib.contextmanager
+def second_core() -> Iterator[None]:
+    """Let the work done inside use a second core: the command line's fill.
+
+    Outside it :func:`cores` is 1, so the window's fit thread, its reads,
+    saves and recovery copies run on one thread each and leave the other
+    core to the GUI thread.  With the fit's parts on two threads in the
+    window too, its longest pause over a 5M-row fill went from 37-43 ms to
+    53-62 ms (``benchmarks/bench_window.py --rows 5000000``, issue 14 item
+    3: 50 ms): the GUI thread waited for the interpreter lock and a core.
+    """
+    global _second_core
+    before, _second_core = _second_core, True
+    try:
+        yield
+    finally:
+        _second_core = before
+
+
 def cores() -> int:
-    """The CPUs this process may run on (its affinity mask), at most :data:`MAX_THREADS`."""
+    """The CPUs this process may run on (its affinity mask), at most :data:`MAX_THREADS`; 1 outside :func:`second_core`."""
+    if not _second_core:
+        return 1
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux

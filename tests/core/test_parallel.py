@@ -46,10 +46,34 @@ def _cores(mp: pytest.MonkeyPatch, n: int) -> None:
 
 
 def test_cores_follow_the_affinity_mask(monkeypatch):
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})  # taskset -c 0
+    with _parallel.second_core():
+        monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})  # taskset -c 0
+        assert _parallel.cores() == 1
+        monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(64)))
+        assert _parallel.cores() == _parallel.MAX_THREADS
+
+
+def test_one_core_unless_the_command_line_asks_for_a_second(monkeypatch, tmp_path):
+    # The window fits in the same code: it leaves the other core to its GUI thread.
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
     assert _parallel.cores() == 1
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(64)))
-    assert _parallel.cores() == _parallel.MAX_THREADS
+    with _parallel.second_core():
+        assert _parallel.cores() == 2
+    assert _parallel.cores() == 1
+    # The fill command runs inside it (two features: the Whitened sweep asks for its parts).
+    from emgui.cli import main
+
+    seen = []
+    real = _parallel.spans
+    monkeypatch.setattr(_parallel, "spans", lambda *a, **k: seen.append(_parallel.cores()) or real(*a, **k))
+    src = tmp_path / "in.csv"
+    rows = ["gender,height,weight"] + [
+        f"{'FM'[i % 2] if i % 3 else ''},{160 + (i % 2) * 12 + i % 7},{55 + (i % 2) * 10 + i % 5}" for i in range(60)
+    ]
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["fill", str(src), "-o", str(tmp_path / "out.csv")]) == 0
+    assert seen and set(seen) == {2}
+    assert _parallel.cores() == 1
 
 
 @pytest.mark.parametrize("n", [1, 2])
