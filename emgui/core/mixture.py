@@ -418,8 +418,40 @@ def _sorted_by_counting(col: np.ndarray, lab: np.ndarray, k: int):
     keys += 1
     counts = np.bincount(keys, minlength=size * (k + 1)).reshape(size, k + 1)
     del keys
-    parts = {j: np.repeat(grid, counts[:, j + 1]) for j in range(-1, k)}
-    return parts, np.repeat(grid, counts.sum(axis=1))
+    parts = {j: _repeat(grid, counts[:, j + 1]) for j in range(-1, k)}
+    return parts, _repeat(grid, counts.sum(axis=1))
+
+
+#: Values :func:`_repeat` writes per call of ``np.repeat``.
+_REPEAT_BLOCK = 1 << 18
+
+
+def _repeat(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``np.repeat(values, counts)``, a block of about :data:`_REPEAT_BLOCK` values at a time.
+
+    ``np.repeat`` holds the interpreter lock while it fills its output, and
+    a new 40 MB output is slow to map on this project's machine: in the
+    window's fit thread, 5M rows in one call held the lock ~100 ms, a pause
+    of the GUI thread (issue 14 item 3: every pause of a 5M-row fill
+    <= 50 ms; ``benchmarks/bench_window.py --rows 5000000``).  Here the output
+    is mapped as each block is copied in, which numpy does without the lock.
+    """
+    ends = np.cumsum(counts)
+    total = int(ends[-1]) if len(ends) else 0
+    if total <= _REPEAT_BLOCK:
+        return np.repeat(values, counts)
+    out = np.empty(total, dtype=values.dtype)
+    # The last value of each block: where the running count passes a block's end.
+    lasts = np.searchsorted(ends, np.arange(_REPEAT_BLOCK, total, _REPEAT_BLOCK), side="left")
+    first = 0
+    for last in [*np.unique(lasts).tolist(), len(values) - 1]:
+        if last < first:
+            continue
+        a = int(ends[first - 1]) if first else 0
+        b = int(ends[last])
+        out[a:b] = np.repeat(values[first : last + 1], counts[first : last + 1])
+        first = last + 1
+    return out
 
 
 def _canonical_order(rows: np.ndarray) -> np.ndarray:

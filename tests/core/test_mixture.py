@@ -948,3 +948,19 @@ def test_keys_sorted_in_halves_on_two_cores_give_the_same_rows(monkeypatch):
     xs2, ls2 = mixture._sorted_on_grid(x, lab, 3)
     assert np.array_equal(xs1, xs2) and np.array_equal(ls1, ls2)
     assert np.array_equal(xs1, x[np.lexsort(x.T[::-1])])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_repeat_in_blocks_is_np_repeat(seed):
+    # The counting sort's repeat, a block at a time (the window's fit thread
+    # must not hold the interpreter lock for a 5M-row repeat).
+    from emgui.core.mixture import _REPEAT_BLOCK, _repeat
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 80))
+    values = rng.normal(size=n)
+    counts = rng.integers(0, [3, 50, _REPEAT_BLOCK // 3, 3 * _REPEAT_BLOCK, 20_000, 2][seed], size=n)
+    counts[rng.random(n) < 0.2] = 0
+    got, want = _repeat(values, counts), np.repeat(values, counts)
+    assert got.dtype == want.dtype and np.array_equal(got.view(np.int64), want.view(np.int64))
+    assert _repeat(values, np.zeros(n, dtype=np.int64)).shape == (0,)
