@@ -32,9 +32,7 @@ everything runs on the calling thread, exactly as before.
 
 These are our own threads, not OpenBLAS's: ``emgui-cli`` keeps OpenBLAS on
 one thread (see ``emgui.cli.main``), and each part's products stay in its
-small-matrix kernel on the thread that calls it.  The window's fit thread
-(a QThread) calls the same code; its part runs on it and the other on the
-pool's thread, so the GUI thread is never involved.
+small-matrix kernel on the thread that calls it.
 """
 
 from __future__ import annotations
