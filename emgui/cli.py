@@ -362,12 +362,22 @@ def _check_components(k: int | None, sheet) -> None:
 def run_fill(args) -> int:
     """The ``fill`` command; raises UsageError on bad input.
 
-    It may use a second core (:func:`emgui.core._parallel.second_core`):
-    the window, which fits in the same code, leaves that core to its GUI
-    thread.
+    The fill in memory may use a second core
+    (:func:`emgui.core._parallel.second_core`: its read, fit and write):
+    this process has nothing else to do meanwhile.  The window, which reads,
+    fits and writes in the same code, leaves that core to its GUI thread,
+    and Dask's partitions stay on one thread each.
     """
     from .core import _parallel
 
+    if args.engine == "dask":
+        try:
+            from . import distributed
+        except ImportError as exc:
+            raise UsageError(
+                f"--engine dask needs Dask ({exc.name} is not installed): pip install 'emgui[dask]'"
+            ) from None
+        return distributed.run_fill(args)
     with _parallel.second_core():
         return _run_fill(args)
 
@@ -387,14 +397,6 @@ def _run_fill(args) -> int:
     )
     from .core.sheet import Sheet
 
-    if args.engine == "dask":
-        try:
-            from . import distributed
-        except ImportError as exc:
-            raise UsageError(
-                f"--engine dask needs Dask ({exc.name} is not installed): pip install 'emgui[dask]'"
-            ) from None
-        return distributed.run_fill(args)
     if args.scheduler or args.workers is not None:
         raise UsageError("--scheduler and --workers go with --engine dask")
     out = Path(args.output)
@@ -413,9 +415,7 @@ def _run_fill(args) -> int:
     try:
         # Columns stay Arrow arrays where Arrow read them: only the label and
         # feature columns ever become Python strings (see _fill_columns).
-        # parallel: this process has nothing else to do meanwhile, so the
-        # read and the write may use a second core (core/_parallel.py).
-        table = fileio.read_table(args.input, sheet=args.sheet, arrow=True, parallel=True)
+        table = fileio.read_table(args.input, sheet=args.sheet, arrow=True)
     except fileio.FileFormatError as exc:
         raise UsageError(str(exc)) from exc
     if not table.columns:
@@ -509,7 +509,7 @@ def _run_fill(args) -> int:
     # A Parquet input's column types are the output's where the cells still read so.
     schema = _output_schema(table.meta.get("schema"), len(columns), used, in_sheet)
     warnings = fileio.write_table(
-        out, out_columns, out_cells, dialect=table.meta.get("dialect"), parallel=True,
+        out, out_columns, out_cells, dialect=table.meta.get("dialect"),
         computed=computed, schema=None if draws else schema, **styles,
     )
     for line in [*table.warnings, *detect_notes, *warnings]:

@@ -16,8 +16,8 @@ use a second core here:
   Arrow's CSV writer releases the interpreter lock, so threads format the
   next chunks while the caller writes the finished ones, in order.
 
-Only the command line's fill uses a second core (:func:`second_core`; its
-reads and writes also ask for it, ``parallel=True``).  The window fits,
+Only the command line's fill uses a second core (:func:`second_core`; a
+read or write also only without progress or cancel).  The window fits,
 reads and saves in the same code on one thread each, leaving the other core
 to its GUI thread; so does everything outside :func:`second_core`.
 

@@ -258,7 +258,6 @@ def read_table(
     progress: Progress = None,
     cancel: Cancel = None,
     arrow: bool = False,
-    parallel: bool = False,
 ) -> Table:
     """Read a CSV, TSV, TXT, XLSX, XLSM, ODS or Parquet file into a :class:`Table`.
 
@@ -288,13 +287,10 @@ def read_table(
         formula escaping undone) instead of building a Python ``str`` per
         cell; :func:`object_cells` turns one into the usual array.  For a
         caller that looks at a few columns of a large file (the command
-        line); other readers return object arrays regardless.
-    parallel : bool, default False
-        With ``arrow``, no ``progress`` and no ``cancel``: a CSV may be read
-        in one call on the cores this process may use (see
-        ``core/_parallel.py``), the same cells.  For a batch caller with
-        nothing else to do meanwhile (the command line); the window reads
-        on one thread beside its own, Dask's parts beside each other.
+        line); other readers return object arrays regardless.  With no
+        ``progress`` and no ``cancel``, inside
+        :func:`emgui.core._parallel.second_core` (the command line), a CSV
+        may be read in one call on two cores, the same cells.
 
     Returns
     -------
@@ -319,7 +315,7 @@ def read_table(
             f"supported types are {', '.join(SUPPORTED_READ)}."
         )
     _check_readable(path, name)
-    report = _Reporter(progress, cancel, parallel)
+    report = _Reporter(progress, cancel)
     if ext in (".xlsx", ".xlsm", ".ods"):
         table = _read_workbook(path, name, ext, sheet, report)
     elif ext == ".parquet":
@@ -356,7 +352,6 @@ def write_table(
     schema=None,
     progress: Progress = None,
     cancel: Cancel = None,
-    parallel: bool = False,
 ) -> list[str]:
     """Write a table to CSV, TSV, XLSX or Parquet, atomically.
 
@@ -410,12 +405,10 @@ def write_table(
     progress, cancel : callable, optional
         As for :func:`read_table`; a cancelled write leaves the target as it
         was and raises :class:`ReadCancelled`.
-    parallel : bool, default False
-        Without ``progress`` and ``cancel``: a CSV's next rows may be made
-        into text on another core while these are written (see
-        ``core/_parallel.py``), the same bytes.  For a batch caller (the
-        command line); the window's saves and recovery copies, and Dask's
-        parts, stay on the thread that writes.
+        Without ``progress`` and ``cancel``, inside
+        :func:`emgui.core._parallel.second_core` (the command line), a CSV's
+        next rows may be made into text on another core while these are
+        written, the same bytes.
 
     Returns
     -------
@@ -454,7 +447,7 @@ def write_table(
         if bad is not None:
             raise ValueError(f"fill colour {bad!r} is not of the form '#RRGGBB'")
     computed = {int(j) for j in computed if 0 <= int(j) < len(cols)}
-    report = _Reporter(progress, cancel, parallel)
+    report = _Reporter(progress, cancel)
     warnings: list[str] = []
     try:
         if ext == ".xlsx":
@@ -481,13 +474,13 @@ def write_table(
 class _Reporter:
     """Forward progress and poll cancel; ``report(fraction)`` does both."""
 
-    def __init__(self, progress: Progress, cancel: Cancel, parallel: bool = False) -> None:
+    def __init__(self, progress: Progress, cancel: Cancel) -> None:
         self._progress = progress
         self._cancel = cancel
-        #: The caller asked for other cores (``parallel=True``) and nobody
-        #: waits for progress or may cancel: the work may run in one call
-        #: or a few threads (see ``core/_parallel.py``).
-        self.parallel = parallel and progress is None and cancel is None
+        #: Nobody waits for progress or may cancel: the work may run in one
+        #: call or a few threads, as far as :func:`_parallel.cores` allows
+        #: (two inside ``second_core``: the command line; else one).
+        self.parallel = progress is None and cancel is None
 
     def __call__(self, fraction: float) -> None:
         if self._cancel is not None and self._cancel():

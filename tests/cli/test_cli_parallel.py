@@ -1,6 +1,6 @@
 """`emgui-cli fill` writes the same bytes on one core and on two.
 
-The command line asks fileio for a second core (``parallel=True``): the CSV
+The command line's fill runs inside ``_parallel.second_core``: the CSV
 read whole in Arrow's threads, the output's chunks made into text in
 another thread.  ``core/_parallel.cores`` is set to 1 and to 2 here, so the
 test means the same on any machine.

@@ -1,11 +1,11 @@
 """The work the command line runs on a second core gives what one thread gives.
 
-``emgui.core._parallel`` decides how many cores a batch read or write uses
-(``read_table``/``write_table`` with ``parallel=True``, as the command line
-calls them).  With two, a CSV is read whole in Arrow's threads and the
-chunks of a CSV being written are made into bytes in other threads; with
-one, without ``parallel`` (the window, recovery copies, Dask) or when
-progress is reported, both run as before.  Each test sets the number of
+``emgui.core._parallel`` decides how many cores a read or write without
+progress uses (two inside ``second_core``, as the command line runs them).
+With two, a CSV is read whole in Arrow's threads and the chunks of a CSV
+being written are made into bytes in other threads; with one, outside
+``second_core`` (the window, recovery copies, Dask) or when progress is
+reported, both run as before.  Each test sets the number of
 cores, so they mean the same on a one-core machine.
 """
 
@@ -179,12 +179,12 @@ def _read_both(path: Path, mp: pytest.MonkeyPatch) -> tuple:
         _cores(m, 2)
         m.setattr(pacsv, "read_csv", lambda *a, **k: calls.append(1) or real(*a, **k))
         try:
-            whole = fileio.read_table(path, arrow=True, parallel=True)
+            whole = fileio.read_table(path, arrow=True)
         except fileio.FileFormatError as exc:
             whole = exc
     try:
         # Progress reported (as the window does): the batch reader, as before.
-        batches = fileio.read_table(path, arrow=True, parallel=True, progress=lambda f: None)
+        batches = fileio.read_table(path, arrow=True, progress=lambda f: None)
     except fileio.FileFormatError as exc:
         batches = exc
     return whole, batches, bool(calls)
@@ -237,7 +237,7 @@ def test_a_plain_file_is_read_whole_with_two_cores_only(tmp_path, monkeypatch):
     plain = fileio.read_table(path, arrow=True)  # not asked to: one thread, as the window's reads
     assert not calls and _same(plain, whole)
     _cores(monkeypatch, 1)
-    one = fileio.read_table(path, arrow=True, parallel=True)
+    one = fileio.read_table(path, arrow=True)
     assert not calls and _same(one, whole)
 
 
@@ -304,7 +304,7 @@ _CELL = st.one_of(
 def _write(path: Path, columns, cells, mp: pytest.MonkeyPatch, n: int, **kw) -> bytes:
     with mp.context() as m:
         _cores(m, n)
-        fileio.write_table(path, columns, cells, parallel=True, **kw)
+        fileio.write_table(path, columns, cells, **kw)
     return path.read_bytes()
 
 
@@ -362,16 +362,16 @@ def test_a_failed_threaded_write_leaves_no_file(tmp_path, monkeypatch):
     _cores(monkeypatch, 2)
     with pytest.raises(RuntimeError, match="disk gone"):
         fileio.write_table(
-            target, ["a", "b"], [pa.array([str(i) for i in range(100)]), obj(["x"] * 100)], parallel=True
+            target, ["a", "b"], [pa.array([str(i) for i in range(100)]), obj(["x"] * 100)]
         )
     assert target.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
 
 
-def test_writes_not_asked_to_stay_on_the_calling_thread(tmp_path, monkeypatch):
-    # The window's saves and recovery copies (from a background thread) pass
-    # no ``parallel``: no thread of ours is started for them.
-    _cores(monkeypatch, 2)
+def test_writes_outside_second_core_stay_on_the_calling_thread(tmp_path, monkeypatch):
+    # The window's saves and recovery copies (from a background thread) are
+    # not inside ``second_core``: no thread of ours is started for them.
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
     monkeypatch.setattr(fileio, "_CSV_CHUNK_ROWS", 10)
     where: set[int] = set()
     real = fileio._csv_bytes_arrow
@@ -380,6 +380,7 @@ def test_writes_not_asked_to_stay_on_the_calling_thread(tmp_path, monkeypatch):
     fileio.write_table(tmp_path / "w.csv", ["a", "b"], cells)
     assert where == {threading.get_ident()}
     where.clear()
-    fileio.write_table(tmp_path / "p.csv", ["a", "b"], cells, parallel=True)
+    with _parallel.second_core():
+        fileio.write_table(tmp_path / "p.csv", ["a", "b"], cells)
     assert threading.get_ident() not in where
     assert (tmp_path / "w.csv").read_bytes() == (tmp_path / "p.csv").read_bytes()
