@@ -476,7 +476,7 @@ def detect_roles(
     for i, col in enumerate(cells):
         if found > bound:
             break
-        if i == label or i in units or i in heights or (columns[i] or "").endswith(own):
+        if i == label or i in heights or (columns[i] or "").endswith(own):
             continue
         head = _head(col, 5000)
         if len(col) and _numeric_share(head) >= 0.8 and no_measurement(columns[i], head) is None:
