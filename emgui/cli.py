@@ -106,9 +106,13 @@ def _resolve_roles(args, columns, cells, n_rows: int | None = None, notes: list[
     gets what detection has to say (measurements left out for the rows).
     """
     from .core import parsing
-    from .core.sheet import Roles, detect_roles
+    from .core.sheet import Roles, detect_label, detect_roles, height_unit
 
-    detected = detect_roles(columns, cells, None if args.features else notes, n_rows=n_rows)
+    if args.features:
+        # Named: only the label is looked for (if not named too), not every measurement.
+        detected = Roles(None if args.label else detect_label(columns, cells), (), {})
+    else:
+        detected = detect_roles(columns, cells, notes, n_rows=n_rows)
     label = _column_index(columns, args.label) if args.label else detected.label
     if args.features:
         names = [n for n in args.features.split(",") if n.strip()]
@@ -144,7 +148,7 @@ def _resolve_roles(args, columns, cells, n_rows: int | None = None, notes: list[
         if f in declared:
             units[f] = declared[f]
         elif parsing.is_height_column(columns[f]):
-            units[f] = detected.units.get(f) or parsing.unit_from_name(columns[f]) or parsing.parse_height_column(cells[f]).unit
+            units[f] = detected.units.get(f) or parsing.unit_from_name(columns[f]) or height_unit(cells[f])
         else:
             units[f] = None
     return Roles(label, tuple(features), units)

@@ -1364,7 +1364,10 @@ def parse_number_column(raw: Sequence) -> ParsedColumn:
         rules, negative and scientific notation fine, no range); ``unit`` None.
     """
     st, cells, n = _first_pass(raw, numbers_column=True)
-    values = st.plain.copy()
+    # The stage's numbers are this call's own (a fresh array, never a view
+    # of the caller's cells): written into as they are, no copy of a
+    # million-row column.
+    values = st.plain
     found: dict[int, str] = {}
     missing = st.missing
     slow = np.flatnonzero(st.slow)
@@ -1373,6 +1376,44 @@ def parse_number_column(raw: Sequence) -> ParsedColumn:
         if issue is not None:
             found[i] = issue
     return ParsedColumn(values, found, missing, None)
+
+
+def mostly_numbers(raw: Sequence, share: float) -> bool:
+    """Whether at least ``share`` of the non-missing cells read as numbers, as :func:`parse_number_column` reads them.
+
+    The same answer as ``finite / present >= share`` over that function's
+    result (False when no cell is present), but the per-cell reader stops
+    as soon as the answer is known: the first 5,000 cells of a column of
+    names are told from numbers after about 1,000 of them (role detection,
+    issue 14: ~30 ms of a command-line fill).
+    """
+    st, cells, n = _first_pass(raw, numbers_column=True)
+    settled = ~st.slow & ~st.missing
+    good = int(np.count_nonzero(settled & np.isfinite(st.plain)))
+    bad = int(np.count_nonzero(settled)) - good
+    slow = np.flatnonzero(st.slow)
+    rest = len(slow)
+    for start in range(0, len(slow), _CELL_BLOCK):
+        for cell in cells(slow[start : start + _CELL_BLOCK]):
+            value, _issue, missing = _number_cell(cell)
+            rest -= 1
+            if missing:
+                continue
+            if math.isfinite(value):
+                good += 1
+            else:
+                bad += 1
+            # Every cell still to read a number, or every one not: is the answer known?
+            if (good + rest) / (good + rest + bad) < share:
+                return False
+            if good / (good + bad + rest) >= share:
+                return True
+    present = good + bad
+    return present > 0 and good / present >= share
+
+
+#: Cells :func:`mostly_numbers` turns into Python objects at a time.
+_CELL_BLOCK = 256
 
 
 def _first_pass(raw, *, numbers_column: bool):

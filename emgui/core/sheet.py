@@ -49,7 +49,9 @@ __all__ = [
     "Patch",
     "RemovedRows",
     "PreparedFill",
+    "detect_label",
     "detect_roles",
+    "height_unit",
     "mark_cells",
     "FillNotes",
     "UNUSUAL_PREFIX",
@@ -406,16 +408,6 @@ def _obj(values: Iterable) -> np.ndarray:
     return arr
 
 
-def _numeric_share(raw: np.ndarray) -> float:
-    """Share of the non-missing cells of a column that read as plain numbers."""
-    parsed = parsing.parse_number_column(raw)
-    present = ~parsed.missing
-    n = int(present.sum())
-    if n == 0:
-        return 0.0
-    return float(np.isfinite(parsed.values[present]).sum()) / n
-
-
 #: Rows a detected feature needs: a sheet of n rows gets at most n // 5
 #: features by detection (at least one).  A Gaussian's covariance in D
 #: features has D(D+3)/2 numbers to estimate per group; without a bound, a
@@ -450,15 +442,7 @@ def detect_roles(
     passes what detection reads).
     """
     cells = [_column(c) for c in cells]
-    label = next((i for i, name in enumerate(columns) if _LABEL_NAME.match(name or "")), None)
-    if label is None:
-        for i, col in enumerate(cells):
-            sample = [v for v in _head(col, 2000) if not parsing.is_missing(v)]
-            if sample and sum(parsing.label_key(v) in ("female", "male") for v in sample) >= 0.8 * len(
-                sample
-            ):
-                label = i
-                break
+    label = detect_label(columns, cells)
     own = _MARK_SUFFIXES + (_NOTE_SUFFIX, _ISSUE_SUFFIX, "_low", "_high")
     heights = [
         i for i, name in enumerate(columns)
@@ -469,7 +453,7 @@ def detect_roles(
     bound = max(1, n_rows // ROWS_PER_FEATURE)
     units: dict[int, str | None] = {}
     for i in heights[:bound]:
-        units[i] = parsing.unit_from_name(columns[i]) or _detect_unit(cells[i])
+        units[i] = parsing.unit_from_name(columns[i]) or height_unit(cells[i])
     # One measurement past the bound is enough to say that some were left
     # out: a sheet of 20,000 columns is not read to the end.
     found = len(heights)
@@ -479,7 +463,7 @@ def detect_roles(
         if i == label or i in heights or (columns[i] or "").endswith(own):
             continue
         head = _head(col, 5000)
-        if len(col) and _numeric_share(head) >= 0.8 and no_measurement(columns[i], head) is None:
+        if len(col) and parsing.mostly_numbers(head, 0.8) and no_measurement(columns[i], head) is None:
             found += 1
             if len(units) < bound:
                 units[i] = None
@@ -492,6 +476,25 @@ def detect_roles(
             "choose others with --features or in Data > Columns."
         )
     return Roles(label, tuple(sorted(units)), units)
+
+
+def detect_label(columns: Sequence[str], cells: Sequence[np.ndarray]) -> int | None:
+    """The label column :func:`detect_roles` finds, or None; without looking for features.
+
+    The first column named like gender/sex (or label/class); failing that,
+    the first whose non-blank cells among its first 2,000 are mostly
+    female/male spellings.  The command line asks for this alone when ``--features``
+    names the features.
+    """
+    label = next((i for i, name in enumerate(columns) if _LABEL_NAME.match(name or "")), None)
+    if label is None:
+        for i, values in enumerate(cells):
+            sample = [v for v in _head(_column(values), 2000) if not parsing.is_missing(v)]
+            if sample and sum(parsing.label_key(v) in ("female", "male") for v in sample) >= 0.8 * len(
+                sample
+            ):
+                return i
+    return label
 
 
 _ID_NAME = re.compile(r"(^|[^a-z])(id|no|nr|number|num|#)([^a-z]|$)", re.IGNORECASE)
@@ -507,6 +510,9 @@ def no_measurement(name: str | None, cells) -> str | None:
     # An Arrow string column (the command line's) is read as Arrow text,
     # without a str per cell: a 1M-row column in ~0.02 s instead of ~0.08 s.
     raw = cells if type(cells).__module__.startswith("pyarrow") else np.asarray(cells, dtype=object)
+    id_named = _ID_NAME.search(name or "") is not None
+    if len(raw) > _HEAD_ROWS and _measurement_from_head(parsing.parse_number_column(raw[:_HEAD_ROWS]).values, id_named):
+        return None
     values = parsing.parse_number_column(raw).values
     values = values[np.isfinite(values)]
     label = f"column '{name or ''}'"
@@ -522,7 +528,6 @@ def no_measurement(name: str | None, cells) -> str | None:
     # Steps all above 0 make the values distinct.
     steps = np.diff(values)
     whole = bool(np.all(values == np.round(values)))
-    id_named = _ID_NAME.search(name or "") is not None
     if (
         whole
         and len(values) >= 5
@@ -540,13 +545,42 @@ def no_measurement(name: str | None, cells) -> str | None:
     return None
 
 
+#: Cells :func:`no_measurement` reads first: a column they show to be a
+#: measurement is not parsed to its end (a named feature of a million rows
+#: in ~1 ms instead of ~15 ms, issue 14).
+_HEAD_ROWS = 5000
+
+
+def _measurement_from_head(head: np.ndarray, id_named: bool) -> bool:
+    """Whether a column's first values (parsed, NaN for none) already rule out every reason of :func:`no_measurement`.
+
+    Each reason holds of all the column's numbers or of none: at most two
+    distinct values; whole numbers with every step up; whole numbers all
+    different.  The head's numbers come first among the column's, so three
+    distinct values, a fraction, a step down or a repeat among them hold
+    of the whole column too.
+    """
+    values = head[np.isfinite(head)]
+    distinct = len(np.unique(values))
+    if distinct < 3:
+        return False
+    if not np.all(values == np.round(values)):
+        return True
+    step_down = bool(np.any(np.diff(values) <= 0))
+    return step_down and (not id_named or distinct < len(values))
+
+
 # Enough cells for the median that picks a height unit (cm, in or m: far
 # apart), few enough that a million-row column is not parsed twice on load.
 _UNIT_SAMPLE = 20_000
 
 
-def _detect_unit(col: np.ndarray | TextColumn) -> str:
-    """The unit of a height column from an evenly spread sample of its non-blank cells."""
+def height_unit(col) -> str:
+    """The unit of a height column from an evenly spread sample of its non-blank cells.
+
+    ``col``: an object array, packed text or an Arrow string array.
+    """
+    col = _column(col)
     if isinstance(col, TextColumn):
         # The sample as Arrow text, parsed without a str per cell; the same
         # cells as the object path below takes.
@@ -959,14 +993,19 @@ class Sheet:
             self._emit(SheetReset())
 
     def _parse_column(self, col: int) -> None:
+        self._store(col, self._parsed(col))
+
+    def _parsed(self, col: int) -> parsing.ParsedColumn:
+        """Column ``col`` parsed as its role says (reads the sheet, changes nothing)."""
         raw = self._cells[col]
         if isinstance(raw, TextColumn):
             raw = raw.to_arrow()  # read as Arrow text: a str only for the odd cell
         unit = self._roles.units.get(col)
         if unit is None:
-            parsed = parsing.parse_number_column(raw)
-        else:
-            parsed = parsing.parse_height_column(raw, unit)
+            return parsing.parse_number_column(raw)
+        return parsing.parse_height_column(raw, unit)
+
+    def _store(self, col: int, parsed: parsing.ParsedColumn) -> None:
         # The parser's own fresh arrays: no second copy of a million rows.
         self._values[col] = np.asarray(parsed.values, dtype=np.float64)
         self._issues[col] = parsed.issues_if_any()

@@ -242,7 +242,7 @@ def test_parsing_packed_text_gives_what_parsing_object_cells_gives(cells, unit):
     ("m", 1.7, 0.1, "{:.2f}"), ("in", 67.0, 4.0, "{:.1f}"), ("cm", 170.0, 9.0, "{:.1f}"),
 ])
 def test_a_packed_height_column_gets_the_unit_its_object_cells_get(unit, mean, sd, spelt):
-    from emgui.core.sheet import _detect_unit
+    from emgui.core.sheet import height_unit
 
     rng = np.random.default_rng(0)
     # Mostly blank: every cell is looked at, packed or not; some cells carry
@@ -250,4 +250,4 @@ def test_a_packed_height_column_gets_the_unit_its_object_cells_get(unit, mean, s
     for blank in (0.0, 0.5, 0.999):
         cells = [None if rng.random() < blank else spelt.format(rng.normal(mean, sd)) for _ in range(100_000)]
         cells[7], cells[500] = "5'9\"", "tall"
-        assert _detect_unit(obj(cells)) == _detect_unit(TextColumn(pa.array(cells, type=pa.string()))) == unit
+        assert height_unit(obj(cells)) == height_unit(TextColumn(pa.array(cells, type=pa.string()))) == unit
