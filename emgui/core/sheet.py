@@ -566,7 +566,9 @@ def _measurement_from_head(head: np.ndarray, id_named: bool) -> bool:
     of the whole column too.
     """
     values = head[np.isfinite(head)]
-    distinct = len(np.unique(values))
+    # Counted on a sorted copy: np.unique's first call imports numpy.ma (~8 ms of a command-line run).
+    ordered = np.sort(values)
+    distinct = int(np.count_nonzero(ordered[1:] != ordered[:-1])) + (len(values) > 0)
     if distinct < 3:
         return False
     if not np.all(values == np.round(values)):

@@ -400,8 +400,10 @@ def test_export_of_a_filled_sheet_reads_back(tmp_path):
     assert all(list(a) == list(b) for a, b in zip(back.cells, cells, strict=True))
 
 
-@pytest.mark.parametrize(("out", "large"), [("o.csv", False), ("o.csv", True), ("o.xlsx", False)])
-def test_the_command_line_never_imports_pandas(tmp_path, out, large):
+@pytest.mark.parametrize(
+    ("out", "large", "named"), [("o.csv", False, ()), ("o.csv", True, ()), ("o.xlsx", False, ()), ("o.csv", True, ("--features", "height"))]
+)
+def test_the_command_line_never_imports_pandas(tmp_path, out, large, named):
     src = tmp_path / "c.csv"
     src.write_text("name,gender,height\nAna,F,160\nBen,M,181\nCy,,172\nDi,F,158.5\nEd,,185\n")
     if large:
@@ -412,7 +414,7 @@ def test_the_command_line_never_imports_pandas(tmp_path, out, large):
     code = (
         "import sys\n"
         "from emgui import cli\n"
-        f"rc = cli.main(['fill', {str(src)!r}, '-o', {str(tmp_path / out)!r}])\n"
+        f"rc = cli.main(['fill', {str(src)!r}, '-o', {str(tmp_path / out)!r}, *{list(named)!r}])\n"
         "print(rc, 'pandas' in sys.modules, 'numpy.ma' in sys.modules)\n"
     )
     out_ = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
