@@ -26,14 +26,13 @@ running fit can tell that its data went stale.  Undo is built from
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _parallel, parsing
+from . import parsing
 from .textcolumn import TextColumn
 
 __all__ = [
@@ -400,10 +399,6 @@ def _take(col: np.ndarray | TextColumn, idx: np.ndarray) -> np.ndarray:
 def _head(col: np.ndarray | TextColumn, n: int) -> np.ndarray:
     """The first ``n`` cells of a column, as an object array."""
     return col.take(np.arange(min(n, len(col)))) if isinstance(col, TextColumn) else col[:n]
-
-
-def _call(job: Callable[[], object]) -> object:
-    return job()
 
 
 def _obj(values: Iterable) -> np.ndarray:
@@ -990,22 +985,12 @@ class Sheet:
         self._issues.clear()
         self._converted.clear()
         self._issue_count.clear()
-        # Each column's parse (and the label's blanks) is a function of its
-        # cells alone: on the command line's second core two at a time
-        # (pyarrow's casts release the interpreter lock), stored in order.
-        # The label's first: the longest job (~40 ms at 1M rows against ~15 ms a feature).
-        features = self._roles.features
-        label = self._roles.label
-        jobs = [functools.partial(self._parsed, f) for f in features]
-        if label is not None:
-            jobs.insert(0, functools.partial(_missing_mask, self._cells[label]))
-        done = _parallel.run(_call, jobs)
-        if label is None:
+        for f in self._roles.features:
+            self._parse_column(f)
+        if self._roles.label is None:
             self._label_missing = np.ones(self._n_rows, dtype=bool)
         else:
-            self._label_missing = done.pop(0)
-        for f, parsed in zip(features, done, strict=True):
-            self._store(f, parsed)
+            self._label_missing = _missing_mask(self._cells[self._roles.label])
         if notify:
             self._emit(SheetReset())
 

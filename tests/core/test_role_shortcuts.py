@@ -9,9 +9,6 @@ Three shortcuts keep a command-line fill from reading its columns twice
   already rule out every reason (three values, a fraction, a step down...);
 * ``--features`` makes the command line look for the label alone
   (:func:`sheet.detect_label`), not for every measurement.
-
-And the sheet parses its features on the command line's second core: the
-same values, issues and blanks as on one.
 """
 
 from __future__ import annotations
@@ -22,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emgui.core import _parallel, parsing
+from emgui.core import parsing
 from emgui.core import sheet as sheetmod
-from emgui.core.sheet import Roles, Sheet, detect_label, detect_roles, no_measurement
+from emgui.core.sheet import detect_label, detect_roles, no_measurement
 
 PROPS = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -155,39 +152,3 @@ def test_detect_label_is_the_label_detect_roles_finds(columns, cells):
     assert detect_label(columns, cells) == detect_roles(columns, cells).label
     arrow = [pa.array(c, type=pa.string()) for c in cells]
     assert detect_label(columns, arrow) == detect_roles(columns, cells).label
-
-
-def _messy_sheet_cells(rows: int, seed: int = 0) -> tuple[list[str], list]:
-    rng = np.random.default_rng(seed)
-    height = [f"{v:.1f}" for v in rng.normal(66, 4, rows)]  # inches
-    height[3], height[10] = "5'7\"", "tall"
-    weight = [f"{v:.1f}".replace(".", ",") if i % 7 == 0 else f"{v:.1f}" for i, v in enumerate(rng.normal(60, 9, rows))]
-    weight[5], weight[6] = "", "n/a"
-    foot = [f"{v:.2f}" for v in rng.normal(25, 2, rows)]
-    foot[8] = "1e999"
-    gender = [["F", "M", "", "female", "?", None][i % 6] for i in range(rows)]
-    columns = ["height (in)", "gender", "weight", "foot"]
-    return columns, [height, gender, weight, foot]
-
-
-@pytest.mark.parametrize("as_arrow", [False, True])
-def test_the_sheet_parses_alike_on_one_core_and_two(monkeypatch, as_arrow):
-    columns, cells = _messy_sheet_cells(3000)
-    make = (lambda c: pa.array(c, type=pa.string())) if as_arrow else obj
-    roles = Roles(1, (0, 2, 3), {0: "in", 2: None, 3: None})
-    one = Sheet.from_table(columns, [make(c) for c in cells], roles)
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
-    threads = []
-    real = _parallel.run
-    monkeypatch.setattr(_parallel, "run", lambda fn, items: threads.append(_parallel.cores()) or real(fn, items))
-    with _parallel.second_core():
-        two = Sheet.from_table(columns, [make(c) for c in cells], roles)
-    assert threads == [2]  # the parse asked for both cores
-    for f in roles.features:
-        np.testing.assert_array_equal(one.values(f), two.values(f))
-        assert one.issues(f).tolist() == two.issues(f).tolist()
-        np.testing.assert_array_equal(one.converted(f), two.converted(f))
-    # The messy cells were read as such: a height in feet, words, a number too large.
-    assert one.converted(0)[3] and one.issues(0)[10] and one.issues(3)[8]
-    np.testing.assert_array_equal(one.label_missing(), two.label_missing())
-    assert one.label_missing().sum() == 1500  # "", "?" and None: three of every six rows
