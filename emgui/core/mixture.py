@@ -80,6 +80,8 @@ _QUAD_MAX_COLUMNS = 15
 _QUAD_MAX_BYTES = 256 * 2**20
 _LLOYD_ITERATIONS = 20
 _KMEANS_ROWS = 20_000
+#: Values of the (centres, rows, features) block :meth:`EMFit._nearest` computes at once (8 MB).
+_NEAREST_VALUES = 1 << 20
 #: The covariance models: one per class, or one shared by all classes.
 COVARIANCES = ("separate", "shared")
 
@@ -1902,16 +1904,27 @@ class EMFit:
     def _nearest(self, rows: np.ndarray, centres: np.ndarray) -> np.ndarray:
         """Index of the nearest centre for each row (the first of equals), shape (n,).
 
-        A centre at a time (argmin's answer for finite distances): an argmin
-        over axis=1 of an (n, K) stack took as long as the distances.
+        Every centre's distances at once, a block of rows at a time: the
+        same numbers as :meth:`_dist2` gives a centre at a time (the same
+        operations on each value, each row's sum in the same order), in a
+        few numpy calls instead of three a centre (k-means of the model
+        choice: ~40 % less time in its steps, issue 14).  Then a centre at
+        a time (argmin's answer for finite distances): an argmin over an
+        (n, K) stack took as long as the distances.
         """
-        best = self._dist2(rows, centres[0])
-        nearest = np.zeros(len(best), dtype=np.intp)
-        for j in range(1, len(centres)):
-            dist = self._dist2(rows, centres[j])
-            closer = dist < best
-            np.copyto(best, dist, where=closer)
-            nearest[closer] = j
+        n, k = rows.shape[0], len(centres)
+        nearest = np.zeros(n, dtype=np.intp)
+        step = max(1, _NEAREST_VALUES // max(1, k * rows.shape[1]))
+        for start in range(0, n, step):
+            z = (rows[None, start : start + step] - centres[:, None, :]) / self._spread
+            dist = np.einsum("kij,kij->ki", z, z)
+            del z
+            best = dist[0]
+            near = nearest[start : start + step]
+            for j in range(1, k):
+                closer = dist[j] < best
+                np.copyto(best, dist[j], where=closer)
+                near[closer] = j
         return nearest
 
     def _lloyd(self, rows: np.ndarray, centres: np.ndarray, scale: float, anchored: bool = True) -> None:
@@ -1925,19 +1938,14 @@ class EMFit:
         if not anchored:
             n_lab = np.zeros_like(n_lab)
         assign = None
+        columns = np.ascontiguousarray(rows.T)  # each feature's values side by side, for bincount
         for _ in range(_LLOYD_ITERATIONS):
             new = self._nearest(rows, centres)
             if assign is not None and np.array_equal(new, assign):
                 break
             assign = new
             counts = scale * np.bincount(assign, minlength=k)
-            sums = scale * np.stack(
-                [
-                    np.bincount(assign, weights=rows[:, f], minlength=k)
-                    for f in range(rows.shape[1])
-                ],
-                axis=1,
-            )
+            sums = scale * np.stack([np.bincount(assign, weights=col, minlength=k) for col in columns], axis=1)
             tot = n_lab + counts
             ok = tot > 0
             centres[ok] = (n_lab[ok, None] * m_lab[ok] + sums[ok]) / tot[ok, None]

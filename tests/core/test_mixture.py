@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emgui.core import _mixture_fast as fast
+from emgui.core import mixture
 from emgui.core.mixture import (
     EMFit,
     MixtureError,
@@ -964,3 +965,19 @@ def test_repeat_in_blocks_is_np_repeat(seed):
     got, want = _repeat(values, counts), np.repeat(values, counts)
     assert got.dtype == want.dtype and np.array_equal(got.view(np.int64), want.view(np.int64))
     assert _repeat(values, np.zeros(n, dtype=np.int64)).shape == (0,)
+
+
+@pytest.mark.parametrize("block", [1 << 20, 7])
+@pytest.mark.parametrize(("n", "dim", "k"), [(1, 1, 1), (500, 1, 3), (2000, 5, 3), (777, 8, 6)])
+def test_nearest_centre_is_the_first_of_the_smallest_distances(monkeypatch, block, n, dim, k):
+    """k-means' assignment, all centres at once a block at a time, is the one-centre-at-a-time answer."""
+    monkeypatch.setattr(mixture, "_NEAREST_VALUES", block)  # 7: many blocks, some of one row
+    rng = np.random.default_rng(n + dim + k)
+    X = np.round(rng.normal(170, 9, (n, dim)), 1)  # values on a grid: ties between centres happen
+    fit = mixture.EMFit(X, None, k)
+    centres = X[rng.integers(0, n, k)].copy()
+    if k > 2:
+        centres[2] = centres[1]  # two equal centres: the first wins
+    dist = np.stack([fit._dist2(X, c) for c in centres])
+    expected = np.argmin(dist, axis=0)  # the first of equals
+    np.testing.assert_array_equal(fit._nearest(X, centres), expected)
