@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from cellarrays import obj
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,13 +33,6 @@ from emgui.core.fill import export_table, fill_sheet, prepare_fit
 from emgui.core.sheet import Sheet, _format_probabilities
 
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-
-
-def obj(values) -> np.ndarray:
-    values = list(values)
-    arr = np.empty(len(values), dtype=object)
-    arr[:] = values
-    return arr
 
 
 # --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cellarrays import obj
 
 from emgui.core import mixture
 from emgui.core.fill import (
@@ -18,13 +19,6 @@ from emgui.core.fill import (
 from emgui.core.sheet import FILLED, UNCERTAIN, USER, Roles, Sheet
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-
-
-def obj(values):
-    values = list(values)
-    a = np.empty(len(values), dtype=object)
-    a[:] = list(values)
-    return a
 
 
 def load_students():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cellarrays import obj
 from scipy import optimize, stats
 
 from emgui.core import mixture, trust
@@ -27,12 +28,6 @@ from emgui.core.fill import (
 from emgui.core.sheet import FILLED, USER, Roles, Sheet
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-
-
-def obj(values):
-    a = np.empty(len(values), dtype=object)
-    a[:] = list(values)
-    return a
 
 
 def classes_with_blanks(n=300, seed=0, blank=0.15, hidden=0.5):
@@ -281,7 +276,6 @@ def test_missing_patterns_count_blank_cells_together():
         {"blank": ["weight"], "rows": 1},
     ], key=str)
     assert sum(p["rows"] for p in pats) == sheet.n_rows
-
 
 
 def test_missing_patterns_agree_with_a_plain_count_of_rows():

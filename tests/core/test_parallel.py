@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+from cellarrays import obj
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,13 +29,6 @@ from emgui.core import _parallel, fileio
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-
-
-def obj(values) -> np.ndarray:
-    values = list(values)
-    arr = np.empty(len(values), dtype=object)
-    arr[:] = values
-    return arr
 
 
 def _cores(mp: pytest.MonkeyPatch, n: int) -> None:

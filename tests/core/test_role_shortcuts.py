@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
+from cellarrays import obj
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,13 +25,6 @@ from emgui.core import sheet as sheetmod
 from emgui.core.sheet import detect_label, detect_roles, no_measurement
 
 PROPS = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
-
-
-def obj(values) -> np.ndarray:
-    values = list(values)
-    arr = np.empty(len(values), dtype=object)
-    arr[:] = values
-    return arr
 
 
 def _share(raw) -> float:

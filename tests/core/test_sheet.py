@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from cellarrays import obj as cell_array
 
 from emgui.core.sheet import (
     FILLED,
@@ -18,9 +19,7 @@ from emgui.core.sheet import (
 
 
 def obj(*values):
-    a = np.empty(len(values), dtype=object)
-    a[:] = values
-    return a
+    return cell_array(values)
 
 
 def small_sheet():

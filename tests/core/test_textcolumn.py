@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pyarrow as pa
 import pytest
+from cellarrays import obj
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,13 +31,6 @@ _TEXT = st.one_of(
     st.just(""),
     st.text(alphabet=st.sampled_from("aZé ü😀,'=\t\n1"), min_size=1, max_size=6),
 )
-
-
-def obj(values) -> np.ndarray:
-    values = list(values)
-    arr = np.empty(len(values), dtype=object)
-    arr[:] = values
-    return arr
 
 
 def as_cells(values) -> np.ndarray:

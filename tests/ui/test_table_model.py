@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cellarrays import obj as cell_array
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QApplication
@@ -48,9 +49,7 @@ def row_of(sheet: Sheet, name: str) -> int:
 
 
 def obj(*values):
-    a = np.empty(len(values), dtype=object)
-    a[:] = values
-    return a
+    return cell_array(values)
 
 
 @pytest.fixture
