@@ -1907,8 +1907,8 @@ class EMFit:
         Every centre's distances at once, a block of rows at a time: the
         same numbers as :meth:`_dist2` gives a centre at a time (the same
         operations on each value, each row's sum in the same order), in a
-        few numpy calls instead of three a centre (k-means of the model
-        choice: ~40 % less time in its steps, issue 14).  Then a centre at
+        few numpy calls instead of three a centre (the 5-feature model
+        choice on 10,000 rows ~3 % faster, issue 14).  Then a centre at
         a time (argmin's answer for finite distances): an argmin over an
         (n, K) stack took as long as the distances.
         """
