@@ -177,10 +177,20 @@ def test_quoted_newlines_delimiters_and_quotes(tmp_path):
     assert as_lists(t) == [["Smith, Ann", 'say "hi"'], ["line one\nline two", "'single'"]]
 
 
-def test_blank_lines_skipped_and_trailing_empty_rows_dropped(tmp_path):
-    p = write_bytes(tmp_path / "b.csv", b"a,b\n\n1,2\n,\n3,\n,\n,\n")
-    t = read_table(p)
-    assert as_lists(t) == [["1", None, "3"], ["2", None, None]]
+@pytest.mark.parametrize("arrow", [False, True])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"a,b\n\n1,2\n,\n3,\n,\n,\n", [["1", None, "3"], ["2", None, None]]),
+        (b"a,b\n1,2\n,\n,4\n", [["1", None, None], ["2", None, "4"]]),  # the last row has a cell: all kept
+        (b"a,b\n,\n,\n", [[], []]),
+    ],
+)
+def test_blank_lines_skipped_and_trailing_empty_rows_dropped(tmp_path, arrow, data, expected):
+    # arrow=True: the command line's Arrow columns, which end at the last row with a cell too.
+    p = write_bytes(tmp_path / "b.csv", data)
+    t = read_table(p, arrow=arrow)
+    assert [[None if v is None else str(v) for v in c.to_pylist()] if arrow else list(c) for c in t.cells] == expected
 
 
 def test_duplicate_and_blank_column_names_kept(tmp_path):
