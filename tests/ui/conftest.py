@@ -152,3 +152,23 @@ def warnings(monkeypatch):
 
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake))
     return shown
+
+
+@pytest.fixture
+def shown_window(qtbot, isolated_settings, warnings, monkeypatch):
+    """A ``MainWindow`` shown and active, settings of its own, warnings collected, unsaved changes discarded.
+
+    Waits for its threads at the end, and leaves it clean (no question on close).
+    """
+    from emgui.ui import dialogs
+    from emgui.ui.window import MainWindow
+
+    monkeypatch.setattr(dialogs, "ask_unsaved_changes", lambda parent, name: "discard")
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    yield w
+    w.controller.wait(10_000)
+    w.undo_stack.setClean()

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import QComboBox
 import emgui.core.fill as core_fill
 from emgui.core import recovery as core_recovery
 from emgui.core.sheet import Sheet, SheetError
-from emgui.ui import dialogs
 from emgui.ui.commands import (
     GroupCommand,
     InsertRowsCommand,
@@ -32,7 +31,6 @@ from emgui.ui.commands import (
 )
 from emgui.ui.recovery import RecoveryKeeper
 from emgui.ui.table_model import SheetTableModel
-from emgui.ui.window import MainWindow
 
 MESSY = Path(__file__).resolve().parent.parent / "data" / "messy_class.csv"
 NAME, GENDER, CONF, HEIGHT = range(4)
@@ -44,16 +42,9 @@ pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagate
 
 
 @pytest.fixture
-def window(qtbot, isolated_settings, warnings, monkeypatch):
-    monkeypatch.setattr(dialogs, "ask_unsaved_changes", lambda parent, name: "discard")
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    assert w.open_path(MESSY)
-    yield w
-    w.controller.wait(10_000)
+def window(shown_window):
+    assert shown_window.open_path(MESSY)
+    return shown_window
 
 
 def _raise(exc: BaseException):

@@ -20,15 +20,8 @@ pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagate
 
 
 @pytest.fixture
-def window(qtbot, isolated_settings, warnings, monkeypatch):
-    monkeypatch.setattr(dialogs, "ask_unsaved_changes", lambda parent, name: "discard")
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    yield w
-    w.undo_stack.setClean()
+def window(shown_window):
+    return shown_window
 
 
 # -- 10. MainWindow in parts -------------------------------------------------------
