@@ -480,7 +480,10 @@ def _run_fill(args) -> int:
     fileio.release_memory()
     dialect = table.meta.get("dialect")
     decimal = getattr(dialect, "decimal", ".") or "."
-    exported_columns, exported = export_table(sheet, numbers, decimal, arrow=True)
+    # A CSV's mark columns are made as its blocks are written (by the
+    # writer's threads); XLSX, Parquet and draws take whole columns.
+    blocks = out.suffix.lower() in (".csv", ".tsv") and draws is None
+    exported_columns, exported = export_table(sheet, numbers, decimal, arrow=True, mark_blocks=blocks)
     filled_features = set() if numbers is None else {int(i) for i in np.unique(numbers.features)}
     for i, f in enumerate(sheet.roles.features):
         if not sheet.converted(f).any() and i not in filled_features:

@@ -1166,7 +1166,8 @@ def _number_text(values: np.ndarray, decimal: str = ".") -> np.ndarray:
 
 
 def export_table(
-    sheet: Sheet, numbers: NumberFill | None = None, decimal: str = ".", *, arrow: bool = False
+    sheet: Sheet, numbers: NumberFill | None = None, decimal: str = ".", *, arrow: bool = False,
+    mark_blocks: bool = False,
 ) -> tuple[list[str], list[np.ndarray]]:
     """Columns and cells as the ``emgui-cli fill`` contract writes them.
 
@@ -1183,10 +1184,14 @@ def export_table(
     the mark columns as Arrow text too, and a height column with no cell
     converted left as the sheet holds it, so a million rows need no ``str``
     per filled cell or per height, and the label column is the sheet's own
-    array (not a copy: write it, do not change it).
+    array (not a copy: write it, do not change it).  ``mark_blocks`` (with
+    ``arrow``, for a UTF-8 CSV): the two mark columns made a block of rows at
+    a time as they are written (see :meth:`Sheet.to_table`).
     """
     # The issue columns included; the numbers' below.
-    columns, cells = sheet.to_table(marks=True, numbers=False, arrow_marks=arrow, copy=not arrow)
+    columns, cells = sheet.to_table(
+        marks=True, numbers=False, arrow_marks=arrow, copy=not arrow, mark_blocks=arrow and mark_blocks
+    )
     if numbers is None:
         numbers = numbers_of(sheet)
     for f in sheet.roles.features:

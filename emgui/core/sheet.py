@@ -1824,13 +1824,18 @@ class Sheet:
     # -- output ------------------------------------------------------------------
 
     def to_table(
-        self, *, marks: bool = True, numbers: bool = True, arrow_marks: bool = False, copy: bool = True
+        self, *, marks: bool = True, numbers: bool = True, arrow_marks: bool = False, copy: bool = True,
+        mark_blocks: bool = False,
     ) -> tuple[list[str], list[np.ndarray]]:
         """Columns and raw cells for saving; with ``<label>_imputed/_confidence/_note``,
         ``<feature>_issue`` and the filled numbers' columns added (``marks``).
 
         ``arrow_marks``: ``<label>_imputed`` and ``_confidence`` as Arrow
         text (see :func:`mark_cells`), no Python ``str`` per filled row.
+        ``mark_blocks`` (with ``arrow_marks``): those two as
+        :class:`~emgui.core.fileio.ColumnBlocks`, made a block of rows at a
+        time as a CSV is written (by the writer's threads on the command
+        line) from the sheet's own marks, which must not change meanwhile.
         ``copy`` False: the sheet's own object arrays, not copies (for a
         caller that writes them at once and changes neither them nor the sheet).
 
@@ -1847,7 +1852,10 @@ class Sheet:
         ]
         if marks and self._roles.label is not None:
             name = self._columns[self._roles.label]
-            imputed, conf = mark_cells(self.provenance, self.confidence, arrow=arrow_marks)
+            if arrow_marks and mark_blocks:
+                imputed, conf = _mark_blocks(self.provenance, self.confidence)
+            else:
+                imputed, conf = mark_cells(self.provenance, self.confidence, arrow=arrow_marks)
             columns += [name + "_imputed", name + "_confidence"]
             cells += [imputed, conf]
             notes = self.note_column()
@@ -1917,6 +1925,29 @@ def mark_cells(
     if shown.any():
         conf[shown] = _format_probabilities(confidence[shown])
     return imputed, conf
+
+
+def _mark_blocks(provenance: np.ndarray, confidence: np.ndarray):
+    """The ``_imputed`` and ``_confidence`` columns of :func:`mark_cells` (``arrow``), made a block at a time.
+
+    Each block's cells are those of the whole columns (``uncertain`` is the
+    whole sheet's).  A CSV writer makes them as it writes each block, beside
+    the next ones on the command line's second core (issue 14: ~45 ms of a
+    1M-row fill's export done in the writer's threads).
+    """
+    from . import _arrowtext as at
+    from .fileio import ColumnBlocks
+
+    uncertain = bool((provenance == UNCERTAIN).any())
+    n = len(provenance)
+
+    def imputed(start: int, stop: int):
+        return at.bools_as_text(provenance[start:stop] == FILLED)
+
+    def confidence_text(start: int, stop: int):
+        return mark_cells(provenance[start:stop], confidence[start:stop], arrow=True, uncertain=uncertain)[1]
+
+    return ColumnBlocks(n, imputed), ColumnBlocks(n, confidence_text)
 
 
 def _probability_bytes(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -670,3 +670,31 @@ def test_no_measurement_is_the_same_for_arrow_text_and_objects(name, cells, expe
         assert as_objects is None
     else:
         assert expected in as_objects and f"column '{name}'" in as_objects
+
+
+@pytest.mark.parametrize("uncertain", [False, True])
+def test_mark_columns_made_block_by_block_are_the_whole_columns(tmp_path, monkeypatch, uncertain):
+    # The command line's CSV output: its mark columns made as each block is
+    # written (in the writer's threads); an uncertain row anywhere shows every
+    # block's blank guesses too, as the whole column does.
+    from emgui.core.sheet import FILLED, UNCERTAIN, USER, Roles, Sheet
+
+    monkeypatch.setattr(fileio, "_CSV_CHUNK_ROWS", 64)  # many blocks, one partly past the end
+    rng = np.random.default_rng(5)
+    n = 1000
+    labels = np.where(rng.random(n) < 0.6, rng.choice(["F", "M"], n), None).astype(object)
+    sheet = Sheet(["gender", "height"], [labels, np.array([f"{v:.1f}" for v in rng.normal(170, 9, n)], dtype=object)],
+                  Roles(0, (1,), {1: "cm"}))
+    prov = np.where(labels == None, FILLED, USER).astype(np.int8)  # noqa: E711 - elementwise
+    if uncertain:
+        prov[np.flatnonzero(prov == FILLED)[-1]] = UNCERTAIN  # in the last block only
+    sheet.provenance, sheet.confidence = prov, np.where(prov != USER, rng.random(n), np.nan)
+    whole_cols, whole = export_table(sheet, arrow=True)
+    block_cols, blocks = export_table(sheet, arrow=True, mark_blocks=True)
+    assert block_cols == whole_cols
+    assert any(isinstance(c, fileio.ColumnBlocks) for c in blocks)
+    for a, b in zip(whole, blocks, strict=True):
+        assert fileio.object_cells(b).tolist() == fileio.object_cells(a).tolist()
+    for name, cells in (("whole.csv", whole), ("blocks.csv", blocks)):
+        fileio.write_table(tmp_path / name, whole_cols, cells)
+    assert (tmp_path / "blocks.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
