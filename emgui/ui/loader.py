@@ -92,10 +92,10 @@ def arrow_on_malloc() -> None:
     each keeps the blocks freed in it for its own reuse, so a sheet's
     temporaries that went through both held memory in both at once, and
     :func:`release_memory`'s trims reach only glibc's.  With one heap the
-    window's peak over open, sort, fill and refit of a million rows
-    (``benchmarks/bench_window.py --rows 1000000``; issue 14 item 3, the
-    target 300 MB) was 10-20 MB lower; see the README's scale table.  The
-    window only: the command line keeps Arrow's default.
+    peak of opening a million rows (``benchmarks/bench_window.py --rows
+    1000000``; issue 14 item 3, the window's peak <= 300 MB) was 10-15 MB
+    lower in alternating runs; see the README ("What moves the window's
+    peak").  The window only: the command line keeps Arrow's default.
     """
     import pyarrow as pa
 
