@@ -119,7 +119,7 @@ def release_memory_in_background() -> threading.Thread:
 
 
 def preload_readers(*, freeze_gc: bool = False) -> threading.Thread:
-    """Import Arrow's CSV reader and the file module in a background thread, ahead of the first open.
+    """Import Arrow's CSV reader in a background thread, ahead of the first open.
 
     Loading pyarrow's libraries holds the interpreter lock for ~50 ms at a
     time (extension modules load with it held); done during the first open,
@@ -147,11 +147,6 @@ def preload_readers(*, freeze_gc: bool = False) -> threading.Thread:
             pass
         else:
             arrow_on_malloc()
-        # The first open imported the file module on the GUI thread: 20-30 ms
-        # of the window's longest pause at 5M rows (issue 14 item 3, open
-        # <= 50 ms; ``bench_window.py --rows 5000000``).
-        import emgui.core._arrowtext  # noqa: F401
-        import emgui.core.fileio  # noqa: F401
         if freeze_gc:
             gc.freeze()
 
