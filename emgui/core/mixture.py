@@ -745,16 +745,19 @@ def _imputed_for_start(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
             "leave it out or enter some values."
         )
     counts = observed.sum(axis=0)
-    column = np.where(observed, x, 0.0).sum(axis=0) / counts
-    out = np.where(observed, x, column)
-    for j in range(k):
-        rows = labels == j
-        obs = observed[rows]
-        have = obs.sum(axis=0)
-        if not rows.any() or not have.any():
-            continue
-        mean = np.where(have > 0, np.where(obs, x[rows], 0.0).sum(axis=0) / np.maximum(have, 1), column)
-        out[rows] = np.where(obs, x[rows], mean)
+    # Values near the largest float overflow a sum to inf: such a start is
+    # refused right after as too far apart (see _summarise), not warned of.
+    with np.errstate(over="ignore"):
+        column = np.where(observed, x, 0.0).sum(axis=0) / counts
+        out = np.where(observed, x, column)
+        for j in range(k):
+            rows = labels == j
+            obs = observed[rows]
+            have = obs.sum(axis=0)
+            if not rows.any() or not have.any():
+                continue
+            mean = np.where(have > 0, np.where(obs, x[rows], 0.0).sum(axis=0) / np.maximum(have, 1), column)
+            out[rows] = np.where(obs, x[rows], mean)
     return out
 
 

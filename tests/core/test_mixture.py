@@ -993,3 +993,14 @@ def test_repeat_in_blocks_is_np_repeat(seed):
     got, want = _repeat(values, counts), np.repeat(values, counts)
     assert got.dtype == want.dtype and np.array_equal(got.view(np.int64), want.view(np.int64))
     assert _repeat(values, np.zeros(n, dtype=np.int64)).shape == (0,)
+
+
+def test_blank_values_beside_values_near_the_largest_float_are_refused_not_warned_of():
+    # Found by tests/core/test_roundtrip_fuzz.py: the start's column means
+    # overflowed (a RuntimeWarning, an error under the test settings).
+    from emgui.core.mixture import MixtureError
+
+    x = np.array([[120.0, np.nan], [np.nan, 1.0], [np.nan, 1e308], [120.0, 0.0], [120.0, 1e308], [121.0, 0.0]])
+    labels = np.array([0, 0, -1, 0, -1, 0])
+    with pytest.raises(MixtureError, match="too far apart"):
+        fit(x, labels, 2)
