@@ -924,8 +924,8 @@ class FillJob:
         # The values with unusual cells blank are a copy of the fit input's
         # whenever a value was set aside: the window keeps a finished job
         # (a replan, the multiple imputations), and a refit made its own
-        # beside it (a million rows: 8 MB more at the refit's peak; issue 14
-        # item 3, the window's peak <= 300 MB).  Made again if asked for.
+        # beside it (one feature, a million rows: 8 MB at once more; issue
+        # 14 item 3, the window's peak <= 300 MB).  Made again if asked for.
         self._X_fit = None
         report = FillReport(
             result=result, classes=classes, names=names, unnamed=unnamed,
