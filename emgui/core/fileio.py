@@ -352,6 +352,7 @@ def write_table(
     schema=None,
     progress: Progress = None,
     cancel: Cancel = None,
+    block_rows: int | None = None,
 ) -> list[str]:
     """Write a table to CSV, TSV, XLSX or Parquet, atomically.
 
@@ -409,6 +410,10 @@ def write_table(
         :func:`emgui.core._parallel.second_core` (the command line), a CSV's
         next rows may be made into text on another core while these are
         written, the same bytes.
+    block_rows : int, optional
+        CSV/TSV: rows made into text at a time (default 65,536; the same
+        bytes whatever it is); fewer take less memory at once and a little
+        more time.
 
     Returns
     -------
@@ -460,7 +465,7 @@ def write_table(
             if dialect.decimal != "." and computed:
                 cols = [_decimal_comma(object_cells(c)) if j in computed else c for j, c in enumerate(cols)]
             encoding = _writable_encoding(name, dialect.encoding, columns, cols, warnings)
-            _write_csv(path, columns, cols, n_rows, replace(dialect, encoding=encoding), report)
+            _write_csv(path, columns, cols, n_rows, replace(dialect, encoding=encoding), report, block_rows)
     except OSError as exc:
         raise _save_error(name, path, exc) from exc
     report(1.0)
@@ -2052,7 +2057,9 @@ def _write_csv(
     n_rows: int,
     dialect: Dialect,
     report: _Reporter,
+    block_rows: int | None = None,
 ) -> None:
+    block_rows = block_rows or _CSV_CHUNK_ROWS
     delimiter, eol = dialect.delimiter, dialect.line_ending
     header = _csv_safe(_object_array(columns))
     # Rows holding these get every field quoted.  "\r": Python < 3.13 leaves
@@ -2075,10 +2082,10 @@ def _write_csv(
         first = quoted if columns and columns[0].startswith("\ufeff") else plain
         _write_csv_rows(first, quoted, [header[j : j + 1] for j in range(len(header))], special)
         arrow = utf8 and plain is not quoted and any(_is_arrow_text(c) or isinstance(c, ColumnBlocks) for c in cols)
-        starts = range(0, n_rows, _CSV_CHUNK_ROWS)
+        starts = range(0, n_rows, block_rows)
 
         def arrow_bytes(start: int) -> bytes | None:
-            chunk = [_rows(c, start, min(start + _CSV_CHUNK_ROWS, n_rows)) for c in cols]
+            chunk = [_rows(c, start, min(start + block_rows, n_rows)) for c in cols]
             return _csv_bytes_arrow(chunk, delimiter, special)
 
         # A batch caller (the command line): the next chunks' bytes are made
@@ -2090,7 +2097,7 @@ def _write_csv(
         else:
             made = map(arrow_bytes, starts)
         for start, data in zip(starts, made, strict=True):
-            stop = min(start + _CSV_CHUNK_ROWS, n_rows)
+            stop = min(start + block_rows, n_rows)
             if data is not None:
                 f.flush()  # the text layer's pending output goes first
                 f.buffer.write(data)

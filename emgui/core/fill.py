@@ -848,10 +848,23 @@ class FillJob:
     def _kept(self) -> tuple[np.ndarray, np.ndarray]:
         """The fit's rows: unusual cells blank (the row takes part through its other values)."""
         fi = self.fit_input
-        X = fi.X if self.keep is None else self._X_fit
-        if self.keep is None or self.keep.all():
+        if self.keep is None:
+            return fi.X, fi.labels
+        X = self._values_fit()
+        if self.keep.all():
             return X, fi.labels
         return X[self.keep], fi.labels[self.keep]
+
+    def _kept_labels(self) -> np.ndarray:
+        """The labels of :meth:`_kept`'s rows, without a copy of their values."""
+        fi = self.fit_input
+        return fi.labels if self.keep is None or self.keep.all() else fi.labels[self.keep]
+
+    def _values_fit(self) -> np.ndarray:
+        """The fit input's values with the unusual cells blank; made again once :meth:`finish` let it go."""
+        if self._X_fit is None:
+            self._X_fit, _ = _set_aside(self.fit_input.X, self.unusual)
+        return self._X_fit
 
     # -- step 3 ---------------------------------------------------------------------
 
@@ -908,6 +921,12 @@ class FillJob:
         self.temperature = temperature
         self.result, self.classes, self.unnamed = result, classes, unnamed
         plan = self.plan(result, classes, unnamed, temperature)
+        # The values with unusual cells blank are a copy of the fit input's
+        # whenever a value was set aside: the window keeps a finished job
+        # (a replan, the multiple imputations), and a refit made its own
+        # beside it (one feature, a million rows: 8 MB at once more; issue
+        # 14 item 3, the window's peak <= 300 MB).  Made again if asked for.
+        self._X_fit = None
         report = FillReport(
             result=result, classes=classes, names=names, unnamed=unnamed,
             covariance=c.covariance, candidates=self.candidates, check=check,
@@ -992,7 +1011,7 @@ class FillJob:
         one-hot for a typed label, the calibrated posterior given the observed values otherwise."""
         from . import trust
 
-        _, labels = self._kept()
+        labels = self._kept_labels()
         post = np.array(result.posteriors_of(kept), dtype=np.float64)
         lab = labels[kept].astype(np.intp)
         typed = lab >= 0
@@ -1017,7 +1036,7 @@ class FillJob:
         # The parameters are estimates, from each class's share of the rows
         # fitted (the typed rows alone when they decide): the intervals carry
         # that uncertainty too, which matters for classes of a few dozen rows.
-        _, labels = self._kept()
+        labels = self._kept_labels()
         n_fit = int(np.count_nonzero(labels >= 0)) if self.typed_only else len(labels)
         counts = np.asarray(result.weights) * n_fit
         value, low, high = mixture.impute(X[need], post, result.means, result.covariances,

@@ -351,8 +351,10 @@ def _canonical(rows: np.ndarray) -> np.ndarray:
     return rows[_canonical_order(rows)]
 
 
-#: Counts :func:`_sorted_by_counting` may keep: grid points times groups (8 bytes each: 8 MiB).
+#: Counts :func:`_counted_on_grid` may keep: grid points times groups (8 bytes each: 8 MiB).
 _GRID_COUNTS = 1 << 20
+#: Rows :func:`_counted_on_grid` checks and counts at a time.
+_GRID_BLOCK = 1 << 16
 #: The sample that picks the grid's decimals before every value is checked.
 _GRID_SAMPLE = 1000
 #: Keys that :func:`_sorted_on_grid` sorts in two halves on two cores, from this many on.
@@ -368,8 +370,8 @@ def _grid_scale(sample: np.ndarray) -> float | None:
     return None
 
 
-def _sorted_by_counting(col: np.ndarray, lab: np.ndarray, k: int):
-    """Each group's values sorted, by counting, when they lie on a decimal grid; else None.
+def _counted_on_grid(col: np.ndarray, lab: np.ndarray, k: int):
+    """How often each group takes each value of a decimal grid, when every value lies on one; else None.
 
     A measurement typed with at most 3 decimals ("162.3") reads as the
     float nearest ``i / 10**d`` for an integer ``i``, and ``i / 10**d`` gives
@@ -389,9 +391,11 @@ def _sorted_by_counting(col: np.ndarray, lab: np.ndarray, k: int):
 
     Returns
     -------
-    (parts, merged) or None
-        ``parts``: {-1: the blank rows' values, 0..k-1: each class's},
-        each sorted ascending; ``merged``: all values sorted.
+    (grid, counts) or None
+        ``grid``: (g,) float64, ascending; ``counts``: (g, k + 1), the
+        blank rows' count of each grid value in column 0, class j's in
+        column j + 1.  ``np.repeat(grid, counts[:, j + 1])`` is class j's
+        values sorted, ``np.repeat(grid, counts.sum(axis=1))`` every value.
     """
     n = col.shape[0]
     if n < _GRID_SAMPLE:
@@ -406,22 +410,29 @@ def _sorted_by_counting(col: np.ndarray, lab: np.ndarray, k: int):
     size = math.floor(hi * scale) - base + 2
     if size * (k + 1) > _GRID_COUNTS:
         return None
-    keys = np.rint(col * scale)
-    keys -= base
-    keys = keys.astype(np.intp)
-    if keys.min() < 0 or keys.max() >= size:
-        return None
     grid = (np.arange(size, dtype=np.float64) + base) / scale
-    if not np.array_equal(grid[keys].view(np.int64), col.view(np.int64)):
-        return None  # a value off the grid (or a -0.0): sort
-    # One count per (grid value, group): key * (k + 1) + label + 1.
-    keys *= k + 1
-    keys += lab
-    keys += 1
-    counts = np.bincount(keys, minlength=size * (k + 1)).reshape(size, k + 1)
-    del keys
-    parts = {j: _repeat(grid, counts[:, j + 1]) for j in range(-1, k)}
-    return parts, _repeat(grid, counts.sum(axis=1))
+    counts = np.zeros(size * (k + 1), dtype=np.intp)
+    # A block of rows at a time: the keys and their checks are a few
+    # temporaries of a block's size, not of every row's (a million rows:
+    # 16-24 MB at once, in the window's refit; issue 14 item 3, the 1M
+    # window's peak <= 300 MB).  Counts add up exactly.
+    block = max(_GRID_BLOCK, size * (k + 1))  # a block's bincount costs no more than its rows
+    for start in range(0, n, block):
+        part = col[start : start + block]
+        keys = np.rint(part * scale)
+        keys -= base
+        keys = keys.astype(np.intp)
+        if keys.min() < 0 or keys.max() >= size:
+            return None
+        if not np.array_equal(grid[keys].view(np.int64), part.view(np.int64)):
+            return None  # a value off the grid (or a -0.0): sort
+        # One count per (grid value, group): key * (k + 1) + label + 1.
+        keys *= k + 1
+        keys += lab[start : start + block]
+        keys += 1
+        counts += np.bincount(keys, minlength=size * (k + 1))
+        del keys
+    return grid, counts.reshape(size, k + 1)
 
 
 #: Values :func:`_repeat` writes per call of ``np.repeat``.
@@ -736,16 +747,19 @@ def _imputed_for_start(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
             "leave it out or enter some values."
         )
     counts = observed.sum(axis=0)
-    column = np.where(observed, x, 0.0).sum(axis=0) / counts
-    out = np.where(observed, x, column)
-    for j in range(k):
-        rows = labels == j
-        obs = observed[rows]
-        have = obs.sum(axis=0)
-        if not rows.any() or not have.any():
-            continue
-        mean = np.where(have > 0, np.where(obs, x[rows], 0.0).sum(axis=0) / np.maximum(have, 1), column)
-        out[rows] = np.where(obs, x[rows], mean)
+    # Values near the largest float overflow a sum to inf: such a start is
+    # refused right after as too far apart (see _summarise), not warned of.
+    with np.errstate(over="ignore"):
+        column = np.where(observed, x, 0.0).sum(axis=0) / counts
+        out = np.where(observed, x, column)
+        for j in range(k):
+            rows = labels == j
+            obs = observed[rows]
+            have = obs.sum(axis=0)
+            if not rows.any() or not have.any():
+                continue
+            mean = np.where(have > 0, np.where(obs, x[rows], 0.0).sum(axis=0) / np.maximum(have, 1), column)
+            out[rows] = np.where(obs, x[rows], mean)
     return out
 
 
@@ -1343,19 +1357,26 @@ class EMFit:
                 # stable sort merges runs in linear time): a million rows sort
                 # in ~50 ms less than sorting all of them and each group again.
                 col = x[:, 0]
-                counted = _sorted_by_counting(col, lab, k)
+                counted = _counted_on_grid(col, lab, k)
                 if counted is None:
                     parts = {j: np.sort(col[lab == j]) for j in range(-1, k)}
                     merged = np.concatenate(list(parts.values()))
                     merged.sort(kind="stable")
+                    self._init_shift(x, k, merged[:, None])
+                    del merged
                 else:
-                    parts, merged = counted
-                # Handed over, not copied: the merged order is not used
-                # after this (a refit's peak, five million rows: 38 MB less;
-                # issue 14 item 3).
+                    # On a grid, every value sorted is made, summarised and
+                    # let go before the groups are made from the same counts:
+                    # not both at once (a million rows: this set-up's traced
+                    # peak 25.6 -> 20.9 MB with the counting in blocks; the
+                    # window's refit, issue 14 item 3, <= 300 MB).
+                    grid, counts = counted
+                    merged = _repeat(grid, counts.sum(axis=1))
+                    self._init_shift(x, k, merged[:, None])
+                    del merged
+                    parts = {j: _repeat(grid, counts[:, j + 1]) for j in range(-1, k)}
+                    del grid, counts
                 del counted
-                self._init_shift(x, k, merged[:, None])
-                del merged
             elif sorted_rows is not None:
                 self._use_summary(sorted_rows.summary, k)  # its rows are centred already
             else:

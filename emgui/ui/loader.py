@@ -59,6 +59,8 @@ def _build(path: str, n_components: int | None, progress=None, cancel=None):
     from emgui.core.fill import FillError, prepare_fit
     from emgui.core.sheet import Sheet
 
+    with contextlib.suppress(ImportError):  # a dependency; the reader says what is wrong
+        arrow_on_malloc()  # also if the preloading thread has not got there yet
     # Arrow's columns as they are: the sheet keeps text-only columns packed
     # (a million names: ~15 MB instead of ~70 MB of Python strings).
     table = fileio.read_table(path, progress=progress, cancel=cancel, arrow=True)
@@ -81,6 +83,23 @@ def _build(path: str, n_components: int | None, progress=None, cancel=None):
             fit_input = prepare_fit(sheet, _components_for(sheet, n_components))
             _ = fit_input.histogram  # binned here too, off the GUI thread
     return sheet
+
+
+def arrow_on_malloc() -> None:
+    """Arrow's arrays from the C library's heap, as every other array of the window (Arrow's public switch).
+
+    Arrow's default pool is mimalloc, a second allocator beside glibc's:
+    each keeps the blocks freed in it for its own reuse, so a sheet's
+    temporaries that went through both held memory in both at once, and
+    :func:`release_memory`'s trims reach only glibc's.  With one heap the
+    peak of opening a million rows (``benchmarks/bench_window.py --rows
+    1000000``; issue 14 item 3, the window's peak <= 300 MB) was 10-15 MB
+    lower in alternating runs; see the README ("What moves the window's
+    peak").  The window only: the command line keeps Arrow's default.
+    """
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
 
 
 def release_memory() -> None:
@@ -126,6 +145,8 @@ def preload_readers(*, freeze_gc: bool = False) -> threading.Thread:
             import pyarrow.csv  # noqa: F401
         except ImportError:  # pragma: no cover - a dependency; the reader says what is wrong
             pass
+        else:
+            arrow_on_malloc()
         if freeze_gc:
             gc.freeze()
 

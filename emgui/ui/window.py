@@ -425,6 +425,11 @@ class MainWindow(FileActions, EditActions, FitActions, MissingReportActions, Vie
         if self._ready:
             return
         self._ready = True
+        # The file module too: imported by the first open, on this thread,
+        # it was 20-50 ms of the open's longest pause (issue 14 item 3, a 5M
+        # open <= 50 ms; bench_window.py --rows 5000000).  Here, not in the
+        # readers' thread: imported there it kept ~4 MB more of the heap.
+        import emgui.core.fileio  # noqa: F401
         from emgui.core.sheet import Sheet
         from emgui.ui.loader import preload_readers
         from emgui.ui.table_model import SheetTableModel

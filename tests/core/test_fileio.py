@@ -1238,3 +1238,10 @@ def test_a_column_made_in_blocks_writes_as_the_whole_column(tmp_path, monkeypatc
     back = fileio.read_table(tmp_path / name)
     assert [list(c) for c in back.cells] == [list(c) for c in fileio.read_table(whole).cells]
     assert fileio.object_cells(blocks).tolist() == texts.tolist()
+    if name.endswith(".csv"):
+        # Fewer rows at a time (the recovery copy's): the same bytes.
+        for rows in (1, 3, 11, 50):
+            asked.clear()
+            fileio.write_table(tmp_path / "fewer.csv", ["id", "x"], [texts, blocks], block_rows=rows)
+            assert (tmp_path / "fewer.csv").read_bytes() == whole.read_bytes()
+            assert asked[0] == (0, min(rows, 11)) and len(asked) == -(-11 // rows)

@@ -312,6 +312,49 @@ def test_preloading_the_readers_once_and_freezing_the_start_up_objects():
     assert out.stdout.split() == ["True", "True"]
 
 
+def test_the_started_window_has_the_file_module_so_the_first_open_does_not_import_it(tmp_path):
+    # Imported by the first open on the GUI thread it was 20-50 ms of a 5M open's longest pause.
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from emgui.ui.window import MainWindow\n"
+        "before = 'emgui.core.fileio' in sys.modules\n"
+        "w = MainWindow()\n"
+        "print(before, 'emgui.core.fileio' in sys.modules)\n"
+    )
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
+                         env=env)
+    assert out.stdout.split()[-2:] == ["False", "True"]
+
+
+def test_a_sheet_read_by_the_window_keeps_its_arrow_columns_in_the_c_heap(tmp_path):
+    """Arrow's arrays come from malloc, not a second allocator (mimalloc) beside it: issue 14, the
+    1M-row window's peak.  In a process of its own: the pool is process-wide."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "s.csv"
+    src.write_text("name,gender,height\n" + "".join(f"n{i},{'MF'[i % 2] if i % 3 else ''},{150 + i % 40}\n"
+                                                     for i in range(3000)))
+    code = (
+        "import pyarrow as pa\n"
+        "from emgui.ui import loader\n"
+        f"sheet = loader._build({str(src)!r}, 2)\n"
+        "assert sheet.n_rows == 3000 and sheet.is_packed(0)\n"  # the names: Arrow text
+        "print(pa.default_memory_pool().backend_name, pa.mimalloc_memory_pool().bytes_allocated(),\n"
+        "      pa.system_memory_pool().bytes_allocated() > 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["system", "0", "True"]
+
+
 def test_garbage_is_collected_only_in_the_gui_thread(window, qtbot):
     """A collection in a reader or fit thread could destroy Qt objects there."""
     import gc

@@ -204,6 +204,21 @@ def test_inserts_and_removals_emit_exact_rows(model, sheet):
     assert model.rowCount() == n + 2
 
 
+def test_the_unsorted_order_is_kept_as_int32_and_stays_right_through_inserts(model, sheet):
+    # Every row's number, kept as long as the sheet is shown: 4 bytes a row
+    # (issue 14, the 1M-row window's peak).
+    from emgui.ui.table_model import compute_order, prepare_row_numbers
+
+    order, identity, _ = compute_order(sheet, list(range(sheet.n_cols)), set(), "all", None)
+    assert identity and order.dtype == np.int32 and np.array_equal(order, np.arange(sheet.n_rows))
+    prepare_row_numbers(sheet.n_rows)  # as the loader thread makes them for a large sheet
+    assert compute_order(sheet, list(range(sheet.n_cols)), set(), "all", None)[0].dtype == np.int32
+    n = sheet.n_rows
+    sheet.insert_rows(2, 3)
+    names = [model.index(r, NAME).data(D) for r in range(model.rowCount() - 1)]
+    assert names == [sheet.text(r, NAME) for r in range(n + 3)]
+
+
 def test_commands_remove_scattered_rows_one_run_at_a_time(model, sheet):
     stack = QUndoStack()
     rec = Recorder(model)
