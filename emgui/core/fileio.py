@@ -1013,6 +1013,7 @@ def _validates(path: str, encoding: str, size: int, report: _Reporter) -> bool:
     # ASCII is valid in every 8-bit candidate: a block of it (the usual
     # case) needs no decoding, only the check, which is several times faster.
     ascii_ok = not wide and encoding in ("utf-8", "utf-8-sig", "cp1252", "latin-1")
+    utf8 = encoding in ("utf-8", "utf-8-sig")
     done = 0
     with open(path, "rb") as f:
         while block := f.read(_IO_BLOCK):
@@ -1020,7 +1021,7 @@ def _validates(path: str, encoding: str, size: int, report: _Reporter) -> bool:
                 return False
             try:
                 if not (ascii_ok and block.isascii() and not decoder.getstate()[0]):
-                    decoder.decode(block)
+                    decoder.decode(_non_ascii_runs(block) if utf8 else block)
             except UnicodeDecodeError:
                 return False
             done += len(block)
@@ -1029,6 +1030,34 @@ def _validates(path: str, encoding: str, size: int, report: _Reporter) -> bool:
         # A truncated file ends mid-character; errors="replace" on read covers it.
         decoder.decode(b"", final=True)
     return True
+
+
+def _non_ascii_runs(block: bytes) -> bytes:
+    """What UTF-8 decoding needs to see of ``block``: its runs of non-ASCII bytes, apart.
+
+    A UTF-8 character of several bytes has no byte below 0x80, and an ASCII
+    byte is a character of its own: the bytes are valid UTF-8 exactly when
+    each longest run of bytes from 0x80 up is, followed by what follows it.
+    So the runs are kept in order, each followed by one ASCII byte
+    (``\\n``, as the byte after it in the block is ASCII) except a run that
+    ends the block (a character may go on in the next block), with an ASCII
+    byte first when the block does not start with a run (a character cut at
+    the previous block's end must not go on).  Decoding that is decoding the
+    block, without making its text: a 41 MB file of names with a few
+    accents checked in ~9 ms of decoding instead of ~20 (issue 14).
+    """
+    arr = np.frombuffer(block, dtype=np.uint8)
+    high = np.flatnonzero(arr >= 0x80)
+    if not len(high):
+        return b"\n"
+    values = arr[high]
+    # Where, among the non-ASCII bytes, a run ends: before a gap, and the
+    # last one unless it ends the block.
+    ends = np.flatnonzero(np.diff(high) > 1) + 1
+    if high[-1] != len(arr) - 1:
+        ends = np.append(ends, len(values))
+    out = np.insert(values, ends, 10)
+    return (b"" if high[0] == 0 else b"\n") + out.tobytes()
 
 
 def _text_sample(path: str, encoding: str) -> str:

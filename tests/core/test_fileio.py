@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from emgui.core import fileio
@@ -1245,3 +1245,38 @@ def test_a_column_made_in_blocks_writes_as_the_whole_column(tmp_path, monkeypatc
             fileio.write_table(tmp_path / "fewer.csv", ["id", "x"], [texts, blocks], block_rows=rows)
             assert (tmp_path / "fewer.csv").read_bytes() == whole.read_bytes()
             assert asked[0] == (0, min(rows, 11)) and len(asked) == -(-11 // rows)
+
+
+# UTF-8 checked without making the text (fileio._non_ascii_runs): the same
+# answer as decoding every block, whatever the bytes and wherever the blocks end.
+_PIECES = st.one_of(
+    # Single bytes, lead and continuation bytes among ASCII: characters cut
+    # by block ends and by ASCII bytes, often.
+    st.sampled_from([b"a", b"\n", b"\xc3", b"\xa9", b"\xe4", b"\xb8", b"\xad", b"\xf0", b"\x9f"]),
+    st.text(alphabet="abc,;1.\n\"", max_size=8).map(lambda t: t.encode()),
+    st.sampled_from(["é", "ß", "中", "😀", "Ω"]).map(lambda t: t.encode()),
+    st.binary(min_size=1, max_size=3).filter(lambda b: b"\x00" not in b),  # stray or cut bytes
+    st.sampled_from([b"\xc3", b"\xe4\xb8", b"\xf0\x9f\x98", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80"]),
+)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(_PIECES, max_size=40), st.integers(1, 9), st.sampled_from(["utf-8", "utf-8-sig"]), st.booleans())
+@example([b"\xc3", b"a", b"\xa9"], 1, "utf-8", False)  # a character cut by the block's end, then ASCII
+@example([b"\xc3", b"a", b"\xa9"], 2, "utf-8", False)  # ... by an ASCII byte ending the block
+@example([b"\xc3", b"a", b"\xa9"], 9, "utf-8", False)  # ... by an ASCII byte inside the block
+def test_utf8_check_is_decoding_every_block(pieces, block, encoding, bom):
+    data = (codecs.BOM_UTF8 if bom else b"") + b"".join(pieces)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        for i in range(0, len(data), block):
+            decoder.decode(data[i : i + block])
+        expected = True
+    except UnicodeDecodeError:
+        expected = False
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fileio, "_IO_BLOCK", block)
+        path = os.path.join(folder, "t.csv")
+        with open(path, "wb") as f:
+            f.write(data)
+        assert fileio._validates(path, encoding, max(len(data), 1), fileio._Reporter(None, None)) == expected
