@@ -1416,13 +1416,22 @@ class EMFit:
             else:
                 rows = _canonical(x_full[lab_full == j]) - self._shift
             self._mean_lab[j] = rows.mean(axis=0)
-            self._scatter_lab[j] = _scatter(rows - self._mean_lab[j])
+            # In place: each group's rows are this loop's own (a copy, or a
+            # sorted part let go below), and a fresh (n, D) array costs its
+            # pages here (issue 14: the 5-feature fill's set-up).
+            rows -= self._mean_lab[j]
+            self._scatter_lab[j] = _scatter(rows)
+            del rows
 
         n_u = self._xu.shape[0]
         if n_u:
-            scale = _column_max(np.abs(self._xu))
+            # Each column's largest |value|, from its extremes: no |xu| copy.
+            scale = np.maximum(-_column_min(self._xu), _column_max(self._xu))
             self._scale = np.where(scale > 0, scale, 1.0)
-            self._radius = float(np.sqrt(((self._xu / self._scale) ** 2).sum(axis=1).max()))
+            unit = self._xu / self._scale
+            np.square(unit, out=unit)
+            self._radius = float(np.sqrt(unit.sum(axis=1).max()))
+            del unit
         else:
             self._scale = np.ones(dim)
             self._radius = 0.0
