@@ -155,15 +155,23 @@ def warnings(monkeypatch):
 
 
 @pytest.fixture
-def shown_window(qtbot, isolated_settings, warnings, monkeypatch):
-    """A ``MainWindow`` shown and active, settings of its own, warnings collected, unsaved changes discarded.
-
-    Waits for its threads at the end, and leaves it clean (no question on close).
-    """
+def discard_unsaved(monkeypatch):
+    """The unsaved-changes question answered "discard", without a dialog."""
     from emgui.ui import dialogs
-    from emgui.ui.window import MainWindow
 
     monkeypatch.setattr(dialogs, "ask_unsaved_changes", lambda parent, name: "discard")
+
+
+@pytest.fixture
+def shown_window(qtbot, isolated_settings, warnings):
+    """A ``MainWindow`` shown and active, settings of its own, warnings collected (the ``warnings`` fixture).
+
+    Waits for its threads at the end, and leaves it clean (no question on
+    close).  What the unsaved-changes question answers is the test's:
+    :func:`discard_unsaved`, or a fixture of its own, asked for before this one.
+    """
+    from emgui.ui.window import MainWindow
+
     w = MainWindow()
     qtbot.addWidget(w)
     w.show()

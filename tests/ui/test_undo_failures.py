@@ -42,9 +42,21 @@ pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagate
 
 
 @pytest.fixture
-def window(shown_window):
+def window(discard_unsaved, shown_window):
     assert shown_window.open_path(MESSY)
     return shown_window
+
+
+def _second_call_raises(real, calls: list, exc: BaseException):
+    """``real`` (a method) wrapped: each call's arguments kept in ``calls``; the second call raises ``exc``."""
+
+    def wrapped(self, *args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise exc
+        return real(self, *args)
+
+    return wrapped
 
 
 def _raise(exc: BaseException):
@@ -181,17 +193,9 @@ def test_clearing_two_ranges_is_all_or_none_and_leaves_no_macro_open(window, qtb
     selection = QItemSelection(model.index(0, HEIGHT), model.index(1, HEIGHT))
     selection.merge(QItemSelection(model.index(4, NAME), model.index(5, NAME)), QItemSelectionModel.SelectionFlag.Select)
     window.view.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-    set_block = Sheet.set_block
     calls = []
-
-    def second_write_fails(self, *args):
-        calls.append(args)
-        if len(calls) == 2:
-            raise MemoryError("no room")
-        return set_block(self, *args)
-
     with monkeypatch.context() as m:
-        m.setattr(Sheet, "set_block", second_write_fails)
+        m.setattr(Sheet, "set_block", _second_call_raises(Sheet.set_block, calls, MemoryError("no room")))
         qtbot.keyClick(window.view, Qt.Key.Key_Delete)
 
     assert "Clear Cells could not be done" in _message(qtbot, warnings)
@@ -311,17 +315,9 @@ def test_an_undo_of_scattered_rows_that_fails_halfway_removes_the_rows_it_put_ba
     before = _cells(sheet)
     assert stack.push(RemoveRowsCommand(sheet, [1, 2, 5, 8]))  # three runs: 8, 5, then 1-2
     done = _cells(sheet)
-    restore_rows = Sheet.restore_rows
     calls = []
-
-    def second_fails(self, removed):
-        calls.append(removed)
-        if len(calls) == 2:
-            raise MemoryError("no room")
-        return restore_rows(self, removed)
-
     with monkeypatch.context() as m:
-        m.setattr(Sheet, "restore_rows", second_fails)
+        m.setattr(Sheet, "restore_rows", _second_call_raises(Sheet.restore_rows, calls, MemoryError("no room")))
         stack.undo()
     assert len(calls) == 2 and _cells(sheet) == done and stack.index() == 1
     assert stack.failures == [stack.last_failure.message()] and stack.last_failure.rolled_back
@@ -334,17 +330,9 @@ def test_a_group_whose_undo_fails_in_its_second_part_is_done_again_whole(stack, 
     parts = [SetCellsCommand(sheet, [r], 0, [[f"x{r}"]], "Edit") for r in (1, 4, 7)]
     assert stack.push(GroupCommand(sheet, parts, "Clear Cells"))
     done = _cells(sheet)
-    restore = Sheet.restore
     calls = []
-
-    def second_fails(self, patch):
-        calls.append(patch)
-        if len(calls) == 2:
-            raise MemoryError("no room")
-        return restore(self, patch)
-
     with monkeypatch.context() as m:
-        m.setattr(Sheet, "restore", second_fails)
+        m.setattr(Sheet, "restore", _second_call_raises(Sheet.restore, calls, MemoryError("no room")))
         stack.undo()
     assert len(calls) == 2 and _cells(sheet) == done and stack.index() == 1
     assert stack.failures[0].startswith("Undo Clear Cells could not be done (MemoryError: no room)")

@@ -6,14 +6,13 @@ import re
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QCoreApplication, QPersistentModelIndex, QSettings, Qt
-from PySide6.QtWidgets import QComboBox, QHeaderView, QMessageBox, QTreeView
+from PySide6.QtCore import QPersistentModelIndex, Qt
+from PySide6.QtWidgets import QComboBox, QHeaderView, QTreeView
 
 from emgui.core.sheet import Roles, Sheet
 from emgui.ui import dialogs
 from emgui.ui.plot import MixturePlot, _PlainAxis
 from emgui.ui.table_model import SheetTableModel
-from emgui.ui.window import MainWindow
 
 NAME, GENDER, CONF, HEIGHT = range(4)
 FIT_TIMEOUT = 30_000
@@ -22,24 +21,9 @@ pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagate
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    QCoreApplication.setOrganizationName("emgui-tests")
-    QCoreApplication.setApplicationName("EM Gap Filler ux tests")
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(
-        QMessageBox, "warning", staticmethod(lambda parent, title, text, *a, **k: shown.append((title, text)))
-    )
-    monkeypatch.setattr(dialogs, "ask_unsaved_changes", lambda parent, name: "discard")
-    w = MainWindow()
-    w.warnings_shown = shown
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    yield w
-    w.controller.wait(10_000)
+def window(discard_unsaved, shown_window, warnings):
+    shown_window.warnings_shown = warnings
+    return shown_window
 
 
 def _sheet(names, genders, heights, extra: dict | None = None) -> Sheet:

@@ -50,14 +50,8 @@ def answers(monkeypatch):
 
 
 @pytest.fixture
-def window(qtbot, isolated_settings, warnings, answers):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    yield w
-    w.controller.wait(10_000)
+def window(answers, shown_window):
+    return shown_window
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagate
 
 
 @pytest.fixture
-def window(shown_window):
+def window(discard_unsaved, shown_window):
     return shown_window
 
 
