@@ -1209,7 +1209,7 @@ def export_table(
     """
     # The issue columns included; the numbers' below.
     columns, cells = sheet.to_table(
-        marks=True, numbers=False, arrow_marks=arrow, copy=not arrow, mark_blocks=arrow and mark_blocks
+        marks=True, numbers=False, arrow_marks=arrow, copy=not arrow, mark_blocks=mark_blocks
     )
     if numbers is None:
         numbers = numbers_of(sheet)

@@ -201,10 +201,7 @@ class RecoveryData:
 
     def table(self) -> tuple[list[str], list[np.ndarray]]:
         """Columns and cells as :meth:`Sheet.to_table` gives them (marks included)."""
-        import numpy as np
-
-        from .fileio import ColumnBlocks
-        from .sheet import UNCERTAIN, USER, mark_cells
+        from .sheet import mark_blocks_of
 
         columns, cells = list(self.columns), list(self.cells)
         if self.roles.label is not None:
@@ -213,28 +210,38 @@ class RecoveryData:
             # runs after every fill, and the whole columns' text, five
             # million rows, took ~110 MB at once (issue 14 item 3).
             provenance, confidence = self.provenance, self.confidence
-            uncertain = bool((provenance == UNCERTAIN).any())
-            marked_before = {0: 0}  # row -> how many marked rows come before it (at block edges)
-            whole = len(confidence) == len(provenance) and self.sheet is not None  # a live record's
-
-            def marks(start: int, stop: int, which: int):
-                block = provenance[start:stop]
-                if whole:
-                    return mark_cells(block, confidence[start:stop], arrow=True, uncertain=uncertain)[which]
-                marked = block != USER
-                if start not in marked_before:  # blocks come in order; this is for any other caller
-                    marked_before[start] = int(np.count_nonzero(provenance[:start] != USER))
-                first = marked_before[start]
-                marked_before[stop] = first + int(np.count_nonzero(marked))
-                conf = np.full(len(block), np.nan)
-                conf[marked] = confidence[first : marked_before[stop]]
-                return mark_cells(block, conf, arrow=True, uncertain=uncertain)[which]
-
             name = columns[self.roles.label]
             columns += [name + "_imputed", name + "_confidence"]
-            cells += [ColumnBlocks(self.n_rows, lambda a, b: marks(a, b, 0)),
-                      ColumnBlocks(self.n_rows, lambda a, b: marks(a, b, 1))]
+            if len(confidence) == len(provenance) and self.sheet is not None:  # a live record's
+                cells += mark_blocks_of(provenance, confidence)
+            else:  # a record's own copy: the confidences of the marked rows only
+                cells += self._compact_mark_blocks()
         return columns, cells
+
+    def _compact_mark_blocks(self) -> list:
+        """The mark columns of a record that keeps the confidences of its marked rows only, made a block at a time."""
+        import numpy as np
+
+        from .fileio import ColumnBlocks
+        from .sheet import UNCERTAIN, USER, mark_cells
+
+        provenance, confidence = self.provenance, self.confidence
+        uncertain = bool((provenance == UNCERTAIN).any())
+        marked_before = {0: 0}  # row -> how many marked rows come before it (at block edges)
+
+        def marks(start: int, stop: int, which: int):
+            block = provenance[start:stop]
+            marked = block != USER
+            if start not in marked_before:  # blocks come in order; this is for any other caller
+                marked_before[start] = int(np.count_nonzero(provenance[:start] != USER))
+            first = marked_before[start]
+            marked_before[stop] = first + int(np.count_nonzero(marked))
+            conf = np.full(len(block), np.nan)
+            conf[marked] = confidence[first : marked_before[stop]]
+            return mark_cells(block, conf, arrow=True, uncertain=uncertain)[which]
+
+        return [ColumnBlocks(self.n_rows, lambda a, b: marks(a, b, 0)),
+                ColumnBlocks(self.n_rows, lambda a, b: marks(a, b, 1))]
 
 
 @dataclass(frozen=True)

@@ -1853,7 +1853,7 @@ class Sheet:
         if marks and self._roles.label is not None:
             name = self._columns[self._roles.label]
             if arrow_marks and mark_blocks:
-                imputed, conf = _mark_blocks(self.provenance, self.confidence)
+                imputed, conf = mark_blocks_of(self.provenance, self.confidence)
             else:
                 imputed, conf = mark_cells(self.provenance, self.confidence, arrow=arrow_marks)
             columns += [name + "_imputed", name + "_confidence"]
@@ -1927,13 +1927,14 @@ def mark_cells(
     return imputed, conf
 
 
-def _mark_blocks(provenance: np.ndarray, confidence: np.ndarray):
+def mark_blocks_of(provenance: np.ndarray, confidence: np.ndarray):
     """The ``_imputed`` and ``_confidence`` columns of :func:`mark_cells` (``arrow``), made a block at a time.
 
     Each block's cells are those of the whole columns (``uncertain`` is the
-    whole sheet's).  A CSV writer makes them as it writes each block, beside
-    the next ones on the command line's second core (issue 14: ~45 ms of a
-    1M-row fill's export done in the writer's threads).
+    whole sheet's).  A CSV writer makes them as it writes each block: the
+    command line's beside the next ones on its second core (issue 14: ~45 ms
+    of a 1M-row fill's export done in the writer's threads), the recovery
+    copy a block's text at a time.  The arrays must not change meanwhile.
     """
     from . import _arrowtext as at
     from .fileio import ColumnBlocks
