@@ -323,11 +323,17 @@ def _distinct_rows(X: np.ndarray) -> int:
 
 def fit_model(X, labels, groups: int, covariance: str, *, seed: int = 0, init=None,
               n_init: int = 5, tol: float = 1e-6, max_iter: int = 300,
-              reg_covar: float = 1e-6) -> mixture.MixtureResult:
-    """One candidate fitted to the end (several starts, or one from ``init``)."""
+              reg_covar: float = 1e-6, sorted_rows: mixture.SortedRows | None = None,
+              starts: mixture.Starts | None = None) -> mixture.MixtureResult:
+    """One candidate fitted to the end (several starts, or one from ``init``).
+
+    ``sorted_rows`` and ``starts``: made once for several fits of these very
+    arrays (see :class:`emgui.core.mixture.EMFit`); the fit is the same without.
+    """
     em = mixture.EMFit(
         X, labels, groups, covariance=covariance, seed=seed, init=init,
         n_init=1 if init is not None else n_init, tol=tol, max_iter=max_iter, reg_covar=reg_covar,
+        sorted_rows=sorted_rows, starts=starts,
     )
     for _ in em:
         pass
@@ -395,11 +401,17 @@ def choose_model(
     shapes = list(mixture.COVARIANCES) if covariance == "auto" else [covariance]
     out: list[Candidate] = []
     error: Exception | None = None
+    # Every candidate fits these rows: sorted once, and each start made once
+    # for both covariances (the same fits, half the k-means; issue 14).
+    shared = {
+        "sorted_rows": mixture.sort_rows(X, labels) if len(counts) * len(shapes) > 1 else None,
+        "starts": mixture.Starts(X, labels),
+    }
     for k in counts:
         for cov in shapes:
             p = mixture.n_parameters(k, dim, cov)
             try:
-                res = fit_model(X, labels, k, cov, seed=seed)
+                res = fit_model(X, labels, k, cov, seed=seed, **shared)
             except mixture.MixtureError as exc:
                 error = exc
                 out.append(Candidate(cov, k, None, None, p))

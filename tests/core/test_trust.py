@@ -448,3 +448,39 @@ def test_unusual_pair_in_an_early_block_is_measured_by_its_own_distance(monkeypa
     assert found.reasons[7][0][1] == f"a 2.5 with b -2.5 is {d:.1f} SD from the nearest group"
     monkeypatch.setattr(_parallel, "cores", lambda: 1)
     assert np.array_equal(trust.find_unusual(X, result, ["a", "b"]).mask, found.mask)
+
+
+@pytest.mark.parametrize("blank", [False, True])
+def test_the_model_choice_makes_each_start_once_and_chooses_as_each_fit_alone(monkeypatch, blank):
+    """Both covariances of a number of groups start from the same k-means: made once, taken twice.
+
+    Every candidate is bit for bit the fit of its own (no shared starts or
+    sorted rows); with a blank value the starts come from the rows with it
+    imputed (EMFit's helper), and are shared the same way.
+    """
+    from emgui.core import mixture
+
+    header, rows = _read(DATA / "penguins.csv")
+    rows = [r for r in rows if "NA" not in r[2:7] and r[6]]
+    X = np.array([[float(v) for v in r[2:6]] for r in rows])
+    labels = np.array([0 if r[6] == "female" else 1 for r in rows])
+    labels[np.random.default_rng(1).random(len(rows)) < 0.6] = -1
+    if blank:
+        X[[3, 40], [1, 2]] = np.nan
+    made = []
+    real = mixture.EMFit._start_theta
+    monkeypatch.setattr(mixture.EMFit, "_start_theta", lambda self, s: made.append(s) or real(self, s))
+    chosen, candidates = trust.choose_model(X, labels, 2)
+    assert len(candidates) == 4
+    assert len(made) == 2 * 5  # two numbers of groups, five starts each: not four times five
+    alone_made = len(made)
+    for c in candidates:
+        alone = trust.fit_model(X, labels, c.groups, c.covariance)
+        assert c.log_likelihood == alone.log_likelihood
+        assert np.array_equal(c.result.means, alone.means)
+        assert np.array_equal(c.result.covariances, alone.covariances)
+        assert c.result.n_iter == alone.n_iter
+    assert len(made) == alone_made + 4 * 5  # alone, each fit made its own
+    other = mixture.Starts(X.copy(), labels)  # another array: its starts are not taken
+    fit = trust.fit_model(X, labels, 2, "separate", starts=other)
+    assert not other._thetas and fit.log_likelihood == candidates[0].log_likelihood
