@@ -359,7 +359,7 @@ def datasets(draw):
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     seed=st.integers(0, 2**31),
     n=st.integers(1, 300),
@@ -914,9 +914,50 @@ def test_scatter_is_the_rows_cross_product():
     dim=st.integers(2, 6),
     k=st.integers(1, 5),
     decimals=st.lists(st.integers(0, 3), min_size=6, max_size=6),
+    block=st.sampled_from([None, 1, 7, 512]),
 )
-def test_rows_sorted_on_the_grid_are_the_lexsorted_rows(seed, n, dim, k, decimals):
-    """Sorting the keys themselves gives lexsort's rows, and each group (blank, each class) the same rows."""
+def test_rows_sorted_on_the_grid_are_the_lexsorted_rows(seed, n, dim, k, decimals, block):
+    """Sorting the keys themselves gives lexsort's rows, and each group (blank, each class) the same rows.
+
+    ``block``: rows read back a block at a time, the last block short (a
+    million rows are 62 blocks of the default 16,384).
+    """
+    import emgui.core.mixture as mixture
+
+    default = mixture._ROW_BLOCK
+    mixture._ROW_BLOCK = block or default
+    try:
+        _check_rows_sorted_on_the_grid(seed, n, dim, k, decimals)
+    finally:
+        mixture._ROW_BLOCK = default
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(1, 300),
+    dim=st.integers(1, 6),
+    block=st.integers(1, 64),
+    spread=st.sampled_from([1e-3, 1.0, 170.0, 1e12]),
+)
+def test_sums_from_an_origin_are_numpys_sums_bit_for_bit(seed, n, dim, block, spread):
+    """``(rows - origin).sum(axis=0)``: each column added in row order, a block at a time or not."""
+    import emgui.core.mixture as mixture
+
+    rng = np.random.default_rng(seed)
+    rows = rng.normal(size=(n, dim)) * spread + rng.normal(size=dim) * spread * 10
+    origin = rows.min(axis=0)
+    default = mixture._ROW_BLOCK
+    mixture._ROW_BLOCK = block
+    try:
+        got = mixture._sums_from(rows, origin)
+    finally:
+        mixture._ROW_BLOCK = default
+    assert got.view(np.int64).tolist() == (rows - origin).sum(axis=0).view(np.int64).tolist()
+    assert mixture._sums_from(rows[:0], origin).tolist() == [0.0] * dim
+
+
+def _check_rows_sorted_on_the_grid(seed, n, dim, k, decimals):
     from emgui.core.mixture import _grid_key, _sorted_on_grid
 
     rng = np.random.default_rng(seed)
