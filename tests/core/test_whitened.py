@@ -258,3 +258,19 @@ def test_whitening_past_its_limit_goes_through_precise():
     engine = fast.Whitened(x, k)
     _assert_sweep(engine.sweep(g), _plain_sweep(x, g))
     assert engine._precise is None
+
+
+def test_reach_of_rows_is_their_largest_magnitudes_and_longest_row():
+    """What Whitened and the EM fit once computed each for themselves (the fit now hands it over)."""
+    from emgui.core._mixture_fast import Whitened, reach_of
+
+    rng = np.random.default_rng(3)
+    for x in (rng.normal(size=(5000, 5)) * [1.0, 30.0, 1e-3, 2.0, 7.0], np.zeros((4, 3)),
+              np.array([[-0.0, 2.0], [0.0, -3.0]]), np.zeros((0, 2))):
+        scale, radius = reach_of(x)
+        want = np.abs(x).max(axis=0) if len(x) else np.ones(x.shape[1])
+        want = np.where(want > 0, want, 1.0)
+        assert scale.tolist() == want.tolist()
+        assert radius == (float(np.sqrt(((x / want) ** 2).sum(axis=1).max())) if len(x) else 0.0)
+        if len(x):
+            assert Whitened(x, 2).radius == Whitened(x, 2, (scale, radius)).radius == radius
