@@ -563,7 +563,7 @@ def _grid_digits(rows: np.ndarray, spare: int = 1) -> tuple[np.ndarray, list[tup
     return key, grid
 
 
-def _sorted_on_grid(rows: np.ndarray, lab: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _sorted_on_grid(rows: np.ndarray, lab: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, tuple] | None:
     """The rows (n, D) in canonical order and their labels, by sorting one integer a row; else None.
 
     The row's :func:`_grid_key` with its label as one more, last digit is
@@ -576,6 +576,10 @@ def _sorted_on_grid(rows: np.ndarray, lab: np.ndarray, k: int) -> tuple[np.ndarr
     no sum over a group of rows can tell.
     A 1M-row, 5-feature fill's rows in ~0.12 s instead of ~0.19 (argsort,
     then gathering rows and labels; AMD EPYC, issue 14).
+
+    Returns ``(rows, labels, known)``: ``known`` is what :func:`_summarise`
+    would find of the rows by reading them again, ``(distinct rows, each
+    column's least, each column's largest)``, read off the keys and the grid.
     """
     if rows.shape[0] < _GRID_SAMPLE:
         return None  # sorting is cheap
@@ -606,6 +610,11 @@ def _sorted_on_grid(rows: np.ndarray, lab: np.ndarray, k: int) -> tuple[np.ndarr
     code = np.empty_like(key)
     np.divmod(key, k + 1, out=(key, code))
     code -= 1
+    # Equal rows have equal keys; each column's extremes are its least and
+    # largest whole numbers read back as below (digit 0 and size - 1).
+    distinct = 1 + int(np.count_nonzero(key[1:] != key[:-1]))
+    least = np.array([(0.0 + lo) / scale for scale, lo, _ in grid])
+    largest = np.array([(float(size - 1) + lo) / scale for scale, lo, size in grid])
     n = rows.shape[0]
     xs = np.empty(rows.shape)
     block = min(n, _ROW_BLOCK)
@@ -624,7 +633,7 @@ def _sorted_on_grid(rows: np.ndarray, lab: np.ndarray, k: int) -> tuple[np.ndarr
             np.add(d, lo, out=col[:m])
             col[:m] /= scale
             xs[start:stop, f] = col[:m]
-    return xs, code.astype(np.intp, copy=False)
+    return xs, code.astype(np.intp, copy=False), (distinct, least, largest)
 
 
 class SortedRows(NamedTuple):
@@ -654,8 +663,8 @@ def sort_rows(X: np.ndarray, labels: np.ndarray) -> SortedRows | None:
     found = _sorted_on_grid(X, labels, max(int(labels.max()) + 1, 1))
     if found is None:
         return None
-    summary = _summarise(found[0])  # centres the sorted rows, as EMFit would
-    return None if summary.too_far else SortedRows(X, labels, *found, summary)
+    summary = _summarise(found[0], found[2])  # centres the sorted rows, as EMFit would
+    return None if summary.too_far else SortedRows(X, labels, found[0], found[1], summary)
 
 
 class Starts:
@@ -1243,25 +1252,30 @@ def _sums_from(rows: np.ndarray, origin: np.ndarray) -> np.ndarray:
     return buf[0].copy()
 
 
-def _summarise(xs: np.ndarray) -> _Summary:
+def _summarise(xs: np.ndarray, known: tuple | None = None) -> _Summary:
     """Distinct rows, shift, collapse floor, covariance and spread of rows ``xs`` (n, D) in canonical order.
 
     Centres ``xs`` in place by the shift (no copy of a million rows), unless
     the values are too far apart to fit together (``too_far``: then nothing
     else is computed).  :meth:`EMFit._use_summary` checks and takes it.
+    ``known``: ``(distinct rows, each column's least, each column's
+    largest)`` when the caller knows them (:func:`_sorted_on_grid`).
     """
     n, dim = xs.shape
-    # Rows unlike the one before, a column at a time (any(axis=1) over an
-    # (n, D) comparison walks it D values at a time: ~30 ms for a million
-    # rows of five, this ~5).
-    differs = xs[1:, 0] != xs[:-1, 0]
-    for f in range(1, dim):
-        differs |= xs[1:, f] != xs[:-1, f]
-    distinct = 1 + int(np.count_nonzero(differs))
-    del differs
+    if known is not None:
+        distinct, lo, hi = known
+    else:
+        # Rows unlike the one before, a column at a time (any(axis=1) over an
+        # (n, D) comparison walks it D values at a time: ~30 ms for a million
+        # rows of five, this ~5).
+        differs = xs[1:, 0] != xs[:-1, 0]
+        for f in range(1, dim):
+            differs |= xs[1:, f] != xs[:-1, f]
+        distinct = 1 + int(np.count_nonzero(differs))
+        del differs
+        lo, hi = _column_min(xs), _column_max(xs)
     # The spread is checked before any sum over the rows: values near the
     # largest float would overflow the mean itself.
-    lo, hi = _column_min(xs), _column_max(xs)
     with np.errstate(over="ignore"):
         too_far = bool(np.any(~np.isfinite(hi - lo)) or np.any(np.abs(lo) > _MAX_SPREAD)
                        or np.any(np.abs(hi) > _MAX_SPREAD))
@@ -1429,7 +1443,7 @@ class EMFit:
         # are centred in place once the shift is known; each group is then
         # taken from them with compress (the same values as subtracting the
         # shift from each group: ~40 ms less for a million rows of five).
-        xs = ls = parts = None
+        xs = ls = parts = known = None
         # Rows sorted (and centred) beforehand count for the very arrays
         # given (their values unchanged since: the caller's promise), every
         # row complete.
@@ -1440,9 +1454,9 @@ class EMFit:
             if sorted_rows is None:
                 found = _sorted_on_grid(x_full, lab_full, k)
             else:
-                found = (sorted_rows.rows, sorted_rows.row_labels)
+                found = (sorted_rows.rows, sorted_rows.row_labels, None)
             if found is not None:
-                xs, ls = found
+                xs, ls, known = found
             else:
                 at = _canonical_order(x_full)
                 # take, not x_full[at]: the same rows, ~3x faster for rows of a few values.
@@ -1479,7 +1493,7 @@ class EMFit:
             elif sorted_rows is not None:
                 self._use_summary(sorted_rows.summary, k)  # its rows are centred already
             else:
-                self._init_shift(x, k, xs)  # centres xs
+                self._init_shift(x, k, xs, known)  # centres xs
         elif xs is not None:
             xs -= self._shift
 
@@ -1562,18 +1576,19 @@ class EMFit:
         self._cancel = threading.Event()
         self._lock = threading.RLock()
 
-    def _init_shift(self, x: np.ndarray, k: int, xs: np.ndarray | None = None) -> None:
+    def _init_shift(self, x: np.ndarray, k: int, xs: np.ndarray | None = None, known: tuple | None = None) -> None:
         """The shift, collapse floor and spread of complete rows ``x`` (n, D); checks them.
 
         ``xs``: the same rows already in canonical order, the caller's own
-        array: centred in place (no copy of a million rows).
+        array: centred in place (no copy of a million rows).  ``known``: see
+        :func:`_summarise`.
         """
         # Every group of rows (all, unlabelled, each class) is put in a
         # canonical order: sorted by the features, first feature first.  Rows
         # that tie are equal, so the sorted values do not depend on the input
         # order, and neither does anything computed from them below.
         xs = _canonical(x) if xs is None else xs
-        self._use_summary(_summarise(xs), k)
+        self._use_summary(_summarise(xs, known), k)
 
     def _use_summary(self, summary: _Summary, k: int) -> None:
         if summary.distinct < k:

@@ -974,10 +974,14 @@ def _check_rows_sorted_on_the_grid(seed, n, dim, k, decimals):
     if _grid_key(x) is None or got is None:
         assert got is None  # past 63 bits with the label's digit too: the argsort path
         return
-    xs, ls = got
+    xs, ls, (distinct, least, largest) = got
     at = np.lexsort(x.T[::-1])
     assert xs.view(np.int64).tolist() == x[at].view(np.int64).tolist()  # bit for bit
     assert ls.dtype == np.intp
+    # What _summarise would find by reading the rows again, read off the keys and the grid.
+    assert distinct == len(np.unique(x, axis=0))
+    assert least.view(np.int64).tolist() == x.min(axis=0).view(np.int64).tolist()
+    assert largest.view(np.int64).tolist() == x.max(axis=0).view(np.int64).tolist()
     for j in range(-1, k):
         assert xs[ls == j].view(np.int64).tolist() == x[at][lab[at] == j].view(np.int64).tolist()
 
@@ -1014,9 +1018,9 @@ def test_keys_sorted_in_halves_on_two_cores_give_the_same_rows(monkeypatch):
     lab = rng.integers(-1, 3, 3001)
     monkeypatch.setattr(mixture, "_SORT_HALVES", 1000)
     monkeypatch.setattr(parallel, "cores", lambda: 1)
-    xs1, ls1 = mixture._sorted_on_grid(x, lab, 3)
+    xs1, ls1, _ = mixture._sorted_on_grid(x, lab, 3)
     monkeypatch.setattr(parallel, "cores", lambda: 2)
-    xs2, ls2 = mixture._sorted_on_grid(x, lab, 3)
+    xs2, ls2, _ = mixture._sorted_on_grid(x, lab, 3)
     assert np.array_equal(xs1, xs2) and np.array_equal(ls1, ls2)
     assert np.array_equal(xs1, x[np.lexsort(x.T[::-1])])
 
