@@ -1504,45 +1504,61 @@ class EMFit:
         self._unl_rows = np.flatnonzero(lab < 0)
         self._xu_input_order = np.take(x, self._unl_rows, axis=0)
         self._xu_input_order -= self._shift
-        if parts is not None:
-            # Sorting commutes with subtracting the shift (a monotone map): the
-            # same values; in place, as each group's sorted copy is its own.
-            parts[-1] -= self._shift
-            self._xu = parts[-1][:, None]
-        elif xs is not None:
-            self._xu = np.compress(ls < 0, xs, axis=0)
-        else:
-            self._xu = np.ascontiguousarray(_canonical(self._xu_input_order))
-
-        # Labelled rows (with every value) enter every iteration through these constant sums.
-        # Counted with the blanks as a group of their own, dropped after: no
-        # masked copy of the labelled rows (1M rows ~1.5 ms instead of ~4.9).
-        self._n_lab = np.bincount(lab_full + 1, minlength=k + 1)[1:].astype(np.float64)
-        self._mean_lab = np.zeros((k, dim))
-        self._scatter_lab = np.zeros((k, dim, dim))
-        for j in np.flatnonzero(self._n_lab):
+        def unlabelled() -> tuple[np.ndarray, tuple[np.ndarray, float]]:
+            """The rows every E-step sweeps, in canonical order and centred, and their reach."""
             if parts is not None:
-                rows = parts[j][:, None]
-                rows -= self._shift
+                # Sorting commutes with subtracting the shift (a monotone map): the
+                # same values; in place, as each group's sorted copy is its own.
+                parts[-1] -= self._shift
+                xu = parts[-1][:, None]
             elif xs is not None:
-                rows = np.compress(ls == j, xs, axis=0)
+                xu = np.compress(ls < 0, xs, axis=0)
             else:
-                rows = _canonical(x_full[lab_full == j]) - self._shift
-            self._mean_lab[j] = rows.mean(axis=0)
-            # In place: each group's rows are this loop's own (a copy, or a
-            # sorted part let go below), and a fresh (n, D) array costs its
-            # pages here (issue 14: the 5-feature fill's set-up).
-            rows -= self._mean_lab[j]
-            self._scatter_lab[j] = _scatter(rows)
-            del rows
+                xu = np.ascontiguousarray(_canonical(self._xu_input_order))
+            return xu, _fast.reach_of(xu)
+
+        def labelled() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """Each class's typed rows (with every value) as constant sums: count, mean, scatter about it."""
+            # Counted with the blanks as a group of their own, dropped after: no
+            # masked copy of the labelled rows (1M rows ~1.5 ms instead of ~4.9).
+            n_lab = np.bincount(lab_full + 1, minlength=k + 1)[1:].astype(np.float64)
+            mean_lab = np.zeros((k, dim))
+            scatter_lab = np.zeros((k, dim, dim))
+            for j in np.flatnonzero(n_lab):
+                if parts is not None:
+                    rows = parts[j][:, None]
+                    rows -= self._shift
+                elif xs is not None:
+                    rows = np.compress(ls == j, xs, axis=0)
+                else:
+                    rows = _canonical(x_full[lab_full == j]) - self._shift
+                mean_lab[j] = rows.mean(axis=0)
+                # In place: each group's rows are this loop's own (a copy, or a
+                # sorted part let go below), and a fresh (n, D) array costs its
+                # pages here (issue 14: the 5-feature fill's set-up).
+                rows -= mean_lab[j]
+                scatter_lab[j] = _scatter(rows)
+                del rows
+            return n_lab, mean_lab, scatter_lab
+
+        # Rows sorted on the grid: the two, each a few large numpy calls on
+        # its own groups of rows, side by side when there is a second core
+        # (see emgui.core._parallel; the same arrays either way).
+        if xs is not None and parts is None:
+            (self._xu, reach), sums = _parallel.run(lambda make: make(), [unlabelled, labelled])
+        else:
+            self._xu, reach = unlabelled()
+            sums = labelled()
+        self._n_lab, self._mean_lab, self._scatter_lab = sums
+        self._scale, self._radius = reach
+        del sums, reach
 
         n_u = self._xu.shape[0]
-        self._scale, self._radius = _fast.reach_of(self._xu)
         # The engine exact for any parameters, made on first use: with 2-4
         # features the monomial engine below usually serves every iteration,
         # and Whitened keeps its own (D+1, n) copy of the rows.
         self._exact: _fast.Precise | _fast.Whitened | None = None
-        del parts
+        parts = xs = ls = None  # the sorted groups go (the closures above hold these names)
         self._fast: _fast.TwoClassLine | _fast.QuadraticFeatures | None = None
         p = _fast.QuadraticFeatures.n_columns(dim)
         if n_u and dim == 1 and k == 2:

@@ -224,3 +224,24 @@ def test_rows_sorted_beforehand_keep_emfits_own_checks():
         EMFit(x, labels, 3, sorted_rows=presorted)
     far = np.column_stack([np.arange(1200) * 1e149, np.arange(1200.0)])
     assert mixture.sort_rows(far, labels) is None  # too far apart: EMFit says so itself
+
+
+def test_a_fits_unlabelled_and_typed_rows_are_summed_side_by_side_to_the_same_bits(monkeypatch):
+    """EMFit's set-up on rows sorted on the grid: the unlabelled rows and the typed classes' sums
+    made on two threads are those made on one."""
+    from emgui.core import mixture
+
+    x, labels = _data(40_000, 5, 3, seed=9, hidden=0.4)
+    x = np.round(x, 1)
+    made = {}
+    real = mixture._fast.reach_of
+    for n_cores in (1, 2):
+        monkeypatch.setattr(_parallel, "cores", lambda n=n_cores: n)
+        threads = set()
+        monkeypatch.setattr(mixture._fast, "reach_of",
+                            lambda xu, seen=threads: seen.add(threading.current_thread().name) or real(xu))
+        em = EMFit(x, labels, 3, n_init=1)
+        made[n_cores] = (em._xu, em._n_lab, em._mean_lab, em._scatter_lab, em._scale, em._radius, threads)
+    for a, b in zip(made[1][:6], made[2][:6], strict=True):
+        assert np.array_equal(np.asarray(a).view(np.int64), np.asarray(b).view(np.int64))
+    assert made[1][6] == {threading.current_thread().name}
