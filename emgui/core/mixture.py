@@ -606,7 +606,7 @@ def _sorted_on_grid(rows: np.ndarray, lab: np.ndarray, k: int) -> tuple[np.ndarr
     # Read back in place, a block of rows at a time into small buffers: each
     # block of the (n, D) rows is written a column at a time while it is in
     # the cache (all n rows a column at a time wrote each row's cache line D
-    # times over: 32 -> ~10 ms for a million rows of five, issue 14).
+    # times over; issue 14).
     code = np.empty_like(key)
     np.divmod(key, k + 1, out=(key, code))
     code -= 1
@@ -1217,9 +1217,13 @@ class _Summary(NamedTuple):
     spread: np.ndarray | None = None
 
 
-#: Rows per block of :func:`_sums_from` and of the rows read back by :func:`_sorted_on_grid` (a few
-#: hundred KB: the block stays in the cache while each column of it is written or summed).
-_ROW_BLOCK = 1 << 14
+#: Rows per block of :func:`_sums_from`, :func:`_grid_digits` and the rows read back by
+#: :func:`_sorted_on_grid`: a block of five columns (2.5 MB) stays in the cache while each of its
+#: columns is written or summed.  Not fewer: the sort runs beside the model choice, and each numpy
+#: call takes the interpreter lock back from it; with 16,384 rows (four times the calls) the main
+#: thread waited 48-54 ms for the sorted rows, with 65,536 13 ms (medians of 20 fresh 1M-row,
+#: 5-feature fills, alternating; issue 14).
+_ROW_BLOCK = 1 << 16
 
 
 def _sums_from(rows: np.ndarray, origin: np.ndarray) -> np.ndarray:

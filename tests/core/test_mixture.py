@@ -920,7 +920,7 @@ def test_rows_sorted_on_the_grid_are_the_lexsorted_rows(seed, n, dim, k, decimal
     """Sorting the keys themselves gives lexsort's rows, and each group (blank, each class) the same rows.
 
     ``block``: rows read back a block at a time, the last block short (a
-    million rows are 62 blocks of the default 16,384).
+    million rows are 16 blocks of the default 65,536).
     """
     import emgui.core.mixture as mixture
 
