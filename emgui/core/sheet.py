@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import parsing
+from . import _parallel, parsing
 from .textcolumn import TextColumn
 
 __all__ = [
@@ -985,8 +985,12 @@ class Sheet:
         self._issues.clear()
         self._converted.clear()
         self._issue_count.clear()
-        for f in self._roles.features:
-            self._parse_column(f)
+        # Parsed two at a time where the command line has a second core (the
+        # window parses on one thread): most of a column's parse is Arrow's
+        # number cast, which releases the interpreter lock (issue 14).
+        features = list(self._roles.features)
+        for f, parsed in zip(features, _parallel.run(self._parsed, features), strict=True):
+            self._store(f, parsed)
         if self._roles.label is None:
             self._label_missing = np.ones(self._n_rows, dtype=bool)
         else:

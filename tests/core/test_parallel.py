@@ -378,3 +378,33 @@ def test_writes_outside_second_core_stay_on_the_calling_thread(tmp_path, monkeyp
         fileio.write_table(tmp_path / "p.csv", ["a", "b"], cells)
     assert threading.get_ident() not in where
     assert (tmp_path / "w.csv").read_bytes() == (tmp_path / "p.csv").read_bytes()
+
+
+def test_a_sheets_features_parsed_two_at_a_time_are_parsed_as_on_one_core(monkeypatch):
+    """Sheet.set_roles parses its feature columns side by side with a second core: the same values,
+    marks and counts as one at a time, messy cells and a height column included."""
+    import pyarrow as pa
+
+    from emgui.core.sheet import Roles, Sheet
+
+    rng = np.random.default_rng(4)
+    n = 3000
+    heights = [f"{v:.1f}" for v in rng.normal(170, 9, n)]
+    heights[5], heights[9] = "5'9\"", "1,75 m"
+    weights = [f"{v:.1f}" for v in rng.normal(65, 9, n)]
+    weights[7], weights[8] = "n/a", "sixty"
+    feet = [f"{v:.1f}" for v in rng.normal(25, 2, n)]
+    label = np.array([None if i % 3 else "FM"[i % 2] for i in range(n)], dtype=object)
+    columns = ["gender", "height", "weight", "foot"]
+    cells = [label] + [pa.array(c, pa.string()) for c in (heights, weights, feet)]
+    roles = Roles(label=0, features=(1, 2, 3), units={1: "cm"})
+    sheets = {}
+    for n_cores in (1, 2):
+        monkeypatch.setattr(_parallel, "cores", lambda n_cores=n_cores: n_cores)
+        sheets[n_cores] = Sheet(columns, list(cells), roles)
+    one, two = sheets[1], sheets[2]
+    for f in (1, 2, 3):
+        assert one.values(f).view(np.int64).tolist() == two.values(f).view(np.int64).tolist()
+        assert one.converted(f).tolist() == two.converted(f).tolist()
+        assert [one.issue(i, f) for i in range(12)] == [two.issue(i, f) for i in range(12)]
+    assert one.issue(8, 2) is not None and np.isnan(one.values(2)[8])  # "sixty" kept as typed, marked
