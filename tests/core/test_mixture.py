@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import threading
@@ -922,12 +923,19 @@ def test_rows_sorted_on_the_grid_are_the_lexsorted_rows(seed, n, dim, k, decimal
     ``block``: rows read back a block at a time, the last block short (a
     million rows are 16 blocks of the default 65,536).
     """
+    with _row_block(block):
+        _check_rows_sorted_on_the_grid(seed, n, dim, k, decimals)
+
+
+@contextlib.contextmanager
+def _row_block(rows: int | None):
+    """Blocks of ``rows`` rows in mixture's block-wise passes (None: the default) while inside."""
     import emgui.core.mixture as mixture
 
     default = mixture._ROW_BLOCK
-    mixture._ROW_BLOCK = block or default
+    mixture._ROW_BLOCK = rows or default
     try:
-        _check_rows_sorted_on_the_grid(seed, n, dim, k, decimals)
+        yield
     finally:
         mixture._ROW_BLOCK = default
 
@@ -947,12 +955,8 @@ def test_sums_from_an_origin_are_numpys_sums_bit_for_bit(seed, n, dim, block, sp
     rng = np.random.default_rng(seed)
     rows = rng.normal(size=(n, dim)) * spread + rng.normal(size=dim) * spread * 10
     origin = rows.min(axis=0)
-    default = mixture._ROW_BLOCK
-    mixture._ROW_BLOCK = block
-    try:
+    with _row_block(block):
         got = mixture._sums_from(rows, origin)
-    finally:
-        mixture._ROW_BLOCK = default
     assert got.view(np.int64).tolist() == (rows - origin).sum(axis=0).view(np.int64).tolist()
     assert mixture._sums_from(rows[:0], origin).tolist() == [0.0] * dim
 
