@@ -437,10 +437,13 @@ def _run_fill(args) -> int:
     if out.suffix.lower() == ".xlsx":
         _check_xlsx_output(out, columns, table.cells, roles, args)
     used = _fill_columns(columns, roles)
-    # The label becomes str objects (fills write into it); the features stay
-    # Arrow text, parsed without a str per cell (8 bytes a row less, and no
-    # conversion there and back).
-    sheet_cells = [table.cells[j] if j in roles.features else fileio.object_cells(table.cells[j]) for j in used]
+    # The label becomes str objects (fills write into it: the sheet makes them,
+    # beside the features' parse); the features stay Arrow text, parsed
+    # without a str per cell (8 bytes a row less, and no conversion there and back).
+    sheet_cells = [
+        table.cells[j] if j in roles.features or j == roles.label else fileio.object_cells(table.cells[j])
+        for j in used
+    ]
     if roles.label is not None and not isinstance(table.cells[roles.label], np.ndarray):
         # The label's Arrow text is not written again (the sheet's cells are): let it go now.
         cells = list(table.cells)

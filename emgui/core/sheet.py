@@ -26,6 +26,7 @@ running fit can tell that its data went stale.  Undo is built from
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -979,22 +980,27 @@ class Sheet:
                 raise SheetError(f"column '{self._columns[f]}' cannot be both the label and a feature")
         units = {f: roles.units.get(f) for f in roles.features}
         self._roles = Roles(roles.label, tuple(roles.features), units)
-        if roles.label is not None:
-            self._unpack(roles.label)  # fills write into it
         self._values.clear()
         self._issues.clear()
         self._converted.clear()
         self._issue_count.clear()
-        # Parsed two at a time where the command line has a second core (the
-        # window parses on one thread): most of a column's parse is Arrow's
-        # number cast, which releases the interpreter lock (issue 14).
         features = list(self._roles.features)
-        for f, parsed in zip(features, _parallel.run(self._parsed, features), strict=True):
-            self._store(f, parsed)
-        if self._roles.label is None:
-            self._label_missing = np.ones(self._n_rows, dtype=bool)
-        else:
-            self._label_missing = _missing_mask(self._cells[self._roles.label])
+
+        def label_missing() -> np.ndarray:
+            if roles.label is None:
+                return np.ones(self._n_rows, dtype=bool)
+            return _missing_mask(self._unpack(roles.label))  # unpacked: fills write into it
+
+        # The columns two at a time where the command line has a second core
+        # (the window parses on one thread): most of a feature's parse is
+        # Arrow's number cast, which releases the interpreter lock, and the
+        # label's text becomes str objects meanwhile (issue 14).
+        # The label first: the longest job, started while the features' begin.
+        jobs = [label_missing] + [functools.partial(self._parsed, f) for f in features]
+        missing, *parsed = _parallel.run(lambda job: job(), jobs)
+        for f, column in zip(features, parsed, strict=True):
+            self._store(f, column)
+        self._label_missing = missing
         if notify:
             self._emit(SheetReset())
 

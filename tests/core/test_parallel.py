@@ -381,8 +381,9 @@ def test_writes_outside_second_core_stay_on_the_calling_thread(tmp_path, monkeyp
 
 
 def test_a_sheets_features_parsed_two_at_a_time_are_parsed_as_on_one_core(monkeypatch):
-    """Sheet.set_roles parses its feature columns side by side with a second core: the same values,
-    marks and counts as one at a time, messy cells and a height column included."""
+    """Sheet.set_roles parses its feature columns and reads its label side by side with a second
+    core: the same values, marks, counts and blank labels as one at a time, messy cells and a
+    height column included."""
     import pyarrow as pa
 
     from emgui.core.sheet import Roles, Sheet
@@ -394,9 +395,10 @@ def test_a_sheets_features_parsed_two_at_a_time_are_parsed_as_on_one_core(monkey
     weights = [f"{v:.1f}" for v in rng.normal(65, 9, n)]
     weights[7], weights[8] = "n/a", "sixty"
     feet = [f"{v:.1f}" for v in rng.normal(25, 2, n)]
-    label = np.array([None if i % 3 else "FM"[i % 2] for i in range(n)], dtype=object)
+    label = [None if i % 3 else "FM"[i % 2] for i in range(n)]
+    label[4] = "n/a"  # a missing marker: blank too
     columns = ["gender", "height", "weight", "foot"]
-    cells = [label] + [pa.array(c, pa.string()) for c in (heights, weights, feet)]
+    cells = [pa.array(c, pa.string()) for c in (label, heights, weights, feet)]
     roles = Roles(label=0, features=(1, 2, 3), units={1: "cm"})
     sheets = {}
     for n_cores in (1, 2):
@@ -408,3 +410,7 @@ def test_a_sheets_features_parsed_two_at_a_time_are_parsed_as_on_one_core(monkey
         assert one.converted(f).tolist() == two.converted(f).tolist()
         assert [one.issue(i, f) for i in range(12)] == [two.issue(i, f) for i in range(12)]
     assert one.issue(8, 2) is not None and np.isnan(one.values(2)[8])  # "sixty" kept as typed, marked
+    # The label read as Arrow text becomes str objects (fills write into it) beside the parse.
+    assert one.label_missing().tolist() == two.label_missing().tolist()
+    assert two.label_missing()[[1, 2, 4, 5]].all() and not two.label_missing()[[0, 3, 6]].any()
+    assert two._cells[0].dtype == object and two._cells[0].tolist() == one._cells[0].tolist()
