@@ -229,7 +229,8 @@ def _addresses(arr: np.ndarray) -> np.ndarray:
 
     Kept for issue 14's target "``emgui-cli fill`` at most 0.8x the time of
     the lean polars + numpy script at 1M rows" (``bench_cli.py``; 1.64x
-    now): with :func:`_is_none` and :func:`_factorize_identity` plain
+    when this was measured, 0.77x in session 19, where 0.2 s more would
+    miss it): with :func:`_is_none` and :func:`_factorize_identity` plain
     (``np.equal(arr, None)``, a dict or Arrow pass) the label helpers of a
     1M-row fill take 0.54 s instead of 0.22 s (medians of 7, AMD EPYC
     family 25, 2 cores shared; ``python benchmarks/bench_label_tricks.py``).
