@@ -1004,9 +1004,6 @@ class Sheet:
         if notify:
             self._emit(SheetReset())
 
-    def _parse_column(self, col: int) -> None:
-        self._store(col, self._parsed(col))
-
     def _parsed(self, col: int) -> parsing.ParsedColumn:
         """Column ``col`` parsed as its role says (reads the sheet, changes nothing)."""
         raw = self._cells[col]
