@@ -73,6 +73,8 @@ __all__ = [
     "TwoClassLine",
     "WHITENED_LIMIT",
     "Whitened",
+    "column_max",
+    "column_min",
     "condition",
     "empty_sweep",
     "exact_engine",
@@ -702,16 +704,30 @@ class Whitened:
         return Sweep(ll, s0, s0[:, None] * g.means + dx, scatter)
 
 
+def column_min(rows: np.ndarray) -> np.ndarray:
+    """``rows.min(axis=0)`` for rows (n, D), a column at a time.
+
+    A reduction over the rows of a C-ordered (n, D) array walks it D values
+    at a time: a million rows of five took ~27 ms, a column at a time ~5.
+    """
+    return np.array([rows[:, f].min() for f in range(rows.shape[1])])
+
+
+def column_max(rows: np.ndarray) -> np.ndarray:
+    """``rows.max(axis=0)`` for rows (n, D), a column at a time (see :func:`column_min`)."""
+    return np.array([rows[:, f].max() for f in range(rows.shape[1])])
+
+
 def reach_of(x: np.ndarray) -> tuple[np.ndarray, float]:
     """Finite rows' (scale, radius) for :func:`condition`: each column's largest magnitude (1 where 0), the longest row in those units.
 
-    A column at a time from its extremes, without a copy of the magnitudes (a C-ordered
-    (n, D) array reduced over its rows is walked D values at a time).
+    The magnitudes from each column's extremes (:func:`column_min`,
+    :func:`column_max`), without a copy of them.
     """
     n, dim = x.shape
     if not n:
         return np.ones(dim), 0.0
-    scale = np.array([max(-float(x[:, f].min()), float(x[:, f].max())) for f in range(dim)])
+    scale = np.maximum(-column_min(x), column_max(x))
     scale = np.where(scale > 0, scale, 1.0)
     unit = x / scale
     np.square(unit, out=unit)
