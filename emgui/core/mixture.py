@@ -673,6 +673,12 @@ class Starts:
         """Whether a fit of ``X`` and ``labels`` may take these starts (the very arrays)."""
         return X is self.X and labels is self.labels
 
+    def sharing(self, X: np.ndarray, labels: np.ndarray | None) -> Starts:
+        """These starts for other arrays made from the very ones given (an EMFit's helper's imputed rows)."""
+        view = Starts(X, labels)
+        view._thetas = self._thetas
+        return view
+
     def get(self, key: tuple, make: Callable[[], _Theta]) -> _Theta:
         """The start ``key``, made by ``make`` the first time (read-only: fits share it)."""
         theta = self._thetas.get(key)
@@ -1408,12 +1414,14 @@ class EMFit:
         self._incomplete: _fast.Incomplete | None = None
         parts = None  # one feature: each group's values sorted (see below)
         if complete is not None and not complete.all():
-            self._helper = EMFit(
-                _imputed_for_start(x, lab, k), lab, k, max_iter=max_iter, tol=tol,
-                reg_covar=reg_covar, n_init=n_init, seed=seed, covariance=covariance, init=init,
-            )
+            imputed = _imputed_for_start(x, lab, k)
             # Its rows are made from these: the starts of these rows are its starts.
-            self._helper._starts = starts if starts is not None and starts.covers(X, labels) else None
+            shared = starts.sharing(imputed, lab) if starts is not None and starts.covers(X, labels) else None
+            self._helper = EMFit(
+                imputed, lab, k, max_iter=max_iter, tol=tol, reg_covar=reg_covar, n_init=n_init,
+                seed=seed, covariance=covariance, init=init, starts=shared,
+            )
+            del imputed, shared
             self._shift = self._helper._shift
             self._floor = self._helper._floor
             self._global_cov = self._helper._global_cov
